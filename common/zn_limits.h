@@ -1,0 +1,65 @@
+/*
+ * zn_limits.h - every capacity of zinc in one place (STYLE.md 8).
+ *
+ * Each constant states its derivation; pools, rings and buffers are sized from these at start-up,
+ * and back-pressure falls out of them. Configuration may lower a limit, never raise it above the
+ * value here (the config validator refuses). Modules add their constants here, grouped by module.
+ */
+#ifndef ZN_LIMITS_H
+#define ZN_LIMITS_H
+
+#include <stdint.h>
+
+#define ZN_KIB (1024u)
+#define ZN_MIB (1024u * 1024u)
+
+/* ---- cluster ---------------------------------------------------------------------------- */
+
+/* Voters: 3 or 5 in practice, 7 the most that still commits fast (a quorum of 4). */
+#define ZN_CLUSTER_VOTERS_MAX 7
+/* Voters plus learners (ZooKeeper observers). Node ids are 1..ZN_NODE_ID_MAX; 0 means none. */
+#define ZN_CLUSTER_MEMBERS_MAX 16
+#define ZN_NODE_ID_MAX         255
+_Static_assert(ZN_CLUSTER_VOTERS_MAX % 2 == 1,
+               "an odd voter maximum: even sizes add no fault tolerance");
+_Static_assert(ZN_CLUSTER_MEMBERS_MAX >= ZN_CLUSTER_VOTERS_MAX, "learners come on top of voters");
+_Static_assert(ZN_NODE_ID_MAX <= UINT8_MAX, "node ids travel in one byte of the frame header");
+
+/* ---- data model ------------------------------------------------------------------------- */
+
+/* ZooKeeper's default jute.maxbuffer is 1 MiB (0xfffff); zinc's default znode data limit. */
+#define ZN_DATA_SIZE_DEFAULT_BYTES (1u * ZN_MIB)
+/* The most an operator may configure: bounded so one entry never dominates a WAL segment. */
+#define ZN_DATA_SIZE_MAX_BYTES (16u * ZN_MIB)
+/* Path length in bytes (UTF-8). ZooKeeper has no separate limit; 4 KiB covers deep trees. */
+#define ZN_PATH_LEN_MAX 4096u
+/* Operations in one multi/multiRead. */
+#define ZN_MULTI_OPS_MAX 1024u
+/* Overhead allowed around data in one request or reply: path, ACL list, headers, Stat. */
+#define ZN_MSG_OVERHEAD_MAX_BYTES (64u * ZN_KIB)
+/* Largest request or reply body (jute.maxbuffer equivalent at the maximum data size). */
+#define ZN_MSG_SIZE_MAX_BYTES (ZN_DATA_SIZE_MAX_BYTES + ZN_MSG_OVERHEAD_MAX_BYTES)
+_Static_assert(ZN_PATH_LEN_MAX * 4 < ZN_MSG_OVERHEAD_MAX_BYTES, "paths fit in the overhead");
+_Static_assert(ZN_MSG_SIZE_MAX_BYTES < INT32_MAX, "jute lengths are int32");
+
+/* ---- network ---------------------------------------------------------------------------- */
+
+/* 1500-byte Ethernet MTU - 20 (IPv4) - 8 (UDP). */
+#define ZN_DGRAM_PAYLOAD_MAX_BYTES 1472u
+/* Datagrams a message may span (segmentation); a segment count travels in 16 bits. */
+#define ZN_DGRAM_SEGMENTS_MAX ((ZN_MSG_SIZE_MAX_BYTES + 1023u) / 1024u)
+_Static_assert(ZN_DGRAM_SEGMENTS_MAX <= UINT16_MAX, "segment index fits the header");
+
+/* Bounded rings between stages: power of two (rte_ring), deep enough for a full burst per peer. */
+#define ZN_RING_SIZE_DEFAULT 4096u
+_Static_assert((ZN_RING_SIZE_DEFAULT & (ZN_RING_SIZE_DEFAULT - 1)) == 0, "rings are power of two");
+
+/* ---- sessions --------------------------------------------------------------------------- */
+
+/* ZooKeeper's defaults: tickTime 2 s, min 2 ticks, max 20 ticks; zinc negotiates in ms. */
+#define ZN_SESSION_TIMEOUT_MIN_MS 100u
+#define ZN_SESSION_TIMEOUT_MAX_MS 40000u
+#define ZN_SESSIONS_MAX           65536u
+_Static_assert(ZN_SESSION_TIMEOUT_MIN_MS < ZN_SESSION_TIMEOUT_MAX_MS, "timeout range");
+
+#endif /* ZN_LIMITS_H */

@@ -62,4 +62,19 @@ _Static_assert((ZN_RING_SIZE_DEFAULT & (ZN_RING_SIZE_DEFAULT - 1)) == 0, "rings 
 #define ZN_SESSIONS_MAX           65536u
 _Static_assert(ZN_SESSION_TIMEOUT_MIN_MS < ZN_SESSION_TIMEOUT_MAX_MS, "timeout range");
 
+/* ---- proto: frames and reassembly (proto/frame.h, proto/reasm.h) -------------------------- */
+
+/* Partial multi-segment messages held at once per receiver: a few per peer (AppendEntries
+ * batches, snapshot chunks) and per large client request; 4 per member plus 64 for clients. */
+#define ZN_REASM_SLOTS_DEFAULT (4u * ZN_CLUSTER_MEMBERS_MAX + 64u)
+#define ZN_REASM_SLOTS_MAX     1024u
+/* Bytes buffered for partial messages: room for two largest messages at once by default. */
+#define ZN_REASM_BYTES_DEFAULT (2ull * ZN_MSG_SIZE_MAX_BYTES)
+#define ZN_REASM_BYTES_MAX     (256ull * ZN_MIB)
+/* A partial message older than this is dropped (the sender retransmits the whole message). */
+#define ZN_REASM_TIMEOUT_NS_DEFAULT (500ull * 1000ull * 1000ull)
+_Static_assert(ZN_REASM_SLOTS_DEFAULT <= ZN_REASM_SLOTS_MAX, "default within the maximum");
+_Static_assert(ZN_REASM_BYTES_DEFAULT <= ZN_REASM_BYTES_MAX, "default within the maximum");
+_Static_assert(ZN_REASM_BYTES_DEFAULT >= ZN_MSG_SIZE_MAX_BYTES, "the largest message fits");
+
 #endif /* ZN_LIMITS_H */

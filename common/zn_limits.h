@@ -102,6 +102,23 @@ _Static_assert(ZN_REASM_BYTES_DEFAULT >= ZN_MSG_SIZE_MAX_BYTES, "the largest mes
  * cluster out of deep sleep. */
 #define ZN_DP_IDLE_DEEP_AFTER_NS_DEFAULT (2u * 1000u * 1000u)
 #define ZN_DP_IDLE_DEEP_SLEEP_NS_DEFAULT (1000u * 1000u)
+/* DPDK ports one process drives (a NIC, or one memif/ring link per peer in the lab). */
+#define ZN_DP_PORTS_MAX 8u
+/* Descriptors per rx and tx queue: the usual DPDK size for virtual and 10G ports. */
+#define ZN_DP_RX_DESC 512u
+#define ZN_DP_TX_DESC 512u
+/* ARP: cache entries (cluster members, clients behind a router use the gateway's entry), frames
+ * held per unresolved entry, request retries and intervals, entry lifetime. */
+#define ZN_ARP_ENTRIES_MAX      256u
+#define ZN_ARP_HOLD_MAX         8u
+#define ZN_ARP_RETRIES          3u
+#define ZN_ARP_RETRY_NS_DEFAULT (100u * 1000u * 1000u)
+#define ZN_ARP_TTL_NS_DEFAULT   (60ull * 1000u * 1000u * 1000u)
+/* mbufs per queue: rx and tx rings full, a burst in the app per stage, ARP hold queues. */
+#define ZN_DP_MBUFS_PER_QUEUE (ZN_DP_RX_DESC + ZN_DP_TX_DESC + 4u * 32u + ZN_ARP_HOLD_MAX * 16u)
+#define ZN_DP_MBUF_CACHE      128u
+_Static_assert(ZN_DP_MBUFS_PER_QUEUE >= ZN_DP_RX_DESC + ZN_DP_TX_DESC, "rings can fill");
+_Static_assert(ZN_DP_MBUF_CACHE * 2 < ZN_DP_MBUFS_PER_QUEUE, "the cache is a fraction");
 _Static_assert(ZN_DP_STAGES_MAX <= 64 && ZN_DP_LCORES_MAX <= 64, "small fixed tables");
 _Static_assert((ZN_RING_SIZE_MAX & (ZN_RING_SIZE_MAX - 1)) == 0, "rings are power of two");
 _Static_assert(ZN_RING_SIZE_DEFAULT <= ZN_RING_SIZE_MAX, "default ring within the maximum");

@@ -225,11 +225,15 @@ int main(int argc, char **argv)
     if (stack != NULL) {
         zn_dp_stack_stats_print(stack, stdout, false);
         zn_dp_stack_fini(stack);
+        free(stack);
         zn_dp_port_stop(info.port_id);
         zn_dp_eal_fini();
     }
-    if (u != NULL)
+    if (u != NULL) {
         zn_udp_close(u);
+        free(u);
+    }
     zn_dp_msgr_fini(m);
+    free(m);
     return rc;
 }

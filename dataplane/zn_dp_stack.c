@@ -416,10 +416,20 @@ static bool handle_ip(struct zn_dp_stack *s, struct rte_mbuf *m, uint8_t *p, uin
     return true;
 }
 
+/* A new receive ends the validity of the previous one's views. */
+static void release_views(struct zn_dp_stack *s)
+{
+    if (s->n_rx_held > 0) {
+        rte_pktmbuf_free_bulk(s->rx_held, s->n_rx_held);
+        s->n_rx_held = 0;
+    }
+}
+
 int zn_dp_stack_input(struct zn_dp_stack *s, struct rte_mbuf **pkts, unsigned n_pkts,
                       struct zn_dp_dgram *dg, unsigned n, uint64_t now_ns)
 {
-    ZN_ASSERT(n_pkts <= n && s->n_rx_held + n_pkts <= ZN_DP_BURST_MAX);
+    release_views(s);
+    ZN_ASSERT(n_pkts <= n && n_pkts <= ZN_DP_BURST_MAX);
     s->now_ns = now_ns;
     unsigned out = 0;
     for (unsigned i = 0; i < n_pkts; i++) {
@@ -462,10 +472,7 @@ int zn_dp_stack_input(struct zn_dp_stack *s, struct rte_mbuf **pkts, unsigned n_
 static int stack_recv(void *ctx, struct zn_dp_dgram *dg, unsigned n, uint64_t now_ns)
 {
     struct zn_dp_stack *s = ctx;
-    if (s->n_rx_held > 0) {
-        rte_pktmbuf_free_bulk(s->rx_held, s->n_rx_held);
-        s->n_rx_held = 0;
-    }
+    release_views(s);
     if (n > ZN_DP_BURST_MAX)
         n = ZN_DP_BURST_MAX;
     struct rte_mbuf *pkts[ZN_DP_BURST_MAX];

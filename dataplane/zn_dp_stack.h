@@ -132,7 +132,8 @@ int zn_dp_stack_arp_static(struct zn_dp_stack *s, uint32_t ip, const uint8_t mac
 bool zn_dp_stack_arp_lookup(const struct zn_dp_stack *s, uint32_t ip, uint8_t mac[6]);
 
 /* Process frames already received (tests inject crafted frames through here); same effects as
- * frames from the port. Consumes the mbufs; UDP payloads are delivered into dg[] (up to n). */
+ * frames from the port, and like a receive it ends the validity of the previous views. Consumes
+ * the mbufs (n_pkts <= n <= ZN_DP_BURST_MAX); UDP payloads are delivered into dg[]. */
 int zn_dp_stack_input(struct zn_dp_stack *s, struct rte_mbuf **pkts, unsigned n_pkts,
                       struct zn_dp_dgram *dg, unsigned n, uint64_t now_ns);
 

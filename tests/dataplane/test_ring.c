@@ -177,9 +177,6 @@ static void reck(struct rte_mbuf *m)
 static void inject(struct env *e, struct rte_mbuf *m)
 {
     struct zn_dp_dgram dg[ZN_DP_BURST_MAX];
-    /* release views of earlier deliveries first, as a recv would */
-    struct zn_dp_dgram tmp[1];
-    zn_dp_recv(&e->b.t, tmp, 1, 0);
     zn_dp_stack_input(&e->b.stack, &m, 1, dg, ZN_DP_BURST_MAX, 0);
 }
 

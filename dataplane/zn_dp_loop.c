@@ -19,6 +19,8 @@
 #include <time.h>
 #include <urcu/urcu-qsbr.h>
 
+#include <rte_launch.h>
+#include <rte_lcore.h>
 #include <rte_pause.h>
 #include <rte_ring.h>
 
@@ -209,6 +211,34 @@ int zn_dp_sched_start_threads(struct zn_dp_sched *s)
     return 0;
 }
 
+static int lcore_eal_main(void *arg)
+{
+    return zn_dp_lcore_run(arg);
+}
+
+int zn_dp_sched_start_eal(struct zn_dp_sched *s)
+{
+    unsigned workers[ZN_DP_LCORES_MAX];
+    unsigned n = 0, id;
+    RTE_LCORE_FOREACH_WORKER(id)
+    {
+        if (n < ZN_DP_LCORES_MAX)
+            workers[n++] = id;
+    }
+    if (n + 1 < s->n_lcores)
+        return ZN_ELIMIT;
+    for (unsigned i = 1; i < s->n_lcores; i++) {
+        struct zn_dp_lcore *lc = &s->lcores[i];
+        if (rte_eal_remote_launch(lcore_eal_main, lc, workers[i - 1]) != 0) {
+            zn_dp_sched_stop(s);
+            return ZN_EBUSY;
+        }
+        lc->eal_lcore = workers[i - 1];
+        lc->eal_started = true;
+    }
+    return 0;
+}
+
 void zn_dp_sched_stop(struct zn_dp_sched *s)
 {
     atomic_store_explicit(&s->stop, true, memory_order_release);
@@ -217,6 +247,10 @@ void zn_dp_sched_stop(struct zn_dp_sched *s)
         if (lc->thread_started) {
             pthread_join(lc->thread, NULL);
             lc->thread_started = false;
+        }
+        if (lc->eal_started) {
+            (void)rte_eal_wait_lcore(lc->eal_lcore);
+            lc->eal_started = false;
         }
     }
 }

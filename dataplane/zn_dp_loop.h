@@ -127,6 +127,8 @@ struct zn_dp_lcore {
     _Atomic uint64_t published_sleeps;
     pthread_t thread;
     bool thread_started;
+    unsigned eal_lcore; /* EAL lcore id when launched by zn_dp_sched_start_eal */
+    bool eal_started;
 } __attribute__((aligned(64)));
 
 struct zn_dp_sched {
@@ -152,7 +154,13 @@ int zn_dp_sched_add_stage(struct zn_dp_sched *s, const char *name, zn_dp_poll_fn
 int zn_dp_sched_place(struct zn_dp_sched *s, const char *placement);
 /* Run every lcore on its own pthread (runs without DPDK, tests). 0 or ZN_ESYSTEM. */
 int zn_dp_sched_start_threads(struct zn_dp_sched *s);
-/* Ask every lcore to stop (any thread) and join the threads started here. */
+/*
+ * Run lcores 1..n-1 on the EAL worker lcores (rte_eal_remote_launch, in worker order); the
+ * caller runs lcore 0 on the main lcore with zn_dp_lcore_run. ZN_ELIMIT when the EAL has fewer
+ * than n-1 workers (--lcores), ZN_EBUSY when a worker is not idle.
+ */
+int zn_dp_sched_start_eal(struct zn_dp_sched *s);
+/* Ask every lcore to stop (any thread) and join the threads and EAL workers started here. */
 void zn_dp_sched_stop(struct zn_dp_sched *s);
 
 /* The loop. Returns 0 when stopped. Runs on the calling thread (a pthread or a DPDK lcore). */

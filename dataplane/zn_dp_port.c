@@ -108,21 +108,26 @@ int zn_dp_port_probe(const char *devargs, uint16_t *port_id)
     return 0;
 }
 
-int zn_dp_port_ring_pair(const char *name, uint16_t *port_a, uint16_t *port_b)
+int zn_dp_port_ring_pair(const char *name, uint16_t n_queues, uint16_t *port_a, uint16_t *port_b)
 {
-    char n1[64], n2[64], pa[64], pb[64];
-    snprintf(n1, sizeof(n1), "%s_ab", name);
-    snprintf(n2, sizeof(n2), "%s_ba", name);
+    if (n_queues == 0 || n_queues > ZN_DP_LCORES_MAX)
+        return ZN_EINVAL;
+    struct rte_ring *ab[ZN_DP_LCORES_MAX], *ba[ZN_DP_LCORES_MAX];
+    for (uint16_t q = 0; q < n_queues; q++) {
+        char n1[RTE_RING_NAMESIZE], n2[RTE_RING_NAMESIZE];
+        snprintf(n1, sizeof(n1), "%s_ab%u", name, q);
+        snprintf(n2, sizeof(n2), "%s_ba%u", name, q);
+        ab[q] = rte_ring_create(n1, 1024, (int)rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+        ba[q] = rte_ring_create(n2, 1024, (int)rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+        if (ab[q] == NULL || ba[q] == NULL)
+            return ZN_ENOMEM;
+    }
+    char pa[64], pb[64];
     snprintf(pa, sizeof(pa), "%s_a", name);
     snprintf(pb, sizeof(pb), "%s_b", name);
-    struct rte_ring *ab =
-        rte_ring_create(n1, 1024, (int)rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
-    struct rte_ring *ba =
-        rte_ring_create(n2, 1024, (int)rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
-    if (ab == NULL || ba == NULL)
-        return ZN_ENOMEM;
-    int a = rte_eth_from_rings(pa, &ba, 1, &ab, 1, rte_socket_id());
-    int b = rte_eth_from_rings(pb, &ab, 1, &ba, 1, rte_socket_id());
+    /* Queue q of a transmits into ring ab[q], which is queue q of b's receive side. */
+    int a = rte_eth_from_rings(pa, ba, n_queues, ab, n_queues, rte_socket_id());
+    int b = rte_eth_from_rings(pb, ab, n_queues, ba, n_queues, rte_socket_id());
     if (a < 0 || b < 0)
         return ZN_EIO;
     *port_a = (uint16_t)a;
@@ -164,7 +169,7 @@ int zn_dp_port_start(uint16_t port_id, uint16_t n_queues, struct rte_mempool *po
         conf.txmode.offloads |= tx_ck;
     if (info->rx_cksum_offload)
         conf.rxmode.offloads |= rx_ck;
-    if (n_queues > 1) { /* spread client flows over the worker queues */
+    if (n_queues > 1 && dev.flow_type_rss_offloads != 0) { /* spread flows over the queues */
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
         conf.rx_adv_conf.rss_conf.rss_hf =
             (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & dev.flow_type_rss_offloads;

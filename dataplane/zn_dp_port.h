@@ -43,8 +43,9 @@ void zn_dp_eal_fini(void);
  * when no port appeared. */
 int zn_dp_port_probe(const char *devargs, uint16_t *port_id);
 
-/* Two net_ring ports joined back to back (a's tx is b's rx and the reverse). */
-int zn_dp_port_ring_pair(const char *name, uint16_t *port_a, uint16_t *port_b);
+/* Two net_ring ports joined back to back with n_queues queue pairs: what a sends on queue q
+ * arrives on b's queue q and the reverse (tests, and one-process labs). */
+int zn_dp_port_ring_pair(const char *name, uint16_t n_queues, uint16_t *port_a, uint16_t *port_b);
 
 struct zn_dp_port_info {
     uint16_t port_id;

@@ -10,7 +10,8 @@
 #include "dataplane/zn_dp_port.h"
 
 /* Start a lab EAL with a unique prefix (tag + pid) and the given vdevs. 0 or a zn error. */
-static inline int dp_env_eal(const char *tag, const char **vdevs, unsigned n_vdevs)
+static inline int dp_env_eal_lcores(const char *tag, const char **vdevs, unsigned n_vdevs,
+                                    const char *lcores)
 {
     static char prefix[64], dir[128];
     snprintf(prefix, sizeof(prefix), "zn-%s-%d", tag, (int)getpid());
@@ -18,7 +19,7 @@ static inline int dp_env_eal(const char *tag, const char **vdevs, unsigned n_vde
     struct zn_dp_eal_cfg cfg = {
         .file_prefix = prefix,
         .runtime_dir = dir,
-        .lcores = "0@(0,1)",
+        .lcores = lcores,
         .lab = true,
         .mem_mb = 256,
         .n_vdevs = n_vdevs,
@@ -27,6 +28,11 @@ static inline int dp_env_eal(const char *tag, const char **vdevs, unsigned n_vde
     for (unsigned i = 0; i < n_vdevs; i++)
         cfg.vdevs[i] = vdevs[i];
     return zn_dp_eal_init(&cfg);
+}
+
+static inline int dp_env_eal(const char *tag, const char **vdevs, unsigned n_vdevs)
+{
+    return dp_env_eal_lcores(tag, vdevs, n_vdevs, "0@(0,1)");
 }
 
 #endif

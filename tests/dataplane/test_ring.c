@@ -42,7 +42,7 @@ static struct env *env_up(uint64_t arp_retry_ns, uint64_t arp_ttl_ns)
     cr_assert_eq(dp_env_eal("ring", NULL, 0), 0, "EAL start");
     struct env *e = calloc(1, sizeof(*e));
     uint16_t pa, pb;
-    cr_assert_eq(zn_dp_port_ring_pair("zr", &pa, &pb), 0);
+    cr_assert_eq(zn_dp_port_ring_pair("zr", 1, &pa, &pb), 0);
     e->pool = zn_dp_pool_create("zr_pool", 2, 1);
     cr_assert_not_null(e->pool);
     cr_assert_eq(zn_dp_port_start(pa, 1, e->pool, &e->a.port), 0);
@@ -449,4 +449,78 @@ Test(ring, exchange_with_peer_in_poll_loop)
     zn_dp_sched_fini(s);
     free(s);
     env_down(e);
+}
+
+/* ---- two queue pairs, one per worker lcore, launched on EAL lcores ------------------------ */
+
+Test(ring, two_queues_on_two_eal_lcores)
+{
+    cr_assert_eq(dp_env_eal_lcores("ringq", NULL, 0, "0@(0,1),1@(0,1),2@(0,1)"), 0);
+    uint16_t pa, pb;
+    cr_assert_eq(zn_dp_port_ring_pair("zq", 2, &pa, &pb), 0);
+    struct rte_mempool *pool = zn_dp_pool_create("zq_pool", 2, 2);
+    cr_assert_not_null(pool);
+    struct zn_dp_port_info ia, ib;
+    cr_assert_eq(zn_dp_port_start(pa, 2, pool, &ia), 0);
+    cr_assert_eq(zn_dp_port_start(pb, 2, pool, &ib), 0);
+    struct side *a = calloc(2, sizeof(*a)), *b = calloc(2, sizeof(*b));
+    for (uint16_t q = 0; q < 2; q++) {
+        struct zn_dp_stack_cfg ca = {.port_id = pa,
+                                     .queue = q,
+                                     .ip = IP_A,
+                                     .udp_port = (uint16_t)(PORT + q),
+                                     .pool = pool,
+                                     .port = &ia};
+        struct zn_dp_stack_cfg cb = {.port_id = pb,
+                                     .queue = q,
+                                     .ip = IP_B,
+                                     .udp_port = (uint16_t)(PORT + q),
+                                     .pool = pool,
+                                     .port = &ib};
+        cr_assert_eq(zn_dp_stack_init(&a[q].stack, &ca, &a[q].t), 0);
+        cr_assert_eq(zn_dp_stack_init(&b[q].stack, &cb, &b[q].t), 0);
+        cr_assert_eq(zn_dp_msgr_init(&a[q].m, &a[q].t, CLUSTER, 1, 8, 1u << 20, 50000000), 0);
+        cr_assert_eq(zn_dp_msgr_init(&b[q].m, &b[q].t, CLUSTER, 2, 8, 1u << 20, 50000000), 0);
+    }
+    static struct zn_clock clock;
+    static struct zn_clock_system cs;
+    zn_clock_system_init(&clock, &cs);
+    struct zn_dp_sched *s = aligned_alloc(64, sizeof(*s));
+    struct zn_dp_idle_cfg idle;
+    zn_dp_idle_default(&idle, ZN_DP_IDLE_LAB);
+    cr_assert_eq(zn_dp_sched_init(s, 3, &idle, 64, &clock, true), 0);
+    struct echo_stage es[2] = {{.m = &b[0].m}, {.m = &b[1].m}};
+    cr_assert_eq(zn_dp_sched_add_stage(s, "echo0", echo_poll, echo_housekeeping, &es[0]), 0);
+    cr_assert_eq(zn_dp_sched_add_stage(s, "echo1", echo_poll, echo_housekeeping, &es[1]), 0);
+    cr_assert_eq(zn_dp_sched_place(s, "echo0=1,echo1=2"), 0);
+    cr_assert_eq(zn_dp_sched_start_eal(s), 0);
+    unsigned ok = 0;
+    for (int round = 0; round < 2; round++) {
+        for (uint16_t q = 0; q < 2; q++)
+            ok += exchange_with_echo(&a[q].m, &b[q].t.local, 1, 20ull * ZN_NS_PER_S);
+    }
+    zn_dp_sched_stop(s);
+    cr_assert_eq(ok, 4 * 7, "verified %u", ok);
+    for (uint16_t q = 0; q < 2; q++) {
+        cr_assert_gt(b[q].stack.stats.rx_udp, 0, "queue %u carried traffic", q);
+        cr_assert_eq(b[q].m.stats.rx_msgs, 2 * 7, "queue %u echoed its own messages", q);
+    }
+    cr_assert_gt(s->lcores[1].stats.work, 0);
+    cr_assert_gt(s->lcores[2].stats.work, 0);
+    printf("ring 2 queues: %u round trips; lcore1 %lu iterations, lcore2 %lu\n", ok,
+           (unsigned long)s->lcores[1].stats.iterations,
+           (unsigned long)s->lcores[2].stats.iterations);
+    zn_dp_sched_fini(s);
+    free(s);
+    for (uint16_t q = 0; q < 2; q++) {
+        zn_dp_msgr_fini(&a[q].m);
+        zn_dp_msgr_fini(&b[q].m);
+        zn_dp_stack_fini(&a[q].stack);
+        zn_dp_stack_fini(&b[q].stack);
+    }
+    free(a);
+    free(b);
+    zn_dp_port_stop(pa);
+    zn_dp_port_stop(pb);
+    zn_dp_eal_fini();
 }

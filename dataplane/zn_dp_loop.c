@@ -255,19 +255,68 @@ void zn_dp_sched_stop(struct zn_dp_sched *s)
     }
 }
 
+static void apply_idle(void *arg, struct zn_dp_lcore *lc)
+{
+    const struct zn_dp_idle_cfg *next = arg;
+    lc->idle = *next;
+    if (lc->idle.mode == ZN_DP_IDLE_LAB)
+        (void)prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+}
+
+static bool idle_all_done(struct zn_dp_sched *s)
+{
+    for (unsigned i = 0; i < s->n_lcores; i++) {
+        if (!atomic_load_explicit(&s->idle_ctrl[i].done, memory_order_acquire))
+            return false;
+    }
+    return true;
+}
+
+int zn_dp_sched_set_idle(struct zn_dp_sched *s, const struct zn_dp_idle_cfg *idle,
+                         uint64_t timeout_ns)
+{
+    if (s->idle_pending && !idle_all_done(s))
+        return ZN_EBUSY;
+    s->idle_next = *idle;
+    for (unsigned i = 0; i < s->n_lcores; i++) {
+        s->idle_ctrl[i].fn = apply_idle;
+        s->idle_ctrl[i].arg = &s->idle_next;
+        atomic_store_explicit(&s->idle_ctrl[i].done, true, memory_order_relaxed);
+    }
+    s->idle_pending = true;
+    for (unsigned i = 0; i < s->n_lcores; i++) {
+        if (zn_dp_lcore_ctrl_send(&s->lcores[i], &s->idle_ctrl[i]) != 0)
+            return ZN_EFULL; /* the lcores before i apply it; idle_pending guards the buffer */
+    }
+    struct timespec step = {.tv_sec = 0, .tv_nsec = 100 * 1000};
+    for (uint64_t waited = 0; !idle_all_done(s); waited += 100 * 1000) {
+        if (waited >= timeout_ns)
+            return ZN_ETIMEDOUT;
+        nanosleep(&step, NULL);
+    }
+    s->idle_pending = false;
+    return 0;
+}
+
 /* ---- the loop --------------------------------------------------------------------------- */
 
 int zn_dp_lcore_ctrl_send(struct zn_dp_lcore *lc, struct zn_dp_ctrl *msg)
 {
     atomic_store_explicit(&msg->done, false, memory_order_relaxed);
     void *obj = msg;
-    return zn_dp_ring_enqueue(&lc->ctrl, &obj, 1) == 1 ? 0 : ZN_EFULL;
+    if (zn_dp_ring_enqueue(&lc->ctrl, &obj, 1) == 1)
+        return 0;
+    atomic_store_explicit(&msg->done, true, memory_order_relaxed); /* never queued: not pending */
+    return ZN_EFULL;
 }
 
 static void housekeeping(struct zn_dp_lcore *lc, uint64_t now_ns)
 {
     if (lc->rcu)
         urcu_qsbr_quiescent_state();
+    /* Publish before running control messages: a sender that sees `done` also sees these. */
+    atomic_store_explicit(&lc->published_iterations, lc->stats.iterations, memory_order_relaxed);
+    atomic_store_explicit(&lc->published_sleeps, lc->stats.sleeps, memory_order_relaxed);
     void *msgs[ZN_DP_CTRL_PER_ROUND];
     unsigned n = zn_dp_ring_dequeue(&lc->ctrl, msgs, ZN_DP_CTRL_PER_ROUND);
     for (unsigned i = 0; i < n; i++) {
@@ -281,8 +330,6 @@ static void housekeeping(struct zn_dp_lcore *lc, uint64_t now_ns)
             lc->stages[i]->housekeeping(lc->stages[i]->ctx, lc, now_ns);
     }
     lc->stats.housekeepings++;
-    atomic_store_explicit(&lc->published_iterations, lc->stats.iterations, memory_order_relaxed);
-    atomic_store_explicit(&lc->published_sleeps, lc->stats.sleeps, memory_order_relaxed);
 }
 
 /* An empty iteration: yield, sleep (lab) or stay on the CPU (busy). Returns the new now. */
@@ -298,6 +345,8 @@ static uint64_t idle(struct zn_dp_lcore *lc, uint64_t now_ns)
         return zn_clock_monotonic_ns(lc->clock);
     }
     housekeeping(lc, now_ns);
+    if (lc->idle.mode != ZN_DP_IDLE_LAB) /* a control message just changed the policy */
+        return now_ns;
     uint64_t sleep_ns = lc->idle.sleep_ns;
     if (now_ns - lc->last_work_ns >= lc->idle.deep_after_ns) {
         sleep_ns = lc->idle.deep_sleep_ns;

@@ -137,6 +137,11 @@ struct zn_dp_sched {
     struct zn_dp_stage stages[ZN_DP_STAGES_MAX];
     struct zn_dp_lcore lcores[ZN_DP_LCORES_MAX];
     _Atomic bool stop;
+    /* Runtime idle-policy change: management writes idle_next, then each lcore copies it into
+     * its own context from a control message (double buffer; the lcore owns lc->idle). */
+    struct zn_dp_idle_cfg idle_next;
+    struct zn_dp_ctrl idle_ctrl[ZN_DP_LCORES_MAX];
+    bool idle_pending;
 };
 
 /* Prepare n_lcores lcore contexts (1..ZN_DP_LCORES_MAX). 0, ZN_EINVAL, ZN_ENOMEM. */
@@ -163,9 +168,18 @@ int zn_dp_sched_start_eal(struct zn_dp_sched *s);
 /* Ask every lcore to stop (any thread) and join the threads and EAL workers started here. */
 void zn_dp_sched_stop(struct zn_dp_sched *s);
 
+/*
+ * Change the idle policy of every running lcore at run time (management thread). Waits at most
+ * timeout_ns for every lcore to apply it: 0, ZN_ETIMEDOUT (an lcore has not applied it yet; it
+ * will at its next housekeeping, and further calls return ZN_EBUSY until it has), ZN_EFULL.
+ */
+int zn_dp_sched_set_idle(struct zn_dp_sched *s, const struct zn_dp_idle_cfg *idle,
+                         uint64_t timeout_ns);
+
 /* The loop. Returns 0 when stopped. Runs on the calling thread (a pthread or a DPDK lcore). */
 int zn_dp_lcore_run(struct zn_dp_lcore *lc);
-/* Management side: queue a control message (ZN_EFULL when the ring is full). */
+/* Management side: queue a control message (ZN_EFULL when the ring is full; `done` is then
+ * left true: nothing is pending). */
 int zn_dp_lcore_ctrl_send(struct zn_dp_lcore *lc, struct zn_dp_ctrl *msg);
 
 #endif /* ZN_DP_LOOP_H */

@@ -25,6 +25,7 @@
 
 #include "common/zn_assert.h"
 #include "common/zn_err.h"
+#include "common/zn_log.h"
 
 #define ETH_LEN    ((uint32_t)sizeof(struct rte_ether_hdr))
 #define IP_LEN     ((uint32_t)sizeof(struct rte_ipv4_hdr))
@@ -548,10 +549,33 @@ static int stack_send(void *ctx, const struct zn_dp_dgram *dg, unsigned n, uint6
     return (int)taken;
 }
 
+#define LINK_CHECK_NS (100ull * 1000 * 1000)
+
+/* Link-state reporting: a cheap non-blocking read, at most every 100 ms, logged on change. */
+static void link_check(struct zn_dp_stack *s, uint64_t now_ns)
+{
+    if (now_ns - s->link_checked_ns < LINK_CHECK_NS)
+        return;
+    s->link_checked_ns = now_ns;
+    struct rte_eth_link link;
+    memset(&link, 0, sizeof(link));
+    if (rte_eth_link_get_nowait(s->cfg.port_id, &link) != 0)
+        return;
+    bool up = link.link_status == RTE_ETH_LINK_UP;
+    if (up != s->link_up) {
+        s->link_up = up;
+        s->stats.link_changes++;
+        if (s->cfg.queue == 0)
+            ZN_INFO("dp", "port %u link %s (%u Mb/s)", s->cfg.port_id, up ? "up" : "down",
+                    link.link_speed);
+    }
+}
+
 static void stack_housekeeping(void *ctx, uint64_t now_ns)
 {
     struct zn_dp_stack *s = ctx;
     s->now_ns = now_ns;
+    link_check(s, now_ns);
     arp_housekeeping(s, now_ns);
     tx_flush(s);
 }
@@ -596,6 +620,7 @@ int zn_dp_stack_init(struct zn_dp_stack *s, const struct zn_dp_stack_cfg *cfg,
     if (s->cfg.arp_ttl_ns == 0)
         s->cfg.arp_ttl_ns = ZN_ARP_TTL_NS_DEFAULT;
     memcpy(s->mac, cfg->port->mac, 6);
+    s->link_up = cfg->port->link_up;
     s->tx_offload = cfg->port->tx_cksum_offload;
     s->rx_offload = cfg->port->rx_cksum_offload;
     t->ops = &stack_ops;

@@ -67,7 +67,8 @@ struct rte_mbuf;
     X(drop_tx_oversize, "datagram larger than the payload limit")    \
     X(tx_no_mbuf, "send refused: mempool empty (backpressure)")      \
     X(drop_tx_full, "frame dropped: tx queue full after retries")    \
-    X(arp_expired, "ARP entries expired")
+    X(arp_expired, "ARP entries expired")                            \
+    X(link_changes, "link state changes seen by housekeeping")
 
 struct zn_dp_stack_stats {
 #define ZN_DP_STACK_FIELD_(name, text) uint64_t name;
@@ -110,6 +111,8 @@ struct zn_dp_stack {
     bool tx_offload;
     bool rx_offload;
     uint64_t now_ns; /* time of the last call, for ARP learning inside rx */
+    bool link_up;    /* as of link_checked_ns (refreshed by housekeeping every 100 ms) */
+    uint64_t link_checked_ns;
     struct zn_dp_stack_stats stats;
     unsigned n_rx_held;
     struct rte_mbuf *rx_held[ZN_DP_BURST_MAX]; /* mbufs behind the last recv's views */

@@ -181,3 +181,35 @@ Test(loop, idle_parse)
     cr_assert_eq(c.sleep_ns, ZN_DP_IDLE_SLEEP_NS_DEFAULT);
     cr_assert_eq(zn_dp_idle_parse("spin", &c), ZN_EINVAL);
 }
+
+static uint64_t sleeps_now(struct zn_dp_sched *s)
+{
+    return atomic_load_explicit(&s->lcores[0].published_sleeps, memory_order_relaxed);
+}
+
+Test(loop, idle_policy_changes_at_run_time)
+{
+    zn_clock_system_init(&g_clock, &g_clock_state);
+    struct zn_dp_sched *s = aligned_alloc(64, sizeof(*s));
+    struct zn_dp_idle_cfg lab, busy;
+    zn_dp_idle_default(&lab, ZN_DP_IDLE_LAB);
+    zn_dp_idle_default(&busy, ZN_DP_IDLE_BUSY);
+    cr_assert_eq(zn_dp_sched_init(s, 1, &lab, 64, &g_clock, true), 0);
+    cr_assert_eq(zn_dp_sched_add_stage(s, "a", idle_poll, NULL, NULL), 0);
+    cr_assert_eq(zn_dp_sched_start_threads(s), 0);
+    struct timespec ts = {0, 30 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    cr_assert_gt(sleeps_now(s), 0, "lab policy sleeps");
+    cr_assert_eq(zn_dp_sched_set_idle(s, &busy, 2ull * ZN_NS_PER_S), 0);
+    uint64_t before = sleeps_now(s);
+    nanosleep(&ts, NULL);
+    cr_assert_eq(sleeps_now(s), before, "busy policy never sleeps");
+    cr_assert_eq(zn_dp_sched_set_idle(s, &lab, 2ull * ZN_NS_PER_S), 0);
+    nanosleep(&ts, NULL);
+    cr_assert_gt(sleeps_now(s), before, "back to lab: sleeping again");
+    zn_dp_sched_stop(s);
+    cr_assert_eq(s->lcores[0].idle.mode, ZN_DP_IDLE_LAB);
+    cr_assert_eq(s->lcores[0].stats.ctrl_msgs, 2);
+    zn_dp_sched_fini(s);
+    free(s);
+}

@@ -10,6 +10,7 @@
 #include "common/zn_clock.h"
 
 #include "common/zn_err.h"
+#include "dataplane/zn_dp_loop.h"
 #include "dataplane/zn_udp.h"
 #include "exchange.h"
 
@@ -126,5 +127,50 @@ Test(udp, malformed_input_dropped_and_counted)
     struct zn_dp_dgram d = {.peer = p->tb.local, .len = sizeof(huge), .data = huge};
     cr_assert_eq(zn_dp_send(&p->ta, &d, 1, 0), 1);
     cr_assert_eq(p->ua.tx_oversized, 1);
+    pair_close(p);
+}
+
+/* The same exchange with the peer as a poll-loop stage under the lab idle policy. */
+struct echo_stage {
+    struct zn_dp_msgr *m;
+    uint64_t now;
+};
+
+static void stage_echo(void *ctx, const struct zn_dp_addr *from, const struct zn_reasm_msg *msg)
+{
+    struct echo_stage *es = ctx;
+    zn_dp_msgr_send(es->m, from, msg->hdr.type, msg->hdr.sender, msg->data, msg->len, es->now);
+}
+
+static unsigned echo_poll(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
+{
+    (void)lc;
+    struct echo_stage *es = ctx;
+    es->now = now_ns;
+    return (unsigned)zn_dp_msgr_poll(es->m, now_ns, stage_echo, es);
+}
+
+Test(udp, exchange_with_peer_in_poll_loop)
+{
+    struct pair *p = pair_open();
+    static struct zn_clock clock;
+    static struct zn_clock_system cs;
+    zn_clock_system_init(&clock, &cs);
+    struct zn_dp_sched *s = aligned_alloc(64, sizeof(*s));
+    struct zn_dp_idle_cfg idle;
+    zn_dp_idle_default(&idle, ZN_DP_IDLE_LAB);
+    cr_assert_eq(zn_dp_sched_init(s, 1, &idle, 64, &clock, false), 0);
+    struct echo_stage es = {.m = &p->mb};
+    cr_assert_eq(zn_dp_sched_add_stage(s, "echo", echo_poll, NULL, &es), 0);
+    cr_assert_eq(zn_dp_sched_start_threads(s), 0);
+    unsigned ok = exchange_with_echo(&p->ma, &p->tb.local, 3, 10ull * ZN_NS_PER_S);
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL); /* the peer falls asleep; the next exchange wakes it */
+    ok += exchange_with_echo(&p->ma, &p->tb.local, 1, 10ull * ZN_NS_PER_S);
+    zn_dp_sched_stop(s);
+    cr_assert_eq(ok, 4 * 7, "verified %u", ok);
+    cr_assert_gt(s->lcores[0].stats.sleeps, 0);
+    zn_dp_sched_fini(s);
+    free(s);
     pair_close(p);
 }

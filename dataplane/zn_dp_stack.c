@@ -12,6 +12,7 @@
  */
 #include "dataplane/zn_dp_stack.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include <rte_arp.h>
@@ -140,6 +141,87 @@ static void arp_release_held(struct zn_dp_stack *s, struct zn_arp_entry *e)
     e->n_hold = 0;
 }
 
+/* ---- ARP directory shared by the queues of a port (seqlock; see zn_dp_stack.h) ---------- */
+
+void zn_dp_arp_dir_init(struct zn_dp_arp_dir *d)
+{
+    for (unsigned i = 0; i < ZN_ARP_ENTRIES_MAX; i++) {
+        atomic_init(&d->e[i].seq, 0);
+        atomic_init(&d->e[i].ip, 0);
+        atomic_init(&d->e[i].mac, 0);
+        atomic_init(&d->e[i].learned_ns, 0);
+    }
+    d->next_victim = 0;
+}
+
+static uint64_t mac_pack(const uint8_t *mac)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 6; i++)
+        v |= (uint64_t)mac[i] << (8 * i);
+    return v;
+}
+
+static void mac_unpack(uint64_t v, uint8_t *mac)
+{
+    for (int i = 0; i < 6; i++)
+        mac[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Writer side: only the queue-0 instance calls this. */
+static void dir_publish(struct zn_dp_arp_dir *d, uint32_t ip, const uint8_t *mac,
+                        uint64_t learned_ns)
+{
+    struct zn_dp_arp_dir_entry *slot = NULL;
+    for (unsigned i = 0; i < ZN_ARP_ENTRIES_MAX && slot == NULL; i++) {
+        if (atomic_load_explicit(&d->e[i].ip, memory_order_relaxed) == ip)
+            slot = &d->e[i];
+    }
+    for (unsigned i = 0; i < ZN_ARP_ENTRIES_MAX && slot == NULL; i++) {
+        if (atomic_load_explicit(&d->e[i].ip, memory_order_relaxed) == 0)
+            slot = &d->e[i];
+    }
+    if (slot == NULL) {
+        slot = &d->e[d->next_victim];
+        d->next_victim = (d->next_victim + 1) % ZN_ARP_ENTRIES_MAX;
+    }
+    uint32_t seq = atomic_load_explicit(&slot->seq, memory_order_relaxed);
+    atomic_store_explicit(&slot->seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&slot->ip, ip, memory_order_relaxed);
+    atomic_store_explicit(&slot->mac, mac_pack(mac), memory_order_relaxed);
+    atomic_store_explicit(&slot->learned_ns, learned_ns, memory_order_relaxed);
+    atomic_store_explicit(&slot->seq, seq + 2, memory_order_release);
+}
+
+/* Reader side, any instance: a fresh (within ttl) entry for ip. */
+static bool dir_lookup(struct zn_dp_arp_dir *d, uint32_t ip, uint64_t now_ns, uint64_t ttl_ns,
+                       uint8_t *mac, uint64_t *learned_ns)
+{
+    for (unsigned i = 0; i < ZN_ARP_ENTRIES_MAX; i++) {
+        struct zn_dp_arp_dir_entry *e = &d->e[i];
+        for (int attempt = 0; attempt < 4; attempt++) {
+            uint32_t s1 = atomic_load_explicit(&e->seq, memory_order_acquire);
+            if (s1 & 1)
+                continue;
+            uint32_t eip = atomic_load_explicit(&e->ip, memory_order_relaxed);
+            uint64_t emac = atomic_load_explicit(&e->mac, memory_order_relaxed);
+            uint64_t elearned = atomic_load_explicit(&e->learned_ns, memory_order_relaxed);
+            atomic_thread_fence(memory_order_acquire);
+            if (atomic_load_explicit(&e->seq, memory_order_relaxed) != s1)
+                continue;
+            if (eip != ip)
+                break;
+            if (elearned != UINT64_MAX && now_ns - elearned > ttl_ns)
+                return false;
+            mac_unpack(emac, mac);
+            *learned_ns = elearned;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Learn ip -> mac (from an ARP packet for us); `create` adds a missing entry. */
 static void arp_learn(struct zn_dp_stack *s, uint32_t ip, const uint8_t *mac, bool create)
 {
@@ -160,6 +242,25 @@ static void arp_learn(struct zn_dp_stack *s, uint32_t ip, const uint8_t *mac, bo
     e->updated_ns = s->now_ns;
     e->retries = 0;
     arp_release_held(s, e);
+    if (s->cfg.arp_dir != NULL && s->cfg.queue == 0)
+        dir_publish(s->cfg.arp_dir, ip, mac, s->now_ns);
+}
+
+/* An incomplete or missing entry found in the port's directory becomes reachable here. */
+static bool arp_from_dir(struct zn_dp_stack *s, struct zn_arp_entry *e)
+{
+    uint8_t mac[6];
+    uint64_t learned;
+    if (s->cfg.arp_dir == NULL || s->cfg.queue == 0 ||
+        !dir_lookup(s->cfg.arp_dir, e->ip, s->now_ns, s->cfg.arp_ttl_ns, mac, &learned))
+        return false;
+    memcpy(e->mac, mac, 6);
+    e->state = learned == UINT64_MAX ? ZN_ARP_STATIC : ZN_ARP_REACHABLE;
+    e->updated_ns = learned == UINT64_MAX ? s->now_ns : learned;
+    e->retries = 0;
+    s->stats.arp_dir_hits++;
+    arp_release_held(s, e);
+    return true;
 }
 
 int zn_dp_stack_arp_static(struct zn_dp_stack *s, uint32_t ip, const uint8_t mac[6])
@@ -173,6 +274,8 @@ int zn_dp_stack_arp_static(struct zn_dp_stack *s, uint32_t ip, const uint8_t mac
     e->state = ZN_ARP_STATIC;
     arp_release_held(s, e);
     tx_flush(s);
+    if (s->cfg.arp_dir != NULL && s->cfg.queue == 0)
+        dir_publish(s->cfg.arp_dir, ip, mac, UINT64_MAX);
     return 0;
 }
 
@@ -207,6 +310,12 @@ static void arp_output(struct zn_dp_stack *s, struct rte_mbuf *m, uint32_t ip)
         }
         e->state = ZN_ARP_INCOMPLETE;
         e->updated_ns = s->now_ns;
+        if (arp_from_dir(s, e)) {
+            struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+            memcpy(eth->dst_addr.addr_bytes, e->mac, 6);
+            tx_add(s, m);
+            return;
+        }
         e->retries = 1;
         e->next_retry_ns = s->now_ns + s->cfg.arp_retry_ns;
         arp_send_request(s, ip);
@@ -223,6 +332,10 @@ static void arp_housekeeping(struct zn_dp_stack *s, uint64_t now_ns)
 {
     for (unsigned i = 0; i < s->n_arp;) {
         struct zn_arp_entry *e = &s->arp[i];
+        if (e->state == ZN_ARP_INCOMPLETE && arp_from_dir(s, e)) {
+            i++;
+            continue;
+        }
         if (e->state == ZN_ARP_INCOMPLETE && now_ns >= e->next_retry_ns) {
             if (e->retries >= ZN_ARP_RETRIES) {
                 s->stats.drop_arp_unresolved += e->n_hold;

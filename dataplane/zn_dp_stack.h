@@ -68,13 +68,36 @@ struct rte_mbuf;
     X(tx_no_mbuf, "send refused: mempool empty (backpressure)")      \
     X(drop_tx_full, "frame dropped: tx queue full after retries")    \
     X(arp_expired, "ARP entries expired")                            \
-    X(link_changes, "link state changes seen by housekeeping")
+    X(link_changes, "link state changes seen by housekeeping")       \
+    X(arp_dir_hits, "peers resolved through the port's ARP directory")
 
 struct zn_dp_stack_stats {
 #define ZN_DP_STACK_FIELD_(name, text) uint64_t name;
     ZN_DP_STACK_COUNTERS(ZN_DP_STACK_FIELD_)
 #undef ZN_DP_STACK_FIELD_
 };
+
+/*
+ * ARP directory shared by the stack instances of one port (one per queue). With RSS a NIC hashes
+ * IP flows over the queues but delivers ARP (not IP) to queue 0, so only the queue-0 instance
+ * sees ARP replies. It publishes what it learns here; instances of other queues consult the
+ * directory when their own cache misses and from housekeeping while an entry is incomplete.
+ * One writer (the queue-0 instance), any number of readers; each entry is a seqlock of C11
+ * atomics, so readers never block and never see a torn (ip, mac) pair.
+ */
+struct zn_dp_arp_dir_entry {
+    _Atomic uint32_t seq;        /* odd while being written */
+    _Atomic uint32_t ip;         /* 0 = free */
+    _Atomic uint64_t mac;        /* 6 bytes, little-endian */
+    _Atomic uint64_t learned_ns; /* UINT64_MAX for a static entry */
+};
+
+struct zn_dp_arp_dir {
+    struct zn_dp_arp_dir_entry e[ZN_ARP_ENTRIES_MAX];
+    uint32_t next_victim; /* writer only */
+};
+
+void zn_dp_arp_dir_init(struct zn_dp_arp_dir *d);
 
 struct zn_dp_stack_cfg {
     uint16_t port_id;
@@ -85,6 +108,7 @@ struct zn_dp_stack_cfg {
     const struct zn_dp_port_info *port; /* MAC and offloads from zn_dp_port_start */
     uint64_t arp_retry_ns;              /* 0: ZN_ARP_RETRY_NS_DEFAULT */
     uint64_t arp_ttl_ns;                /* 0: ZN_ARP_TTL_NS_DEFAULT */
+    struct zn_dp_arp_dir *arp_dir;      /* shared by the port's queues; NULL with one queue */
 };
 
 enum zn_arp_state {

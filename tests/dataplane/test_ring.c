@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include <rte_arp.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
@@ -520,6 +521,88 @@ Test(ring, two_queues_on_two_eal_lcores)
     }
     free(a);
     free(b);
+    zn_dp_port_stop(pa);
+    zn_dp_port_stop(pb);
+    zn_dp_eal_fini();
+}
+
+/* ---- RSS-like ARP: the reply reaches queue 0, the sender was queue 1 ---------------------- */
+
+Test(ring, arp_directory_shares_queue0_learning)
+{
+    cr_assert_eq(dp_env_eal("ringd", NULL, 0), 0);
+    uint16_t pa, pb;
+    cr_assert_eq(zn_dp_port_ring_pair("zd", 2, &pa, &pb), 0);
+    struct rte_mempool *pool = zn_dp_pool_create("zd_pool", 2, 2);
+    struct zn_dp_port_info ia, ib;
+    cr_assert_eq(zn_dp_port_start(pa, 2, pool, &ia), 0);
+    cr_assert_eq(zn_dp_port_start(pb, 2, pool, &ib), 0);
+    struct zn_dp_arp_dir *dir = calloc(1, sizeof(*dir));
+    zn_dp_arp_dir_init(dir);
+    struct side *a = calloc(2, sizeof(*a));
+    for (uint16_t q = 0; q < 2; q++) {
+        struct zn_dp_stack_cfg ca = {.port_id = pa,
+                                     .queue = q,
+                                     .ip = IP_A,
+                                     .udp_port = (uint16_t)(PORT + q),
+                                     .pool = pool,
+                                     .port = &ia,
+                                     .arp_dir = dir};
+        cr_assert_eq(zn_dp_stack_init(&a[q].stack, &ca, &a[q].t), 0);
+    }
+    /* queue 1 sends: the frame is held and an ARP request leaves on queue 1 */
+    uint8_t payload[32] = {1};
+    struct zn_dp_dgram d = {.peer = {.ip = IP_B, .port = PORT}, .len = 32, .data = payload};
+    cr_assert_eq(zn_dp_send(&a[1].t, &d, 1, 1000), 1);
+    cr_assert_eq(a[1].stack.stats.arp_req_out, 1);
+    struct rte_mbuf *got[4];
+    cr_assert_eq(rte_eth_rx_burst(pb, 1, got, 4), 1, "the ARP request on queue 1");
+    rte_pktmbuf_free(got[0]);
+    /* the reply arrives on queue 0 (as RSS would deliver a non-IP frame) */
+    struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+    uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, 60);
+    if (p == NULL)
+        abort();
+    memset(p, 0, 60);
+    memcpy(p, ia.mac, 6);
+    memcpy(p + 6, ib.mac, 6);
+    p[12] = 0x08;
+    p[13] = 0x06;
+    struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(p + 14);
+    arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+    arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    arp->arp_hlen = 6;
+    arp->arp_plen = 4;
+    arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
+    memcpy(arp->arp_data.arp_sha.addr_bytes, ib.mac, 6);
+    arp->arp_data.arp_sip = rte_cpu_to_be_32(IP_B);
+    memcpy(arp->arp_data.arp_tha.addr_bytes, ia.mac, 6);
+    arp->arp_data.arp_tip = rte_cpu_to_be_32(IP_A);
+    struct zn_dp_dgram dg[ZN_DP_BURST_MAX];
+    zn_dp_stack_input(&a[0].stack, &m, 1, dg, ZN_DP_BURST_MAX, 2000);
+    cr_assert_eq(a[0].stack.stats.arp_reply_in, 1, "queue 0 learned");
+    /* queue 1's housekeeping finds it in the directory and releases the held frame */
+    a[1].t.ops->housekeeping(a[1].t.ctx, 3000);
+    cr_assert_eq(a[1].stack.stats.arp_dir_hits, 1);
+    cr_assert_eq(rte_eth_rx_burst(pb, 1, got, 4), 1, "the held datagram left on queue 1");
+    cr_assert_eq(memcmp(rte_pktmbuf_mtod(got[0], uint8_t *), ib.mac, 6), 0, "to B's MAC");
+    rte_pktmbuf_free(got[0]);
+    uint8_t mac[6];
+    cr_assert(zn_dp_stack_arp_lookup(&a[1].stack, IP_B, mac));
+    /* a static entry set on queue 0 serves queue 1 at once, without any ARP request */
+    uint8_t smac[6] = {2, 0, 0, 0, 0, 0x42};
+    cr_assert_eq(zn_dp_stack_arp_static(&a[0].stack, 0x0a630042u, smac), 0);
+    d.peer.ip = 0x0a630042u;
+    cr_assert_eq(zn_dp_send(&a[1].t, &d, 1, 4000), 1);
+    cr_assert_eq(a[1].stack.stats.arp_dir_hits, 2);
+    cr_assert_eq(a[1].stack.stats.arp_req_out, 1, "no new request");
+    cr_assert_eq(rte_eth_rx_burst(pb, 1, got, 4), 1);
+    cr_assert_eq(memcmp(rte_pktmbuf_mtod(got[0], uint8_t *), smac, 6), 0);
+    rte_pktmbuf_free(got[0]);
+    for (uint16_t q = 0; q < 2; q++)
+        zn_dp_stack_fini(&a[q].stack);
+    free(a);
+    free(dir);
     zn_dp_port_stop(pa);
     zn_dp_port_stop(pb);
     zn_dp_eal_fini();

@@ -386,10 +386,8 @@ static void handle_arp(struct zn_dp_stack *s, struct rte_mbuf *m, uint8_t *p, ui
     if (tip != s->cfg.ip) {
         /* Not for us; refresh an entry we already have (RFC 826 merge), learn nothing new. */
         arp_learn(s, sip, sha, false);
-        {
-            drop(m, &s->stats.drop_arp_other);
-            return;
-        }
+        drop(m, &s->stats.drop_arp_other);
+        return;
     }
     arp_learn(s, sip, sha, true);
     if (op == RTE_ARP_OP_REPLY) {
@@ -405,6 +403,7 @@ static void handle_arp(struct zn_dp_stack *s, struct rte_mbuf *m, uint8_t *p, ui
     arp->arp_data.arp_sip = rte_cpu_to_be_32(s->cfg.ip);
     memcpy(eth->dst_addr.addr_bytes, sha, 6);
     memcpy(eth->src_addr.addr_bytes, s->mac, 6);
+    m->ol_flags = 0; /* receive flags must not be read as transmit requests */
     s->stats.arp_req_in++;
     tx_add(s, m);
 }
@@ -634,7 +633,8 @@ static struct rte_mbuf *build_udp(struct zn_dp_stack *s, const struct zn_dp_dgra
         udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
     } else {
         ip->hdr_checksum = rte_ipv4_cksum(ip);
-        udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+        if (!s->cfg.udp_tx_cksum_off)
+            udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
     }
     return m;
 }

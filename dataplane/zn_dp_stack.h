@@ -109,6 +109,10 @@ struct zn_dp_stack_cfg {
     uint64_t arp_retry_ns;              /* 0: ZN_ARP_RETRY_NS_DEFAULT */
     uint64_t arp_ttl_ns;                /* 0: ZN_ARP_TTL_NS_DEFAULT */
     struct zn_dp_arp_dir *arp_dir;      /* shared by the port's queues; NULL with one queue */
+    /* Send UDP checksum 0 ("none", RFC 768) when the port has no offload. Off by default. Only
+     * for links where every datagram is a zinc frame (CRC32C end to end covers more than the
+     * UDP checksum), e.g. memif; received non-zero checksums are always verified. */
+    bool udp_tx_cksum_off;
 };
 
 enum zn_arp_state {

@@ -52,6 +52,12 @@ for mode in raw stack; do
         stop_pongs
     done
 done
+for size in 64 1024; do # the stack without UDP checksums (frames keep their CRC32C)
+    start_pong m "$BENCH" pong --vdev "$(memif server m1 0)" --ip 10.99.3.2 --idle busy --no-udp-cksum || exit 1
+    "$BENCH" ping --vdev "$(memif client m1 0)" --ip 10.99.3.1 --peer-ip 10.99.3.2 --no-udp-cksum \
+        --size $size --count "$COUNT" --idle busy --label "memif-stack-noudpck" --prefix zb-mc
+    stop_pongs
+done
 
 if [ "$(id -u)" = 0 ]; then
     echo "## af_packet on a veth pair between two namespaces, busy polling"

@@ -11,6 +11,7 @@
  *       Two peers (one port each): fan-out, one message to both, records the first reply and
  *       both replies. --size is the message size; raw frames have the same length on the wire
  *       as the stack's frames (Ethernet + IPv4 + UDP + frame header + message).
+ *       --no-udp-cksum (both sides): send UDP checksum 0 (frames keep their CRC32C).
  *
  * Output line: "RESULT <label> size=<n> count=<n> p50=<us> p99=<us> p999=<us> [first_p50=...]"
  */
@@ -289,7 +290,7 @@ int main(int argc, char **argv)
     unsigned n_vdevs = 0, n_peers = 0;
     const char *ip_s = NULL, *ready = NULL, *idle_s = "busy", *prefix = "zn-bench";
     const char *label = NULL;
-    bool raw = false;
+    bool raw = false, no_udp_cksum = false;
     unsigned size = 64, count = 10000, warmup = 500, interval_us = 0;
     double timeout_s = 60;
     static const struct option opts[] = {
@@ -385,7 +386,8 @@ int main(int argc, char **argv)
                                        .ip = ip + p * 256, /* one subnet per port */
                                        .udp_port = UDP_PORT,
                                        .pool = in->pool,
-                                       .port = &in->port[p]};
+                                       .port = &in->port[p],
+                                       .udp_tx_cksum_off = no_udp_cksum};
         if (zn_dp_stack_init(&in->stack[p], &scfg, &in->t[p]) != 0 ||
             zn_dp_msgr_init(&in->m[p], &in->t[p], CLUSTER, pong ? 2 : 1, 8, 1u << 20,
                             100 * 1000 * 1000) != 0)

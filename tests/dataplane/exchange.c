@@ -130,18 +130,3 @@ unsigned exchange_with_echo(struct zn_dp_msgr *a, const struct zn_dp_addr *addr_
 {
     return exchange_run(a, NULL, addr_b, rounds, timeout_ns);
 }
-
-void exchange_echo_serve(struct zn_dp_msgr *m, const volatile int *stop, uint64_t timeout_ns)
-{
-    uint64_t deadline = exchange_now_ns() + timeout_ns;
-    while (!*stop) {
-        uint64_t now = exchange_now_ns();
-        if (now > deadline)
-            break;
-        struct echo_ctx e = {.m = m, .now = now};
-        int work = zn_dp_msgr_poll(m, now, echo_handler, &e);
-        zn_dp_msgr_housekeeping(m, now);
-        if (work == 0)
-            sched_yield();
-    }
-}

@@ -32,9 +32,6 @@ unsigned exchange_pair(struct zn_dp_msgr *a, struct zn_dp_msgr *b, const struct 
 unsigned exchange_with_echo(struct zn_dp_msgr *a, const struct zn_dp_addr *addr_b, unsigned rounds,
                             uint64_t timeout_ns);
 
-/* Echo every message received on m back to its sender, until *stop or timeout. */
-void exchange_echo_serve(struct zn_dp_msgr *m, const volatile int *stop, uint64_t timeout_ns);
-
 uint64_t exchange_now_ns(void);
 
 #endif

@@ -607,3 +607,26 @@ Test(ring, arp_directory_shares_queue0_learning)
     zn_dp_port_stop(pb);
     zn_dp_eal_fini();
 }
+
+Test(ring, udp_checksum_off_sends_zero_and_is_accepted)
+{
+    struct env *e = env_up(0, 0);
+    e->a.stack.cfg.udp_tx_cksum_off = true;
+    uint8_t mac[6];
+    memcpy(mac, e->b.port.mac, 6);
+    cr_assert_eq(zn_dp_stack_arp_static(&e->a.stack, IP_B, mac), 0);
+    uint8_t payload[200];
+    memset(payload, 0x5a, sizeof(payload));
+    struct zn_dp_dgram d = {.peer = e->b.t.local, .len = sizeof(payload), .data = payload};
+    cr_assert_eq(zn_dp_send(&e->a.t, &d, 1, 0), 1);
+    struct rte_mbuf *m = NULL;
+    cr_assert_eq(rte_eth_rx_burst(e->b.port.port_id, 0, &m, 1), 1);
+    struct rte_udp_hdr *u = (struct rte_udp_hdr *)(ip_of(m) + 1);
+    cr_assert_eq(u->dgram_cksum, 0, "no UDP checksum on the wire");
+    cr_assert_eq(rte_raw_cksum(ip_of(m), 20), 0xffff, "the IP checksum is still there");
+    struct zn_dp_dgram dg[ZN_DP_BURST_MAX];
+    cr_assert_eq(zn_dp_stack_input(&e->b.stack, &m, 1, dg, ZN_DP_BURST_MAX, 0), 1);
+    cr_assert_eq(dg[0].len, sizeof(payload));
+    cr_assert_eq(memcmp(dg[0].data, payload, sizeof(payload)), 0);
+    env_down(e);
+}

@@ -294,13 +294,21 @@ int main(int argc, char **argv)
     unsigned size = 64, count = 10000, warmup = 500, interval_us = 0;
     double timeout_s = 60;
     static const struct option opts[] = {
-        {"vdev", required_argument, 0, 'v'},    {"ip", required_argument, 0, 'i'},
-        {"peer-ip", required_argument, 0, 'I'}, {"raw", no_argument, 0, 'r'},
-        {"size", required_argument, 0, 's'},    {"count", required_argument, 0, 'c'},
-        {"warmup", required_argument, 0, 'w'},  {"interval-us", required_argument, 0, 'u'},
-        {"idle", required_argument, 0, 'd'},    {"timeout-s", required_argument, 0, 't'},
-        {"ready", required_argument, 0, 'R'},   {"prefix", required_argument, 0, 'x'},
-        {"label", required_argument, 0, 'l'},   {0, 0, 0, 0},
+        {"vdev", required_argument, 0, 'v'},
+        {"ip", required_argument, 0, 'i'},
+        {"peer-ip", required_argument, 0, 'I'},
+        {"raw", no_argument, 0, 'r'},
+        {"size", required_argument, 0, 's'},
+        {"count", required_argument, 0, 'c'},
+        {"warmup", required_argument, 0, 'w'},
+        {"interval-us", required_argument, 0, 'u'},
+        {"idle", required_argument, 0, 'd'},
+        {"timeout-s", required_argument, 0, 't'},
+        {"ready", required_argument, 0, 'R'},
+        {"prefix", required_argument, 0, 'x'},
+        {"label", required_argument, 0, 'l'},
+        {"no-udp-cksum", no_argument, 0, 'n'},
+        {0, 0, 0, 0},
     };
     int c;
     optind = 2;
@@ -346,6 +354,9 @@ int main(int argc, char **argv)
             break;
         case 'l':
             label = optarg;
+            break;
+        case 'n':
+            no_udp_cksum = true;
             break;
         default:
             return 2;

@@ -23,6 +23,7 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
+trap "exit 1" TERM INT HUP
 
 start_pong() { # name, then bench args; waits for the ready file
     local name=$1; shift

@@ -11,6 +11,7 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
+trap "exit 1" TERM INT HUP
 sock="$dir/l.sock"
 "$PEER" echo --vdev "net_memif0,role=server,socket=$sock,socket-abstract=no" \
     --ip 10.99.2.2 --port 7000 --timeout-s 50 --ready "$dir/ready" --prefix zn-memif-s \

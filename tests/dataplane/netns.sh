@@ -31,6 +31,7 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
+trap "exit 1" TERM INT HUP
 set -e
 ip netns add "$NSA"
 ip netns add "$NSB"

@@ -180,6 +180,14 @@ Test(loop, idle_parse)
     cr_assert_eq(zn_dp_idle_parse("lab", &c), 0);
     cr_assert_eq(c.sleep_ns, ZN_DP_IDLE_SLEEP_NS_DEFAULT);
     cr_assert_eq(zn_dp_idle_parse("spin", &c), ZN_EINVAL);
+    uint64_t ns;
+    cr_assert_eq(zn_dp_idle_decide(&c, 0, &ns), ZN_DP_IDLE_YIELD, "traffic is recent");
+    cr_assert_eq(zn_dp_idle_decide(&c, c.yield_window_ns, &ns), ZN_DP_IDLE_SLEEP);
+    cr_assert_eq(ns, c.sleep_ns);
+    cr_assert_eq(zn_dp_idle_decide(&c, c.deep_after_ns, &ns), ZN_DP_IDLE_SLEEP);
+    cr_assert_eq(ns, c.deep_sleep_ns, "deep idle sleeps longer");
+    cr_assert_eq(zn_dp_idle_parse("busy", &c), 0);
+    cr_assert_eq(zn_dp_idle_decide(&c, 10 * c.deep_after_ns, &ns), ZN_DP_IDLE_SPIN);
 }
 
 static uint64_t sleeps_now(struct zn_dp_sched *s)

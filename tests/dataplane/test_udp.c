@@ -149,7 +149,7 @@ struct plain_echo {
     struct zn_dp_msgr *m;
     struct zn_dp_idle idle;
     _Atomic bool stop;
-    uint64_t now;
+    _Atomic uint64_t deep_sleeps; /* published copy of idle.deep_sleeps */
 };
 
 static void *plain_echo_main(void *arg)
@@ -167,6 +167,7 @@ static void *plain_echo_main(void *arg)
         es.now = now;
         int work = zn_dp_msgr_poll(pe->m, now, stage_echo, &es);
         now = zn_dp_idle_after_poll(&pe->idle, (unsigned)work, now, &clock);
+        atomic_store(&pe->deep_sleeps, pe->idle.deep_sleeps);
     }
     return NULL;
 }
@@ -180,14 +181,18 @@ Test(udp, exchange_with_plain_loop_and_idle_policy)
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, plain_echo_main, pe), 0);
     unsigned ok = exchange_with_echo(&p->ma, &p->tb.local, 2, 10ull * ZN_NS_PER_S);
-    struct timespec ts = {0, 20 * 1000 * 1000};
-    nanosleep(&ts, NULL); /* long enough to reach the deep-sleep tier */
+    /* Wait (bounded; the machine may be busy) until the peer is in the deep-sleep tier, then
+     * one more exchange must wake it. */
+    for (int i = 0; i < 500 && atomic_load(&pe->deep_sleeps) == 0; i++) {
+        struct timespec ts = {0, 4 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     ok += exchange_with_echo(&p->ma, &p->tb.local, 1, 10ull * ZN_NS_PER_S);
     atomic_store(&pe->stop, true);
     pthread_join(th, NULL);
     cr_assert_eq(ok, 3 * 7, "verified %u", ok);
     cr_assert_gt(pe->idle.yields, 0);
-    cr_assert_gt(pe->idle.deep_sleeps, 0, "went into deep sleep while idle");
+    cr_assert_gt(atomic_load(&pe->deep_sleeps), 0, "went into deep sleep while idle");
     free(pe);
     pair_close(p);
 }

@@ -288,8 +288,10 @@ static int start_dpdk(struct inst *in, const char **vdevs, unsigned n_vdevs, con
 {
     char pfx[96];
     snprintf(pfx, sizeof(pfx), "%s-%d", prefix, (int)getpid());
+    char rundir[64];
+    snprintf(rundir, sizeof(rundir), "/tmp/zn-dpdk-run-%u", (unsigned)getuid());
     struct zn_dp_eal_cfg cfg = {.file_prefix = pfx,
-                                .runtime_dir = "/tmp/zn-dpdk-run",
+                                .runtime_dir = rundir,
                                 .lcores = "0@(0,1)",
                                 .lab = true,
                                 .mem_mb = 256,

@@ -255,6 +255,9 @@ int main(int argc, char **argv)
     case ZP_CMD_CHILDREN:
         rc = zp_scenario_children(&cfg, t, err, sizeof(err));
         break;
+    case ZP_CMD_FAILOVER:
+        rc = zp_scenario_failover(&cfg, t, err, sizeof(err));
+        break;
     case ZP_CMD_EXPIRY: {
         char self[4096];
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);

@@ -20,6 +20,8 @@ static const char usage_text[] =
     "       zinc-perf fanout   [options]       watch fan-out: 1 writer, N watchers\n"
     "       zinc-perf children [options]       getChildren of a node with many children\n"
     "       zinc-perf expiry   [options]       session-expiry detection time\n"
+    "       zinc-perf failover --kill-cmd CMD  leader killed: time to the first acknowledged\n"
+    "                                          write, and the error window\n"
     "       zinc-perf merge [-o OUT.hlog] [--json F] [--svg F] LOG...  sum histogram logs\n"
     "       zinc-perf plot -o OUT.svg LOG...   one latency-percentile plot of several logs\n"
     "       zinc-perf targets                  list the compiled-in targets\n"
@@ -57,6 +59,10 @@ static const char usage_text[] =
     "      --rounds N          repetitions (default: fanout 20, children 20, expiry 3)\n"
     "      (scenarios stop at --rounds or --duration; expiry uses --session-ms)\n"
     "      --children N        children: number of children (default 100000)\n"
+    "      --kill-cmd CMD      failover: /bin/sh command that kills the leader (e.g.\n"
+    "                          'perf/zk-ensemble kill-leader --dir D'); bounded to 30 s\n"
+    "      --before T          failover: writes before the kill (default 2s)\n"
+    "      --after T           failover: writes after the first acknowledged one (default 2s)\n"
     "Output:\n"
     "      --label TEXT        run name in JSON, logs and plots (default TARGET-WORKLOAD)\n"
     "      --json FILE         write results as JSON\n"
@@ -119,6 +125,8 @@ void zp_config_defaults(struct zp_config *cfg)
     cfg->watchers = 16;
     cfg->rounds = 0; /* per scenario: fanout 20, children 20, expiry 3 */
     cfg->children = 100000;
+    cfg->before_s = 2.0;
+    cfg->after_s = 2.0;
 }
 
 /* Splits "12.5ms" into a finite non-negative number and its suffix. */
@@ -295,6 +303,9 @@ static const struct opt opts[] = {
     {"watchers", 0, OPT_U32, OFF(watchers), 1, ZP_WATCHERS_MAX},
     {"rounds", 0, OPT_U32, OFF(rounds), 1, 1000000},
     {"children", 0, OPT_U32, OFF(children), 1, ZP_CHILDREN_MAX},
+    {"kill-cmd", 0, OPT_STR, OFF(kill_cmd), 0, 0},
+    {"before", 0, OPT_SECONDS, OFF(before_s), 0, 3600},
+    {"after", 0, OPT_SECONDS, OFF(after_s), 0, 3600},
     {"json", 0, OPT_STR, OFF(json_path), 0, 0},
     {"hist-log", 0, OPT_STR, OFF(hist_path), 0, 0},
     {"svg", 0, OPT_STR, OFF(svg_path), 0, 0},
@@ -424,6 +435,9 @@ static int check_combination(struct zp_config *cfg, char *err, size_t err_len)
         return fail(err, err_len, "unexpected argument '%s' (see zinc-perf --help)",
                     cfg->inputs[0]);
     }
+    if (cfg->command == ZP_CMD_FAILOVER && cfg->kill_cmd == NULL) {
+        return fail(err, err_len, "failover: --kill-cmd CMD is required");
+    }
     if (cfg->duration_s <= 0) {
         return fail(err, err_len, "--duration: must be positive (every run is bounded in time)");
     }
@@ -452,9 +466,9 @@ int zp_config_parse(struct zp_config *cfg, int argc, char **argv, char *err, siz
             const char *name;
             enum zp_command cmd;
         } cmds[] = {
-            {"run", ZP_CMD_RUN},         {"merge", ZP_CMD_MERGE},       {"plot", ZP_CMD_PLOT},
-            {"fanout", ZP_CMD_FANOUT},   {"children", ZP_CMD_CHILDREN}, {"expiry", ZP_CMD_EXPIRY},
-            {"targets", ZP_CMD_TARGETS}, {"help", ZP_CMD_HELP},
+            {"run", ZP_CMD_RUN},           {"merge", ZP_CMD_MERGE},       {"plot", ZP_CMD_PLOT},
+            {"fanout", ZP_CMD_FANOUT},     {"children", ZP_CMD_CHILDREN}, {"expiry", ZP_CMD_EXPIRY},
+            {"failover", ZP_CMD_FAILOVER}, {"targets", ZP_CMD_TARGETS},   {"help", ZP_CMD_HELP},
         };
         size_t k;
         for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
@@ -464,10 +478,11 @@ int zp_config_parse(struct zp_config *cfg, int argc, char **argv, char *err, siz
             }
         }
         if (k == sizeof(cmds) / sizeof(cmds[0])) {
-            return fail(err, err_len,
-                        "unknown command '%s' (run, fanout, children, expiry, merge, plot, "
-                        "targets, help)",
-                        argv[i]);
+            return fail(
+                err, err_len,
+                "unknown command '%s' (run, fanout, children, expiry, failover, merge, plot, "
+                "targets, help)",
+                argv[i]);
         }
         i++;
     }

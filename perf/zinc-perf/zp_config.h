@@ -33,6 +33,7 @@ enum zp_command {
     ZP_CMD_FANOUT,
     ZP_CMD_CHILDREN,
     ZP_CMD_EXPIRY,
+    ZP_CMD_FAILOVER,
     ZP_CMD_TARGETS,
     ZP_CMD_HELP,
 };
@@ -83,6 +84,9 @@ struct zp_config {
     uint32_t watchers;
     uint32_t rounds;
     uint32_t children;
+    const char *kill_cmd; /* failover: shell command that kills the leader */
+    double before_s;      /* failover: writes before the kill */
+    double after_s;       /* failover: writes after the first acknowledged one */
     /* merge / plot */
     const char *out_path;
     const char *inputs[ZP_INPUTS_MAX];

@@ -11,6 +11,10 @@
  *            an ephemeral node; the harness watches the node, SIGKILLs the holder at t0 (no
  *            goodbye: the TCP connection just drops) and records the NodeDeleted arrival - t0:
  *            the detection time, to compare with the negotiated session timeout.
+ *  failover  one session writes (setData, one in flight) for --before, then --kill-cmd kills
+ *            the leader at t_kill; reported: the first write issued after t_kill that is
+ *            acknowledged (its reply time - t_kill), the failed writes and the span from the
+ *            first to the last failure (the error window), and write latency before and after.
  * Every round loop is bounded by --rounds and by --duration; every wait has a deadline.
  */
 #include <errno.h>
@@ -524,9 +528,13 @@ int zp_scenario_expiry(const struct zp_config *cfg, const struct zp_target *targ
         if (rc == 0 && sscanf(line, "ready %u", &timeout_ms) != 1) {
             rc = ZN_EPROTO;
         }
-        struct wait_ctx w = {.pending = 1};
-        if (rc == 0) {
-            watch.deleted = false;
+        /* Our session may sit on another server that has not applied the holder's create yet
+         * (ZooKeeper orders per session only): retry until the node is seen, then the watch
+         * set by that exists() is a data watch that fires on deletion. */
+        uint64_t seen_by = zp_now_ns() + 10ull * ZN_NS_PER_S;
+        watch.deleted = false;
+        while (rc == 0) {
+            struct wait_ctx w = {.pending = 1};
             rc = target->exists(hs.conns[0], path, true, wait_done, &w);
             if (rc == 0) {
                 rc = zp_harness_wait(&hs, &w.all_done, 10ull * ZN_NS_PER_S);
@@ -534,6 +542,11 @@ int zp_scenario_expiry(const struct zp_config *cfg, const struct zp_target *targ
             if (rc == 0 && w.errors) {
                 rc = w.first_err;
             }
+            if (rc != ZN_ENONODE || zp_now_ns() >= seen_by) {
+                break;
+            }
+            rc = 0;
+            usleep(10000);
         }
         uint64_t t0 = zp_now_ns();
         kill(pid, SIGKILL);
@@ -580,6 +593,165 @@ int zp_scenario_expiry(const struct zp_config *cfg, const struct zp_target *targ
             extra, "detection_over_timeout",
             json_real(timeout_ms ? zn_hist_percentile(h, 50) / 1e6 / timeout_ms : 0.0));
         rc = outputs(cfg, "expiry", title, s, 1, extra, err, err_len);
+        json_decref(extra);
+    }
+    free(h);
+    return rc;
+}
+
+/* ---- leader kill ------------------------------------------------------------------------- */
+
+/* Runs `/bin/sh -c cmd`, waiting at most timeout_ns (then SIGKILL). 0 if it exited with 0. */
+static int run_shell(const char *cmd, uint64_t timeout_ns)
+{
+    pid_t pid;
+    char *argv[] = {(char *)"sh", (char *)"-c", (char *)cmd, NULL};
+    if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) != 0) {
+        return ZN_EIO;
+    }
+    uint64_t end = zp_now_ns() + timeout_ns;
+    int st = 0;
+    while (waitpid(pid, &st, WNOHANG) != pid) {
+        if (zp_now_ns() >= end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return ZN_ETIMEDOUT;
+        }
+        usleep(5000);
+    }
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : ZN_EIO;
+}
+
+struct failover {
+    uint64_t t_kill;
+    bool killed;
+    uint64_t first_err_ns;
+    uint64_t last_err_ns;
+    uint64_t errors_after;
+    uint64_t first_ok_ns;
+    int first_err_code;
+};
+
+static void failover_error(struct failover *fo, uint64_t at, int code)
+{
+    if (!fo->killed) {
+        return;
+    }
+    if (fo->errors_after++ == 0) {
+        fo->first_err_ns = at;
+        fo->first_err_code = code;
+    }
+    fo->last_err_ns = at;
+}
+
+int zp_scenario_failover(const struct zp_config *cfg, const struct zp_target *target, char *err,
+                         size_t err_len)
+{
+    struct zn_hist *h = zp_hist_new(3); /* before, after, first-ack */
+    if (h == NULL) {
+        return ZN_ENOMEM;
+    }
+    struct zp_harness hs;
+    int rc = zp_harness_open(&hs, cfg, target, 1, NULL, NULL, err, err_len);
+    char run_dir[ZP_RUN_DIR_MAX] = "";
+    char key[ZP_PATH_MAX] = "";
+    if (rc == 0) {
+        rc = zp_make_run_dir(&hs, run_dir, sizeof(run_dir), err, err_len);
+    }
+    if (rc == 0) {
+        snprintf(key, sizeof(key), "%s/key", run_dir);
+        rc = zp_path_op(&hs, key, false, err, err_len);
+    }
+    struct failover fo = {0};
+    unsigned char value[16] = {0};
+    uint64_t start = zp_now_ns();
+    uint64_t end = start + (uint64_t)(cfg->duration_s * 1e9);
+    uint64_t kill_at = start + (uint64_t)(cfg->before_s * 1e9);
+    uint64_t writes = 0;
+    while (rc == 0 && writes < cfg->ops && zp_now_ns() < end) {
+        uint64_t now = zp_now_ns();
+        if (!fo.killed && now >= kill_at) {
+            if (!cfg->quiet) {
+                fprintf(stderr, "zinc-perf: %" PRIu64 " writes done; running --kill-cmd\n", writes);
+            }
+            rc = run_shell(cfg->kill_cmd, 30ull * ZN_NS_PER_S);
+            if (rc != 0) {
+                snprintf(err, err_len, "--kill-cmd '%s' failed (%s)", cfg->kill_cmd,
+                         zn_strerror(rc));
+                break;
+            }
+            fo.t_kill = zp_now_ns();
+            fo.killed = true;
+        }
+        if (fo.first_ok_ns && now >= fo.first_ok_ns + (uint64_t)(cfg->after_s * 1e9)) {
+            break;
+        }
+        writes++;
+        memcpy(value, &writes, sizeof(writes));
+        struct wait_ctx w = {.pending = 1};
+        uint64_t issued = zp_now_ns();
+        int s = target->set_data(hs.conns[0], key, value, sizeof(value), -1, wait_done, &w);
+        if (s == 0) {
+            s = zp_harness_wait(&hs, &w.all_done, 30ull * ZN_NS_PER_S);
+            if (s == 0 && w.errors) {
+                s = w.first_err;
+            }
+        }
+        if (s == ZN_ETIMEDOUT) {
+            snprintf(err, err_len, "a write got no reply within 30 s");
+            rc = s;
+            break;
+        }
+        if (s != 0) {
+            failover_error(&fo, zp_now_ns(), s);
+            usleep(1000); /* back off: errors come back fast while there is no leader */
+            continue;
+        }
+        uint64_t lat = w.done_ns - issued;
+        if (!fo.killed) {
+            zn_hist_record(&h[0], lat);
+        } else {
+            zn_hist_record(&h[1], lat);
+            if (fo.first_ok_ns == 0 && issued >= fo.t_kill) {
+                fo.first_ok_ns = w.done_ns;
+            }
+        }
+    }
+    if (rc == 0 && !fo.killed) {
+        snprintf(err, err_len, "the run ended before --before %.1fs elapsed (raise --duration)",
+                 cfg->before_s);
+        rc = ZN_ETIMEDOUT;
+    }
+    if (rc == 0 && fo.first_ok_ns == 0) {
+        snprintf(err, err_len, "no write was acknowledged within --duration after the kill");
+        rc = ZN_ETIMEDOUT;
+    }
+    if (hs.client != NULL && run_dir[0] == '/') {
+        char e2[256];
+        zp_path_op(&hs, key, true, e2, sizeof(e2));
+        zp_path_op(&hs, run_dir, true, e2, sizeof(e2));
+    }
+    if (hs.client != NULL) {
+        zp_harness_close(&hs);
+    }
+    if (rc == 0) {
+        uint64_t first_ack = fo.first_ok_ns - fo.t_kill;
+        uint64_t window = fo.errors_after ? fo.last_err_ns - fo.first_err_ns : 0;
+        zn_hist_record(&h[2], first_ack);
+        struct zp_series s[3] = {{"before", &h[0]}, {"after", &h[1]}, {"first-ack", &h[2]}};
+        char title[256];
+        snprintf(title, sizeof(title),
+                 "failover: leader killed -> first acknowledged write after %.1f ms; %" PRIu64
+                 " failed write(s) over %.1f ms",
+                 first_ack / 1e6, fo.errors_after, window / 1e6);
+        json_t *extra = json_object();
+        json_object_set_new(extra, "kill_cmd", json_string(cfg->kill_cmd));
+        json_object_set_new(extra, "time_to_first_ack_ms", json_real(first_ack / 1e6));
+        json_object_set_new(extra, "errors_after_kill", json_integer((json_int_t)fo.errors_after));
+        json_object_set_new(extra, "error_window_ms", json_real(window / 1e6));
+        json_object_set_new(extra, "first_error",
+                            json_string(fo.errors_after ? zn_err_name(fo.first_err_code) : ""));
+        rc = outputs(cfg, "failover", title, s, 3, extra, err, err_len);
         json_decref(extra);
     }
     free(h);

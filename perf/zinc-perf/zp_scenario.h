@@ -18,6 +18,9 @@ int zp_scenario_children(const struct zp_config *cfg, const struct zp_target *ta
 /* self: path of this executable (the expiry holder is started from it). */
 int zp_scenario_expiry(const struct zp_config *cfg, const struct zp_target *target,
                        const char *self, char *err, size_t err_len);
+/* Leader kill: writes, runs cfg->kill_cmd, measures the gap to the first acknowledged write. */
+int zp_scenario_failover(const struct zp_config *cfg, const struct zp_target *target, char *err,
+                         size_t err_len);
 /* The hidden `expiry-holder` command. */
 int zp_expiry_holder(int argc, char **argv);
 

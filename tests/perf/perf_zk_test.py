@@ -10,6 +10,8 @@ open-loop 90%-read mix - plus the watch fan-out scenario, and checks:
   - `zinc-perf merge` of the two histogram logs equals their sum (count, sum, min, max per op),
     and merging the merged log again changes nothing;
   - every SVG is well-formed XML (xml.etree) with one line per op;
+  - leader kill (zinc-perf failover + zk-ensemble kill-leader): writes are acknowledged again
+    after the re-election and exactly one node is down;
   - a bad argument exits 2 naming the flag and the value;
 then stops the ensemble and verifies that no process it started is left and its ports are free.
 Skips (exit 77) only when java is unavailable.
@@ -195,7 +197,22 @@ def main():
         check(fr["last"]["latency_ns"]["max"] >= fr["notify"]["latency_ns"]["max"] - 1,
               "the last notification is the latest")
 
-        # 5. argument errors name the flag and the value
+        # 5. leader killed: a write is acknowledged again after the re-election
+        foj = os.path.join(tmp, "failover.json")
+        kill = f"{a.ensemble} kill-leader --dir {ens}"
+        run([zp, "failover", "-s", servers, "--kill-cmd", kill, "--before", "1s", "--after",
+             "0.5s", "-d", "60s", "-q", "--json", foj], 90)
+        with open(foj) as f:
+            fo = json.load(f)
+        d = fo["details"]
+        check(d["time_to_first_ack_ms"] > 0, f"failover: first ack after the kill {d}")
+        check(fo["results"]["before"]["count"] > 0 and fo["results"]["after"]["count"] > 0,
+              "failover: writes acknowledged before and after the kill")
+        st = subprocess.run([a.ensemble, "status", "--dir", ens], stdout=subprocess.PIPE,
+                            text=True)
+        check(st.stdout.count("stopped") == 1, f"exactly the leader was killed:\n{st.stdout}")
+
+        # 6. argument errors name the flag and the value
         p = run([zp, "--concurrency", "0"], 10, expect=2)
         check("--concurrency" in p.stderr and "0" in p.stderr, f"error names flag: {p.stderr}")
         p = run([zp, "-w", "bogus"], 10, expect=2)

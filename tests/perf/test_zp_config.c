@@ -118,6 +118,11 @@ Test(zp_config, merge_plot_and_help)
     cr_assert_eq(PARSE(&c, err, "plot", "a.hlog"), ZN_EINVAL);
     cr_assert(strstr(err, "--out"), "%s", err);
     cr_assert_eq(PARSE(&c, err, "run", "stray"), ZN_EINVAL);
+    cr_assert_eq(PARSE(&c, err, "failover"), ZN_EINVAL);
+    cr_assert(strstr(err, "--kill-cmd"), "%s", err);
+    cr_assert_eq(PARSE(&c, err, "failover", "--kill-cmd", "true", "--before", "1s"), 0, "%s", err);
+    cr_assert_eq(c.command, ZP_CMD_FAILOVER);
+    cr_assert_float_eq(c.before_s, 1.0, 1e-12);
     cr_assert_eq(PARSE(&c, err, "--help"), 0);
     cr_assert_eq(c.command, ZP_CMD_HELP);
     cr_assert(strstr(zp_config_usage(), "--rate"));

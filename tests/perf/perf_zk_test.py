@@ -138,7 +138,8 @@ def main():
     servers = ",".join(f"127.0.0.1:{base + n}" for n in (1, 2, 3))
     started = False
     try:
-        run([a.ensemble, "start", "--dir", ens, "--base-port", str(base), "--timeout", "60"], 90)
+        run([a.ensemble, "start", "--dir", ens, "--base-port", str(base), "--timeout", "60",
+             "--heap-mb", "256"], 90)
         started = True
         run([a.ensemble, "status", "--dir", ens], 30)
 

@@ -462,6 +462,12 @@ static int setup(struct engine *e, char *err, size_t err_len)
     return 0;
 }
 
+static int setup_and_sync(struct engine *e, char *err, size_t err_len)
+{
+    int rc = setup(e, err, err_len);
+    return rc == 0 ? zp_harness_barrier(&e->h, e->run_dir, err, err_len) : rc;
+}
+
 static void cleanup(struct engine *e)
 {
     char err[256];
@@ -678,7 +684,7 @@ int zp_run(const struct zp_config *cfg, const struct zp_target *target, struct z
         free(e);
         return rc;
     }
-    rc = setup(e, err, err_len);
+    rc = setup_and_sync(e, err, err_len);
     if (rc == 0) {
         rc = run_loop(e, err, err_len);
     }
@@ -754,4 +760,48 @@ int zp_make_run_dir(struct zp_harness *h, char *run_dir, size_t len, char *err, 
              zn_clock_raw_monotonic_ns(NULL) / 1000u);
     int rc = strcmp(root, "/") == 0 ? 0 : zp_path_op(h, root, false, err, err_len);
     return rc == 0 ? zp_path_op(h, run_dir, false, err, err_len) : rc;
+}
+
+struct exists_wait {
+    bool done;
+    int err;
+};
+
+static void exists_done(void *arg, const struct zp_result *res)
+{
+    struct exists_wait *w = arg;
+    w->err = res->err;
+    w->done = true;
+}
+
+int zp_harness_barrier(struct zp_harness *h, const char *run_dir, char *err, size_t err_len)
+{
+    char path[ZP_PATH_MAX];
+    snprintf(path, sizeof(path), "%.*s/barrier", (int)ZP_RUN_DIR_MAX, run_dir);
+    int rc = zp_path_op(h, path, false, err, err_len);
+    uint64_t deadline = zp_now_ns() + 20ull * ZN_NS_PER_S;
+    for (uint32_t i = 0; rc == 0 && i < h->n_conns; i++) {
+        for (;;) {
+            struct exists_wait w = {false, 0};
+            rc = h->target->exists(h->conns[i], path, false, exists_done, &w);
+            if (rc == 0) {
+                rc = zp_harness_wait(h, &w.done, 10ull * ZN_NS_PER_S);
+            }
+            if (rc == 0) {
+                rc = w.err;
+            }
+            if (rc != ZN_ENONODE || zp_now_ns() >= deadline) {
+                break;
+            }
+            usleep(2000); /* the session's server has not applied the barrier yet */
+        }
+        if (rc != 0) {
+            snprintf(err, err_len, "barrier: session %u does not see %s: %s", i + 1, path,
+                     zn_strerror(rc));
+        }
+    }
+    if (rc == 0) {
+        rc = zp_path_op(h, path, true, err, err_len);
+    }
+    return rc;
 }

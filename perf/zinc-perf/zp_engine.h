@@ -79,6 +79,14 @@ int zp_run(const struct zp_config *cfg, const struct zp_target *target, struct z
 /* Creates (ignoring "exists") or removes (ignoring "no node") one empty znode, waiting. */
 int zp_path_op(struct zp_harness *h, const char *path, bool remove, char *err, size_t err_len);
 
+/*
+ * Makes every session see everything acknowledged so far: ZooKeeper orders reads per session
+ * only, so a session on a follower may not yet have applied what another session created.
+ * Creates run_dir/barrier (after all earlier writes were acknowledged, so its zxid is higher),
+ * waits until each session's exists() sees it (bounded, 20 s), then deletes it.
+ */
+int zp_harness_barrier(struct zp_harness *h, const char *run_dir, char *err, size_t err_len);
+
 /* Creates cfg->root and a fresh run folder under it (path returned in run_dir). */
 int zp_make_run_dir(struct zp_harness *h, char *run_dir, size_t len, char *err, size_t err_len);
 

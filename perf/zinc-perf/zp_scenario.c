@@ -171,6 +171,9 @@ int zp_scenario_fanout(const struct zp_config *cfg, const struct zp_target *targ
         snprintf(node, sizeof(node), "%s/fanout", run_dir);
         rc = zp_path_op(&hs, node, false, err, err_len);
     }
+    if (rc == 0) {
+        rc = zp_harness_barrier(&hs, run_dir, err, err_len);
+    }
     uint64_t end = zp_now_ns() + (uint64_t)(cfg->duration_s * 1e9);
     uint32_t rounds = rounds_or(cfg, 20);
     unsigned char value[16] = {0};
@@ -302,6 +305,9 @@ int zp_scenario_children(const struct zp_config *cfg, const struct zp_target *ta
             fprintf(stderr, "zinc-perf: created %u children in %.2f s (%.0f/s)\n", n, create_s,
                     n / create_s);
         }
+    }
+    if (rc == 0) {
+        rc = zp_harness_barrier(&hs, run_dir, err, err_len);
     }
     uint64_t end = zp_now_ns() + (uint64_t)(cfg->duration_s * 1e9);
     uint32_t rounds = rounds_or(cfg, 20);

@@ -66,7 +66,8 @@ Test(zp_report, json_of_a_run)
         cr_assert_geq(v, prev, "%s", keys[i]);
         prev = v;
     }
-    cr_assert_eq(json_integer_value(json_object_get(lat, "min")), r->op[ZP_OP_SET].hist.min);
+    cr_assert_eq((uint64_t)json_integer_value(json_object_get(lat, "min")),
+                 r->op[ZP_OP_SET].hist.min);
     cr_assert_str_eq(
         json_string_value(json_object_get(json_object_get(back, "config"), "workload")), "get");
     json_decref(back);

@@ -225,9 +225,9 @@ int main(int argc, char **argv)
         fputs(zp_config_usage(), stdout);
         return 0;
     case ZP_CMD_TARGETS: {
-        const char *names = zp_target_names();
-        const struct zp_target *t = zp_target_find(names);
-        printf("%s: %s\n", t->name, t->description);
+        for (size_t i = 0; zp_target_at(i) != NULL; i++) {
+            printf("%s: %s\n", zp_target_at(i)->name, zp_target_at(i)->description);
+        }
         printf("(zinc through libzinc and the kernel-bypass client: added with the client "
                "library)\n");
         return 0;

@@ -23,7 +23,13 @@ const char *zp_op_name(enum zp_op op)
  */
 static const struct zp_target *const targets[] = {
     &zp_target_zookeeper,
+    &zp_target_null,
 };
+
+const struct zp_target *zp_target_at(size_t i)
+{
+    return i < sizeof(targets) / sizeof(targets[0]) ? targets[i] : NULL;
+}
 
 const struct zp_target *zp_target_find(const char *name)
 {
@@ -37,5 +43,5 @@ const struct zp_target *zp_target_find(const char *name)
 
 const char *zp_target_names(void)
 {
-    return "zookeeper";
+    return "zookeeper, null";
 }

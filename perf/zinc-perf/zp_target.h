@@ -131,7 +131,11 @@ const struct zp_target *zp_target_find(const char *name);
 /* Comma-separated names of the compiled-in targets (for --help and errors). */
 const char *zp_target_names(void);
 
-/* The ZooKeeper target (zp_target_zk.c). */
+/* The i-th compiled-in target, NULL past the end. */
+const struct zp_target *zp_target_at(size_t i);
+
+/* The ZooKeeper target (zp_target_zk.c) and the in-process modelled server (zp_target_null.c). */
 extern const struct zp_target zp_target_zookeeper;
+extern const struct zp_target zp_target_null;
 
 #endif /* ZP_TARGET_H */

@@ -28,6 +28,10 @@ struct zp_results *zp_results_new(void)
     for (int op = 0; r != NULL && op < ZP_OP_COUNT; op++) {
         zn_hist_reset(&r->op[op].hist);
     }
+    if (r != NULL) {
+        zn_hist_reset(&r->delivery_lag);
+        zn_hist_reset(&r->send_lag);
+    }
     return r;
 }
 
@@ -103,6 +107,20 @@ void zp_report_table(FILE *f, const struct zp_results *r)
     }
     if (ran == 0) {
         fprintf(f, "(no operation completed)\n");
+    }
+    if (r->delivery_lag.count > 0) {
+        char p50[32];
+        char p99[32];
+        zp_fmt_us(p50, sizeof(p50), zn_hist_percentile(&r->delivery_lag, 50));
+        zp_fmt_us(p99, sizeof(p99), zn_hist_percentile(&r->delivery_lag, 99));
+        fprintf(f, "harness: reply hand-off to the engine p50 %s us, p99 %s us (not in latency)",
+                p50, p99);
+        if (r->send_lag.count > 0) {
+            zp_fmt_us(p50, sizeof(p50), zn_hist_percentile(&r->send_lag, 50));
+            zp_fmt_us(p99, sizeof(p99), zn_hist_percentile(&r->send_lag, 99));
+            fprintf(f, "; sends behind schedule p50 %s us, p99 %s us (in latency)", p50, p99);
+        }
+        fputc('\n', f);
     }
     free(all);
 }
@@ -181,6 +199,10 @@ json_t *zp_report_json(const struct zp_results *r, const struct zp_config *cfg)
         total_err += o->errors;
     }
     json_object_set_new(root, "ops", ops);
+    json_t *diag = json_object();
+    json_object_set_new(diag, "delivery_lag_ns", latency_json(&r->delivery_lag));
+    json_object_set_new(diag, "send_lag_ns", latency_json(&r->send_lag));
+    json_object_set_new(root, "harness", diag);
     json_object_set_new(root, "total_count", json_integer((json_int_t)total_ok));
     json_object_set_new(root, "total_errors", json_integer((json_int_t)total_err));
     json_object_set_new(root, "total_throughput_ops_s",

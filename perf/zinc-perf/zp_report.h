@@ -36,6 +36,10 @@ struct zp_results {
     uint64_t window_ns; /* measured phase: warm-up end to last measured completion */
     uint64_t lost;      /* requests still outstanding when the drain timed out */
     uint64_t warmup_done;
+    /* Harness diagnostics (not part of any latency above): how long a reply waited between the
+     * target's stamp and the engine, and (open loop) how late requests left vs their schedule. */
+    struct zn_hist delivery_lag;
+    struct zn_hist send_lag;
 };
 
 /* n empty histograms (zn_hist_reset: min starts at UINT64_MAX), or NULL. free() them. */

@@ -54,6 +54,8 @@ Test(zp_engine, closed_loop_counts_and_warmup)
     cr_assert_eq(r->warmup_done, 100, "warm-up ended at 100 ops (%lu)",
                  (unsigned long)r->warmup_done);
     cr_assert_eq(r->lost, 0);
+    cr_assert_eq(r->delivery_lag.count, 3000, "one hand-off sample per measured reply");
+    cr_assert_eq(r->send_lag.count, 0, "no schedule in a closed loop");
     cr_assert_geq(zn_hist_percentile(&r->op[ZP_OP_SET].hist, 50), 5000, "service time counted");
     cr_assert_gt(r->window_ns, 0);
     for (int op = 0; op < ZP_OP_COUNT; op++) {
@@ -108,6 +110,7 @@ Test(zp_engine, open_loop_charges_a_stall_to_every_request_behind_it)
     struct zp_results *r = run(&cfg);
     const struct zn_hist *h = &r->op[ZP_OP_GET].hist;
     cr_assert_eq(h->count, 3000);
+    cr_assert_eq(r->send_lag.count, 3000, "every send is compared with its schedule");
     cr_assert_geq(h->max, 90 * ZN_NS_PER_MS);
     cr_assert_geq(zn_hist_percentile(h, 95), 40 * ZN_NS_PER_MS,
                   "~500 requests were due during the pause: p95 %lu ns",

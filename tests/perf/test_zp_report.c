@@ -70,6 +70,9 @@ Test(zp_report, json_of_a_run)
                  r->op[ZP_OP_SET].hist.min);
     cr_assert_str_eq(
         json_string_value(json_object_get(json_object_get(back, "config"), "workload")), "get");
+    json_t *harness = json_object_get(back, "harness");
+    cr_assert_not_null(json_object_get(json_object_get(harness, "delivery_lag_ns"), "p99"));
+    cr_assert_not_null(json_object_get(json_object_get(harness, "send_lag_ns"), "p99"));
     json_decref(back);
     free(text);
     zp_results_free(r);

@@ -25,6 +25,10 @@
 #define ZP_DURATION_MAX_S  86400.0              /* one day */
 #define ZP_RATE_MAX        10000000.0           /* open-loop ops per second */
 #define ZP_OPS_MAX         (1ull << 40)
+/* Slot indices and free-list links are 32-bit, with UINT32_MAX as "none". */
+_Static_assert(ZP_OUTSTANDING_MAX < UINT32_MAX && ZP_CONCURRENCY_MAX < UINT32_MAX, "slot index");
+/* The delete workload pre-creates --ops + --warmup-ops nodes, checked against ZP_KEYS_MAX. */
+_Static_assert(ZP_KEYS_MAX <= UINT32_MAX, "keys are 32-bit");
 
 enum zp_command {
     ZP_CMD_RUN,

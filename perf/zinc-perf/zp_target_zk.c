@@ -22,6 +22,7 @@
 
 #include "common/zn_clock.h"
 #include "common/zn_err.h"
+#include "perf/zinc-perf/zp_config.h"
 #include "perf/zinc-perf/zp_target.h"
 
 enum zk_item_kind { ZK_ITEM_DONE, ZK_ITEM_EVENT };
@@ -408,8 +409,8 @@ static int zk_get_children(struct zp_conn *conn, const char *path, bool watch, z
     return submitted(req, zoo_aget_children(conn->zh, path, watch, on_strings, req));
 }
 
-/* Bound of one multi here (the harness sends at most --multi-ops, itself bounded). */
-#define ZK_MULTI_MAX 256u
+/* Bound of one multi here: the harness sends at most --multi-ops (ZP_MULTI_OPS_MAX). */
+#define ZK_MULTI_MAX ZP_MULTI_OPS_MAX
 
 static int zk_multi(struct zp_conn *conn, const struct zp_multi_op *ops, uint32_t n,
                     zp_done_fn done, void *arg)

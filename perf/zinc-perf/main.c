@@ -3,8 +3,11 @@
  * targets). See `zinc-perf --help` and perf/README.md.
  *
  * Exit codes: 0 success; 1 the run failed (connection, setup, I/O); 2 bad arguments; 3 the run
- * completed but some requests failed or were never answered (the results still print).
+ * completed but some requests failed or were never answered (the results still print); 130 the
+ * run was interrupted (SIGINT/SIGTERM) and its partial results printed.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +64,12 @@ static int cmd_run(const struct zp_config *cfg, const struct zp_target *t)
         return 1;
     }
     char err[ERR_LEN] = "";
+    /* Before any client thread exists, so that all inherit it; see interrupted() in the engine. */
+    sigset_t both;
+    sigemptyset(&both);
+    sigaddset(&both, SIGINT);
+    sigaddset(&both, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &both, NULL);
     int rc = zp_run(cfg, t, res, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "zinc-perf: %s\n", err[0] ? err : zn_strerror(rc));
@@ -77,6 +86,9 @@ static int cmd_run(const struct zp_config *cfg, const struct zp_target *t)
         fprintf(stderr, "zinc-perf: %llu request(s) failed, %llu unanswered\n",
                 (unsigned long long)errors, (unsigned long long)res->lost);
         out = 3;
+    }
+    if (out == 0 && res->interrupted) {
+        out = 130;
     }
     zp_results_free(res);
     return out;

@@ -10,10 +10,13 @@
  *    time it actually left (see zp_sched.h).
  */
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/zn_assert.h"
@@ -215,6 +218,7 @@ struct engine {
     uint64_t delete_seq;
     uint64_t delete_total;
     bool keys_created;
+    bool interrupted;
 
     struct zn_hist **hist; /* [session * ZP_OP_COUNT + op], allocated on first use */
     uint64_t ok[ZP_OP_COUNT];
@@ -510,12 +514,36 @@ static int poll_until(struct engine *e, uint64_t until_ns)
     return rc < 0 ? rc : 0;
 }
 
+/*
+ * Ctrl-C / SIGTERM during a run: main blocks both before the run (so every thread inherits the
+ * mask), and the engine polls for them here - no handler, no global flag. The first one ends
+ * the measured phase (results, drain and cleanup still happen); it is consumed and the signals
+ * unblocked, so a second one terminates the process as usual.
+ */
+static bool interrupted(void)
+{
+    sigset_t pending;
+    if (sigpending(&pending) != 0 ||
+        (!sigismember(&pending, SIGINT) && !sigismember(&pending, SIGTERM))) {
+        return false;
+    }
+    sigset_t both;
+    sigemptyset(&both);
+    sigaddset(&both, SIGINT);
+    sigaddset(&both, SIGTERM);
+    struct timespec zero = {0, 0};
+    sigtimedwait(&both, NULL, &zero);
+    pthread_sigmask(SIG_UNBLOCK, &both, NULL);
+    return true;
+}
+
 static int run_loop(struct engine *e, char *err, size_t err_len)
 {
     const struct zp_config *cfg = e->cfg;
     struct zp_sched sched;
     e->start_ns = zp_now_ns();
     uint64_t next_progress = e->start_ns + PROGRESS_NS;
+    uint64_t next_signal_check = e->start_ns;
     if (cfg->warmup_ops == 0 || cfg->warmup_s <= 0) {
         e->measuring = true;
         e->measure_start_ns = e->start_ns;
@@ -533,6 +561,14 @@ static int run_loop(struct engine *e, char *err, size_t err_len)
         maybe_end_warmup(e, now);
         if (measured_bound_reached(e, now) || now >= hard_end) {
             break;
+        }
+        if (now >= next_signal_check) {
+            next_signal_check = now + 50 * ZN_NS_PER_MS;
+            if (interrupted()) {
+                fprintf(stderr, "zinc-perf: interrupted; ending the run (again to abort)\n");
+                e->interrupted = true;
+                break;
+            }
         }
         uint64_t wake = next_progress;
         if (cfg->loop == ZP_LOOP_CLOSED) {
@@ -707,6 +743,7 @@ int zp_run(const struct zp_config *cfg, const struct zp_target *target, struct z
         e->last_done_ns > e->measure_start_ns ? e->last_done_ns - e->measure_start_ns : 0;
     res->lost = e->outstanding;
     res->warmup_done = e->warm_done;
+    res->interrupted = e->interrupted;
     zn_hist_merge(&res->delivery_lag, &e->lag[0]);
     zn_hist_merge(&res->send_lag, &e->lag[1]);
     for (int op = 0; op < ZP_OP_COUNT; op++) {

@@ -80,6 +80,9 @@ void zp_report_table(FILE *f, const struct zp_results *r)
     if (r->lost > 0) {
         fprintf(f, ", %llu request(s) never answered", (unsigned long long)r->lost);
     }
+    if (r->interrupted) {
+        fprintf(f, ", INTERRUPTED before its bounds");
+    }
     fprintf(f, "\n%-9s %10s %7s %11s %10s %10s %10s %10s %10s\n", "op", "count", "errors", "ops/s",
             "p50(us)", "p90(us)", "p99(us)", "p99.9(us)", "max(us)");
     struct zn_hist *all = zp_hist_new(1);
@@ -155,6 +158,7 @@ json_t *zp_report_json(const struct zp_results *r, const struct zp_config *cfg)
     json_object_set_new(root, "description", json_string(r->description));
     json_object_set_new(root, "window_s", json_real((double)r->window_ns / 1e9));
     json_object_set_new(root, "lost", json_integer((json_int_t)r->lost));
+    json_object_set_new(root, "interrupted", json_boolean(r->interrupted));
     json_object_set_new(root, "warmup_ops", json_integer((json_int_t)r->warmup_done));
     if (cfg != NULL) {
         json_t *c = json_object();

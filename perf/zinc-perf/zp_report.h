@@ -36,6 +36,7 @@ struct zp_results {
     uint64_t window_ns; /* measured phase: warm-up end to last measured completion */
     uint64_t lost;      /* requests still outstanding when the drain timed out */
     uint64_t warmup_done;
+    bool interrupted; /* ended early by SIGINT/SIGTERM */
     /* Harness diagnostics (not part of any latency above): how long a reply waited between the
      * target's stamp and the engine, and (open loop) how late requests left vs their schedule. */
     struct zn_hist delivery_lag;

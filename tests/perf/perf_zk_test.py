@@ -12,6 +12,7 @@ open-loop 90%-read mix - plus the watch fan-out scenario, and checks:
   - every SVG is well-formed XML (xml.etree) with one line per op;
   - leader kill (zinc-perf failover + zk-ensemble kill-leader): writes are acknowledged again
     after the re-election and exactly one node is down;
+  - SIGINT ends a long run early: exit 130 and JSON with "interrupted" and partial counts;
   - a bad argument exits 2 naming the flag and the value;
 then stops the ensemble and verifies that no process it started is left and its ports are free.
 Skips (exit 77) only when java is unavailable.
@@ -21,6 +22,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -198,7 +200,22 @@ def main():
         check(fr["last"]["latency_ns"]["max"] >= fr["notify"]["latency_ns"]["max"] - 1,
               "the last notification is the latest")
 
-        # 5. leader killed: a write is acknowledged again after the re-election
+        # 5. Ctrl-C ends a long run early with partial results and exit 130
+        ij = os.path.join(tmp, "int.json")
+        proc = subprocess.Popen([zp, "-s", servers, "-w", "get", "-n", "10M", "-d", "120s",
+                                 "--warmup", "0", "-q", "--json", ij], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGINT)
+        out, errs = proc.communicate(timeout=60)
+        print(f"$ zinc-perf -w get -d 120s, SIGINT after 2 s: exit {proc.returncode}\n{out}")
+        check(proc.returncode == 130, f"interrupted run exits 130 ({proc.returncode}): {errs}")
+        with open(ij) as f:
+            ji = json.load(f)
+        check(ji["interrupted"] is True and ji["ops"]["get"]["count"] > 0,
+              "interrupted run reports partial results")
+
+        # 6. leader killed: a write is acknowledged again after the re-election
         foj = os.path.join(tmp, "failover.json")
         kill = f"{a.ensemble} kill-leader --dir {ens}"
         run([zp, "failover", "-s", servers, "--kill-cmd", kill, "--before", "1s", "--after",
@@ -213,7 +230,7 @@ def main():
                             text=True)
         check(st.stdout.count("stopped") == 1, f"exactly the leader was killed:\n{st.stdout}")
 
-        # 6. argument errors name the flag and the value
+        # 7. argument errors name the flag and the value
         p = run([zp, "--concurrency", "0"], 10, expect=2)
         check("--concurrency" in p.stderr and "0" in p.stderr, f"error names flag: {p.stderr}")
         p = run([zp, "-w", "bogus"], 10, expect=2)

@@ -225,6 +225,10 @@ struct engine {
     uint64_t errors[ZP_OP_COUNT];
     int first_error[ZP_OP_COUNT];
     struct zn_hist *interval;
+    uint64_t interval_errors_base;
+    struct zp_tick *ticks;
+    size_t n_ticks;
+    size_t cap_ticks;
     struct zn_hist *lag; /* [0] delivery: target stamp -> engine; [1] send: intended -> sent */
     uint64_t interval_ok;
 };
@@ -391,8 +395,34 @@ static bool measured_bound_reached(const struct engine *e, uint64_t at)
     return e->cfg->workload == ZP_WL_DELETE && e->delete_seq >= e->delete_total;
 }
 
+/* Closes the current one-second interval: a timeline entry, and the progress line unless quiet. */
 static void progress(struct engine *e, uint64_t now)
 {
+    if (e->n_ticks == e->cap_ticks) {
+        size_t cap = e->cap_ticks ? e->cap_ticks * 2 : 64;
+        struct zp_tick *grown = realloc(e->ticks, cap * sizeof(*grown));
+        if (grown != NULL) {
+            e->ticks = grown;
+            e->cap_ticks = cap;
+        }
+    }
+    if (e->n_ticks < e->cap_ticks) {
+        e->ticks[e->n_ticks++] = (struct zp_tick){
+            .t_s = (double)(now - e->start_ns) / 1e9,
+            .measuring = e->measuring,
+            .ok = e->interval_ok,
+            .errors = e->meas_errors - e->interval_errors_base,
+            .p50_ns = zn_hist_percentile(e->interval, 50.0),
+            .p99_ns = zn_hist_percentile(e->interval, 99.0),
+            .max_ns = e->interval->count ? e->interval->max : 0,
+        };
+    }
+    e->interval_errors_base = e->meas_errors;
+    if (e->cfg->quiet) {
+        zn_hist_reset(e->interval);
+        e->interval_ok = 0;
+        return;
+    }
     char p50[32];
     char p99[32];
     zp_fmt_us(p50, sizeof(p50), zn_hist_percentile(e->interval, 50.0));
@@ -619,9 +649,7 @@ static int run_loop(struct engine *e, char *err, size_t err_len)
         }
         now = zp_now_ns();
         if (now >= next_progress) {
-            if (!cfg->quiet) {
-                progress(e, now);
-            }
+            progress(e, now);
             next_progress += PROGRESS_NS;
             if (next_progress < now) {
                 next_progress = now + PROGRESS_NS;
@@ -638,9 +666,7 @@ static int run_loop(struct engine *e, char *err, size_t err_len)
             return rc;
         }
     }
-    if (!cfg->quiet) {
-        progress(e, zp_now_ns());
-    }
+    progress(e, zp_now_ns());
     (void)slot_rr;
     return 0;
 }
@@ -683,6 +709,7 @@ static void engine_free(struct engine *e)
     free(e->hist);
     free(e->interval);
     free(e->lag);
+    free(e->ticks);
     free(e->slots);
     free(e->value);
 }
@@ -744,6 +771,9 @@ int zp_run(const struct zp_config *cfg, const struct zp_target *target, struct z
     res->lost = e->outstanding;
     res->warmup_done = e->warm_done;
     res->interrupted = e->interrupted;
+    res->timeline = e->ticks; /* moved */
+    res->n_timeline = e->n_ticks;
+    e->ticks = NULL;
     zn_hist_merge(&res->delivery_lag, &e->lag[0]);
     zn_hist_merge(&res->send_lag, &e->lag[1]);
     for (int op = 0; op < ZP_OP_COUNT; op++) {

@@ -37,6 +37,9 @@ struct zp_results *zp_results_new(void)
 
 void zp_results_free(struct zp_results *r)
 {
+    if (r != NULL) {
+        free(r->timeline);
+    }
     free(r);
 }
 
@@ -203,6 +206,20 @@ json_t *zp_report_json(const struct zp_results *r, const struct zp_config *cfg)
         total_err += o->errors;
     }
     json_object_set_new(root, "ops", ops);
+    json_t *tl = json_array();
+    for (size_t i = 0; i < r->n_timeline; i++) {
+        const struct zp_tick *t = &r->timeline[i];
+        json_t *j = json_object();
+        json_object_set_new(j, "t_s", json_real(t->t_s));
+        json_object_set_new(j, "phase", json_string(t->measuring ? "measure" : "warmup"));
+        json_object_set_new(j, "ok", json_integer((json_int_t)t->ok));
+        json_object_set_new(j, "errors", json_integer((json_int_t)t->errors));
+        json_object_set_new(j, "p50_ns", json_integer((json_int_t)t->p50_ns));
+        json_object_set_new(j, "p99_ns", json_integer((json_int_t)t->p99_ns));
+        json_object_set_new(j, "max_ns", json_integer((json_int_t)t->max_ns));
+        json_array_append_new(tl, j);
+    }
+    json_object_set_new(root, "timeline", tl);
     json_t *diag = json_object();
     json_object_set_new(diag, "delivery_lag_ns", latency_json(&r->delivery_lag));
     json_object_set_new(diag, "send_lag_ns", latency_json(&r->send_lag));

@@ -28,6 +28,17 @@ struct zp_op_result {
     struct zn_hist hist;
 };
 
+/* One second of a run (the progress line), for the JSON timeline. */
+struct zp_tick {
+    double t_s; /* end of the interval, seconds since the start of the run */
+    bool measuring;
+    uint64_t ok; /* measured replies in the interval */
+    uint64_t errors;
+    uint64_t p50_ns;
+    uint64_t p99_ns;
+    uint64_t max_ns;
+};
+
 struct zp_results {
     char label[128];
     char target[32];
@@ -41,6 +52,8 @@ struct zp_results {
      * target's stamp and the engine, and (open loop) how late requests left vs their schedule. */
     struct zn_hist delivery_lag;
     struct zn_hist send_lag;
+    struct zp_tick *timeline; /* owned; one entry per second plus the final partial one */
+    size_t n_timeline;
 };
 
 /* n empty histograms (zn_hist_reset: min starts at UINT64_MAX), or NULL. free() them. */

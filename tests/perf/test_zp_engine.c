@@ -94,6 +94,13 @@ Test(zp_engine, read_mix_and_bounds)
     cr_assert_lt(r->op[ZP_OP_GET].ok, 1000, "1 ms service, 0.3 s: far fewer than 1M ops");
     cr_assert_gt(r->op[ZP_OP_GET].ok, 10);
     cr_assert_lt(took, 20ull * ZN_NS_PER_S, "bounded in time");
+    uint64_t sum = 0;
+    cr_assert_geq(r->n_timeline, 1, "at least the final interval");
+    for (size_t i = 0; i < r->n_timeline; i++) {
+        sum += r->timeline[i].ok;
+        cr_assert(i == 0 || r->timeline[i].t_s >= r->timeline[i - 1].t_s);
+    }
+    cr_assert_eq(sum, r->op[ZP_OP_GET].ok, "the timeline accounts for every measured reply");
     zp_results_free(r);
 }
 

@@ -49,7 +49,10 @@ uint64_t zn_client_now_ns(void)
 
 bool zn_client_in_io_thread(zn_handle *zh)
 {
-    return zh->io_started && pthread_equal(pthread_self(), zh->io_thread);
+    /* io_self is written by the I/O thread itself before it runs any callback, so this also
+     * holds for callbacks that run before pthread_create has returned in zn_open. */
+    return atomic_load_explicit(&zh->io_self_set, memory_order_acquire) &&
+           pthread_equal(pthread_self(), zh->io_self);
 }
 
 /* ---- requests and queues ----------------------------------------------------------------- */
@@ -520,6 +523,8 @@ static void handle_reply(zn_handle *zh, const struct zn_sess_hdr *h, struct zn_b
 /* Accept in-order event e (number == ev_next). */
 static void take_event(zn_handle *zh, struct zn_event *e)
 {
+    if (e->zxid > zh->last_zxid)
+        zh->last_zxid = e->zxid;
     e->barrier_seq = zh->max_answered_seq;
     e->next = NULL;
     if (zh->ev_tail)
@@ -563,13 +568,12 @@ static void handle_event(zn_handle *zh, const struct zn_sess_hdr *h, struct zn_b
     }
     e->type = we.type;
     e->state = we.state;
+    e->zxid = rh.zxid > 0 ? (uint64_t)rh.zxid : 0;
     if (h->seq > zh->ev_next) {
         STAT_INC(zh, early_events);
         zh->ev_early[slot] = e;
         return;
     }
-    if (rh.zxid > 0 && (uint64_t)rh.zxid > zh->last_zxid)
-        zh->last_zxid = (uint64_t)rh.zxid;
     take_event(zh, e);
     /* Drain the held events that are now in order. */
     for (uint32_t i = 0; i < ZN_CLIENT_EVENT_WINDOW; i++) {
@@ -928,6 +932,8 @@ static void publish(zn_handle *zh)
 static void *io_main(void *arg)
 {
     zn_handle *zh = arg;
+    zh->io_self = pthread_self();
+    atomic_store_explicit(&zh->io_self_set, true, memory_order_release);
     uint64_t now = zn_client_now_ns();
     start_attempt(zh, now);
     while (!atomic_load(&zh->stop)) {

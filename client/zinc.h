@@ -359,7 +359,8 @@ int zn_check_watches(zn_handle *zh, const char *path, int type);
 /* Ephemeral nodes of this session under `prefix` ("/" for all). */
 int zn_get_ephemerals(zn_handle *zh, const char *prefix, struct zn_strings *paths);
 int zn_get_all_children_number(zn_handle *zh, const char *path, int32_t *number);
-/* Add an identity (e.g. "digest", "user:pass"); re-sent on every reconnect. */
+/* Add an identity (e.g. "digest", "user:pass") to the session. Identities belong to the
+ * session (replicated with it), so they survive a reconnect to another node. */
 int zn_add_auth(zn_handle *zh, const char *scheme, const char *cert, int32_t cert_len);
 int zn_whoami(zn_handle *zh, struct zn_client_infos *infos);
 

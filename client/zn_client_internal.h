@@ -118,6 +118,7 @@ struct zn_event {
     int32_t type;
     int32_t state;
     char *path; /* server path */
+    uint64_t zxid;
     uint64_t barrier_seq;
 };
 
@@ -163,6 +164,8 @@ struct zn_handle {
     struct zn_queue submit;
     pthread_t io_thread;
     bool io_started;
+    pthread_t io_self;
+    atomic_bool io_self_set;
     atomic_bool stop;
     atomic_int state;       /* enum zn_state */
     atomic_int terminal_rc; /* 0 while usable, else the error every new call gets */

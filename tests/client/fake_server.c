@@ -145,6 +145,7 @@ struct fake_server {
     struct fdelayed delayed[FAKE_DELAYED_MAX];
     struct fake_stats st;
     uint8_t *rx;
+    uint8_t *txbuf;
 };
 
 struct trig {
@@ -1039,7 +1040,7 @@ static void execute(struct fake_server *s, struct fsess *ss, struct fconn *k, ui
 {
     struct fake_cluster *c = s->c;
     size_t cap = ZN_MSG_SIZE_MAX_BYTES + 4096;
-    uint8_t *buf = malloc(cap);
+    uint8_t *buf = s->txbuf; /* allocated once: the cache keeps an exact-size copy */
     struct zn_jute_writer w;
     zn_jute_writer_init(&w, buf + ZN_SESS_HDR_BYTES, cap - ZN_SESS_HDR_BYTES);
     struct zn_zk_limits lim;
@@ -1077,7 +1078,7 @@ static void execute(struct fake_server *s, struct fsess *ss, struct fconn *k, ui
     struct fcached *slot = &ss->cache[seq % FAKE_CACHE];
     free(slot->msg);
     slot->seq = seq;
-    slot->msg = realloc(buf, len);
+    slot->msg = dupmem(buf, len);
     slot->len = len;
     slot->msg_id = s->next_msg_id++;
     /* Events the request caused go first; then the reply, held behind them. */
@@ -1194,8 +1195,8 @@ static void handle_request(struct fake_server *s, struct fsess *ss, struct fconn
     s->st.requests++;
     if (h->flags & ZN_SESS_F_RETRY)
         s->st.retry_flags++;
-    if (h->flags & ZN_SESS_F_LINEARIZABLE)
-        s->st.linearizable++;
+    if ((h->flags & ZN_SESS_F_LINEARIZABLE) && !(h->flags & ZN_SESS_F_RETRY))
+        s->st.linearizable++; /* first transmissions only */
     if (atomic_load(&s->blackhole))
         return;
     switch (zn_sess_window_classify(ss->next_seq, h->seq, FAKE_HOLD)) {
@@ -1438,6 +1439,7 @@ struct fake_server *fake_server_start(struct fake_cluster *c, uint8_t node_id)
     zn_prng_seed(&s->prng, 0x5eed0000u + node_id);
     zn_reasm_init(&s->reasm, 64, ZN_REASM_BYTES_DEFAULT, ZN_REASM_TIMEOUT_NS_DEFAULT);
     s->rx = malloc(ZN_FRAME_DGRAM_MAX_BYTES);
+    s->txbuf = malloc(ZN_MSG_SIZE_MAX_BYTES + 4096);
     s->next_msg_id = 1000;
     pthread_mutex_lock(&c->mu);
     for (int i = 0; i < FAKE_SERVERS_MAX; i++) {
@@ -1476,6 +1478,7 @@ void fake_server_stop(struct fake_server *s)
         free(s->delayed[i].buf);
     zn_reasm_fini(&s->reasm);
     free(s->rx);
+    free(s->txbuf);
     free(s);
 }
 

@@ -431,6 +431,11 @@ static void handle_connected(zn_handle *zh, const struct zn_sess_hdr *h, struct 
         return; /* not our session: ignore, keep trying */
     }
     bool reconnect = zh->ever_connected;
+    /* [R9] The first CONNECTED's zxid covers the session's creation, so a later node never
+     * answers "unknown session" for lack of it. Not on a reconnect: setWatches2 must carry the
+     * zxid of what this client has actually seen ([R8]). */
+    if (!reconnect && h->zxid > zh->last_zxid)
+        zh->last_zxid = h->zxid;
     zh->session = (uint64_t)resp.session_id;
     zh->passwd_len = resp.passwd.len;
     if (resp.passwd.len > 0)
@@ -1123,8 +1128,11 @@ int zn_open(const char *hosts, const struct zn_options *opts, zn_handle **out)
             rc = atomic_load(&zh->terminal_rc);
             break;
         }
-        if (pthread_cond_timedwait(&zh->cv, &zh->mu, &until) == ETIMEDOUT)
+        if (pthread_cond_timedwait(&zh->cv, &zh->mu, &until) == ETIMEDOUT) {
+            if (zh->state_seen == ZN_STATE_CONNECTED)
+                rc = 0;
             break;
+        }
     }
     pthread_mutex_unlock(&zh->mu);
     if (rc != 0) {

@@ -827,6 +827,56 @@ Test(client, failover_keeps_session_and_watches, .timeout = 60)
     fake_cluster_free(c);
 }
 
+static bool is_suspended(void *arg)
+{
+    return zn_state((zn_handle *)arg) == ZN_STATE_SUSPENDED;
+}
+
+static bool is_connected(void *arg)
+{
+    return zn_state((zn_handle *)arg) == ZN_STATE_CONNECTED;
+}
+
+Test(client, calls_while_suspended, .timeout = 60)
+{
+    struct fake_cluster *c = fake_cluster_new(CLUSTER_ID);
+    struct fake_server *a = fake_server_start(c, 1);
+    struct fake_server *b = fake_server_start(c, 2);
+    char hosts[128];
+    hosts_of(hosts, sizeof(hosts), a, b, "");
+    struct zn_options o;
+    zn_options_init(&o);
+    o.session_timeout_ms = 6000; /* suspended after 2 s, expired after 6 s */
+    o.cluster_id = CLUSTER_ID;
+    o.shuffle_nodes = false;
+    o.request_timeout_ms = 300;
+    zn_handle *zh = NULL;
+    cr_assert_eq(zn_open(hosts, &o, &zh), 0);
+    int64_t sid = zn_session_id(zh);
+    fake_server_set_mute(a, true);
+    fake_server_set_mute(b, true);
+    cr_assert(wait_until(is_suspended, zh, 5000));
+    uint64_t w0 = fake_cluster_writes(c);
+    /* Never sent (no node answers): times out and will never apply. */
+    cr_assert_eq(zn_create(zh, "/never", "", 0, &ZN_OPEN_ACL_UNSAFE, 0, 0, NULL, 0, NULL),
+                 ZN_ETIMEDOUT);
+    /* Queued while suspended, sent after the reconnect. */
+    static struct alog l;
+    memset(&l, 0, sizeof(l));
+    cr_assert_eq(zn_acreate(zh, "/later", "", 0, &ZN_OPEN_ACL_UNSAFE, 0, 0, a_str_stat, &l), 0);
+    fake_server_set_mute(b, false);
+    cr_assert(wait_until(is_connected, zh, 8000));
+    cr_assert(wait_count(&l.done, 1, 3000));
+    cr_assert_eq(l.rc[0], 0, "%s", zn_strerror(l.rc[0]));
+    cr_assert_eq(zn_session_id(zh), sid);
+    cr_assert_eq(zn_exists(zh, "/never", 0, NULL), ZN_ENONODE, "the timed-out call never applied");
+    cr_assert_eq(fake_cluster_writes(c) - w0, 1);
+    cr_assert_eq(zn_close(zh), 0);
+    fake_server_stop(a);
+    fake_server_stop(b);
+    fake_cluster_free(c);
+}
+
 /* ---- expiry and timeouts ---------------------------------------------------------------- */
 
 static int exp_done;

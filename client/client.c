@@ -348,15 +348,9 @@ static void suspend(zn_handle *zh, uint64_t now)
     set_state(zh, ZN_STATE_SUSPENDED);
 }
 
-static void free_events(zn_handle *zh)
+/* Events held ahead of a gap: they belong to one connection's numbering. */
+static void free_early_events(zn_handle *zh)
 {
-    while (zh->ev_head) {
-        struct zn_event *e = zh->ev_head;
-        zh->ev_head = e->next;
-        free(e->path);
-        free(e);
-    }
-    zh->ev_tail = NULL;
     for (uint32_t i = 0; i < ZN_CLIENT_EVENT_WINDOW; i++) {
         if (zh->ev_early[i]) {
             free(zh->ev_early[i]->path);
@@ -366,7 +360,20 @@ static void free_events(zn_handle *zh)
     }
 }
 
-/* Terminal: fail every call not yet completed with rc, in call order, then tell everyone. */
+static void free_events(zn_handle *zh)
+{
+    while (zh->ev_head) {
+        struct zn_event *e = zh->ev_head;
+        zh->ev_head = e->next;
+        free(e->path);
+        free(e);
+    }
+    zh->ev_tail = NULL;
+    free_early_events(zh);
+}
+
+/* Terminal: the state callback first, then every call not yet completed fails with rc in call
+ * order, then every watch registration hears the final state. */
 static void terminate(zn_handle *zh, int state, int rc)
 {
     pthread_mutex_lock(&zh->mu);
@@ -375,6 +382,7 @@ static void terminate(zn_handle *zh, int state, int rc)
         q_push(&zh->pending, q_pop(&zh->submit));
     pthread_mutex_unlock(&zh->mu);
     free_events(zh);
+    set_state(zh, state);
     struct zn_queue *qs[2] = {&zh->inflight, &zh->pending};
     for (int i = 0; i < 2; i++) {
         struct zn_req *r;
@@ -390,7 +398,6 @@ static void terminate(zn_handle *zh, int state, int rc)
         }
     }
     zh->inflight_bytes = 0;
-    set_state(zh, state);
     zn_watch_notify_all(zh, state);
 }
 
@@ -442,8 +449,12 @@ static void handle_connected(zn_handle *zh, const struct zn_sess_hdr *h, struct 
         memcpy(zh->passwd, resp.passwd.ptr, (size_t)resp.passwd.len);
     zh->negotiated_ms = (uint32_t)resp.timeout_ms;
     zh->cur_sender = sender;
-    zh->ev_next = 1; /* [R6] event numbers restart with each CONNECTED */
-    free_events(zh);
+    /* [R6] Event numbers restart with each connection. Events taken in order (and acked)
+     * but not yet delivered stay queued; only those held beyond a gap are dropped: they were
+     * never acked and their zxid never adopted, so setWatches2 reports the change again for
+     * one-shot watches (persistent watches, as in ZooKeeper, are re-added without a check). */
+    zh->ev_next = 1;
+    free_early_events(zh);
     zh->last_recv_ns = now;
     zh->last_ping_ns = now;
     zh->ever_connected = true;

@@ -1336,6 +1336,7 @@ int zn_get_children(zn_handle *zh, const char *path, int watch, struct zn_string
         return brc;
     if (strings == NULL)
         return sync_wait(&s, ZN_EBADARGUMENTS);
+    memset(strings, 0, sizeof(*strings));
     s.strings = strings;
     return sync_wait(&s, zn_aget_children(zh, path, watch, s_strings, &s));
 }
@@ -1349,6 +1350,7 @@ int zn_wget_children(zn_handle *zh, const char *path, zn_watcher_fn watcher, voi
         return brc;
     if (strings == NULL)
         return sync_wait(&s, ZN_EBADARGUMENTS);
+    memset(strings, 0, sizeof(*strings));
     s.strings = strings;
     return sync_wait(&s, zn_awget_children(zh, path, watcher, ctx, s_strings, &s));
 }
@@ -1362,6 +1364,7 @@ int zn_get_children2(zn_handle *zh, const char *path, int watch, struct zn_strin
         return brc;
     if (strings == NULL)
         return sync_wait(&s, ZN_EBADARGUMENTS);
+    memset(strings, 0, sizeof(*strings));
     s.strings = strings;
     s.stat = stat;
     return sync_wait(&s, zn_aget_children2(zh, path, watch, s_strings_stat, &s));
@@ -1376,6 +1379,7 @@ int zn_wget_children2(zn_handle *zh, const char *path, zn_watcher_fn watcher, vo
         return brc;
     if (strings == NULL)
         return sync_wait(&s, ZN_EBADARGUMENTS);
+    memset(strings, 0, sizeof(*strings));
     s.strings = strings;
     s.stat = stat;
     return sync_wait(&s, zn_awget_children2(zh, path, watcher, ctx, s_strings_stat, &s));
@@ -1389,6 +1393,7 @@ int zn_get_acl(zn_handle *zh, const char *path, struct zn_acl_vec *acl, struct z
         return brc;
     if (acl == NULL)
         return sync_wait(&s, ZN_EBADARGUMENTS);
+    memset(acl, 0, sizeof(*acl));
     s.acl = acl;
     s.stat = stat;
     return sync_wait(&s, zn_aget_acl(zh, path, s_acl, &s));
@@ -1412,6 +1417,8 @@ int zn_multi(zn_handle *zh, int count, const struct zn_op *ops, struct zn_op_res
         return brc;
     if (count > 0 && results == NULL)
         return sync_wait(&s, ZN_EBADARGUMENTS);
+    if (count > 0)
+        memset(results, 0, (size_t)count * sizeof(*results));
     s.results = results;
     s.count = count;
     return sync_wait(&s, zn_amulti(zh, count, ops, s_multi, &s));
@@ -1425,6 +1432,8 @@ int zn_multi_read(zn_handle *zh, int count, const struct zn_op *ops, struct zn_o
         return brc;
     if (count > 0 && results == NULL)
         return sync_wait(&s, ZN_EBADARGUMENTS);
+    if (count > 0)
+        memset(results, 0, (size_t)count * sizeof(*results));
     s.results = results;
     s.count = count;
     return sync_wait(&s, zn_amulti_read(zh, count, ops, s_multi, &s));
@@ -1454,6 +1463,7 @@ int zn_get_ephemerals(zn_handle *zh, const char *prefix, struct zn_strings *path
         return brc;
     if (paths == NULL)
         return sync_wait(&s, ZN_EBADARGUMENTS);
+    memset(paths, 0, sizeof(*paths));
     s.strings = paths;
     return sync_wait(&s, zn_aget_ephemerals(zh, prefix, s_strings, &s));
 }
@@ -1481,6 +1491,7 @@ int zn_whoami(zn_handle *zh, struct zn_client_infos *infos)
         return brc;
     if (infos == NULL)
         return sync_wait(&s, ZN_EBADARGUMENTS);
+    memset(infos, 0, sizeof(*infos));
     s.infos = infos;
     return sync_wait(&s, zn_awhoami(zh, s_whoami, &s));
 }

@@ -301,7 +301,9 @@ void zn_get_stats(zn_handle *zh, struct zn_client_stats *out);
 /* ---- sync calls -------------------------------------------------------------------------- */
 /* Each blocks until its reply (or timeout/expiry/close). `watch` = 1 sets a watch for the
  * global watcher; the zn_w* variants set it for (watcher, ctx) instead. Out pointers may be
- * NULL when not wanted, except those named as results. */
+ * NULL when not wanted, except those named as results. Library-allocated results (strings,
+ * ACLs, multi results, client infos) are zeroed first, so freeing them is safe after any
+ * return code. */
 
 /*
  * Create `path` with `value` (value_len bytes; NULL and -1 for null data). `mode`: enum

@@ -881,7 +881,7 @@ Test(client, calls_while_suspended, .timeout = 60)
 
 static int exp_done;
 static int exp_rc[8];
-static int exp_watch_state;
+static int exp_watch_state = 1; /* not a state a watcher is told here */
 
 static void exp_cb(int rc, const struct zn_stat *st, const void *d)
 {
@@ -921,7 +921,9 @@ Test(client, expiry_fails_pending_calls, .timeout = 30)
     for (int i = 0; i < 4; i++)
         cr_assert_eq(exp_rc[i], ZN_ESESSIONEXPIRED);
     cr_assert_eq(zn_state(zh), ZN_STATE_EXPIRED);
-    cr_assert_eq(st.seq[st.n - 1], ZN_STATE_EXPIRED, "state callback fired");
+    cr_assert_eq(st.seq[st.n - 1], ZN_STATE_EXPIRED, "state callback fired before the calls");
+    for (int i = 0; i < 2000 && __atomic_load_n(&exp_watch_state, __ATOMIC_SEQ_CST) == 1; i++)
+        sleep_ms(1);
     cr_assert_eq(exp_watch_state, ZN_STATE_EXPIRED, "watchers told");
     cr_assert_eq(zn_exists(zh, "/q", 0, NULL), ZN_ESESSIONEXPIRED, "later calls fail at once");
     cr_assert_eq(zn_close(zh), 0);

@@ -857,6 +857,11 @@ static void deliver(zn_handle *zh)
                 return; /* FIFO: wait for the reply of r */
             r->delivered = true;
             zn_ops_complete(zh, r);
+            /* [R12] A refused identity ends the session, as in ZooKeeper. */
+            if (r->op == ZN_ZK_OP_AUTH && r->answered && r->rc == ZN_EAUTHFAILED) {
+                terminate(zh, ZN_STATE_AUTH_FAILED, ZN_EAUTHFAILED);
+                return;
+            }
             continue;
         }
         /* Every sent call is delivered: failed unsent calls complete now, in order. */

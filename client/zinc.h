@@ -24,8 +24,10 @@
  *  - Callbacks must not block. A sync call (or zn_close) made from inside a callback returns
  *    ZN_EAPI at once without sending anything; async calls from callbacks are allowed.
  *  - Pointers handed to a callback (paths, data, stats, strings) are valid only during it.
- *  - zn_close may be called once, from any thread but the I/O thread; no call may use the
- *    handle after it returns. No callback runs after zn_close returns.
+ *  - zn_close may be called once, from any thread but the I/O thread, when no other call on
+ *    the handle is in progress in another thread; no call may use the handle after it
+ *    returns. Calls still pending complete (ZN_ESHUTDOWN) before it returns, and no callback
+ *    runs after it returns.
  *
  * Ordering: calls of one handle take effect in the order they were made (ZooKeeper FIFO), even
  * across retransmission and failover; completions run in that order. Writes are applied exactly
@@ -235,7 +237,7 @@ struct zn_options {
     uint32_t cluster_id;         /* must match the nodes' cluster id (default 0) */
     uint32_t connect_timeout_ms; /* zn_open gives up after this (default: session timeout) */
     uint32_t request_timeout_ms; /* per call; 0 = wait until answered or expiry (default
-                                    2 x session timeout) */
+                                    20000) */
     uint32_t close_timeout_ms;   /* zn_close waits this long for closeSession (default 2000) */
     bool linearizable_reads;     /* default for reads (zn_set_linearizable_reads) */
     bool shuffle_nodes;          /* start at a random node of the list (default true) */

@@ -80,6 +80,14 @@ void zn_req_free(struct zn_req *r)
     free(r);
 }
 
+/* Free a request that went through the queues (I/O thread). */
+static void req_release(zn_handle *zh, struct zn_req *r)
+{
+    if (r->counted)
+        atomic_fetch_sub(&zh->calls_queued, 1);
+    zn_req_free(r);
+}
+
 static void q_push(struct zn_queue *q, struct zn_req *r)
 {
     r->next = NULL;
@@ -132,9 +140,11 @@ int zn_client_submit(zn_handle *zh, struct zn_req *r)
     int term = atomic_load(&zh->terminal_rc);
     if (term != 0)
         rc = term;
-    else if (zh->submit.count >= ZN_CLIENT_QUEUE_MAX)
-        rc = ZN_EFULL;
+    else if (atomic_load(&zh->calls_queued) >= ZN_CLIENT_QUEUE_MAX)
+        rc = ZN_EFULL; /* submitted + pending + in flight: bounded, even while suspended */
     else {
+        atomic_fetch_add(&zh->calls_queued, 1);
+        r->counted = true;
         if (zh->opts.request_timeout_ms != 0 && r->deadline_ns == 0)
             r->deadline_ns =
                 zn_client_now_ns() + (uint64_t)zh->opts.request_timeout_ms * ZN_NS_PER_MS;
@@ -394,7 +404,7 @@ static void terminate(zn_handle *zh, int state, int rc)
                 }
                 zn_ops_complete(zh, r);
             }
-            zn_req_free(r);
+            req_release(zh, r);
         }
     }
     zh->inflight_bytes = 0;
@@ -747,7 +757,7 @@ static void take_submitted(zn_handle *zh)
             }
             r->delivered = true;
             zn_ops_complete(zh, r);
-            zn_req_free(r);
+            req_release(zh, r);
             continue;
         }
         q_push(&zh->pending, r);
@@ -835,7 +845,7 @@ static void deliver(zn_handle *zh)
             struct zn_req *next = r->next;
             if (r->answered && prev == NULL) {
                 q_unlink(&zh->inflight, NULL, r);
-                zn_req_free(r);
+                req_release(zh, r);
             } else {
                 prev = r;
             }
@@ -871,7 +881,7 @@ static void deliver(zn_handle *zh)
         (void)q_pop(&zh->pending);
         p->delivered = true;
         zn_ops_complete(zh, p);
-        zn_req_free(p);
+        req_release(zh, p);
     }
 }
 
@@ -1039,7 +1049,7 @@ static void handle_free(zn_handle *zh)
     for (int i = 0; i < 3; i++) {
         struct zn_req *r;
         while ((r = q_pop(qs[i])) != NULL)
-            zn_req_free(r);
+            req_release(zh, r);
     }
     free(zh->rxbuf);
     pthread_mutex_destroy(&zh->mu);

@@ -109,6 +109,7 @@ struct zn_req {
     int wtype;    /* removeWatches: enum zn_watcher_type */
     bool wlocal;  /* removeWatches: client side only */
     bool wany_fn; /* removeWatches: watcher NULL matches every watcher */
+    bool counted; /* counted in zh->calls_queued */
     int multi_count;
 };
 
@@ -162,6 +163,7 @@ struct zn_handle {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* open: state changes; sync calls use their own */
     struct zn_queue submit;
+    atomic_uint calls_queued; /* accepted calls not yet freed (ZN_CLIENT_QUEUE_MAX) */
     pthread_t io_thread;
     bool io_started;
     pthread_t io_self;

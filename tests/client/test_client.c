@@ -1400,3 +1400,36 @@ Test(client, failover_under_write_load_applies_once, .timeout = 60)
     fake_server_stop(b);
     fake_cluster_free(c);
 }
+
+/* ---- the call queue is bounded ---------------------------------------------------------- */
+
+static int full_done;
+
+static void full_cb(int rc, const struct zn_stat *st, const void *d)
+{
+    (void)rc;
+    (void)st;
+    (void)d;
+    __atomic_fetch_add(&full_done, 1, __ATOMIC_SEQ_CST);
+}
+
+Test(client, call_queue_is_bounded, .timeout = 60)
+{
+    struct fake_cluster *c = fake_cluster_new(CLUSTER_ID);
+    struct fake_server *s = fake_server_start(c, 1);
+    char hosts[128];
+    hosts_of(hosts, sizeof(hosts), s, NULL, "");
+    zn_handle *zh = open_client(hosts, 4000, NULL);
+    fake_server_set_blackhole(s, true);
+    const int max = 65536; /* ZN_CLIENT_QUEUE_MAX */
+    for (int i = 0; i < max; i++)
+        cr_assert_eq(zn_aexists(zh, "/", 0, full_cb, NULL), 0, "call %d", i);
+    cr_assert_eq(zn_aexists(zh, "/", 0, full_cb, NULL), ZN_EFULL);
+    /* Expiry completes them all at once. */
+    fake_cluster_expire(c, zn_session_id(zh));
+    fake_server_set_blackhole(s, false);
+    cr_assert(wait_count(&full_done, max, 30000), "completed %d", full_done);
+    cr_assert_eq(zn_close(zh), 0);
+    fake_server_stop(s);
+    fake_cluster_free(c);
+}

@@ -1336,7 +1336,8 @@ Test(client, sync_calls_from_many_threads, .timeout = 60)
     cr_assert_eq(fake_cluster_writes(c), (uint64_t)THREADS * (THREAD_OPS + 1));
     f = (struct fake_faults){0};
     fake_server_set_faults(s, &f);
-    cr_assert_eq(zn_close(zh), 0);
+    int crc = zn_close(zh);
+    cr_assert_eq(crc, 0, "close: %s", zn_strerror(crc));
     fake_server_stop(s);
     fake_cluster_free(c);
 }

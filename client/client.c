@@ -1203,8 +1203,11 @@ int zn_close(zn_handle *zh)
                          (uint64_t)(zh->opts.close_timeout_ms + CLOSE_SLACK_MS) * ZN_NS_PER_MS;
             until.tv_sec = (time_t)(t / ZN_NS_PER_S);
             until.tv_nsec = (long)(t % ZN_NS_PER_S);
+            /* Wait for the completion itself, not for a terminal state: a REFUSED that ends
+             * the session (e.g. answering a retransmitted closeSession) may be handled before
+             * the already received reply is delivered; terminate() then completes it. */
             pthread_mutex_lock(&zh->mu);
-            while (!zh->close_done && atomic_load(&zh->terminal_rc) == 0) {
+            while (!zh->close_done) {
                 if (pthread_cond_timedwait(&zh->cv, &zh->mu, &until) == ETIMEDOUT)
                     break;
             }

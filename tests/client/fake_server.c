@@ -1193,6 +1193,11 @@ static void handle_request(struct fake_server *s, struct fsess *ss, struct fconn
                            const struct zn_sess_hdr *h, const uint8_t *msg, uint32_t len)
 {
     s->st.requests++;
+    /* [R3] RequestHeader.xid is the low 32 bits of seq. */
+    const uint8_t *x = msg + ZN_SESS_HDR_BYTES;
+    uint32_t xid = (uint32_t)x[0] << 24 | (uint32_t)x[1] << 16 | (uint32_t)x[2] << 8 | x[3];
+    if (xid != (uint32_t)h->seq)
+        s->st.violations++;
     if (h->flags & ZN_SESS_F_RETRY)
         s->st.retry_flags++;
     if ((h->flags & ZN_SESS_F_LINEARIZABLE) && !(h->flags & ZN_SESS_F_RETRY))
@@ -1275,6 +1280,10 @@ static void handle_msg(struct fake_server *s, const uint8_t *msg, uint32_t len,
     if (h.zxid < ss->last_client_zxid && s->faults.in_delay_pct == 0)
         s->st.zxid_regressions++;
     ss->last_client_zxid = h.zxid;
+    /* [R6] The client acks only events it received, and never less than before on one
+     * connection (reordering in the network aside). */
+    if (h.ack >= k->ev_next || (h.ack < k->ev_acked && s->faults.in_delay_pct == 0))
+        s->st.violations++;
     on_ack(s, k, h.ack);
     switch (h.kind) {
     case ZN_SESS_REQUEST:

@@ -53,6 +53,7 @@ struct fake_stats {
     uint64_t set_watches_paths;
     uint64_t refused;
     uint64_t zxid_regressions; /* a client header zxid lower than one it sent before */
+    uint64_t violations;       /* xid != low bits of seq, ack of an unsent or a lower event */
 };
 
 struct fake_cluster *fake_cluster_new(uint32_t cluster_id);

@@ -521,6 +521,7 @@ Test(client, fifo_under_loss_duplication_reordering, .timeout = 60)
     fake_server_stats(s, &fs);
     cr_assert_gt(cs.retransmits, 0);
     cr_assert_gt(fs.early_held + fs.duplicates, 0, "the faults reordered or duplicated");
+    cr_assert_eq(fs.violations, 0);
     cr_assert_eq(fs.executed, FIFO_N + 1, "each request executed once: %llu",
                  (unsigned long long)fs.executed);
     printf("fifo: %d calls, client retransmits %llu, server duplicates %llu, held early %llu\n",
@@ -565,6 +566,7 @@ Test(client, retry_same_seq_applies_once, .timeout = 60)
                  (unsigned long long)fs.retry_flags, (unsigned long long)fs.duplicates);
     cr_assert_eq(fs.executed, (uint64_t)n);
     cr_assert_eq(fs.zxid_regressions, 0, "the client never went back in zxid");
+    cr_assert_eq(fs.violations, 0);
     printf("exactly-once: %d creates, %llu retransmitted with the same seq, %llu cached replies\n",
            n, (unsigned long long)fs.duplicates, (unsigned long long)fs.cached_replies);
     cr_assert_eq(zn_close(zh), 0);
@@ -646,6 +648,7 @@ Test(client, events_in_order_exactly_once, .timeout = 60)
     struct fake_stats fs;
     fake_server_stats(s, &fs);
     cr_assert_gt(cs.duplicate_events + cs.early_events, 0, "the faults duplicated or reordered");
+    cr_assert_eq(fs.violations, 0);
     printf("events: %d delivered in order once; duplicates dropped %llu, held early %llu, "
            "node resends %llu, acks %llu\n",
            EV_N, (unsigned long long)cs.duplicate_events, (unsigned long long)cs.early_events,
@@ -803,6 +806,7 @@ Test(client, failover_keeps_session_and_watches, .timeout = 60)
     struct fake_stats fs;
     fake_server_stats(b, &fs);
     cr_assert_eq(fs.set_watches, 1);
+    cr_assert_eq(fs.violations, 0);
     cr_assert_geq(fs.set_watches_paths, 4);
     cr_assert_eq(fake_server_watch_count(b, sid, "/z"), 1, "exist watch re-registered on B");
     cr_assert_eq(fake_server_watch_count(b, sid, "/"), 1, "child watch re-registered on B");

@@ -759,7 +759,7 @@ Test(client, failover_keeps_session_and_watches, .timeout = 60)
     char hosts[128];
     hosts_of(hosts, sizeof(hosts), a, b, "");
     struct states st = {0};
-    zn_handle *zh = open_client(hosts, 1500, &st);
+    zn_handle *zh = open_client(hosts, 3000, &st); /* node silent for 1 s: suspended */
     cr_assert_eq(zn_current_node(zh), 0);
     int64_t sid = zn_session_id(zh);
     cr_assert_eq(zn_create(zh, "/x", "0", 1, &ZN_OPEN_ACL_UNSAFE, 0, 0, NULL, 0, NULL), 0);
@@ -952,7 +952,7 @@ Test(client, request_timeout, .timeout = 30)
     uint64_t t0 = ms_now();
     cr_assert_eq(zn_exists(zh, "/", 0, NULL), ZN_ETIMEDOUT);
     uint64_t took = ms_now() - t0;
-    cr_assert(took >= 190 && took < 1500, "took %llu ms", (unsigned long long)took);
+    cr_assert(took >= 190 && took < 5000, "took %llu ms", (unsigned long long)took);
     fake_server_set_blackhole(s, false);
     /* The timed-out call keeps its place: the next one completes after it is answered. */
     cr_assert_eq(zn_exists(zh, "/", 0, NULL), 0);
@@ -1371,7 +1371,7 @@ Test(client, failover_under_write_load_applies_once, .timeout = 60)
     struct fake_server *b = fake_server_start(c, 2);
     char hosts[128];
     hosts_of(hosts, sizeof(hosts), a, b, "");
-    zn_handle *zh = open_client(hosts, 1500, NULL);
+    zn_handle *zh = open_client(hosts, 3000, NULL);
     struct fake_faults f = {.out_drop_pct = 10, .in_drop_pct = 10, .out_dup_pct = 5};
     fake_server_set_faults(a, &f);
     fake_server_set_faults(b, &f);

@@ -267,10 +267,17 @@ static void send_connect(zn_handle *zh)
     STAT_INC(zh, connects_sent);
 }
 
+/* Writes go through Raft and the WAL, reads do not: each class has its own estimator, so a
+ * slow commit does not look like a lost reply to a client whose reads are fast. [R4] */
+static int rtt_class(const struct zn_req *r)
+{
+    return zn_zk_op_is_write(r->op) ? 1 : 0;
+}
+
 static uint64_t req_rto(zn_handle *zh, const struct zn_req *r)
 {
     /* Add the serialisation time of large messages at ~1 Gbit/s (8 ns per byte). */
-    uint64_t rto = zh->rto_ns + (uint64_t)r->msg_len * 8u;
+    uint64_t rto = zh->rto_ns[rtt_class(r)] + (uint64_t)r->msg_len * 8u;
     return rto > ZN_CLIENT_RTO_MAX_NS ? ZN_CLIENT_RTO_MAX_NS : rto;
 }
 
@@ -298,22 +305,23 @@ static void send_request(zn_handle *zh, struct zn_req *r, uint64_t now)
 }
 
 /* RFC 6298 estimator from an unambiguous sample (Karn: only requests sent once). */
-static void rtt_sample(zn_handle *zh, uint64_t rtt)
+static void rtt_sample(zn_handle *zh, int cls, uint64_t rtt)
 {
-    if (zh->srtt_ns == 0) {
-        zh->srtt_ns = rtt;
-        zh->rttvar_ns = rtt / 2;
+    uint64_t *srtt = &zh->srtt_ns[cls], *rttvar = &zh->rttvar_ns[cls];
+    if (*srtt == 0) {
+        *srtt = rtt;
+        *rttvar = rtt / 2;
     } else {
-        uint64_t d = zh->srtt_ns > rtt ? zh->srtt_ns - rtt : rtt - zh->srtt_ns;
-        zh->rttvar_ns = (3 * zh->rttvar_ns + d) / 4;
-        zh->srtt_ns = (7 * zh->srtt_ns + rtt) / 8;
+        uint64_t d = *srtt > rtt ? *srtt - rtt : rtt - *srtt;
+        *rttvar = (3 * *rttvar + d) / 4;
+        *srtt = (7 * *srtt + rtt) / 8;
     }
-    uint64_t rto = zh->srtt_ns + 4 * zh->rttvar_ns;
+    uint64_t rto = *srtt + 4 * *rttvar;
     if (rto < ZN_CLIENT_RTO_MIN_NS)
         rto = ZN_CLIENT_RTO_MIN_NS;
     if (rto > ZN_CLIENT_RTO_MAX_NS)
         rto = ZN_CLIENT_RTO_MAX_NS;
-    zh->rto_ns = rto;
+    zh->rto_ns[cls] = rto;
 }
 
 /* ---- state changes ----------------------------------------------------------------------- */
@@ -530,7 +538,7 @@ static void handle_reply(zn_handle *zh, const struct zn_sess_hdr *h, struct zn_b
     r->rc = rh.err == 0 ? 0 : zn_err_from_zk(rh.err);
     STAT_INC(zh, replies);
     if (r->sends == 1)
-        rtt_sample(zh, now - r->first_send_ns);
+        rtt_sample(zh, rtt_class(r), now - r->first_send_ns);
     if (rh.zxid > 0 && (uint64_t)rh.zxid > zh->last_zxid)
         zh->last_zxid = (uint64_t)rh.zxid;
     if (r->seq > zh->max_answered_seq)
@@ -1127,7 +1135,7 @@ int zn_open(const char *hosts, const struct zn_options *opts, zn_handle **out)
     zh->next_msg_id = zn_prng_u64(&zh->prng) | 1u;
     zh->next_seq = 1;
     zh->ev_next = 1;
-    zh->rto_ns = ZN_CLIENT_RTO_INITIAL_NS;
+    zh->rto_ns[0] = zh->rto_ns[1] = ZN_CLIENT_RTO_INITIAL_NS;
     zh->cur_node = o.shuffle_nodes ? (int)(zn_prng_u64(&zh->prng) % (uint64_t)zh->node_count) : 0;
     atomic_store(&zh->state, ZN_STATE_CONNECTING);
     atomic_store(&zh->linearizable, o.linearizable_reads);

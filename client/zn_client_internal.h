@@ -214,9 +214,9 @@ struct zn_handle {
     uint64_t last_recv_ns;
     uint64_t last_send_ns;
     uint64_t last_ping_ns;
-    uint64_t srtt_ns;
-    uint64_t rttvar_ns;
-    uint64_t rto_ns;
+    uint64_t srtt_ns[2]; /* [0] reads and other calls, [1] writes (zn_zk_op_is_write) */
+    uint64_t rttvar_ns[2];
+    uint64_t rto_ns[2];
     struct zn_reasm reasm;
     struct zn_watch_table watches;
     uint8_t *rxbuf;

@@ -145,6 +145,7 @@ int zn_client_submit(zn_handle *zh, struct zn_req *r)
     else {
         atomic_fetch_add(&zh->calls_queued, 1);
         r->counted = true;
+        r->linearizable = r->is_read && atomic_load(&zh->linearizable); /* fixed at the call */
         if (zh->opts.request_timeout_ms != 0 && r->deadline_ns == 0)
             r->deadline_ns =
                 zn_client_now_ns() + (uint64_t)zh->opts.request_timeout_ms * ZN_NS_PER_MS;
@@ -806,7 +807,6 @@ static void fill_window(zn_handle *zh, uint64_t now)
         (void)q_pop(&zh->pending);
         r->seq = zh->next_seq++;
         r->msg_id = zh->next_msg_id++;
-        r->linearizable = r->linearizable || atomic_load(&zh->linearizable);
         /* RequestHeader.xid = low 32 bits of seq. */
         uint32_t xid = (uint32_t)r->seq;
         uint8_t *x = r->msg + ZN_SESS_HDR_BYTES;

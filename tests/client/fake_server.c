@@ -136,6 +136,7 @@ struct fake_server {
     atomic_bool stop;
     atomic_bool mute;
     atomic_bool blackhole;
+    atomic_int refuse_connect; /* 0, or the ZooKeeper code every CONNECT is refused with */
     struct fake_faults faults;
     struct zn_prng prng;
     struct zn_reasm reasm;
@@ -1101,6 +1102,11 @@ static void handle_connect(struct fake_server *s, const struct zn_sess_hdr *h, s
     if (zn_zk_connect_request_decode(body.ptr, (size_t)body.len, &cr) != 0)
         return;
     s->st.connects++;
+    int refuse = atomic_load(&s->refuse_connect);
+    if (refuse != 0) {
+        send_refused(s, (uint64_t)cr.session_id, refuse, from);
+        return;
+    }
     struct fsess *ss = NULL;
     if (cr.session_id == 0) {
         for (int i = 0; i < FAKE_SESSIONS_MAX && cr.passwd.len == 16; i++) {
@@ -1506,6 +1512,11 @@ void fake_server_set_mute(struct fake_server *s, bool mute)
 void fake_server_set_blackhole(struct fake_server *s, bool on)
 {
     atomic_store(&s->blackhole, on);
+}
+
+void fake_server_refuse_connect(struct fake_server *s, int zk_code)
+{
+    atomic_store(&s->refuse_connect, zk_code);
 }
 
 void fake_server_stats(struct fake_server *s, struct fake_stats *out)

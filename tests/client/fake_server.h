@@ -66,6 +66,8 @@ void fake_server_stop(struct fake_server *s);
 void fake_server_set_faults(struct fake_server *s, const struct fake_faults *f);
 void fake_server_set_mute(struct fake_server *s, bool mute);
 void fake_server_set_blackhole(struct fake_server *s, bool on);
+/* Refuse every CONNECT with ZooKeeper code zk_code (0: accept again). */
+void fake_server_refuse_connect(struct fake_server *s, int zk_code);
 void fake_server_stats(struct fake_server *s, struct fake_stats *out);
 /* Server-side watches of `session` on `path` (any kind) on this server. */
 int fake_server_watch_count(struct fake_server *s, int64_t session, const char *path);

@@ -1438,3 +1438,42 @@ Test(client, call_queue_is_bounded, .timeout = 60)
     fake_server_stop(s);
     fake_cluster_free(c);
 }
+
+/* ---- refusals while connecting ---------------------------------------------------------- */
+
+Test(client, refused_connect_moves_to_next_node, .timeout = 30)
+{
+    struct fake_cluster *c = fake_cluster_new(CLUSTER_ID);
+    struct fake_server *a = fake_server_start(c, 1);
+    struct fake_server *b = fake_server_start(c, 2);
+    char hosts[128];
+    hosts_of(hosts, sizeof(hosts), a, b, "");
+    fake_server_refuse_connect(a, -127); /* THROTTLEDOP */
+    zn_handle *zh = open_client(hosts, 3000, NULL);
+    cr_assert_eq(zn_current_node(zh), 1, "opened through node B");
+    cr_assert_eq(zn_exists(zh, "/", 0, NULL), 0);
+    struct fake_stats fs;
+    fake_server_stats(a, &fs);
+    cr_assert_geq(fs.refused, 1);
+    cr_assert_eq(zn_close(zh), 0);
+    /* A wrong password on reconnect is terminal: here every CONNECT of node A says
+     * AUTHFAILED, and a session that must move to A ends in AUTH_FAILED. */
+    fake_server_refuse_connect(a, 0);
+    fake_server_refuse_connect(b, -115); /* AUTHFAILED */
+    struct zn_options o;
+    zn_options_init(&o);
+    o.session_timeout_ms = 3000;
+    o.cluster_id = CLUSTER_ID;
+    o.shuffle_nodes = false;
+    cr_assert_eq(zn_open(hosts, &o, &zh), 0);
+    cr_assert_eq(zn_current_node(zh), 0);
+    fake_server_set_mute(a, true);
+    for (int i = 0; i < 5000 && zn_state(zh) != ZN_STATE_AUTH_FAILED; i++)
+        sleep_ms(1);
+    cr_assert_eq(zn_state(zh), ZN_STATE_AUTH_FAILED);
+    cr_assert_eq(zn_exists(zh, "/", 0, NULL), ZN_EAUTHFAILED);
+    cr_assert_eq(zn_close(zh), 0);
+    fake_server_stop(a);
+    fake_server_stop(b);
+    fake_cluster_free(c);
+}

@@ -773,6 +773,20 @@ static void take_submitted(zn_handle *zh)
     }
 }
 
+/* The node takes requests in seq order: a new request sent behind an unanswered one whose
+ * retransmission timer has backed off would wait for it. Resend that oldest one now if it was
+ * last sent more than one base RTO ago (once per new request, so never a storm). [R4] */
+static void repair_gap(zn_handle *zh, uint64_t now)
+{
+    for (struct zn_req *o = zh->inflight.head; o; o = o->next) {
+        if (o->answered)
+            continue;
+        if (now - o->last_send_ns >= zh->rto_ns[rtt_class(o)])
+            send_request(zh, o, now);
+        return;
+    }
+}
+
 /* [R3] Send unsent calls in order while the window allows. */
 static void fill_window(zn_handle *zh, uint64_t now)
 {
@@ -814,6 +828,7 @@ static void fill_window(zn_handle *zh, uint64_t now)
         x[1] = (uint8_t)(xid >> 16);
         x[2] = (uint8_t)(xid >> 8);
         x[3] = (uint8_t)xid;
+        repair_gap(zh, now);
         q_push(&zh->inflight, r);
         zh->inflight_bytes += r->msg_len;
         send_request(zh, r, now);

@@ -125,5 +125,35 @@ _Static_assert(ZN_RING_SIZE_DEFAULT <= ZN_RING_SIZE_MAX, "default ring within th
 _Static_assert(ZN_DP_IDLE_DEEP_AFTER_NS_DEFAULT > ZN_DP_IDLE_YIELD_WINDOW_NS_DEFAULT,
                "deep sleep only after the yield window");
 _Static_assert((ZN_DP_CTRL_RING_SIZE & (ZN_DP_CTRL_RING_SIZE - 1)) == 0, "power of two");
+/* ---- client: libzinc (client/) ----------------------------------------------------------- */
+
+/* Nodes in one connection string: a cluster's voters and learners. */
+#define ZN_CLIENT_NODES_MAX ZN_CLUSTER_MEMBERS_MAX
+/* Requests sent and not yet answered per session. The node holds early requests in a window
+ * of at least this many (docs/wire-format.md), so one lost datagram never makes it drop the
+ * requests behind the gap. */
+#define ZN_CLIENT_INFLIGHT_MAX 64u
+/* Bytes of those requests (one larger request is always allowed alone): bounds the burst a
+ * client puts on the wire and into the node's reassembly. */
+#define ZN_CLIENT_INFLIGHT_BYTES_MAX (4u * ZN_MIB)
+/* Calls queued in one handle (submitted, not yet answered): beyond it calls fail ZN_EFULL. */
+#define ZN_CLIENT_QUEUE_MAX 65536u
+/* Events held while an earlier event is missing (power of two, indexed by number mod size). */
+#define ZN_CLIENT_EVENT_WINDOW 256u
+/* Watch registrations per handle (client side). */
+#define ZN_CLIENT_WATCHES_MAX (1u << 20)
+/* Retransmission timeout: initial, floor and ceiling (adaptive in between, RFC 6298 style). */
+#define ZN_CLIENT_RTO_INITIAL_NS (10ull * 1000ull * 1000ull)
+#define ZN_CLIENT_RTO_MIN_NS     (1ull * 1000ull * 1000ull)
+#define ZN_CLIENT_RTO_MAX_NS     (1000ull * 1000ull * 1000ull)
+/* CONNECT retransmission backoff: starts at the initial RTO, doubles up to this. */
+#define ZN_CLIENT_CONNECT_BACKOFF_MAX_NS (200ull * 1000ull * 1000ull)
+_Static_assert(ZN_CLIENT_INFLIGHT_MAX <= 1024u, "the node's hold window must cover it");
+_Static_assert((ZN_CLIENT_EVENT_WINDOW & (ZN_CLIENT_EVENT_WINDOW - 1)) == 0, "power of two");
+_Static_assert(ZN_CLIENT_RTO_MIN_NS <= ZN_CLIENT_RTO_INITIAL_NS &&
+                   ZN_CLIENT_RTO_INITIAL_NS <= ZN_CLIENT_RTO_MAX_NS,
+               "RTO bounds");
+_Static_assert(ZN_CLIENT_INFLIGHT_BYTES_MAX >= ZN_DATA_SIZE_DEFAULT_BYTES,
+               "a default-size request fits in flight alongside others");
 
 #endif /* ZN_LIMITS_H */

@@ -728,7 +728,9 @@ static void receive(zn_handle *zh, uint64_t now)
         }
         STAT_INC(zh, datagrams_received);
         struct zn_reasm_msg m;
-        int rc = zn_reasm_add(&zh->reasm, &fh, zh->rxbuf + ZN_FRAME_HDR_BYTES, now, &m);
+        /* Only the current node's datagrams get here: its index names the source. */
+        int rc = zn_reasm_add(&zh->reasm, &fh, zh->rxbuf + ZN_FRAME_HDR_BYTES,
+                              (uint64_t)zh->cur_node, now, &m);
         if (rc < 0) {
             STAT_INC(zh, datagrams_dropped);
             continue;

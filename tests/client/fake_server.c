@@ -1321,7 +1321,8 @@ static void handle_dgram(struct fake_server *s, const uint8_t *buf, uint32_t len
     /* Key partial messages by client port too (every client sends as node 0). */
     fh.sender = (uint8_t)(ntohs(from->sin_port) & 0xff);
     struct zn_reasm_msg m;
-    int rc = zn_reasm_add(&s->reasm, &fh, buf + ZN_FRAME_HDR_BYTES, now_ns(), &m);
+    uint64_t source = (uint64_t)ntohl(from->sin_addr.s_addr) << 16 | ntohs(from->sin_port);
+    int rc = zn_reasm_add(&s->reasm, &fh, buf + ZN_FRAME_HDR_BYTES, source, now_ns(), &m);
     if (rc == 1) {
         handle_msg(s, m.data, m.len, from);
         zn_reasm_msg_release(&s->reasm, &m);

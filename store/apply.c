@@ -653,6 +653,8 @@ static void apply_client(struct ctx *c, struct zn_apply_result *res)
     res->has_reply = true;
     if (!se) {
         zn_reply_put_header(w, e->op.type, ZN_ESESSIONEXPIRED, (int64_t)e->zxid);
+        if (e->op.type == ZN_OP_MULTI)
+            zn_put_u32(w, 0); /* a multi reply always carries its (here empty) result list */
         return;
     }
     if (se->has_last && e->cxid == se->last_cxid) {

@@ -218,6 +218,8 @@ static int read_one(const struct rctx *c, const struct zn_op *op, struct zn_wbuf
         if (w->err == 0 || w->err == ZN_ELIMIT) {
             w->err = 0;
             zn_reply_put_header(w, op->type, err, c->zxid);
+            if (op->type == ZN_OP_MULTIREAD)
+                zn_put_u32(w, 0);
         }
         return err;
     }

@@ -12,7 +12,7 @@
  *   getACL: u32 n, n x {u32 perms, str32 scheme, str32 id}, stat
  *   getChildren, getEphemerals: u32 n, n x str32 name    getChildren2: names, stat
  *   getAllChildrenNumber: i32                      createSession: u64 id, u32 timeout_ms, 16 B
- *   multi, multiRead: u32 n, n x reply (same format; a failed sub-op has op = -1 (error) and
+ *   multi, multiRead (always, also with an error): u32 n, n x reply (same format; a failed sub-op has op = -1 (error) and
  *   err as ZooKeeper reports it: ops before the failing one 0, the failing one its code, the
  *   ones after it ZN_EINCONSISTENT (RuntimeInconsistency)).
  *   stat: the 11 Stat fields in wire order (i64/i32 as in store/types.h).

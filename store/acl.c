@@ -68,8 +68,7 @@ static bool ip_matches(struct zn_str acl_id, struct zn_str client)
 {
     uint8_t a[16], c[16];
     int fa, fc, ba, bc;
-    if (!ip_parse(acl_id, true, a, &fa, &ba) || !ip_parse(client, false, c, &fc, &bc) ||
-        fa != fc)
+    if (!ip_parse(acl_id, true, a, &fa, &ba) || !ip_parse(client, false, c, &fc, &bc) || fa != fc)
         return false;
     for (int i = 0; i < ba; i++) {
         int byte = i / 8, bit = 7 - i % 8;
@@ -227,8 +226,8 @@ int zn_path_validate(const char *path, uint32_t len)
             if (end == len || p[end] == '/')
                 return ZN_EBADARGUMENTS; /* "." or ".." component */
         }
-        if ((c >= 0x01 && c <= 0x1f) || (c >= 0x7f && c <= 0x9f) ||
-            (c >= 0xd800 && c <= 0xf8ff) || c >= 0xfff0)
+        if ((c >= 0x01 && c <= 0x1f) || (c >= 0x7f && c <= 0x9f) || (c >= 0xd800 && c <= 0xf8ff) ||
+            c >= 0xfff0)
             return ZN_EBADARGUMENTS; /* c >= 0x10000 is a surrogate pair in Java: refused too */
     }
     return 0;

@@ -196,8 +196,7 @@ static void do_create(struct ctx *c, const char *path, uint32_t len, uint32_t pl
     zs->data = zn_blob_new(s, data, data_len);
     zs->acl = zn_acl_intern(s, acl, acl_n);
     struct zn_znode *n = zn_node_insert(s, pn, path, len, zs);
-    if (st->ephemeral_owner != 0 && st->ephemeral_owner == (int64_t)c->e->session &&
-        c->session) {
+    if (st->ephemeral_owner != 0 && st->ephemeral_owner == (int64_t)c->e->session && c->session) {
         cds_list_add_tail_rcu(&n->eph, &c->session->ephemerals);
         c->session->eph_count++;
     }
@@ -315,8 +314,8 @@ static int op_create(struct ctx *c, const struct zn_op *op, struct zn_wbuf *w)
     int32_t mode = op->flags;
     if (!mode_valid(mode))
         return ZN_EBADARGUMENTS;
-    bool ttl_mode = mode == ZN_MODE_PERSISTENT_WITH_TTL ||
-                    mode == ZN_MODE_PERSISTENT_SEQUENTIAL_WITH_TTL;
+    bool ttl_mode =
+        mode == ZN_MODE_PERSISTENT_WITH_TTL || mode == ZN_MODE_PERSISTENT_SEQUENTIAL_WITH_TTL;
     bool seq = mode == ZN_MODE_PERSISTENT_SEQUENTIAL || mode == ZN_MODE_EPHEMERAL_SEQUENTIAL ||
                mode == ZN_MODE_PERSISTENT_SEQUENTIAL_WITH_TTL;
     bool eph = mode == ZN_MODE_EPHEMERAL || mode == ZN_MODE_EPHEMERAL_SEQUENTIAL;
@@ -563,8 +562,7 @@ static void client_op(struct ctx *c, const struct zn_op *op)
     c->commit = false;
     reset_prep(c);
     for (uint32_t i = 0; i < n; i++) {
-        int rc = multi_allowed(op->sub[i].type) ? run_op(c, &op->sub[i], NULL)
-                                                : ZN_EBADARGUMENTS;
+        int rc = multi_allowed(op->sub[i].type) ? run_op(c, &op->sub[i], NULL) : ZN_EBADARGUMENTS;
         if (rc) {
             failed = i;
             frc = rc;
@@ -599,8 +597,7 @@ static void close_session(struct ctx *c, struct zn_session *se)
         struct zn_znode *n = cds_list_first_entry(&se->ephemerals, struct zn_znode, eph);
         struct rec parent;
         rec_from_node(&parent, n->parent);
-        do_delete(c, n->path, n->path_len, (uint32_t)zn_parent_len(n->path, n->path_len),
-                  &parent);
+        do_delete(c, n->path, n->path_len, (uint32_t)zn_parent_len(n->path, n->path_len), &parent);
     }
     ZN_ASSERT(se->eph_count == 0);
     zn_session_remove(s, se);

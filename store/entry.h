@@ -47,10 +47,10 @@ struct zn_entry {
     int32_t cxid;
     const struct zn_identity *ids;
     uint32_t id_count;
-    struct zn_op op;            /* CLIENT, EXPIRE */
-    uint32_t timeout_ms;        /* SESSION_CREATE */
+    struct zn_op op;                         /* CLIENT, EXPIRE */
+    uint32_t timeout_ms;                     /* SESSION_CREATE */
     uint8_t passwd[ZN_SESSION_PASSWD_BYTES]; /* SESSION_CREATE */
-    uint8_t close_reason;       /* SESSION_CLOSE */
+    uint8_t close_reason;                    /* SESSION_CLOSE */
 };
 
 /* Storage a decoded entry points into (besides the entry bytes themselves). */

@@ -68,9 +68,9 @@ struct zn_znode {
     struct zn_znode *tomb_next;
     struct zn_znode *dirty_next;
     uint64_t path_hash;
-    uint64_t digest;     /* this node's term of the tree digest (writer) */
-    uint32_t dirty_gen;  /* writer */
-    uint32_t snap_gen;   /* snapshot thread */
+    uint64_t digest;    /* this node's term of the tree digest (writer) */
+    uint32_t dirty_gen; /* writer */
+    uint32_t snap_gen;  /* snapshot thread */
     uint32_t path_len;
     uint32_t name_off;
     char path[]; /* NUL-terminated */
@@ -96,7 +96,7 @@ struct zn_store {
     struct cds_lfht *sessions;
     struct zn_znode *root;
     uint32_t data_size_max;
-    _Atomic uint64_t seq;          /* odd while an apply mutates the tree */
+    _Atomic uint64_t seq; /* odd while an apply mutates the tree */
     _Atomic uint64_t applied_zxid;
     uint64_t digest;  /* znode terms */
     uint64_t sdigest; /* session and exactly-once terms */
@@ -150,6 +150,17 @@ struct zn_store *zn_store_alloc_empty(const struct zn_store_config *cfg);
 void zn_state_retire(struct zn_store *s, struct zn_zstate *st);
 void zn_node_retire(struct zn_store *s, struct zn_znode *n);
 
+/*
+ * Iterate a hash table: liburcu's cds_lfht_for_each_entry applies container_of to NULL at the
+ * end of the walk (undefined behaviour that UBSan reports); this form converts only non-NULL
+ * nodes. Context as for the table (reader or writer).
+ */
+#define ZN_LFHT_FOR_EACH(ht, iter, pos, member)                                             \
+    for (struct cds_lfht_node *zn_n_ =                                                      \
+             (cds_lfht_first((ht), (iter)), cds_lfht_iter_get_node(iter));                  \
+         zn_n_ != NULL && ((pos) = caa_container_of(zn_n_, __typeof__(*(pos)), member), 1); \
+         cds_lfht_next((ht), (iter)), zn_n_ = cds_lfht_iter_get_node(iter))
+
 static inline const struct zn_zstate *zn_node_state(const struct zn_znode *n)
 {
     return rcu_dereference(((struct zn_znode *)n)->state);
@@ -167,9 +178,8 @@ static inline int zn_parent_len(const char *path, uint32_t len)
 }
 
 /* acl.c */
-int zn_acl_fixup(const struct zn_acl_entry *in, uint32_t n,
-                 const struct zn_identity *ids, uint32_t id_count, struct zn_acl_entry *out,
-                 uint32_t *out_n);
+int zn_acl_fixup(const struct zn_acl_entry *in, uint32_t n, const struct zn_identity *ids,
+                 uint32_t id_count, struct zn_acl_entry *out, uint32_t *out_n);
 bool zn_acl_check(const struct zn_acl_entry *acl, uint32_t acl_count, uint32_t perm,
                   const struct zn_identity *ids, uint32_t id_count);
 

@@ -92,8 +92,7 @@ static int read_one(const struct rctx *c, const struct zn_op *op, struct zn_wbuf
     zn_reply_put_header(w, op->type, 0, c->zxid);
     const struct zn_znode *n = NULL;
     const struct zn_zstate *st = NULL;
-    if (op->type != ZN_OP_MULTIREAD && op->type != ZN_OP_GETEPHEMERALS &&
-        op->type != ZN_OP_SYNC) {
+    if (op->type != ZN_OP_MULTIREAD && op->type != ZN_OP_GETEPHEMERALS && op->type != ZN_OP_SYNC) {
         n = find(c, op, &err);
         if (n)
             st = zn_node_state(n);
@@ -260,8 +259,8 @@ int zn_store_read(const struct zn_store *s, uint64_t session, const struct zn_id
     }
 }
 
-int zn_store_stat(const struct zn_store *s, const char *path, uint32_t path_len,
-                  struct zn_stat *st, const uint8_t **data)
+int zn_store_stat(const struct zn_store *s, const char *path, uint32_t path_len, struct zn_stat *st,
+                  const uint8_t **data)
 {
     const struct zn_znode *n = zn_node_lookup(s, path, path_len);
     if (!n)
@@ -279,7 +278,7 @@ uint32_t zn_store_expiry_candidates(const struct zn_store *s, int64_t now_ms, ui
     uint32_t count = 0;
     struct cds_lfht_iter it;
     struct zn_znode *n;
-    cds_lfht_for_each_entry(s->nodes, &it, n, ht)
+    ZN_LFHT_FOR_EACH(s->nodes, &it, n, ht)
     {
         if (count >= max)
             break;
@@ -305,7 +304,7 @@ uint32_t zn_store_sessions(const struct zn_store *s,
     uint32_t count = 0;
     struct cds_lfht_iter it;
     struct zn_session *se;
-    cds_lfht_for_each_entry(s->sessions, &it, se, ht)
+    ZN_LFHT_FOR_EACH(s->sessions, &it, se, ht)
     {
         fn(ctx, se->id, se->timeout_ms);
         count++;

@@ -36,10 +36,10 @@ struct zn_reply {
     struct zn_str path;  /* create*, sync */
     const uint8_t *data; /* getData */
     uint32_t data_len;
-    uint32_t count;       /* names, ACL entries or sub-replies */
-    int32_t number;       /* getAllChildrenNumber */
-    uint64_t session;     /* createSession */
-    uint32_t timeout_ms;  /* createSession */
+    uint32_t count;      /* names, ACL entries or sub-replies */
+    int32_t number;      /* getAllChildrenNumber */
+    uint64_t session;    /* createSession */
+    uint32_t timeout_ms; /* createSession */
     const uint8_t *passwd;
     struct zn_rd items; /* iterator state over names / ACL entries / sub-replies */
 };

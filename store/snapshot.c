@@ -55,7 +55,7 @@ int zn_snapshot_begin(struct zn_store *s, struct zn_snapshot **out)
     zn_wbuf_init(&snap->session_image, 0);
     struct cds_lfht_iter it;
     struct zn_session *se;
-    cds_lfht_for_each_entry(s->sessions, &it, se, ht) put_session(&snap->session_image, se);
+    ZN_LFHT_FOR_EACH(s->sessions, &it, se, ht) put_session(&snap->session_image, se);
     if (snap->session_image.err) {
         zn_wbuf_fini(&snap->session_image);
         zn_mem_free(snap);
@@ -180,7 +180,7 @@ int zn_snapshot_write(struct zn_snapshot *snap, zn_snap_write_fn fn, void *ctx)
     uint64_t written = 0;
     struct cds_lfht_iter it;
     struct zn_znode *n;
-    cds_lfht_for_each_entry(snap->s->nodes, &it, n, ht)
+    ZN_LFHT_FOR_EACH(snap->s->nodes, &it, n, ht)
     {
         if (k.err)
             break;
@@ -395,7 +395,7 @@ static int link_tree(struct zn_store *s)
     s->root = zn_node_lookup(s, "/", 1);
     if (!s->root)
         return ZN_ECORRUPT;
-    cds_lfht_for_each_entry(s->nodes, &it, n, ht)
+    ZN_LFHT_FOR_EACH(s->nodes, &it, n, ht)
     {
         if (n == s->root)
             continue;
@@ -415,7 +415,7 @@ static int link_tree(struct zn_store *s)
             se->eph_count++;
         }
     }
-    cds_lfht_for_each_entry(s->nodes, &it, n, ht)
+    ZN_LFHT_FOR_EACH(s->nodes, &it, n, ht)
     {
         int32_t count = 0;
         struct zn_znode *ch;
@@ -431,13 +431,13 @@ static void unlink_all(struct zn_store *s)
 {
     struct cds_lfht_iter it;
     struct zn_znode *n;
-    cds_lfht_for_each_entry(s->nodes, &it, n, ht)
+    ZN_LFHT_FOR_EACH(s->nodes, &it, n, ht)
     {
         CDS_INIT_LIST_HEAD(&n->children);
         CDS_INIT_LIST_HEAD(&n->eph);
     }
     struct zn_session *se;
-    cds_lfht_for_each_entry(s->sessions, &it, se, ht) CDS_INIT_LIST_HEAD(&se->ephemerals);
+    ZN_LFHT_FOR_EACH(s->sessions, &it, se, ht) CDS_INIT_LIST_HEAD(&se->ephemerals);
 }
 
 int zn_snapshot_load(const struct zn_store_config *cfg, zn_snap_read_fn fn, void *ctx,

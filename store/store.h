@@ -55,9 +55,9 @@ struct zn_apply_result {
     uint64_t zxid;
     uint64_t session;
     int32_t cxid;
-    bool has_reply;      /* CLIENT entries and session creation have a reply for the client */
-    bool duplicate;      /* a retry: reply is the cached reply of the first execution */
-    bool stale;          /* an older request sequence than the last applied: no reply */
+    bool has_reply;       /* CLIENT entries and session creation have a reply for the client */
+    bool duplicate;       /* a retry: reply is the cached reply of the first execution */
+    bool stale;           /* an older request sequence than the last applied: no reply */
     const uint8_t *reply; /* store/reply.h encoding; valid until the next apply */
     size_t reply_len;
     const struct zn_trigger *triggers; /* in apply order; valid until the next apply */
@@ -99,8 +99,8 @@ int zn_store_read(const struct zn_store *s, uint64_t session, const struct zn_id
  * the caller's next quiescent state). No ACL check (callers that need one use zn_store_read).
  * Returns 0 or ZN_ENONODE. Context: reader.
  */
-int zn_store_stat(const struct zn_store *s, const char *path, uint32_t path_len,
-                  struct zn_stat *st, const uint8_t **data);
+int zn_store_stat(const struct zn_store *s, const char *path, uint32_t path_len, struct zn_stat *st,
+                  const uint8_t **data);
 
 /* Applied zxid (last applied entry). Context: any. */
 uint64_t zn_store_applied_zxid(const struct zn_store *s);

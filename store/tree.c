@@ -197,11 +197,14 @@ uint64_t zn_node_digest(const struct zn_znode *n, const struct zn_zstate *st)
     uint64_t h = n->path_hash;
     h = zn_mix64(h ^ (st->data ? st->data->hash : 0x3b));
     h = zn_mix64(h ^ (st->acl ? st->acl->hash : 0x5c));
-    uint64_t f[9] = {(uint64_t)t->czxid,   (uint64_t)t->mzxid,    (uint64_t)t->ctime,
-                     (uint64_t)t->mtime,   (uint64_t)t->pzxid,    (uint64_t)t->ephemeral_owner,
+    uint64_t f[9] = {(uint64_t)t->czxid,
+                     (uint64_t)t->mzxid,
+                     (uint64_t)t->ctime,
+                     (uint64_t)t->mtime,
+                     (uint64_t)t->pzxid,
+                     (uint64_t)t->ephemeral_owner,
                      (uint64_t)(uint32_t)t->version | ((uint64_t)(uint32_t)t->cversion << 32),
-                     (uint64_t)(uint32_t)t->aversion |
-                         ((uint64_t)(uint32_t)t->data_length << 32),
+                     (uint64_t)(uint32_t)t->aversion | ((uint64_t)(uint32_t)t->data_length << 32),
                      (uint64_t)(uint32_t)t->num_children};
     for (int i = 0; i < 9; i++)
         h = zn_mix64(h ^ (f[i] + (uint64_t)i * 0x9e3779b97f4a7c15ull));
@@ -292,8 +295,8 @@ struct zn_znode *zn_node_insert(struct zn_store *s, struct zn_znode *parent, con
     s->digest += n->digest;
     s->node_count++;
     struct zn_str key = {n->path, len};
-    struct cds_lfht_node *got = cds_lfht_add_unique(s->nodes, n->path_hash, node_match, &key,
-                                                    &n->ht);
+    struct cds_lfht_node *got =
+        cds_lfht_add_unique(s->nodes, n->path_hash, node_match, &key, &n->ht);
     ZN_ASSERT(got == &n->ht);
     if (parent)
         cds_list_add_tail_rcu(&n->sibling, &parent->children);
@@ -364,8 +367,8 @@ struct zn_session *zn_session_insert(struct zn_store *s, uint64_t id, uint32_t t
     se->digest = zn_session_digest(se);
     s->sdigest += se->digest;
     s->session_count++;
-    struct cds_lfht_node *got = cds_lfht_add_unique(s->sessions, zn_mix64(id), session_match,
-                                                    &se->id, &se->ht);
+    struct cds_lfht_node *got =
+        cds_lfht_add_unique(s->sessions, zn_mix64(id), session_match, &se->id, &se->ht);
     ZN_ASSERT(got == &se->ht);
     return se;
 }
@@ -476,7 +479,7 @@ void zn_store_destroy(struct zn_store *s)
     ZN_ASSERT(!s->snap_active);
     struct cds_lfht_iter it;
     struct zn_znode *n;
-    cds_lfht_for_each_entry(s->nodes, &it, n, ht)
+    ZN_LFHT_FOR_EACH(s->nodes, &it, n, ht)
     {
         cds_lfht_del(s->nodes, &n->ht);
         struct zn_zstate *st = n->state;
@@ -490,7 +493,7 @@ void zn_store_destroy(struct zn_store *s)
         call_rcu(&n->rcu, node_free_cb);
     }
     struct zn_session *se;
-    cds_lfht_for_each_entry(s->sessions, &it, se, ht)
+    ZN_LFHT_FOR_EACH(s->sessions, &it, se, ht)
     {
         cds_lfht_del(s->sessions, &se->ht);
         call_rcu(&se->rcu, session_free_cb);
@@ -531,9 +534,9 @@ uint64_t zn_store_digest_compute(const struct zn_store *s)
     uint64_t d = 0;
     struct cds_lfht_iter it;
     struct zn_znode *n;
-    cds_lfht_for_each_entry(s->nodes, &it, n, ht) d += zn_node_digest(n, n->state);
+    ZN_LFHT_FOR_EACH(s->nodes, &it, n, ht) d += zn_node_digest(n, n->state);
     struct zn_session *se;
-    cds_lfht_for_each_entry(s->sessions, &it, se, ht) d += zn_session_digest(se);
+    ZN_LFHT_FOR_EACH(s->sessions, &it, se, ht) d += zn_session_digest(se);
     return d;
 }
 

@@ -82,6 +82,16 @@ struct zn_stat {
     int64_t pzxid;
 };
 
+/* Field-wise equality (struct zn_stat has padding: never memcmp it). */
+static inline bool zn_stat_equal(const struct zn_stat *a, const struct zn_stat *b)
+{
+    return a->czxid == b->czxid && a->mzxid == b->mzxid && a->ctime == b->ctime &&
+           a->mtime == b->mtime && a->version == b->version && a->cversion == b->cversion &&
+           a->aversion == b->aversion && a->ephemeral_owner == b->ephemeral_owner &&
+           a->data_length == b->data_length && a->num_children == b->num_children &&
+           a->pzxid == b->pzxid;
+}
+
 /* A length-delimited byte string (not NUL-terminated unless stated). */
 struct zn_str {
     const char *ptr;
@@ -111,13 +121,13 @@ struct zn_op {
     struct zn_str path;
     const uint8_t *data; /* create/setData: the data (NULL with data_len 0 = empty) */
     uint32_t data_len;
-    int32_t version; /* delete/setData/setACL/check: expected version, -1 = any */
-    int32_t flags;   /* create: enum zn_create_mode */
-    int64_t ttl_ms;  /* createTTL: the TTL; -1 otherwise */
+    int32_t version;                /* delete/setData/setACL/check: expected version, -1 = any */
+    int32_t flags;                  /* create: enum zn_create_mode */
+    int64_t ttl_ms;                 /* createTTL: the TTL; -1 otherwise */
     const struct zn_acl_entry *acl; /* create/setACL */
     uint32_t acl_count;
-    bool watch;                /* reads: leave a watch (the caller registers it) */
-    const struct zn_op *sub;   /* multi/multiRead: the sub-operations */
+    bool watch;              /* reads: leave a watch (the caller registers it) */
+    const struct zn_op *sub; /* multi/multiRead: the sub-operations */
     uint32_t sub_count;
 };
 

@@ -83,8 +83,7 @@ void zn_watch_reg_destroy(struct zn_watch_reg *r)
     zn_mem_free(r);
 }
 
-static struct wentry **find_slot(struct zn_watch_reg *r, const char *path, uint32_t len,
-                                 uint64_t h)
+static struct wentry **find_slot(struct zn_watch_reg *r, const char *path, uint32_t len, uint64_t h)
 {
     struct wentry **pp = &r->tab[h & (r->tab_size - 1)];
     while (*pp && !((*pp)->hash == h && (*pp)->len == len && memcmp((*pp)->path, path, len) == 0))
@@ -172,8 +171,8 @@ static const struct wauth *auth_of(const struct zn_watch_reg *r, uint64_t sessio
     return NULL;
 }
 
-int zn_watch_session_auth(struct zn_watch_reg *r, uint64_t session,
-                          const struct zn_identity *ids, uint32_t id_count)
+int zn_watch_session_auth(struct zn_watch_reg *r, uint64_t session, const struct zn_identity *ids,
+                          uint32_t id_count)
 {
     size_t strs = 0;
     for (uint32_t i = 0; i < id_count; i++)
@@ -343,8 +342,8 @@ static bool readable(const struct zn_watch_reg *r, const struct zn_trigger *t, u
 
 /* Fire watches registered exactly on path (recursive_only: only persistent-recursive ones). */
 static uint32_t fire_at(struct zn_watch_reg *r, const struct zn_trigger *t, const char *path,
-                        uint32_t len, bool recursive_only, struct fired *f,
-                        zn_watch_emit_fn emit, void *ctx)
+                        uint32_t len, bool recursive_only, struct fired *f, zn_watch_emit_fn emit,
+                        void *ctx)
 {
     uint32_t emitted = 0;
     struct wentry **slot = find_slot(r, path, len, zn_path_hash(path, len));

@@ -50,8 +50,8 @@ int zn_watch_reg_create(struct zn_watch_reg **out);
 void zn_watch_reg_destroy(struct zn_watch_reg *r);
 
 /* Identities of a session's connection, for the READ check on delivery (copied). */
-int zn_watch_session_auth(struct zn_watch_reg *r, uint64_t session,
-                          const struct zn_identity *ids, uint32_t id_count);
+int zn_watch_session_auth(struct zn_watch_reg *r, uint64_t session, const struct zn_identity *ids,
+                          uint32_t id_count);
 /* Forget every watch and the identities of a session (closed, expired or disconnected). */
 void zn_watch_session_drop(struct zn_watch_reg *r, uint64_t session);
 

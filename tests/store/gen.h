@@ -103,7 +103,8 @@ static inline void gen_write_op(struct gen *g, struct zn_op *op, int k, bool in_
             op->type = ZN_OP_CREATECONTAINER;
         if (op->flags == ZN_MODE_PERSISTENT_WITH_TTL) {
             op->type = ZN_OP_CREATETTL;
-            op->ttl_ms = zn_prng_chance(&g->rng, 9, 10) ? (int64_t)zn_prng_range(&g->rng, 1, 200) : 0;
+            op->ttl_ms =
+                zn_prng_chance(&g->rng, 9, 10) ? (int64_t)zn_prng_range(&g->rng, 1, 200) : 0;
         }
         if (op->flags == 2 && zn_prng_chance(&g->rng, 3, 10)) {
             /* a sequential child name that is only the counter */

@@ -42,10 +42,8 @@ static inline struct zn_op op_create(const char *path, const char *data, int32_t
 
 static inline struct zn_op op_path(int32_t type, const char *path, int32_t version)
 {
-    struct zn_op op = {.type = type,
-                       .path = {path, (uint32_t)strlen(path)},
-                       .version = version,
-                       .ttl_ms = -1};
+    struct zn_op op = {
+        .type = type, .path = {path, (uint32_t)strlen(path)}, .version = version, .ttl_ms = -1};
     return op;
 }
 

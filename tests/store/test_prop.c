@@ -258,9 +258,9 @@ static int m_create(struct model *m, const struct zn_op *op, struct msub *r)
                              .data_length = (int32_t)op->data_len,
                              .pzxid = z};
     n->st.ephemeral_owner = mode == 4 ? ZN_EPHEMERAL_CONTAINER
-                            : ttl    ? (ZN_EPHEMERAL_TTL_MASK | op->ttl_ms)
-                            : eph    ? (int64_t)E->session
-                                     : 0;
+                            : ttl     ? (ZN_EPHEMERAL_TTL_MASK | op->ttl_ms)
+                            : eph     ? (int64_t)E->session
+                                      : 0;
     p = mfind(m, ppath); /* madd does not move nodes, but be explicit */
     p->st.cversion++;
     p->st.pzxid = z;
@@ -449,7 +449,9 @@ static void model_apply(struct model *m, struct mrep *rep)
         }
         for (int i = 0; i < MAXS; i++) {
             if (!m->s[i].used) {
-                uint32_t t = E->timeout_ms < 100 ? 100 : E->timeout_ms > 40000 ? 40000 : E->timeout_ms;
+                uint32_t t = E->timeout_ms < 100     ? 100
+                             : E->timeout_ms > 40000 ? 40000
+                                                     : E->timeout_ms;
                 m->s[i] = (struct msess){.used = true, .id = E->session, .timeout = t};
                 rep->session = E->session;
                 rep->timeout = t;
@@ -517,15 +519,15 @@ static void model_apply(struct model *m, struct mrep *rep)
 static uint64_t seed_used;
 static uint64_t step_no;
 
-#define CHECK(cond, ...)                                                                    \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
+#define CHECK(cond, ...)                                                                     \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
             fprintf(stderr, "MISMATCH seed=%llu step=%llu: ", (unsigned long long)seed_used, \
-                    (unsigned long long)step_no);                                           \
-            fprintf(stderr, __VA_ARGS__);                                                   \
+                    (unsigned long long)step_no);                                            \
+            fprintf(stderr, __VA_ARGS__);                                                    \
             fprintf(stderr, "  (%s:%d)\n", __FILE__, __LINE__);                              \
-            exit(1);                                                                        \
-        }                                                                                   \
+            exit(1);                                                                         \
+        }                                                                                    \
     } while (0)
 
 static void compare_sub(const struct zn_reply *got, int32_t op, int err, bool has_stat,
@@ -537,7 +539,7 @@ static void compare_sub(const struct zn_reply *got, int32_t op, int err, bool ha
         return;
     CHECK(got->has_stat == has_stat, "has_stat");
     if (has_stat)
-        CHECK(memcmp(&got->stat, st, sizeof(*st)) == 0, "reply stat differs (op %d)", op);
+        CHECK(zn_stat_equal(&got->stat, st), "reply stat differs (op %d)", op);
     if (path[0])
         CHECK(got->path.len == strlen(path) && memcmp(got->path.ptr, path, got->path.len) == 0,
               "path %.*s vs %s", (int)got->path.len, got->path.ptr, path);
@@ -550,7 +552,8 @@ static void compare_reply(const struct zn_apply_result *res, const struct mrep *
     if (!want->has_reply)
         return;
     struct zn_reply got;
-    CHECK(zn_reply_decode(res->reply, res->reply_len, &got) == 0, "reply decodes (op %d err %d len %zu)", want->op, want->err, res->reply_len);
+    CHECK(zn_reply_decode(res->reply, res->reply_len, &got) == 0,
+          "reply decodes (op %d err %d len %zu)", want->op, want->err, res->reply_len);
     if (want->op == ZN_OP_CREATESESSION) {
         CHECK(got.err == want->err, "session create err");
         if (!want->err)
@@ -561,8 +564,8 @@ static void compare_reply(const struct zn_apply_result *res, const struct mrep *
         compare_sub(&got, want->op, want->err, want->has_stat, &want->st, want->path);
         return;
     }
-    CHECK(got.op == ZN_OP_MULTI && got.err == want->err, "multi err %s vs %s",
-          zn_err_name(got.err), zn_err_name(want->err));
+    CHECK(got.op == ZN_OP_MULTI && got.err == want->err, "multi err %s vs %s", zn_err_name(got.err),
+          zn_err_name(want->err));
     CHECK(got.count == (uint32_t)want->nsub, "multi count");
     for (int i = 0; i < want->nsub; i++) {
         struct zn_reply sub;
@@ -587,7 +590,7 @@ static void compare_tree(struct zn_store *s, struct model *m, bool deep)
         const uint8_t *data;
         CHECK(zn_store_stat(s, n->path, (uint32_t)strlen(n->path), &st, &data) == 0,
               "%s missing in store", n->path);
-        CHECK(memcmp(&st, &n->st, sizeof(st)) == 0,
+        CHECK(zn_stat_equal(&st, &n->st),
               "stat of %s: czxid %lld/%lld mzxid %lld/%lld pzxid %lld/%lld v %d/%d cv %d/%d "
               "av %d/%d nc %d/%d own %llx/%llx",
               n->path, (long long)st.czxid, (long long)n->st.czxid, (long long)st.mzxid,

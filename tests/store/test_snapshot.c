@@ -18,7 +18,7 @@ struct membuf {
     uint8_t *p;
     size_t len;
     size_t cap;
-    size_t off; /* read position */
+    size_t off;   /* read position */
     size_t limit; /* bytes a reader may see (truncation tests) */
 };
 
@@ -175,8 +175,8 @@ Test(store_snapshot, concurrent_with_writes)
     cr_assert_eq(zn_store_create(NULL, &s), 0);
     uint8_t *buf = malloc(1 << 16);
     uint64_t zxid = 0;
-    struct zn_entry se = {.type = ZN_ENTRY_SESSION_CREATE, .zxid = ++zxid, .session = 0x42,
-                          .timeout_ms = 30000};
+    struct zn_entry se = {
+        .type = ZN_ENTRY_SESSION_CREATE, .zxid = ++zxid, .session = 0x42, .timeout_ms = 30000};
     size_t len;
     struct zn_apply_result res;
     cr_assert_eq(zn_entry_encode(&se, buf, 1 << 16, &len), 0);
@@ -291,8 +291,7 @@ Test(store_snapshot, corruption_detected)
         m.p[off] ^= 0x40;
         struct zn_store *l = load(&m, &rc);
         cr_assert(rc != 0 && l == NULL, "flip at %zu accepted", off);
-        cr_assert(rc == ZN_ECORRUPT || rc == ZN_EVERSION, "flip at %zu: %s", off,
-                  zn_err_name(rc));
+        cr_assert(rc == ZN_ECORRUPT || rc == ZN_EVERSION, "flip at %zu: %s", off, zn_err_name(rc));
         m.p[off] ^= 0x40;
         flips++;
     }

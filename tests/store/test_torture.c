@@ -143,8 +143,8 @@ int main(void)
     uint64_t zxid = 0;
     struct zn_apply_result res;
     size_t len;
-    struct zn_entry e = {.type = ZN_ENTRY_SESSION_CREATE, .zxid = ++zxid, .session = 7,
-                         .timeout_ms = 30000};
+    struct zn_entry e = {
+        .type = ZN_ENTRY_SESSION_CREATE, .zxid = ++zxid, .session = 7, .timeout_ms = 30000};
     zn_entry_encode(&e, buf, 1 << 16, &len);
     if (zn_store_apply(S, buf, len, &res))
         return 2;
@@ -157,10 +157,14 @@ int main(void)
     uint64_t applied = 0;
     uint8_t data[64];
     char path[32];
-    struct zn_op op = {.type = ZN_OP_CREATE, .path = {"/t", 2}, .version = -1, .ttl_ms = -1,
-                       .acl = acl, .acl_count = 1};
-    e = (struct zn_entry){.type = ZN_ENTRY_CLIENT, .session = 7, .zxid = ++zxid, .cxid = ++cxid,
-                          .op = op};
+    struct zn_op op = {.type = ZN_OP_CREATE,
+                       .path = {"/t", 2},
+                       .version = -1,
+                       .ttl_ms = -1,
+                       .acl = acl,
+                       .acl_count = 1};
+    e = (struct zn_entry){
+        .type = ZN_ENTRY_CLIENT, .session = 7, .zxid = ++zxid, .cxid = ++cxid, .op = op};
     zn_entry_encode(&e, buf, 1 << 16, &len);
     if (zn_store_apply(S, buf, len, &res))
         return 2;
@@ -180,8 +184,12 @@ int main(void)
             memcpy(data + 8, &check, 8);
             for (uint32_t i = 16; i < dl; i++)
                 data[i] = (uint8_t)(zxid + i);
-            struct zn_op o = {.path = {path, (uint32_t)strlen(path)}, .version = -1,
-                              .ttl_ms = -1, .acl = acl, .acl_count = 1, .data = data,
+            struct zn_op o = {.path = {path, (uint32_t)strlen(path)},
+                              .version = -1,
+                              .ttl_ms = -1,
+                              .acl = acl,
+                              .acl_count = 1,
+                              .data = data,
                               .data_len = dl};
             if (stamp_of[k] == 0) {
                 o.type = ZN_OP_CREATE;
@@ -199,7 +207,8 @@ int main(void)
             }
             e.op = o;
         }
-        if (zn_entry_encode(&e, buf, 1 << 16, &len) != 0 || zn_store_apply(S, buf, len, &res) != 0) {
+        if (zn_entry_encode(&e, buf, 1 << 16, &len) != 0 ||
+            zn_store_apply(S, buf, len, &res) != 0) {
             fail("apply", zxid, 0);
             break;
         }

@@ -268,7 +268,8 @@ Test(store_entry, random_bytes_and_limits)
     struct zn_identity ids[ZN_STORE_IDENTITIES_MAX + 1];
     for (uint32_t i = 0; i <= ZN_STORE_IDENTITIES_MAX; i++)
         ids[i] = (struct zn_identity){{"ip", 2}, {"1.2.3.4", 7}};
-    struct zn_entry e = {.type = ZN_ENTRY_CLIENT, .ids = ids,
+    struct zn_entry e = {.type = ZN_ENTRY_CLIENT,
+                         .ids = ids,
                          .id_count = ZN_STORE_IDENTITIES_MAX + 1,
                          .op = op_path(ZN_OP_DELETE, "/x", -1)};
     size_t len;

@@ -11,7 +11,8 @@
  *    caller's next rcu_quiescent_state()/rcu_thread_offline().
  *  - "any": no RCU requirement.
  * Readers see whole entries: a seqcount around each apply makes a read that overlapped an apply
- * retry, so a multi is atomic to readers and a read never mixes two zxids.
+ * resolve its nodes again, so a multi is atomic to readers and a read never mixes two zxids
+ * (listings: see read.c for the bounded exception).
  *
  * Apply is pure (STYLE.md 4): the result depends only on the tree and the entry bytes (time and
  * ids come from the leader's stamp); no clock, no randomness, no logging, no I/O.
@@ -93,6 +94,9 @@ int zn_store_apply(struct zn_store *s, const uint8_t *entry, size_t len,
 int zn_store_read(const struct zn_store *s, uint64_t session, const struct zn_identity *ids,
                   uint32_t id_count, const struct zn_op *op, struct zn_wbuf *out,
                   uint64_t *zxid_out);
+
+/* Listings served outside the consistency window after ZN_STORE_READ_LIST_TRIES. Any. */
+uint64_t zn_store_read_list_fallbacks(const struct zn_store *s);
 
 /*
  * Fast path for exists/getData: Stat of path, and optionally a pointer to its data (valid until

@@ -682,10 +682,10 @@ static void run(uint64_t seed, uint64_t steps)
 int main(void)
 {
     rcu_register_thread();
-    uint64_t steps = 20000, seeds = 5;
+    uint64_t steps = 50000, seeds = 10;
 #if defined(ZN_SANITIZER_BUILD)
-    steps = 4000;
-    seeds = 2;
+    steps = 10000;
+    seeds = 4;
 #endif
     const char *env = getenv("ZN_PROP_SEED");
     if (env) {

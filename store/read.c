@@ -37,6 +37,11 @@ struct rctx {
     int64_t zxid;
     uint32_t idx; /* next resolved slot (phase 2) */
     uint32_t count;
+    const struct zn_znode **node; /* one slot per op and sub-op */
+    const struct zn_zstate **state;
+};
+
+struct resolved_big {
     const struct zn_znode *node[RESOLVED_MAX];
     const struct zn_zstate *state[RESOLVED_MAX];
 };
@@ -287,10 +292,19 @@ int zn_store_read(const struct zn_store *s, uint64_t session, const struct zn_id
                   uint64_t *zxid_out)
 {
     struct zn_store *ms = (struct zn_store *)s;
-    struct rctx *c = zn_mem_alloc(sizeof(*c)); /* 32 KiB: too big for a worker's stack */
-    if (!c)
-        return ZN_ENOMEM;
-    *c = (struct rctx){.s = s, .session = session, .ids = ids, .nids = id_count};
+    const struct zn_znode *node1[1];
+    const struct zn_zstate *state1[1];
+    struct resolved_big *big = NULL; /* multiRead: 16 KiB, too big for a worker's stack */
+    struct rctx ctx = {
+        .s = s, .session = session, .ids = ids, .nids = id_count, .node = node1, .state = state1};
+    struct rctx *c = &ctx;
+    if (op->type == ZN_OP_MULTIREAD) {
+        big = zn_mem_alloc(sizeof(*big));
+        if (!big)
+            return ZN_ENOMEM;
+        c->node = big->node;
+        c->state = big->state;
+    }
     /* listings run phase 2 inside the window too, for a bounded number of attempts */
     uint32_t listing_tries = lists(op) ? ZN_STORE_READ_LIST_TRIES : 0;
     size_t mark = out->len;
@@ -328,7 +342,7 @@ int zn_store_read(const struct zn_store *s, uint64_t session, const struct zn_id
         out->len = mark;
     else if (zxid_out)
         *zxid_out = (uint64_t)c->zxid;
-    zn_mem_free(c);
+    zn_mem_free(big);
     return rc;
 }
 

@@ -682,7 +682,7 @@ static void run(uint64_t seed, uint64_t steps)
 int main(void)
 {
     rcu_register_thread();
-    uint64_t steps = 50000, seeds = 10;
+    uint64_t steps = 30000, seeds = 8;
 #if defined(ZN_SANITIZER_BUILD)
     steps = 10000;
     seeds = 4;

@@ -129,6 +129,9 @@ struct snap_thread {
     struct membuf m;
     atomic_int started;
     atomic_int done;
+    atomic_uint applied; /* entries the writer applied so far */
+    unsigned overlap;    /* entries the snapshot waits for before its second chunk */
+    int chunks;
     int rc;
 };
 
@@ -136,7 +139,12 @@ static int slow_write(void *ctx, const void *buf, size_t len)
 {
     struct snap_thread *t = ctx;
     atomic_store(&t->started, 1);
-    sched_yield(); /* let the writer run between chunks */
+    /* after the header, let the writer apply entries before continuing: the overlap must not
+     * depend on how a loaded machine schedules the two threads */
+    if (t->chunks++ == 1)
+        while (atomic_load(&t->applied) < t->overlap)
+            sched_yield();
+    sched_yield();
     return mem_write(&t->m, buf, len);
 }
 
@@ -222,7 +230,7 @@ Test(store_snapshot, concurrent_with_writes)
         log[i] = malloc(1 << 12);
         loglen[i] = encode_op(++zxid, &op, log[i]);
     }
-    struct snap_thread t = {0};
+    struct snap_thread t = {.overlap = after / 2};
     cr_assert_eq(zn_snapshot_begin(s, &t.snap), 0);
     uint64_t snap_zxid = zn_snapshot_zxid(t.snap);
     uint64_t snap_digest = zn_snapshot_digest(t.snap);
@@ -238,6 +246,7 @@ Test(store_snapshot, concurrent_with_writes)
             if (!atomic_load(&t.done))
                 during++;
             i++;
+            atomic_store(&t.applied, i);
         } else {
             sched_yield();
         }

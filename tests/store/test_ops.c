@@ -611,3 +611,46 @@ Test(store_ops, many_children_listing)
         odd += (name.ptr[name.len - 1] - '0') % 2;
     cr_assert_eq(odd, n / 2);
 }
+
+Test(store_ops, limits_refused_before_anything_changes)
+{
+    static char longpath[ZN_PATH_LEN_MAX + 2];
+    longpath[0] = '/';
+    memset(longpath + 1, 'p', ZN_PATH_LEN_MAX);
+    struct zn_op get = op_path(ZN_OP_GETDATA, longpath, -1);
+    cr_assert_eq(tst_read(&T, 0x100, &get, &W, &R), ZN_EBADARGUMENTS, "path over the limit");
+    struct zn_op create = op_create(longpath, NULL, 0);
+    struct zn_entry e = {.type = ZN_ENTRY_CLIENT, .session = 0x100, .op = create};
+    size_t len;
+    cr_assert_eq(zn_entry_encode(&e, T.buf, ZN_STORE_ENTRY_SIZE_MAX, &len), ZN_ELIMIT,
+                 "an over-long path cannot become an entry");
+    static struct zn_op subs[ZN_MULTI_OPS_MAX + 1];
+    for (uint32_t i = 0; i <= ZN_MULTI_OPS_MAX; i++)
+        subs[i] = op_path(ZN_OP_CHECK, "/", -1);
+    e.op = (struct zn_op){.type = ZN_OP_MULTI, .sub = subs, .sub_count = ZN_MULTI_OPS_MAX + 1};
+    cr_assert_eq(zn_entry_encode(&e, T.buf, ZN_STORE_ENTRY_SIZE_MAX, &len), ZN_ELIMIT,
+                 "too many ops in one multi");
+    struct zn_op mr = {.type = ZN_OP_MULTIREAD, .sub = subs, .sub_count = ZN_MULTI_OPS_MAX + 1};
+    cr_assert_eq(tst_read(&T, 0x100, &mr, &W, &R), ZN_ELIMIT);
+    cr_assert_eq(R.count, 0);
+    e.op.sub_count = ZN_MULTI_OPS_MAX;
+    uint64_t d = zn_store_tree_digest(T.s);
+    cr_assert_eq(tst_op(&T, 0x100, &e.op), 0, "exactly the maximum is accepted");
+    cr_assert_eq(T.rep.count, ZN_MULTI_OPS_MAX);
+    cr_assert_eq(zn_store_tree_digest(T.s), d);
+}
+
+Test(store_ops, configured_data_limit)
+{
+    struct zn_store *dflt = T.s;
+    struct zn_store_config cfg = {.data_size_max = 4};
+    cr_assert_eq(zn_store_create(&cfg, &T.s), 0);
+    cr_assert_eq(tst_session(&T, 0x100), 0);
+    cr_assert_eq(create("/x", "1234", 0), 0);
+    cr_assert_eq(create("/y", "12345", 0), ZN_ELIMIT);
+    struct zn_op set = op_set("/x", "12345", -1);
+    cr_assert_eq(tst_op(&T, 0x100, &set), ZN_ELIMIT);
+    cr_assert_eq(stat_of("/x").data_length, 4);
+    zn_store_destroy(T.s);
+    T.s = dflt;
+}

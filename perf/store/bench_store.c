@@ -30,6 +30,16 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* CPU time of the calling thread: robust against other processes sharing the 2 cores */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double last_cpu_rate; /* ops per CPU-second of the last measurement */
+
 static long rss_kib(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -113,7 +123,7 @@ static double apply_rate(struct zn_store *s, uint64_t n, int32_t type)
         if (zn_entry_encode(&e, log + i * 128, 128, &lens[i]))
             abort();
     }
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     for (uint64_t i = 0; i < n; i++) {
         struct zn_apply_result res;
         if (zn_store_apply(s, log + i * 128, lens[i], &res))
@@ -122,6 +132,7 @@ static double apply_rate(struct zn_store *s, uint64_t n, int32_t type)
             rcu_quiescent_state();
     }
     double el = now_s() - t0;
+    last_cpu_rate = (double)n / (cpu_s() - c0);
     free(log);
     free(lens);
     return (double)n / el;
@@ -132,6 +143,7 @@ struct reader {
     uint64_t n;
     double seconds;
     uint64_t ops;
+    double cpu;
     int fast;
 };
 
@@ -143,7 +155,7 @@ static void *reader_main(void *arg)
     zn_prng_seed(&rng, (uint64_t)(uintptr_t)r);
     struct zn_wbuf w;
     zn_wbuf_init(&w, 0);
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     uint64_t ops = 0;
     while (now_s() - t0 < r->seconds) {
         for (int k = 0; k < 1024; k++) {
@@ -165,6 +177,7 @@ static void *reader_main(void *arg)
         rcu_quiescent_state();
     }
     r->seconds = now_s() - t0;
+    r->cpu = cpu_s() - c0;
     r->ops = ops;
     zn_wbuf_fini(&w);
     rcu_unregister_thread();
@@ -180,11 +193,13 @@ static double read_rate(struct zn_store *s, uint64_t n, int threads, int fast, d
         r[i] = (struct reader){.s = s, .n = n, .seconds = seconds, .fast = fast};
         pthread_create(&th[i], NULL, reader_main, &r[i]);
     }
-    double total = 0;
+    double total = 0, cpu_rate = 0;
     for (int i = 0; i < threads; i++) {
         pthread_join(th[i], NULL);
         total += (double)r[i].ops / r[i].seconds;
+        cpu_rate += (double)r[i].ops / r[i].cpu / threads;
     }
+    last_cpu_rate = cpu_rate;
     rcu_thread_online();
     return total;
 }
@@ -200,13 +215,24 @@ int main(int argc, char **argv)
     buf = malloc(1 << 16);
     rcu_register_thread();
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    printf("store benchmarks (%ld online CPUs; other processes may share them)\n", cpus);
+    double load[1] = {0};
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la) {
+        if (fscanf(la, "%lf", &load[0]) != 1)
+            load[0] = -1;
+        fclose(la);
+    }
+    printf("store benchmarks (%ld online CPUs, load average %.1f at start)\n", cpus, load[0]);
+    setvbuf(stdout, NULL, _IOLBF, 0);
 
     /* 1K znodes */
     struct zn_store *s = make_store();
     populate(s, 1000);
-    printf("get at 1K znodes:  zn_store_read(getData) %.0f ns/op, zn_store_stat %.0f ns/op\n",
-           1e9 / read_rate(s, 1000, 1, 0, 1.0), 1e9 / read_rate(s, 1000, 1, 1, 1.0));
+    double w1 = read_rate(s, 1000, 1, 0, 1.0), c1 = last_cpu_rate;
+    double w2 = read_rate(s, 1000, 1, 1, 1.0), c2 = last_cpu_rate;
+    printf("get at 1K znodes: zn_store_read(getData) %.0f ns/op CPU (%.0f wall), zn_store_stat "
+           "%.0f ns/op CPU (%.0f wall)\n",
+           1e9 / c1, 1e9 / w1, 1e9 / c2, 1e9 / w2);
     zn_store_destroy(s);
 
     /* large tree: memory, apply rates, reads */
@@ -224,17 +250,24 @@ int main(int argc, char **argv)
            (double)(m1.payload_bytes - m0.payload_bytes) / (double)large,
            (double)(m1.meta_bytes - m0.meta_bytes) / (double)large,
            (double)(rss1 - rss0) * 1024.0 / (double)large);
-    printf("get at %llu znodes: zn_store_read(getData) %.0f ns/op, zn_store_stat %.0f ns/op\n",
-           (unsigned long long)large, 1e9 / read_rate(s, large, 1, 0, 1.0),
-           1e9 / read_rate(s, large, 1, 1, 1.0));
-    double r1 = read_rate(s, large, 1, 0, 1.5), r2 = read_rate(s, large, 2, 0, 1.5);
-    printf("read throughput (getData, %llu znodes): 1 thread %.2f M/s, 2 threads %.2f M/s "
-           "(x%.2f)\n",
-           (unsigned long long)large, r1 / 1e6, r2 / 1e6, r2 / r1);
-    double set = apply_rate(s, large, ZN_OP_SETDATA);
-    double del = apply_rate(s, large, ZN_OP_DELETE);
-    printf("single-writer apply (%llu znodes): create %.0f/s, setData %.0f/s, delete %.0f/s\n",
-           (unsigned long long)large, create, set, del);
+    double create_cpu = last_cpu_rate;
+    w1 = read_rate(s, large, 1, 0, 1.0);
+    c1 = last_cpu_rate;
+    w2 = read_rate(s, large, 1, 1, 1.0);
+    c2 = last_cpu_rate;
+    printf("get at %llu znodes: zn_store_read(getData) %.0f ns/op CPU (%.0f wall), "
+           "zn_store_stat %.0f ns/op CPU (%.0f wall)\n",
+           (unsigned long long)large, 1e9 / c1, 1e9 / w1, 1e9 / c2, 1e9 / w2);
+    double r1 = read_rate(s, large, 1, 0, 1.5), r1c = last_cpu_rate;
+    double r2 = read_rate(s, large, 2, 0, 1.5), r2c = last_cpu_rate;
+    printf("read throughput (getData, %llu znodes, wall clock): 1 thread %.2f M/s, 2 threads "
+           "%.2f M/s (x%.2f); per thread per CPU-second: %.2f M vs %.2f M\n",
+           (unsigned long long)large, r1 / 1e6, r2 / 1e6, r2 / r1, r1c / 1e6, r2c / 1e6);
+    double set = apply_rate(s, large, ZN_OP_SETDATA), set_cpu = last_cpu_rate;
+    double del = apply_rate(s, large, ZN_OP_DELETE), del_cpu = last_cpu_rate;
+    printf("single-writer apply (%llu znodes), per CPU-second (wall): create %.0f/s (%.0f), "
+           "setData %.0f/s (%.0f), delete %.0f/s (%.0f)\n",
+           (unsigned long long)large, create_cpu, create, set_cpu, set, del_cpu, del);
     zn_store_destroy(s);
     rcu_unregister_thread();
     free(buf);

@@ -601,6 +601,21 @@ static void compare_tree(struct zn_store *s, struct model *m, bool deep)
         CHECK(n->dlen == 0 || memcmp(data, n->data, n->dlen) == 0, "data of %s", n->path);
         if (!deep)
             continue;
+        /* children listing: exactly the model's children, each once */
+        struct zn_op gc = {.type = ZN_OP_GETCHILDREN, .path = {n->path, (uint32_t)strlen(n->path)}};
+        w.len = 0;
+        CHECK(zn_store_read(s, 0, &super, 1, &gc, &w, NULL) == 0, "getChildren");
+        struct zn_reply lr;
+        CHECK(zn_reply_decode(w.p, w.len, &lr) == 0 && lr.err == 0, "getChildren reply");
+        CHECK(lr.count == (uint32_t)n->st.num_children, "listing of %s: %u names, numChildren %d",
+              n->path, lr.count, n->st.num_children);
+        struct zn_str name;
+        while (zn_reply_next_name(&lr, &name) == 0) {
+            char child[160];
+            snprintf(child, sizeof(child), "%s/%.*s", strcmp(n->path, "/") ? n->path : "",
+                     (int)name.len, name.ptr);
+            CHECK(mfind(m, child) != NULL, "listed child %s not in the model", child);
+        }
         struct zn_op ga = {.type = ZN_OP_GETACL, .path = {n->path, (uint32_t)strlen(n->path)}};
         w.len = 0;
         CHECK(zn_store_read(s, 0, &super, 1, &ga, &w, NULL) == 0, "getACL");
@@ -615,11 +630,36 @@ static void compare_tree(struct zn_store *s, struct model *m, bool deep)
                   "acl %d of %s", k, n->path);
         }
     }
+    if (deep) {
+        /* each session's ephemerals (getEphemerals "/") match the model */
+        for (int i = 0; i < MAXS; i++) {
+            if (!m->s[i].used)
+                continue;
+            uint32_t want = 0;
+            for (int k = 0; k < m->hw; k++)
+                if (m->n[k].used && is_eph(m->n[k].st.ephemeral_owner) &&
+                    (uint64_t)m->n[k].st.ephemeral_owner == m->s[i].id)
+                    want++;
+            struct zn_op ge = {.type = ZN_OP_GETEPHEMERALS, .path = {"/", 1}};
+            w.len = 0;
+            struct zn_reply er;
+            CHECK(zn_store_read(s, m->s[i].id, NULL, 0, &ge, &w, NULL) == 0 &&
+                      zn_reply_decode(w.p, w.len, &er) == 0 && er.err == 0,
+                  "getEphemerals");
+            CHECK(er.count == want, "session %llx: %u ephemerals, model %u",
+                  (unsigned long long)m->s[i].id, er.count, want);
+        }
+    }
     zn_wbuf_fini(&w);
     struct zn_store_counts c;
     zn_store_counts(s, &c);
     CHECK(c.znodes == count, "znode count %llu vs %llu", (unsigned long long)c.znodes,
           (unsigned long long)count);
+    uint64_t sessions = 0;
+    for (int i = 0; i < MAXS; i++)
+        sessions += m->s[i].used;
+    CHECK(c.sessions == sessions, "session count %llu vs %llu", (unsigned long long)c.sessions,
+          (unsigned long long)sessions);
     if (deep)
         CHECK(zn_store_digest(s) == zn_store_digest_compute(s), "incremental digest");
 }

@@ -654,3 +654,41 @@ Test(store_ops, configured_data_limit)
     zn_store_destroy(T.s);
     T.s = dflt;
 }
+
+Test(store_ops, read_permissions_and_unimplemented)
+{
+    struct zn_acl_entry admin_only[] = {{ZN_PERM_ADMIN, {"world", 5}, {"anyone", 6}}};
+    struct zn_op op = op_create("/locked", "secret", 0);
+    op.acl = admin_only;
+    cr_assert_eq(tst_op(&T, 0x100, &op), 0);
+    struct zn_acl_entry none[] = {{ZN_PERM_WRITE, {"world", 5}, {"anyone", 6}}};
+    op = op_create("/none", NULL, 0);
+    op.acl = none;
+    cr_assert_eq(tst_op(&T, 0x100, &op), 0);
+    struct zn_op r = op_path(ZN_OP_GETDATA, "/locked", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &r, &W, &R), ZN_ENOAUTH);
+    r = op_path(ZN_OP_GETCHILDREN, "/locked", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &r, &W, &R), ZN_ENOAUTH);
+    r = op_path(ZN_OP_GETCHILDREN2, "/locked", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &r, &W, &R), ZN_ENOAUTH);
+    r = op_path(ZN_OP_GETALLCHILDRENNUMBER, "/locked", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &r, &W, &R), ZN_ENOAUTH);
+    r = op_path(ZN_OP_EXISTS, "/locked", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &r, &W, &R), 0, "exists needs no permission");
+    cr_assert_eq(R.stat.data_length, 6);
+    r = op_path(ZN_OP_GETACL, "/locked", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &r, &W, &R), 0, "ADMIN alone may read the ACL");
+    r = op_path(ZN_OP_GETACL, "/none", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &r, &W, &R), ZN_ENOAUTH, "neither READ nor ADMIN");
+    struct zn_op chk = op_path(ZN_OP_CHECK, "/locked", -1);
+    cr_assert_eq(tst_op(&T, 0x100, &chk), ZN_ENOAUTH, "check needs READ");
+    /* an op the store does not execute as a client write */
+    struct zn_op dc = op_path(ZN_OP_DELETECONTAINER, "/locked", -1);
+    cr_assert_eq(tst_op(&T, 0x100, &dc), ZN_EUNIMPLEMENTED);
+    struct zn_op rd = op_path(ZN_OP_GETCHILDREN, "/", -1);
+    rd.type = ZN_OP_SETDATA;
+    cr_assert_eq(tst_read(&T, 0x100, &rd, &W, &R), ZN_EUNIMPLEMENTED, "writes are not reads");
+    /* getEphemerals of an unknown session */
+    r = op_path(ZN_OP_GETEPHEMERALS, "/", -1);
+    cr_assert_eq(tst_read(&T, 0x999, &r, &W, &R), ZN_ESESSIONEXPIRED);
+}

@@ -5,8 +5,11 @@
  * liburcu QSBR readers (worker lcores) read it without locks through zn_store_read() and
  * zn_store_stat(). RCU contract (every function below names its context):
  *  - "writer": the single apply thread, registered with rcu_register_thread() and online. It
- *    must pass through rcu_quiescent_state() between applies (or go offline) so that retired
- *    memory (call_rcu) is reclaimed.
+ *    must pass through rcu_quiescent_state() after every apply (it costs a few ns) or go
+ *    offline: grace periods wait for it, and both memory reclamation (call_rcu) and the hash
+ *    table's lazy growth (which needs many grace periods) stall otherwise - measured: with a
+ *    quiescent state every 64 applies, 400K znodes left the table unresized and lookups took
+ *    ~25 us instead of ~1 us.
  *  - "reader": a registered QSBR thread that is online; pointers returned stay valid until the
  *    caller's next rcu_quiescent_state()/rcu_thread_offline().
  *  - "any": no RCU requirement.

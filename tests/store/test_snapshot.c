@@ -69,8 +69,7 @@ static void apply_gen(struct zn_store *s, struct gen *g, uint64_t n, uint8_t *bu
         cr_assert_eq(zn_entry_encode(&e, buf, 1 << 16, &len), 0);
         struct zn_apply_result res;
         cr_assert_eq(zn_store_apply(s, buf, len, &res), 0);
-        if (i % 128 == 0)
-            rcu_quiescent_state();
+        rcu_quiescent_state();
     }
 }
 
@@ -198,8 +197,7 @@ Test(store_snapshot, concurrent_with_writes)
         op = op_create(path, "0123456789abcdef0123456789abcdef", i % 7 == 0 ? 1 : 0);
         len = encode_op(++zxid, &op, buf);
         cr_assert_eq(zn_store_apply(s, buf, len, &res), 0);
-        if (i % 256 == 0)
-            rcu_quiescent_state();
+        rcu_quiescent_state();
     }
     /* the log after the snapshot point: setData, delete, re-create, multi */
     uint8_t **log = malloc(after * sizeof(*log));
@@ -266,8 +264,7 @@ Test(store_snapshot, concurrent_with_writes)
     cr_assert_eq(zn_store_applied_zxid(l), snap_zxid);
     for (uint32_t k = 0; k < after; k++) {
         cr_assert_eq(zn_store_apply(l, log[k], loglen[k], &res), 0);
-        if (k % 256 == 0)
-            rcu_quiescent_state();
+        rcu_quiescent_state();
     }
     cr_assert_eq(zn_store_digest(l), zn_store_digest(s), "replay reaches the live tree");
     cr_assert_eq(zn_store_digest_compute(s), zn_store_digest(s));

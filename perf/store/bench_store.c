@@ -59,8 +59,9 @@ static uint8_t *buf;
 
 static void apply_op(struct zn_store *s, const struct zn_op *op)
 {
+    zxid++;
     struct zn_entry e = {.type = ZN_ENTRY_CLIENT,
-                         .zxid = ++zxid,
+                         .zxid = zxid,
                          .time_ms = (int64_t)zxid,
                          .session = 1,
                          .cxid = ++cxid,
@@ -114,8 +115,9 @@ static double apply_rate(struct zn_store *s, uint64_t n, int32_t type)
                            .acl_count = 1,
                            .data = value,
                            .data_len = type == ZN_OP_DELETE ? 0 : 32};
+        zxid++;
         struct zn_entry e = {.type = ZN_ENTRY_CLIENT,
-                             .zxid = ++zxid,
+                             .zxid = zxid,
                              .time_ms = (int64_t)zxid,
                              .session = 1,
                              .cxid = ++cxid,

@@ -75,6 +75,23 @@ struct model {
 
 static const struct zn_entry *E;
 
+/* Watch triggers the model expects from the current entry (compared as a multiset). */
+struct mtrig {
+    int32_t type;
+    char path[80];
+};
+static struct mtrig mtr[4096];
+static int nmtr;
+
+static void mtrigger(int32_t type, const char *path)
+{
+    if (nmtr < (int)(sizeof(mtr) / sizeof(mtr[0]))) {
+        mtr[nmtr].type = type;
+        snprintf(mtr[nmtr].path, sizeof(mtr[nmtr].path), "%s", path);
+        nmtr++;
+    }
+}
+
 static struct mnode *mfind(struct model *m, const char *path)
 {
     for (int i = 0; i < m->hw; i++)
@@ -268,6 +285,8 @@ static int m_create(struct model *m, const struct zn_op *op, struct msub *r)
     r->has_stat = true;
     r->st = n->st;
     snprintf(r->path, sizeof(r->path), "%s", path);
+    mtrigger(ZN_EVENT_NODE_CREATED, path);
+    mtrigger(ZN_EVENT_NODE_CHILDREN_CHANGED, ppath);
     return 0;
 }
 
@@ -298,6 +317,8 @@ static int m_delete(struct model *m, const char *path, int32_t version, bool int
     n->used = false;
     p->st.pzxid = (int64_t)E->zxid;
     p->st.num_children--;
+    mtrigger(ZN_EVENT_NODE_DELETED, path);
+    mtrigger(ZN_EVENT_NODE_CHILDREN_CHANGED, ppath);
     return 0;
 }
 
@@ -332,6 +353,7 @@ static int m_op(struct model *m, const struct zn_op *op, struct msub *r)
         n->st.data_length = (int32_t)op->data_len;
         r->has_stat = true;
         r->st = n->st;
+        mtrigger(ZN_EVENT_NODE_DATA_CHANGED, path);
         return 0;
     case ZN_OP_SETACL: {
         if (!valid_universe_path(path))
@@ -389,6 +411,7 @@ static void m_client(struct model *m, struct mrep *rep)
         return;
     }
     memcpy(&scratch_model, m, sizeof(*m));
+    int trig_mark = nmtr;
     rep->nsub = (int)op->sub_count;
     int failed = -1;
     for (uint32_t i = 0; i < op->sub_count; i++) {
@@ -404,6 +427,7 @@ static void m_client(struct model *m, struct mrep *rep)
         memcpy(m, &scratch_model, sizeof(*m));
         return;
     }
+    nmtr = trig_mark; /* a failed multi fires nothing */
     for (int i = 0; i < rep->nsub; i++) {
         int code = i < failed ? 0 : i == failed ? rep->err : ZN_EINCONSISTENT;
         memset(&rep->sub[i], 0, sizeof(rep->sub[i]));
@@ -431,6 +455,8 @@ static void m_close(struct model *m, struct msess *se)
             p->st.pzxid = (int64_t)E->zxid;
             p->st.num_children--;
             n->used = false;
+            mtrigger(ZN_EVENT_NODE_DELETED, n->path);
+            mtrigger(ZN_EVENT_NODE_CHILDREN_CHANGED, ppath);
         }
     }
     se->used = false;
@@ -439,6 +465,7 @@ static void m_close(struct model *m, struct msess *se)
 static void model_apply(struct model *m, struct mrep *rep)
 {
     memset(rep, 0, sizeof(*rep));
+    nmtr = 0;
     switch (E->type) {
     case ZN_ENTRY_SESSION_CREATE: {
         rep->has_reply = true;
@@ -575,6 +602,32 @@ static void compare_reply(const struct zn_apply_result *res, const struct mrep *
     }
 }
 
+static int trig_cmp(const void *a, const void *b)
+{
+    const struct mtrig *x = a, *y = b;
+    if (x->type != y->type)
+        return x->type < y->type ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+static void compare_triggers(const struct zn_apply_result *res)
+{
+    static struct mtrig got[4096];
+    CHECK(res->trigger_count == (uint32_t)nmtr, "%u triggers, model %d", res->trigger_count, nmtr);
+    for (uint32_t i = 0; i < res->trigger_count; i++) {
+        const struct zn_trigger *t = &res->triggers[i];
+        CHECK(t->zxid == (int64_t)E->zxid, "trigger zxid");
+        got[i].type = t->type;
+        snprintf(got[i].path, sizeof(got[i].path), "%.*s", (int)t->path.len, t->path.ptr);
+    }
+    qsort(got, res->trigger_count, sizeof(got[0]), trig_cmp);
+    qsort(mtr, (size_t)nmtr, sizeof(mtr[0]), trig_cmp);
+    for (int i = 0; i < nmtr; i++)
+        CHECK(got[i].type == mtr[i].type && !strcmp(got[i].path, mtr[i].path),
+              "trigger %d: %d %s vs model %d %s", i, got[i].type, got[i].path, mtr[i].type,
+              mtr[i].path);
+}
+
 static void compare_tree(struct zn_store *s, struct model *m, bool deep)
 {
     uint64_t count = 0;
@@ -692,6 +745,7 @@ static void run(uint64_t seed, uint64_t steps)
         struct mrep want;
         model_apply(&M, &want);
         compare_reply(&res, &want);
+        compare_triggers(&res);
         free(sc);
         counts[e.type]++;
         if (want.has_reply && want.err) {

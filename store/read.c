@@ -403,3 +403,16 @@ uint32_t zn_store_sessions(const struct zn_store *s,
     }
     return count;
 }
+
+int zn_store_session_get(const struct zn_store *s, uint64_t id, uint32_t *timeout_ms,
+                         uint8_t passwd[ZN_SESSION_PASSWD_BYTES])
+{
+    const struct zn_session *se = zn_session_lookup(s, id);
+    if (!se)
+        return ZN_EUNKNOWNSESSION;
+    if (timeout_ms)
+        *timeout_ms = se->timeout_ms;
+    if (passwd)
+        memcpy(passwd, se->passwd, ZN_SESSION_PASSWD_BYTES);
+    return 0;
+}

@@ -146,6 +146,13 @@ uint32_t zn_store_expiry_candidates(const struct zn_store *s, int64_t now_ms, ui
 uint32_t zn_store_sessions(const struct zn_store *s,
                            void (*fn)(void *ctx, uint64_t id, uint32_t timeout_ms), void *ctx);
 
+/*
+ * A session's negotiated timeout and password (reconnects compare the password). Returns 0 or
+ * ZN_EUNKNOWNSESSION. Context: reader.
+ */
+int zn_store_session_get(const struct zn_store *s, uint64_t id, uint32_t *timeout_ms,
+                         uint8_t passwd[ZN_SESSION_PASSWD_BYTES]);
+
 /* ACL check helper for watch delivery: does (ids) hold perm on acl? Context: writer. */
 bool zn_acl_allows(const struct zn_acl *acl, uint32_t perm, const struct zn_identity *ids,
                    uint32_t id_count);

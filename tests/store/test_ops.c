@@ -394,6 +394,18 @@ Test(store_ops, sessions_ephemerals_dedup)
     cr_assert_eq(tst_session(&T, 0x200), 0);
     cr_assert_eq(T.rep.session, 0x200u);
     cr_assert_eq(T.rep.timeout_ms, 10000u);
+    uint32_t timeout;
+    uint8_t pw[ZN_SESSION_PASSWD_BYTES];
+    cr_assert_eq(zn_store_session_get(T.s, 0x200, &timeout, pw), 0);
+    cr_assert(timeout == 10000 && pw[0] == 0x5a && pw[15] == 0x5a);
+    cr_assert_eq(zn_store_session_get(T.s, 0x201, &timeout, pw), ZN_EUNKNOWNSESSION);
+    struct zn_entry se = {.type = ZN_ENTRY_SESSION_CREATE, .session = 0x400, .timeout_ms = 1};
+    tst_apply_entry(&T, &se);
+    cr_assert_eq(T.rep.timeout_ms, ZN_SESSION_TIMEOUT_MIN_MS, "timeouts are clamped");
+    se =
+        (struct zn_entry){.type = ZN_ENTRY_SESSION_CREATE, .session = 0x401, .timeout_ms = 1000000};
+    tst_apply_entry(&T, &se);
+    cr_assert_eq(T.rep.timeout_ms, ZN_SESSION_TIMEOUT_MAX_MS);
     struct zn_op op = op_create("/p", NULL, 0);
     cr_assert_eq(tst_op_ids(&T, 0x200, 1, &op, NULL, 0), 0);
     op = op_create("/p/e1", NULL, ZN_MODE_EPHEMERAL);

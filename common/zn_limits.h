@@ -82,6 +82,10 @@ _Static_assert(ZN_SESSION_TIMEOUT_MIN_MS < ZN_SESSION_TIMEOUT_MAX_MS, "timeout r
 /* Attempts a listing read makes to complete between two applies before it is served from a
  * walk that may overlap writes (a listing of ~1000 names takes ~10 us; applies take ~5 us). */
 #define ZN_STORE_READ_LIST_TRIES 64u
+/* Largest hash table pre-sizing (zn_store_config.expected_znodes): 2^26 buckets = 1 GiB. */
+#define ZN_STORE_ZNODES_PRESIZE_MAX (1ull << 26)
+/* Items a finished snapshot releases after each apply (~0.5 us each: bounded added latency). */
+#define ZN_STORE_RELEASE_PER_APPLY 16u
 /* Session password (ZooKeeper ConnectRequest.passwd). */
 #define ZN_SESSION_PASSWD_BYTES 16u
 _Static_assert(ZN_STORE_ENTRY_SIZE_MAX < INT32_MAX, "entry lengths travel in 32 bits");

@@ -119,6 +119,7 @@ struct zn_store {
     void *apply_scratch; /* apply.c overlay and ACL fixup storage */
     /* snapshot (writer side) */
     bool snap_active;
+    bool snap_releasing; /* snapshot ended, kept versions/tombstones not all released yet */
     uint64_t snap_zxid;
     uint32_t snap_gen;
     struct zn_znode *_Atomic tombs;

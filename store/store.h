@@ -32,6 +32,13 @@ struct zn_acl;
 
 struct zn_store_config {
     uint32_t data_size_max; /* bytes of one znode's data; 0 = ZN_DATA_SIZE_DEFAULT_BYTES */
+    /*
+     * Znodes the tree is sized for at creation (0 = small). The hash table still grows beyond
+     * it, but liburcu grows it lazily in a background worker that needs CPU time and many grace
+     * periods; on a loaded machine lookups ran on long chains for seconds. Pre-sizing costs
+     * 16 bytes per bucket (16 MiB for 1M znodes).
+     */
+    uint64_t expected_znodes;
 };
 
 /* Watch event types (Watcher.Event.EventType). */
@@ -108,6 +115,13 @@ uint64_t zn_store_read_list_fallbacks(const struct zn_store *s);
  */
 int zn_store_stat(const struct zn_store *s, const char *path, uint32_t path_len, struct zn_stat *st,
                   const uint8_t **data);
+
+/*
+ * Release up to budget items kept by the last snapshot (see snapshot.h); returns how many were
+ * released (0 when nothing is pending). apply already does a few after every entry; an idle
+ * writer calls this from its housekeeping. Context: writer.
+ */
+uint32_t zn_store_maintain(struct zn_store *s, uint32_t budget);
 
 /* Applied zxid (last applied entry). Context: any. */
 uint64_t zn_store_applied_zxid(const struct zn_store *s);

@@ -6,7 +6,8 @@
  *   delete (pre-encoded entries, apply only); read throughput with 1 and 2 reader threads;
  *   bytes per znode for 1M znodes with 32-byte values (allocator accounting and RSS).
  *
- * Usage: bench_store [znodes_large]   (default 1000000)
+ * Usage: bench_store [znodes_large]   (default 1000000). The large tree is pre-sized
+ * (zn_store_config.expected_znodes); ZN_BENCH_NO_PRESIZE=1 leaves the growth to liburcu.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,10 +18,12 @@
 #include <unistd.h>
 #include <urcu-qsbr.h>
 
+#include "common/zn_hist.h"
 #include "common/zn_prng.h"
 #include "store/alloc.h"
 #include "store/entry.h"
 #include "store/reply.h"
+#include "store/snapshot.h"
 #include "store/store.h"
 
 static double now_s(void)
@@ -72,10 +75,11 @@ static void apply_op(struct zn_store *s, const struct zn_op *op)
         abort();
 }
 
-static struct zn_store *make_store(void)
+static struct zn_store *make_store(uint64_t expected)
 {
     struct zn_store *s;
-    if (zn_store_create(NULL, &s))
+    struct zn_store_config cfg = {.expected_znodes = expected};
+    if (zn_store_create(&cfg, &s))
         abort();
     struct zn_entry e = {
         .type = ZN_ENTRY_SESSION_CREATE, .zxid = ++zxid, .session = 1, .timeout_ms = 30000};
@@ -205,6 +209,81 @@ static double read_rate(struct zn_store *s, uint64_t n, int threads, int fast, d
     return total;
 }
 
+struct snap_job {
+    struct zn_snapshot *snap;
+    uint64_t bytes;
+    double seconds;
+    atomic_int done;
+};
+
+static int count_sink(void *ctx, const void *b, size_t len)
+{
+    (void)b;
+    ((struct snap_job *)ctx)->bytes += len;
+    return 0;
+}
+
+static void *snap_main(void *arg)
+{
+    struct snap_job *j = arg;
+    rcu_register_thread();
+    double t0 = now_s();
+    if (zn_snapshot_write(j->snap, count_sink, j))
+        abort();
+    j->seconds = now_s() - t0;
+    rcu_unregister_thread();
+    atomic_store(&j->done, 1);
+    return NULL;
+}
+
+/* setData apply latency (ns per entry) over n entries into h; optionally during a snapshot. */
+static void set_latency(struct zn_store *s, uint64_t keys, uint64_t n, struct zn_hist *h,
+                        struct snap_job *job)
+{
+    static const uint8_t value[32] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+    struct zn_prng rng;
+    zn_prng_seed(&rng, 5);
+    pthread_t th;
+    if (job)
+        pthread_create(&th, NULL, snap_main, job);
+    uint64_t during = 0;
+    for (uint64_t i = 0; i < n || (job && !atomic_load(&job->done)); i++) {
+        char p[32];
+        path_of(zn_prng_below(&rng, keys), p);
+        struct zn_op op = {.type = ZN_OP_SETDATA,
+                           .path = {p, (uint32_t)strlen(p)},
+                           .version = -1,
+                           .ttl_ms = -1,
+                           .data = value,
+                           .data_len = 32};
+        zxid++;
+        struct zn_entry e = {.type = ZN_ENTRY_CLIENT,
+                             .zxid = zxid,
+                             .time_ms = (int64_t)zxid,
+                             .session = 1,
+                             .cxid = ++cxid,
+                             .op = op};
+        size_t len;
+        if (zn_entry_encode(&e, buf, 1 << 16, &len))
+            abort();
+        struct zn_apply_result res;
+        double t0 = now_s();
+        if (zn_store_apply(s, buf, len, &res))
+            abort();
+        double t1 = now_s();
+        if (!job || !atomic_load(&job->done)) {
+            zn_hist_record(h, (uint64_t)((t1 - t0) * 1e9));
+            during++;
+        }
+        rcu_quiescent_state();
+        if (job && i >= n && i > 50 * n)
+            break; /* bounded even if the snapshot thread is starved */
+    }
+    if (job)
+        pthread_join(th, NULL);
+    (void)during;
+}
+
 static void populate(struct zn_store *s, uint64_t n)
 {
     apply_rate(s, n, ZN_OP_CREATE);
@@ -227,7 +306,7 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     /* 1K znodes */
-    struct zn_store *s = make_store();
+    struct zn_store *s = make_store(1000);
     populate(s, 1000);
     double w1 = read_rate(s, 1000, 1, 0, 1.0), c1 = last_cpu_rate;
     double w2 = read_rate(s, 1000, 1, 1, 1.0), c2 = last_cpu_rate;
@@ -240,7 +319,7 @@ int main(int argc, char **argv)
     struct zn_mem_stats m0, m1;
     zn_mem_stats_get(&m0);
     long rss0 = rss_kib();
-    s = make_store();
+    s = make_store(getenv("ZN_BENCH_NO_PRESIZE") ? 0 : large);
     double create = apply_rate(s, large, ZN_OP_CREATE);
     zn_mem_stats_get(&m1);
     long rss1 = rss_kib();
@@ -264,6 +343,31 @@ int main(int argc, char **argv)
     printf("read throughput (getData, %llu znodes, wall clock): 1 thread %.2f M/s, 2 threads "
            "%.2f M/s (x%.2f); per thread per CPU-second: %.2f M vs %.2f M\n",
            (unsigned long long)large, r1 / 1e6, r2 / 1e6, r2 / r1, r1c / 1e6, r2c / 1e6);
+    /* write latency with and without a concurrent snapshot (DESIGN.md section 10) */
+    static struct zn_hist h0, h1;
+    zn_hist_reset(&h0);
+    zn_hist_reset(&h1);
+    uint64_t nlat = large / 5;
+    set_latency(s, large, nlat, &h0, NULL);
+    struct snap_job job = {0};
+    double b0 = now_s();
+    if (zn_snapshot_begin(s, &job.snap))
+        abort();
+    double begin_us = (now_s() - b0) * 1e6;
+    set_latency(s, large, nlat, &h1, &job);
+    double e0 = now_s();
+    zn_snapshot_end(s, job.snap);
+    double end_us = (now_s() - e0) * 1e6;
+    printf("setData apply latency, %llu znodes: without snapshot p50 %llu ns p99 %llu ns p99.9 "
+           "%llu ns; during a snapshot p50 %llu ns p99 %llu ns p99.9 %llu ns (%llu samples); "
+           "snapshot %.2f s, %.1f MB; writer-side begin %.0f us, end %.0f us\n",
+           (unsigned long long)large, (unsigned long long)zn_hist_percentile(&h0, 50),
+           (unsigned long long)zn_hist_percentile(&h0, 99),
+           (unsigned long long)zn_hist_percentile(&h0, 99.9),
+           (unsigned long long)zn_hist_percentile(&h1, 50),
+           (unsigned long long)zn_hist_percentile(&h1, 99),
+           (unsigned long long)zn_hist_percentile(&h1, 99.9), (unsigned long long)h1.count,
+           job.seconds, (double)job.bytes / 1e6, begin_us, end_us);
     double set = apply_rate(s, large, ZN_OP_SETDATA), set_cpu = last_cpu_rate;
     double del = apply_rate(s, large, ZN_OP_DELETE), del_cpu = last_cpu_rate;
     printf("single-writer apply (%llu znodes), per CPU-second (wall): create %.0f/s (%.0f), "

@@ -14,6 +14,7 @@
 
 #include "gen.h"
 #include "store/reply.h"
+#include "store/snapshot.h"
 #include "store/store.h"
 
 #define MAXN 1024
@@ -719,6 +720,36 @@ static void compare_tree(struct zn_store *s, struct model *m, bool deep)
 
 static struct model M;
 
+/* Snapshot image in memory: the snapshot is written 1500 entries after it began, so every
+ * znode is read through the versions kept for it (deterministic test of the retention). */
+struct mem {
+    uint8_t *p;
+    size_t len, cap, off;
+};
+
+static int mem_write(void *ctx, const void *b, size_t n)
+{
+    struct mem *m = ctx;
+    if (m->len + n > m->cap) {
+        m->cap = (m->len + n) * 2;
+        m->p = realloc(m->p, m->cap);
+        if (!m->p)
+            return ZN_ENOMEM;
+    }
+    memcpy(m->p + m->len, b, n);
+    m->len += n;
+    return 0;
+}
+
+static long mem_read(void *ctx, void *b, size_t n)
+{
+    struct mem *m = ctx;
+    size_t k = m->len - m->off < n ? m->len - m->off : n;
+    memcpy(b, m->p + m->off, k);
+    m->off += k;
+    return (long)k;
+}
+
 static void run(uint64_t seed, uint64_t steps)
 {
     seed_used = seed;
@@ -730,6 +761,8 @@ static void run(uint64_t seed, uint64_t steps)
     gen_init(&g, seed);
     uint8_t *buf = malloc(1 << 16);
     uint64_t counts[8] = {0};
+    struct zn_snapshot *snap = NULL;
+    uint64_t snap_step = 0, snaps = 0;
     uint64_t errs[64] = {0};
     for (step_no = 0; step_no < steps; step_no++) {
         struct zn_entry e;
@@ -755,15 +788,33 @@ static void run(uint64_t seed, uint64_t steps)
         if (want.op == ZN_OP_MULTI)
             counts[7]++;
         compare_tree(s, &M, step_no % 64 == 0);
+        if (!snap && step_no % 5000 == 1000 && zn_snapshot_begin(s, &snap) == 0)
+            snap_step = step_no;
+        if (snap && step_no == snap_step + 1500) {
+            struct mem img = {0};
+            CHECK(zn_snapshot_write(snap, mem_write, &img) == 0, "snapshot write");
+            uint64_t snap_digest = zn_snapshot_digest(snap);
+            zn_snapshot_end(s, snap);
+            snap = NULL;
+            struct zn_store *l;
+            CHECK(zn_snapshot_load(NULL, mem_read, &img, &l) == 0, "snapshot load");
+            CHECK(zn_store_digest(l) == snap_digest, "snapshot image = tree at its zxid");
+            zn_store_destroy(l);
+            free(img.p);
+            snaps++;
+        }
         rcu_quiescent_state();
     }
     compare_tree(s, &M, true);
+    if (snap)
+        zn_snapshot_end(s, snap);
     printf("seed %llu: %llu entries (client %llu, session create %llu, close %llu, expire %llu, "
-           "multi %llu, error replies %llu) matched the model\n",
+           "multi %llu, error replies %llu, %llu snapshots written 1500 entries after they "
+           "began) matched the model\n",
            (unsigned long long)seed, (unsigned long long)steps, (unsigned long long)counts[1],
            (unsigned long long)counts[2], (unsigned long long)counts[3],
            (unsigned long long)counts[4], (unsigned long long)counts[7],
-           (unsigned long long)counts[6]);
+           (unsigned long long)counts[6], (unsigned long long)snaps);
     printf("  error replies by code:");
     for (int i = 1; i < 64; i++)
         if (errs[i])

@@ -51,18 +51,20 @@ static bool needs_node(int32_t type)
     return type != ZN_OP_MULTIREAD && type != ZN_OP_GETEPHEMERALS && type != ZN_OP_SYNC;
 }
 
-/* Phase 1: resolve op (and multiRead sub-ops) to node + version, in op order. */
-static void resolve(struct rctx *c, const struct zn_op *op)
+/* Phase 1: resolve op (and multiRead sub-ops, one level only) to node + version, in op order;
+ * exactly one slot per op read_one will visit, so the slots never exceed RESOLVED_MAX. */
+static void resolve(struct rctx *c, const struct zn_op *op, bool top)
 {
     const struct zn_znode *n = NULL;
     if (needs_node(op->type) && zn_path_validate(op->path.ptr, op->path.len) == 0)
         n = zn_node_lookup(c->s, op->path.ptr, op->path.len);
+    ZN_ASSERT(c->count < (top ? 1u : RESOLVED_MAX));
     c->node[c->count] = n;
     c->state[c->count] = n ? zn_node_state(n) : NULL;
     c->count++;
-    if (op->type == ZN_OP_MULTIREAD && op->sub_count <= ZN_MULTI_OPS_MAX)
+    if (top && op->type == ZN_OP_MULTIREAD && op->sub_count <= ZN_MULTI_OPS_MAX)
         for (uint32_t i = 0; i < op->sub_count; i++)
-            resolve(c, &op->sub[i]);
+            resolve(c, &op->sub[i], false);
 }
 
 /* Phase 2: the resolved node of the next op; errors as ZooKeeper reports them. */
@@ -316,7 +318,7 @@ int zn_store_read(const struct zn_store *s, uint64_t session, const struct zn_id
         }
         c->zxid = (int64_t)atomic_load_explicit(&ms->applied_zxid, memory_order_acquire);
         c->count = 0;
-        resolve(c, op);
+        resolve(c, op, true);
         bool in_window = attempt < listing_tries;
         if (in_window) {
             out->len = mark;

@@ -298,7 +298,6 @@ struct load_bufs {
 
 static int load_sessions(struct zn_store *s, struct source *r, uint64_t count)
 {
-    uint8_t *reply = NULL;
     for (uint64_t i = 0; i < count && !r->err; i++) {
         uint64_t id = src_u(r, 8);
         uint32_t timeout = (uint32_t)src_u(r, 4);
@@ -325,7 +324,6 @@ static int load_sessions(struct zn_store *s, struct source *r, uint64_t count)
         else if (rlen != 0)
             r->err = ZN_ECORRUPT;
     }
-    zn_mem_free(reply);
     return r->err;
 }
 

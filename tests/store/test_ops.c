@@ -385,6 +385,14 @@ Test(store_ops, reads)
     cr_assert_eq(zn_reply_next_sub(&R, &sub), 0);
     cr_assert(sub.op == ZN_OP_GETCHILDREN && sub.count == 5);
     cr_assert_eq(zn_reply_next_sub(&R, &sub), ZN_ENOENT);
+    /* a nested multiRead is refused as one sub-op and does not shift the others */
+    struct zn_op nested[2] = {op, op_path(ZN_OP_GETDATA, "/r", -1)};
+    struct zn_op outer = {.type = ZN_OP_MULTIREAD, .sub = nested, .sub_count = 2};
+    cr_assert_eq(tst_read(&T, 0x100, &outer, &W, &R), 0);
+    cr_assert_eq(zn_reply_next_sub(&R, &sub), 0);
+    cr_assert(sub.op == ZN_OP_ERROR && sub.err == ZN_EBADARGUMENTS);
+    cr_assert_eq(zn_reply_next_sub(&R, &sub), 0);
+    cr_assert(sub.op == ZN_OP_GETDATA && sub.data_len == 4 && memcmp(sub.data, "data", 4) == 0);
 }
 
 Test(store_ops, sessions_ephemerals_dedup)

@@ -319,10 +319,30 @@ void zn_node_retire(struct zn_store *s, struct zn_znode *n)
     call_rcu(&n->rcu, node_free_cb);
 }
 
-/* Unlink n (no children) from the table, its parent and its session; retire or tombstone. */
+/*
+ * Unlink n (no children) from the table, its parent and its session; retire or tombstone.
+ *
+ * Race with a running snapshot (test_torture.c found it): the snapshot thread walks the table
+ * and then reads the tombstone list. If the node were pushed to the tombstones only after
+ * cds_lfht_del, this could happen:
+ *   1. the writer logically deletes n from the table (cds_lfht_del);
+ *   2. the snapshot walk passes n's position and skips it as removed, finishes, and loads the
+ *      tombstone head;
+ *   3. the writer pushes n to the tombstones - too late: n, which existed at the snapshot
+ *      zxid, is missing from the image (zn_snapshot_write reported ZN_EINCONSISTENT).
+ * So a node the snapshot needs is pushed first (release), then deleted from the table; the
+ * walk may then see it in both places, which snap_gen de-duplicates.
+ */
 void zn_node_remove(struct zn_store *s, struct zn_znode *n)
 {
     ZN_ASSERT(cds_list_empty(&n->children));
+    bool needed = s->snap_active && n->state->stat.czxid <= (int64_t)s->snap_zxid;
+    /* after snapshot end, a node still on the dirty list must outlive its release step */
+    bool pending = s->snap_releasing && n->dirty_gen == s->snap_gen;
+    if (needed || pending) {
+        n->tomb_next = atomic_load_explicit(&s->tombs, memory_order_relaxed);
+        atomic_store_explicit(&s->tombs, n, memory_order_release);
+    }
     int rc = cds_lfht_del(s->nodes, &n->ht);
     ZN_ASSERT(rc == 0);
     cds_list_del_rcu(&n->sibling);
@@ -330,15 +350,8 @@ void zn_node_remove(struct zn_store *s, struct zn_znode *n)
         cds_list_del_rcu(&n->eph); /* next/prev stay valid for concurrent readers */
     s->digest -= n->digest;
     s->node_count--;
-    bool needed = s->snap_active && n->state->stat.czxid <= (int64_t)s->snap_zxid;
-    /* after snapshot end, a node still on the dirty list must outlive its release step */
-    bool pending = s->snap_releasing && n->dirty_gen == s->snap_gen;
-    if (needed || pending) {
-        n->tomb_next = atomic_load_explicit(&s->tombs, memory_order_relaxed);
-        atomic_store_explicit(&s->tombs, n, memory_order_release);
-        return;
-    }
-    zn_node_retire(s, n);
+    if (!needed && !pending)
+        zn_node_retire(s, n);
 }
 
 /* ---- sessions ----------------------------------------------------------------------------- */

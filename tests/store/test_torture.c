@@ -13,7 +13,7 @@
  * be able to reach it. A reader also checks stamp == Stat.mzxid, the check word, the pattern
  * and Stat.dataLength, so a blob that was freed and reused under it would be caught; in the
  * ASan build the allocator layer uses malloc/free, so a read of freed memory aborts at once.
- * Readers go offline before sleeping, as the contract requires. Every 0.5 s a snapshot is
+ * Readers go offline before sleeping, as the contract requires. Every 0.2 s a snapshot is
  * written by a fourth thread while all this goes on, so version retention and its release run
  * under the same oracle (and ASan). Exits non-zero on a violation.
  */
@@ -216,7 +216,7 @@ int main(void)
             snap_running = false;
             snapshots++;
         }
-        if (!snap_running && now_s() - last_snap > 0.5) {
+        if (!snap_running && now_s() - last_snap > 0.2) {
             memset(&job, 0, sizeof(job));
             if (zn_snapshot_begin(S, &job.snap) == 0) {
                 pthread_create(&snap_th, NULL, snap_main, &job);

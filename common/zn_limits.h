@@ -88,7 +88,8 @@ _Static_assert(ZN_WAL_SEGMENT_BYTES_DEFAULT >= ZN_WAL_SEGMENT_HEADER_BYTES +
                                                    ZN_WAL_RECORD_BYTES_MAX,
                "a fresh segment holds any batch");
 _Static_assert(ZN_WAL_RECORD_BYTES_MAX < UINT32_MAX, "record lengths are u32");
-_Static_assert(ZN_SNAPFILE_RETAIN_DEFAULT >= 1 && ZN_SNAPFILE_RETAIN_DEFAULT <= ZN_SNAPFILE_RETAIN_MAX,
+_Static_assert(ZN_SNAPFILE_RETAIN_DEFAULT >= 1 &&
+                   ZN_SNAPFILE_RETAIN_DEFAULT <= ZN_SNAPFILE_RETAIN_MAX,
                "keep at least the newest snapshot");
 
 #endif /* ZN_LIMITS_H */

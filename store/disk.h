@@ -48,7 +48,7 @@
 /* Memory for the implementations that need it (the sim disk, the WAL): no direct malloc in store/. */
 struct zn_allocator {
     void *(*alloc)(void *ctx, size_t size); /* NULL on failure; memory need not be zeroed */
-    void (*free)(void *ctx, void *ptr, size_t size);
+    void (*release)(void *ctx, void *ptr, size_t size);
     void *ctx;
 };
 

@@ -115,7 +115,7 @@ static void *sim_alloc(struct zn_disk_sim *s, size_t size)
 static void sim_free(struct zn_disk_sim *s, void *p, size_t size)
 {
     if (p != NULL) {
-        s->alloc.free(s->alloc.ctx, p, size);
+        s->alloc.release(s->alloc.ctx, p, size);
     }
 }
 
@@ -858,7 +858,7 @@ static void sim_destroy_ctx(struct zn_disk_sim *s)
     }
     sim_free(s, s->dirops, SIM_DIROPS_MAX * sizeof(struct dirop));
     struct zn_allocator a = s->alloc;
-    a.free(a.ctx, s, sizeof(*s));
+    a.release(a.ctx, s, sizeof(*s));
 }
 
 void zn_disk_sim_destroy(struct zn_disk *disk)

@@ -253,14 +253,14 @@ static void wal_free(struct zn_wal *w)
     struct zn_allocator a = w->alloc;
     for (int i = 0; i < 2; i++) {
         if (w->b[i].buf != NULL) {
-            a.free(a.ctx, w->b[i].buf, w->b[i].cap);
+            a.release(a.ctx, w->b[i].buf, w->b[i].cap);
         }
         if (w->b[i].items != NULL) {
-            a.free(a.ctx, w->b[i].items, ZN_WAL_BATCH_WAITERS_MAX * sizeof(void *));
+            a.release(a.ctx, w->b[i].items, ZN_WAL_BATCH_WAITERS_MAX * sizeof(void *));
         }
     }
     if (w->released != NULL) {
-        a.free(a.ctx, w->released, ZN_WAL_BATCH_WAITERS_MAX * sizeof(void *));
+        a.release(a.ctx, w->released, ZN_WAL_BATCH_WAITERS_MAX * sizeof(void *));
     }
     if (w->segs != NULL) {
         for (uint32_t i = 0; i < w->nsegs; i++) {
@@ -268,9 +268,9 @@ static void wal_free(struct zn_wal *w)
                 zn_disk_close(w->disk, w->segs[i].fd);
             }
         }
-        a.free(a.ctx, w->segs, ZN_WAL_SEGMENTS_MAX * sizeof(struct wal_seg));
+        a.release(a.ctx, w->segs, ZN_WAL_SEGMENTS_MAX * sizeof(struct wal_seg));
     }
-    a.free(a.ctx, w, sizeof(*w));
+    a.release(a.ctx, w, sizeof(*w));
 }
 
 int zn_wal_open(struct zn_wal **out, const struct zn_wal_config *cfg, zn_wal_entry_fn on_entry,

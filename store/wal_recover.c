@@ -368,7 +368,7 @@ int wal_recover(struct zn_wal *w, const struct zn_wal_config *cfg, zn_wal_entry_
     for (uint32_t i = 0; i < n; i++) {
         w->segs[i] = (struct wal_seg){.first_index = l->firsts[i], .fd = -1};
     }
-    w->alloc.free(w->alloc.ctx, l, sizeof(*l));
+    w->alloc.release(w->alloc.ctx, l, sizeof(*l));
     if (rc < 0) {
         return refuse(rec, rc, "", 0, "cannot list the data directory");
     }

@@ -617,6 +617,22 @@ int wal_recover(struct zn_wal *w, const struct zn_wal_config *cfg, zn_wal_entry_
         }
     }
     struct wal_seg *a = &w->segs[n - 1];
+    if (!d.found && a->fd >= 0) {
+        /* A crash during a suffix truncation may leave the active segment cut but not yet
+         * re-preallocated: restore the preallocation before appending (dpdk-notes.md). */
+        uint64_t size = 0;
+        rc = zn_disk_size(w->disk, a->fd, &size);
+        if (rc == 0 && size < w->segment_bytes) {
+            rc = zn_disk_fallocate(w->disk, a->fd, 0, w->segment_bytes);
+            if (rc == 0) {
+                rc = zn_disk_fdatasync(w->disk, a->fd);
+            }
+        }
+        if (rc != 0) {
+            wal_seg_file_name(a, name);
+            return refuse(rec, rc, name, 0, "cannot preallocate the active WAL segment");
+        }
+    }
     w->last_index = last_index;
     w->last_term = last_term;
     w->durable_index = last_index;

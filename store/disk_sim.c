@@ -158,6 +158,9 @@ static int image_resize(struct zn_disk_sim *s, struct image *im, uint64_t size)
 static int image_write(struct zn_disk_sim *s, struct image *im, uint64_t off, const void *buf,
                        uint64_t len)
 {
+    if (len == 0) {
+        return 0;
+    }
     if (off + len > im->size) {
         int rc = image_resize(s, im, off + len);
         if (rc != 0) {

@@ -134,7 +134,8 @@ int zn_wal_truncate_suffix(struct zn_wal *wal, uint64_t index);
 /*
  * After a snapshot covering [1, snapshot_index] is durable (zn_snapfile_write returned 0): unlink
  * whole segments whose every entry is <= snapshot_index, oldest first, then fsync the directory.
- * The active segment is kept. Needs an idle WAL (ZN_EBUSY). Returns the number removed.
+ * The active segment is kept. Needs no batch in flight (ZN_EBUSY); allowed while a batch waits
+ * for space after ZN_ENOSPC (that is how space comes back). Returns the number removed.
  */
 int zn_wal_compact(struct zn_wal *wal, uint64_t snapshot_index);
 /* Read entries [from, to] back from disk (idle WAL), in order, through fn. */

@@ -26,6 +26,7 @@
  * the kernel already dropped). ENOSPC (only possible when creating a segment, the rest is
  * preallocated) is returned by zn_wal_poll and the batch is retried by the next zn_wal_flush.
  */
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -331,11 +332,14 @@ void zn_wal_close(struct zn_wal *w)
     if (w == NULL) {
         return;
     }
-    /* The job owns buffers and files: wait for it (bounded: one job, disk-speed). */
+    /* The job owns buffers and files: wait for it (one job, bounded by the disk; yield the CPU
+     * to the syncer meanwhile). */
     while (w->in_flight != NULL) {
         void *arg;
         if (zn_disk_job_poll(w->disk, &arg, 1) == 1) {
             w->in_flight = NULL;
+        } else {
+            sched_yield();
         }
     }
     wal_free(w);

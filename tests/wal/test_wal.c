@@ -582,3 +582,44 @@ Test(wal, posix_disk_roundtrip)
     cr_assert_eq(system(cmd), 0);
     wt_log_free(&l);
 }
+
+struct read_ctx {
+    uint64_t first, last, n;
+    bool bad;
+};
+
+static int read_cb(void *ctx, const struct zn_wal_entry *e)
+{
+    struct read_ctx *r = ctx;
+    uint8_t p[EMAX];
+    if (r->n == 0) {
+        r->first = e->index;
+    } else if (e->index != r->last + 1) {
+        r->bad = true;
+    }
+    wt_payload(e->index, e->term, p, e->len);
+    if (e->len != wt_len(e->index, e->term, EMAX) || memcmp(p, e->payload, e->len) != 0) {
+        r->bad = true;
+    }
+    r->last = e->index;
+    r->n++;
+    return 0;
+}
+
+Test(wal, read_back_ranges_across_segments)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(wt_append_range(w, 1, 250, 1, EMAX), 0);
+    struct read_ctx r = {0};
+    cr_assert_eq(zn_wal_read(w, 17, 203, read_cb, &r), 0);
+    cr_assert_not(r.bad);
+    cr_assert_eq(r.first, 17);
+    cr_assert_eq(r.last, 203);
+    cr_assert_eq(r.n, 187);
+    cr_assert_eq(zn_wal_read(w, 200, 251, read_cb, &r), ZN_EINVAL, "beyond the durable index");
+    zn_wal_close(w);
+    wt_log_free(&l);
+}

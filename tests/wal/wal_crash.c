@@ -283,10 +283,64 @@ static void verify_image(struct zn_disk *img, const struct model *m, uint64_t se
     wt_log_free(&l);
 }
 
+/* Recovery steps as the node runs them (hard state, snapshot, WAL), results ignored. */
+static void run_recovery(struct zn_disk *d)
+{
+    struct zn_hardstate_file hf;
+    struct zn_hardstate hs = {0};
+    if (zn_hardstate_open(&hf, d, CLUSTER, NODE, true, &hs, NULL) != 0) {
+        return;
+    }
+    uint8_t sbuf[4096];
+    struct zn_snapfile_info si = {0};
+    if (zn_snapfile_latest(d, CLUSTER, NODE, sbuf, sizeof(sbuf), &si, NULL) != 0) {
+        si.index = 0;
+        si.term = 0;
+    }
+    struct zn_wal_config c = wt_config(d, SEG, BATCH, EMAX);
+    c.commit_hint = hs.commit;
+    c.snapshot_index = si.index;
+    c.snapshot_term = si.term;
+    struct zn_wal *w;
+    struct zn_wal_recovery rec;
+    if (zn_wal_open(&w, &c, NULL, NULL, &rec) == 0) {
+        zn_wal_close(w);
+    }
+    zn_hardstate_close(&hf);
+}
+
+/* Power loss again at every state-changing step of the recovery itself (zeroing a torn tail,
+ * deleting leftovers, re-preallocating): the next recovery must still keep everything. */
+static void double_crash(struct zn_disk *img, const struct model *m, uint64_t seed, uint64_t at,
+                         struct crash_totals *t, uint64_t *recovery_states)
+{
+    struct zn_disk probe;
+    ZN_ASSERT(zn_disk_sim_clone(&probe, img, 1) == 0);
+    run_recovery(&probe);
+    struct zn_disk_sim_stats st;
+    zn_disk_sim_stats(&probe, &st);
+    zn_disk_sim_destroy(&probe);
+    for (uint64_t k = 1; k <= st.mutations; k++) {
+        for (int mode = 0; mode < 3; mode++) {
+            struct zn_disk c, i2;
+            ZN_ASSERT(zn_disk_sim_clone(&c, img, k * 3 + (uint64_t)mode) == 0);
+            zn_disk_sim_crash_at(&c, k, (enum zn_disk_sim_crash)mode);
+            run_recovery(&c);
+            if (zn_disk_sim_take_image(&c, &i2) == 0) {
+                (*recovery_states)++;
+                verify_image(&i2, m, seed, at, mode, t);
+                zn_disk_sim_destroy(&i2);
+            }
+            zn_disk_sim_destroy(&c);
+        }
+    }
+}
+
 static void power_loss_matrix(void)
 {
     static struct model m;
     struct crash_totals t = {0};
+    uint64_t recovery_states = 0;
     for (uint64_t seed = 1; seed <= SEEDS; seed++) {
         struct zn_disk d;
         ZN_ASSERT(zn_disk_sim_create(&d, &wt_alloc, seed, 0) == 0);
@@ -302,6 +356,7 @@ static void power_loss_matrix(void)
                 int rc = zn_disk_sim_take_image(&d, &img);
                 CHECK(rc == 0, "no crash image at %llu", (unsigned long long)at);
                 if (rc == 0) {
+                    double_crash(&img, &m, seed, at, &t, &recovery_states);
                     verify_image(&img, &m, seed, at, mode, &t);
                     zn_disk_sim_destroy(&img);
                 }
@@ -309,11 +364,13 @@ static void power_loss_matrix(void)
             }
         }
     }
-    printf("power loss: seeds=%d crash states tried=%llu (drop=%llu tear=%llu reorder=%llu) "
-           "torn tails discarded=%llu refused=%llu lost=%llu\n",
+    printf("power loss: seeds=%d crash states tried=%llu (drop=%llu tear=%llu reorder=%llu; "
+           "%llu of them a second power loss during recovery) torn tails discarded=%llu "
+           "refused=%llu lost=%llu\n",
            SEEDS, (unsigned long long)t.states, (unsigned long long)t.by_mode[0],
            (unsigned long long)t.by_mode[1], (unsigned long long)t.by_mode[2],
-           (unsigned long long)t.torn, (unsigned long long)t.refused, (unsigned long long)t.lost);
+           (unsigned long long)recovery_states, (unsigned long long)t.torn,
+           (unsigned long long)t.refused, (unsigned long long)t.lost);
     g_states += t.states;
     g_lost += t.lost;
 }

@@ -714,6 +714,21 @@ int zn_wal_compact(struct zn_wal *w, uint64_t snapshot_index)
     return (int)drop;
 }
 
+int zn_wal_reset(struct zn_wal *w, uint64_t snapshot_index, uint64_t snapshot_term)
+{
+    if (!zn_wal_idle(w)) {
+        return ZN_EBUSY;
+    }
+    int rc = wal_reset_after(w, snapshot_index, snapshot_term);
+    if (rc == ZN_EIO) {
+        fail_stop("directory fsync", "data directory", 0, rc);
+    }
+    if (rc == 0) {
+        w->repair = false;
+    }
+    return rc;
+}
+
 int zn_wal_read(struct zn_wal *w, uint64_t from, uint64_t to, zn_wal_entry_fn fn, void *ctx)
 {
     if (!zn_wal_idle(w)) {

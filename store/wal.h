@@ -138,6 +138,14 @@ int zn_wal_truncate_suffix(struct zn_wal *wal, uint64_t index);
  * for space after ZN_ENOSPC (that is how space comes back). Returns the number removed.
  */
 int zn_wal_compact(struct zn_wal *wal, uint64_t snapshot_index);
+/*
+ * After installing a snapshot (index, term) received from the leader whose history the local log
+ * does not share: discard the whole log (segments unlinked newest first, directory fsynced) and
+ * continue at index + 1. The snapshot file must be durable first. A crash part-way leaves a prefix
+ * of the old log; recovery then discards whatever follows an entry at the snapshot index whose
+ * term differs from the snapshot's (Raft section 7), or keeps a log that matches it. Idle WAL.
+ */
+int zn_wal_reset(struct zn_wal *wal, uint64_t snapshot_index, uint64_t snapshot_term);
 /* Read entries [from, to] back from disk (idle WAL), in order, through fn. */
 int zn_wal_read(struct zn_wal *wal, uint64_t from, uint64_t to, zn_wal_entry_fn fn, void *ctx);
 

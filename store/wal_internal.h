@@ -106,6 +106,10 @@ int wal_scan_records(struct zn_wal *w, struct wal_scan *sc);
 /* Recovery proper (wal_recover.c), called by zn_wal_open with allocations done. */
 int wal_recover(struct zn_wal *w, const struct zn_wal_config *cfg, zn_wal_entry_fn on_entry,
                 void *ctx, struct zn_wal_recovery *rec);
+/* An empty log continuing snapshot (index, term); the next append creates a segment. */
+void wal_start_after(struct zn_wal *w, uint64_t index, uint64_t term);
+/* Unlink every segment (newest first, directory fsynced) and continue after (index, term). */
+int wal_reset_after(struct zn_wal *w, uint64_t index, uint64_t term);
 void wal_seg_file_name(const struct wal_seg *s, char out[ZN_DISK_NAME_MAX]);
 
 #endif /* ZN_WAL_INTERNAL_H */

@@ -623,3 +623,48 @@ Test(wal, read_back_ranges_across_segments)
     zn_wal_close(w);
     wt_log_free(&l);
 }
+
+/* Raft section 7: a snapshot from the leader whose last entry does not match the local log. */
+Test(wal, snapshot_divergence_discards_log_and_reset)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(wt_append_range(w, 1, 120, 1, EMAX), 0);
+    zn_wal_close(w);
+    /* the node crashed after making the leader's snapshot (index 60, term 2) durable but before
+     * resetting its log: entries 61.. of term 1 must not come back */
+    c.snapshot_index = 60;
+    c.snapshot_term = 2;
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    struct zn_wal_recovery rec;
+    cr_assert_eq(zn_wal_open(&w, &c, wt_collect, &l, &rec), 0, "%s", rec.report.message);
+    cr_assert(strstr(rec.report.message, "abandoned") != NULL, "%s", rec.report.message);
+    cr_assert_eq(rec.last_index, 60);
+    cr_assert_leq(l.last, 60, "nothing after the snapshot is delivered");
+    cr_assert_eq(wt_append_range(w, 61, 80, 2, EMAX), 0);
+    zn_wal_close(w);
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    w = open_ok(&c, &l);
+    cr_assert_eq(l.first, 61);
+    cr_assert_eq(l.last, 80);
+    cr_assert_eq(l.terms[61], 2);
+    /* zn_wal_reset at run time: a newer snapshot (200, term 3) */
+    cr_assert_eq(zn_wal_reset(w, 200, 3), 0);
+    cr_assert_eq(zn_wal_last_index(w), 200);
+    cr_assert_eq(zn_wal_segment_count(w), 0);
+    cr_assert_eq(wt_append_range(w, 201, 230, 3, EMAX), 0);
+    zn_wal_close(w);
+    c.snapshot_index = 200;
+    c.snapshot_term = 3;
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    w = open_ok(&c, &l);
+    cr_assert_eq(l.first, 201);
+    cr_assert_eq(l.last, 230);
+    zn_wal_close(w);
+    wt_log_free(&l);
+}

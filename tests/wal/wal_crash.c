@@ -37,7 +37,7 @@
 #define SEG     4096u
 #define BATCH   1024u
 #define EMAX    200u
-#define TARGET  50u
+#define TARGET  55u
 #define MAXIDX  4096u
 
 static int failures;
@@ -140,7 +140,7 @@ static void workload(struct zn_disk *d, uint64_t seed, uint64_t crash_at,
         return;
     }
     uint64_t term = 1, next = 1, acked_live = 0, hs_term = 0;
-    bool truncated = false, snapped = false;
+    bool truncated = false, snapped = false, installed = false;
     static uint8_t buf[EMAX];
     uint8_t snapbuf[4096];
     for (int round = 0; round < 2000 && acked_live < TARGET; round++) {
@@ -197,6 +197,33 @@ static void workload(struct zn_disk *d, uint64_t seed, uint64_t crash_at,
             rc = zn_wal_compact(w, s);
             CHECK(rc >= 0, "compact: %s", zn_strerror(rc));
         }
+        if (!installed && acked_live >= 45) {
+            /* InstallSnapshot from a new leader (term + 1) whose history differs at the
+             * snapshot's last index: make the snapshot durable, then reset the log */
+            installed = true;
+            drain(w, d, crash_at, m, &acked_live, hs_term);
+            uint64_t s = acked_live - 1;
+            term++;
+            if (before_crash(d, crash_at) && m->acked > s) {
+                m->acked = s;
+            }
+            struct zn_snapfile_writer sw;
+            int rc = zn_snapfile_begin(&sw, d, CLUSTER, NODE, s, term, 2, snapbuf, sizeof(snapbuf));
+            if (rc == 0) {
+                rc = snap_body(&sw, s);
+            }
+            if (rc == 0) {
+                rc = zn_snapfile_commit(&sw, NULL);
+            }
+            CHECK(rc == 0, "install snapshot: %s", zn_strerror(rc));
+            if (before_crash(d, crash_at)) {
+                m->snap_index = s;
+            }
+            rc = zn_wal_reset(w, s, term);
+            CHECK(rc == 0, "reset: %s", zn_strerror(rc));
+            acked_live = s;
+            next = s + 1;
+        }
     }
     drain(w, d, crash_at, m, &acked_live, hs_term);
     CHECK(acked_live >= TARGET, "workload reached only %llu", (unsigned long long)acked_live);
@@ -208,7 +235,7 @@ static void workload(struct zn_disk *d, uint64_t seed, uint64_t crash_at,
 }
 
 struct crash_totals {
-    uint64_t states, lost, refused, torn, by_mode[3];
+    uint64_t states, lost, refused, torn, diverged, by_mode[3];
 };
 
 static void verify_image(struct zn_disk *img, const struct model *m, uint64_t seed, uint64_t at,
@@ -259,6 +286,9 @@ static void verify_image(struct zn_disk *img, const struct model *m, uint64_t se
     }
     if (rec.torn_bytes > 0) {
         t->torn++;
+    }
+    if (strstr(rec.report.message, "abandoned") != NULL) {
+        t->diverged++;
     }
     CHECK(!l.bad, "seed %llu at %llu: %s", (unsigned long long)seed, (unsigned long long)at, l.why);
     /* every recovered entry was written at that index (prefix of what was written) */
@@ -366,11 +396,12 @@ static void power_loss_matrix(void)
     }
     printf("power loss: seeds=%d crash states tried=%llu (drop=%llu tear=%llu reorder=%llu; "
            "%llu of them a second power loss during recovery) torn tails discarded=%llu "
-           "refused=%llu lost=%llu\n",
+           "log discarded after a diverging snapshot=%llu refused=%llu lost=%llu\n",
            SEEDS, (unsigned long long)t.states, (unsigned long long)t.by_mode[0],
            (unsigned long long)t.by_mode[1], (unsigned long long)t.by_mode[2],
            (unsigned long long)recovery_states, (unsigned long long)t.torn,
-           (unsigned long long)t.refused, (unsigned long long)t.lost);
+           (unsigned long long)t.diverged, (unsigned long long)t.refused,
+           (unsigned long long)t.lost);
     g_states += t.states;
     g_lost += t.lost;
 }

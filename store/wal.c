@@ -446,6 +446,15 @@ int zn_wal_flush(struct zn_wal *w)
             return 0;
         }
     }
+    if (b->has_hs) {
+        /* The commit hint is a promise that the log holds entries up to it: never let it run
+         * ahead of what is durable once this batch is (a follower may know a higher commit
+         * index than it has entries for; recovery would then refuse as "entries missing"). */
+        uint64_t durable_after = b->first_index != 0 ? b->last_index : w->durable_index;
+        if (b->hs.commit > durable_after) {
+            b->hs.commit = durable_after;
+        }
+    }
     int rc = zn_disk_job_submit(w->disk, wal_job, b);
     if (rc != 0) {
         return rc;

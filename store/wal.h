@@ -21,6 +21,12 @@
  * reported by zn_wal_poll (ZN_ENOSPC); the batch stays unacknowledged and the next zn_wal_flush
  * retries it.
  *
+ * Start-up order (the node): zn_snapfile_latest (snapshot index/term) -> zn_hardstate_open
+ * (term, vote, commit hint; may_create only on a fresh data directory) -> zn_wal_open with
+ * snapshot_index/term and commit_hint = hs.commit -> on rec.repair, persist
+ * hs.repair_until = rec.damaged_last, do not vote or count toward commit, and call
+ * zn_wal_truncate_suffix(rec.damaged_first) before accepting entries from the leader.
+ *
  * Context: one thread (the WAL stage) calls everything; jobs run on the disk's job runner.
  */
 #ifndef ZN_WAL_H
@@ -102,7 +108,8 @@ int zn_wal_append(struct zn_wal *wal, uint16_t type, uint64_t term, uint64_t ind
                   const void *payload, uint32_t len);
 /* Attach an item released with the open batch (ZN_EFULL past ZN_WAL_BATCH_WAITERS_MAX). */
 int zn_wal_defer(struct zn_wal *wal, void *item);
-/* Persist hs with the open batch (the last call before a flush wins). */
+/* Persist hs with the open batch, after its entries (the last call before a flush wins).
+ * hs.commit is clamped to the last index durable with that batch. */
 void zn_wal_set_hardstate(struct zn_wal *wal, const struct zn_hardstate *hs);
 /* Submit the open batch if it holds anything and nothing is in flight. 1 submitted, 0 not. */
 int zn_wal_flush(struct zn_wal *wal);

@@ -185,6 +185,24 @@ Test(wal, hardstate_written_with_batch)
     cr_assert_eq(hs.term, 3);
     cr_assert_eq(hs.vote, 2);
     zn_hardstate_close(&hf);
+    /* a commit index beyond the local log is clamped to what is durable */
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, 0xC1C1C1C1ULL, 3, false, &hs, NULL), 0);
+    w = open_ok(&c, &l);
+    struct zn_hardstate ahead = {.term = 4, .vote = 1, .commit = 1000};
+    zn_wal_set_hardstate(w, &ahead);
+    cr_assert_eq(wt_append_range(w, 21, 25, 4, EMAX), 0);
+    zn_wal_close(w);
+    zn_hardstate_close(&hf);
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, 0xC1C1C1C1ULL, 3, false, &hs, NULL), 0);
+    cr_assert_eq(hs.term, 4);
+    cr_assert_eq(hs.commit, 25);
+    zn_hardstate_close(&hf);
+    c.commit_hint = hs.commit;
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    w = open_ok(&c, &l);
+    cr_assert_eq(l.last, 25);
+    zn_wal_close(w);
     wt_log_free(&l);
 }
 

@@ -334,10 +334,14 @@ void zn_wal_close(struct zn_wal *w)
     }
     /* The job owns buffers and files: wait for it (one job, bounded by the disk; yield the CPU
      * to the syncer meanwhile). */
-    while (w->in_flight != NULL) {
+    while (w->in_flight != NULL || w->op_in_flight) {
         void *arg;
         if (zn_disk_job_poll(w->disk, &arg, 1) == 1) {
-            w->in_flight = NULL;
+            if (arg == &w->op) {
+                w->op_in_flight = false;
+            } else {
+                w->in_flight = NULL;
+            }
         } else {
             sched_yield();
         }
@@ -355,6 +359,9 @@ static struct wal_batch *open_batch(struct zn_wal *w)
 int zn_wal_append(struct zn_wal *w, uint16_t type, uint64_t term, uint64_t index,
                   const void *payload, uint32_t len)
 {
+    if (w->op_in_flight && w->op.kind != ZN_WAL_OP_COMPACT) {
+        return ZN_EBUSY; /* a truncation or reset owns the tail until zn_wal_poll reports it */
+    }
     if (w->repair) {
         return ZN_EREPAIR;
     }
@@ -436,7 +443,7 @@ void zn_wal_set_hardstate(struct zn_wal *w, const struct zn_hardstate *hs)
 
 int zn_wal_flush(struct zn_wal *w)
 {
-    if (w->in_flight != NULL) {
+    if (w->in_flight != NULL || w->op_in_flight) {
         return 0;
     }
     struct wal_batch *b = w->failed;
@@ -469,14 +476,20 @@ int zn_wal_flush(struct zn_wal *w)
     return 1;
 }
 
+static void op_finish(struct zn_wal *w, struct zn_wal_persisted *out);
+
 int zn_wal_poll(struct zn_wal *w, struct zn_wal_persisted *out)
 {
-    if (w->in_flight == NULL) {
+    if (w->in_flight == NULL && !w->op_in_flight) {
         return 0;
     }
     void *arg;
     if (zn_disk_job_poll(w->disk, &arg, 1) != 1) {
         return 0;
+    }
+    if (arg == &w->op) {
+        op_finish(w, out);
+        return 1;
     }
     struct wal_batch *b = arg;
     ZN_ASSERT(b == w->in_flight);
@@ -506,8 +519,8 @@ int zn_wal_poll(struct zn_wal *w, struct zn_wal_persisted *out)
 bool zn_wal_idle(const struct zn_wal *w)
 {
     const struct wal_batch *b = &w->b[w->open_b];
-    return w->in_flight == NULL && w->failed == NULL && b->len == 0 && b->nitems == 0 &&
-           !b->has_hs && !b->rotate;
+    return w->in_flight == NULL && !w->op_in_flight && w->failed == NULL && b->len == 0 &&
+           b->nitems == 0 && !b->has_hs && !b->rotate;
 }
 
 uint64_t zn_wal_last_index(const struct zn_wal *w)
@@ -530,7 +543,7 @@ uint32_t zn_wal_segment_count(const struct zn_wal *w)
     return w->nsegs;
 }
 
-/* ---- truncation, compaction, reading (idle WAL, synchronous) ---------------------------------- */
+/* ---- truncation, compaction, reset (jobs), reading (idle WAL) ---------------------------------- */
 
 static int seg_open_fd(struct zn_wal *w, struct wal_seg *s)
 {
@@ -542,16 +555,11 @@ static int seg_open_fd(struct zn_wal *w, struct wal_seg *s)
     return zn_disk_open(w->disk, name, 0, &s->fd);
 }
 
-int zn_wal_truncate_suffix(struct zn_wal *w, uint64_t index)
+/* Job side of a truncation (arguments validated by the submitter). */
+static int op_truncate(struct zn_wal *w, uint64_t index)
 {
-    if (!zn_wal_idle(w)) {
-        return ZN_EBUSY;
-    }
-    if (index < w->first_index || index == 0 || w->nsegs == 0) {
-        return ZN_EINVAL;
-    }
-    if (index > w->last_index + 1 || (index == w->last_index + 1 && !w->repair)) {
-        return index > w->last_index + 1 ? ZN_EINVAL : 0;
+    if (index == w->last_index + 1 && !w->repair) {
+        return 0;
     }
     uint32_t k = w->nsegs;
     while (k > 0 && w->segs[k - 1].first_index > index) {
@@ -679,15 +687,12 @@ int zn_wal_truncate_suffix(struct zn_wal *w, uint64_t index)
     return 0;
 }
 
-int zn_wal_compact(struct zn_wal *w, uint64_t snapshot_index)
+/* Job side of a compaction: touches only the segment table (first_index is applied by the poll
+ * loop from op.new_first_index). */
+static int op_compact(struct zn_wal *w, uint64_t snapshot_index)
 {
-    /* Only the job touches the segment table; the open (or ENOSPC-failed) batch does not
-     * matter: compaction never removes the active segment. Allowed with a failed batch, since
-     * freeing space is how a node gets out of ENOSPC. */
-    if (w->in_flight != NULL) {
-        return ZN_EBUSY;
-    }
     uint32_t drop = 0;
+    w->op.new_first_index = w->nsegs > 0 ? w->segs[0].first_index : w->first_index;
     /* segs[i] is entirely <= snapshot_index when the next one starts at or before index + 1 */
     while (drop + 1 < w->nsegs && w->segs[drop + 1].first_index <= snapshot_index + 1) {
         drop++;
@@ -704,30 +709,24 @@ int zn_wal_compact(struct zn_wal *w, uint64_t snapshot_index)
             /* keep the table consistent with what was removed so far */
             memmove(w->segs, w->segs + i, (w->nsegs - i) * sizeof(struct wal_seg));
             w->nsegs -= i;
-            w->first_index = w->segs[0].first_index;
+            w->op.new_first_index = w->segs[0].first_index;
             return rc;
         }
     }
     if (drop > 0) {
         memmove(w->segs, w->segs + drop, (w->nsegs - drop) * sizeof(struct wal_seg));
         w->nsegs -= drop;
-        w->first_index = w->segs[0].first_index;
+        w->op.new_first_index = w->segs[0].first_index;
         int rc = zn_disk_fsync_dir(w->disk);
         if (rc != 0) {
             fail_stop("directory fsync", "data directory", 0, rc);
         }
     }
-    if (snapshot_index > w->snapshot_index) {
-        w->snapshot_index = snapshot_index;
-    }
     return (int)drop;
 }
 
-int zn_wal_reset(struct zn_wal *w, uint64_t snapshot_index, uint64_t snapshot_term)
+static int op_reset(struct zn_wal *w, uint64_t snapshot_index, uint64_t snapshot_term)
 {
-    if (!zn_wal_idle(w)) {
-        return ZN_EBUSY;
-    }
     int rc = wal_reset_after(w, snapshot_index, snapshot_term);
     if (rc == ZN_EIO) {
         fail_stop("directory fsync", "data directory", 0, rc);
@@ -736,6 +735,123 @@ int zn_wal_reset(struct zn_wal *w, uint64_t snapshot_index, uint64_t snapshot_te
         w->repair = false;
     }
     return rc;
+}
+
+static void wal_op_job(void *arg)
+{
+    struct wal_op *op = arg;
+    switch (op->kind) {
+    case ZN_WAL_OP_TRUNCATE:
+        op->result = op_truncate(op->wal, op->index);
+        break;
+    case ZN_WAL_OP_COMPACT:
+        op->result = op_compact(op->wal, op->index);
+        break;
+    case ZN_WAL_OP_RESET:
+        op->result = op_reset(op->wal, op->index, op->term);
+        break;
+    default:
+        ZN_ASSERT(0 && "unknown WAL operation");
+    }
+}
+
+static int op_submit(struct zn_wal *w, int kind, uint64_t index, uint64_t term)
+{
+    if (w->in_flight != NULL || w->op_in_flight) {
+        return ZN_EBUSY;
+    }
+    if (kind != ZN_WAL_OP_COMPACT && !zn_wal_idle(w)) {
+        return ZN_EBUSY;
+    }
+    w->op = (struct wal_op){.wal = w, .kind = kind, .index = index, .term = term};
+    int rc = zn_disk_job_submit(w->disk, wal_op_job, &w->op);
+    if (rc != 0) {
+        return rc;
+    }
+    w->op_in_flight = true;
+    return 0;
+}
+
+/* Poll-loop side of a finished operation. */
+static void op_finish(struct zn_wal *w, struct zn_wal_persisted *out)
+{
+    w->op_in_flight = false;
+    if (w->op.kind == ZN_WAL_OP_COMPACT && w->op.result >= 0) {
+        w->first_index = w->op.new_first_index;
+        if (w->op.index > w->snapshot_index) {
+            w->snapshot_index = w->op.index;
+        }
+    }
+    if (out != NULL) {
+        memset(out, 0, sizeof(*out));
+        out->op = w->op.kind;
+        out->op_result = w->op.result;
+        out->index = w->durable_index;
+        out->term = w->durable_term;
+        out->items = w->released;
+    }
+}
+
+/* Submit and wait (only the operation can be in flight: op_submit checked it). */
+static int op_run(struct zn_wal *w, int kind, uint64_t index, uint64_t term)
+{
+    int rc = op_submit(w, kind, index, term);
+    if (rc != 0) {
+        return rc;
+    }
+    while (w->op_in_flight) {
+        void *arg;
+        if (zn_disk_job_poll(w->disk, &arg, 1) == 1) {
+            ZN_ASSERT(arg == &w->op);
+            op_finish(w, NULL);
+        } else {
+            sched_yield();
+        }
+    }
+    return w->op.result;
+}
+
+static int truncate_check(struct zn_wal *w, uint64_t index)
+{
+    if (!zn_wal_idle(w)) {
+        return ZN_EBUSY;
+    }
+    if (index < w->first_index || index == 0 || w->nsegs == 0 || index > w->last_index + 1) {
+        return ZN_EINVAL;
+    }
+    return 0;
+}
+
+int zn_wal_truncate_suffix_submit(struct zn_wal *w, uint64_t index)
+{
+    int rc = truncate_check(w, index);
+    return rc != 0 ? rc : op_submit(w, ZN_WAL_OP_TRUNCATE, index, 0);
+}
+
+int zn_wal_truncate_suffix(struct zn_wal *w, uint64_t index)
+{
+    int rc = truncate_check(w, index);
+    return rc != 0 ? rc : op_run(w, ZN_WAL_OP_TRUNCATE, index, 0);
+}
+
+int zn_wal_compact_submit(struct zn_wal *w, uint64_t snapshot_index)
+{
+    return op_submit(w, ZN_WAL_OP_COMPACT, snapshot_index, 0);
+}
+
+int zn_wal_compact(struct zn_wal *w, uint64_t snapshot_index)
+{
+    return op_run(w, ZN_WAL_OP_COMPACT, snapshot_index, 0);
+}
+
+int zn_wal_reset_submit(struct zn_wal *w, uint64_t snapshot_index, uint64_t snapshot_term)
+{
+    return op_submit(w, ZN_WAL_OP_RESET, snapshot_index, snapshot_term);
+}
+
+int zn_wal_reset(struct zn_wal *w, uint64_t snapshot_index, uint64_t snapshot_term)
+{
+    return op_run(w, ZN_WAL_OP_RESET, snapshot_index, snapshot_term);
 }
 
 int zn_wal_read(struct zn_wal *w, uint64_t from, uint64_t to, zn_wal_entry_fn fn, void *ctx)

@@ -12,9 +12,12 @@
  *   zn_wal_flush()       submit the open batch as one job (write + ONE fdatasync) if no batch
  *                        is in flight - group commit: while one batch syncs the next gathers;
  *   zn_wal_poll()        harvest a finished batch: persisted(index, term) + the deferred items.
- * zn_wal_truncate_suffix() (Raft conflict) and zn_wal_compact() (after a durable snapshot) run
- * synchronously and need an idle WAL (nothing open or in flight): they are rare, and each costs a
- * directory fsync.
+ * Log-wide operations - suffix truncation (Raft conflict), compaction (after a durable snapshot)
+ * and reset (after InstallSnapshot) - run as jobs too, so the poll loop never waits for their
+ * unlinks and directory fsync: the *_submit() form returns at once and zn_wal_poll reports the
+ * completion (zn_wal_persisted.op); the plain form submits and waits (start-up, tools, tests).
+ * Truncate and reset need an idle WAL and refuse appends (ZN_EBUSY) until they complete;
+ * compaction needs no batch in flight and lets appends continue (flushes wait for it).
  *
  * Failure policy: an fdatasync or write that fails with EIO ends the process (zn_panic): after a
  * failed fsync the kernel may have dropped the dirty pages, so no retry can be trusted. ENOSPC is
@@ -114,7 +117,15 @@ void zn_wal_set_hardstate(struct zn_wal *wal, const struct zn_hardstate *hs);
 /* Submit the open batch if it holds anything and nothing is in flight. 1 submitted, 0 not. */
 int zn_wal_flush(struct zn_wal *wal);
 
+/* Log-wide operations reported by zn_wal_poll (zn_wal_persisted.op). */
+#define ZN_WAL_OP_NONE     0
+#define ZN_WAL_OP_TRUNCATE 1
+#define ZN_WAL_OP_COMPACT  2
+#define ZN_WAL_OP_RESET    3
+
 struct zn_wal_persisted {
+    int op;         /* ZN_WAL_OP_NONE for a batch; else the operation that finished */
+    int op_result;  /* its result (truncate/reset: 0 or a code; compact: segments removed) */
     uint64_t index; /* every entry <= index is durable (0 / unchanged if the batch had none) */
     uint64_t term;
     bool hardstate; /* the batch carried a hard state, now durable */
@@ -138,6 +149,7 @@ uint32_t zn_wal_segment_count(const struct zn_wal *wal);
  * when index <= damaged_first. index must be > the snapshot-compacted prefix (ZN_EINVAL).
  */
 int zn_wal_truncate_suffix(struct zn_wal *wal, uint64_t index);
+int zn_wal_truncate_suffix_submit(struct zn_wal *wal, uint64_t index);
 /*
  * After a snapshot covering [1, snapshot_index] is durable (zn_snapfile_write returned 0): unlink
  * whole segments whose every entry is <= snapshot_index, oldest first, then fsync the directory.
@@ -145,6 +157,7 @@ int zn_wal_truncate_suffix(struct zn_wal *wal, uint64_t index);
  * for space after ZN_ENOSPC (that is how space comes back). Returns the number removed.
  */
 int zn_wal_compact(struct zn_wal *wal, uint64_t snapshot_index);
+int zn_wal_compact_submit(struct zn_wal *wal, uint64_t snapshot_index);
 /*
  * After installing a snapshot (index, term) received from the leader whose history the local log
  * does not share: discard the whole log (segments unlinked newest first, directory fsynced) and
@@ -153,6 +166,7 @@ int zn_wal_compact(struct zn_wal *wal, uint64_t snapshot_index);
  * term differs from the snapshot's (Raft section 7), or keeps a log that matches it. Idle WAL.
  */
 int zn_wal_reset(struct zn_wal *wal, uint64_t snapshot_index, uint64_t snapshot_term);
+int zn_wal_reset_submit(struct zn_wal *wal, uint64_t snapshot_index, uint64_t snapshot_term);
 /* Read entries [from, to] back from disk (idle WAL), in order, through fn. */
 int zn_wal_read(struct zn_wal *wal, uint64_t from, uint64_t to, zn_wal_entry_fn fn, void *ctx);
 

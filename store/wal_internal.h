@@ -44,6 +44,17 @@ struct wal_batch {
     int result;
 };
 
+/* A log-wide operation run as a job (truncate, compact, reset): the job owns the segment table
+ * and, for truncate/reset, the logical tail while it runs (appends are refused meanwhile). */
+struct wal_op {
+    struct zn_wal *wal;
+    int kind; /* ZN_WAL_OP_* */
+    uint64_t index;
+    uint64_t term;
+    int result;
+    uint64_t new_first_index; /* compact: first index after the removal */
+};
+
 struct zn_wal {
     struct zn_disk *disk;
     struct zn_allocator alloc;
@@ -75,6 +86,8 @@ struct zn_wal {
     int open_b;
     struct wal_batch *in_flight; /* submitted, not yet polled */
     struct wal_batch *failed;    /* came back with ENOSPC: resubmit before anything else */
+    struct wal_op op;
+    bool op_in_flight;
     void **released;
 };
 

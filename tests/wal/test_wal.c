@@ -686,3 +686,47 @@ Test(wal, snapshot_divergence_discards_log_and_reset)
     zn_wal_close(w);
     wt_log_free(&l);
 }
+
+Test(wal, log_operations_as_jobs_do_not_block)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(wt_append_range(w, 1, 200, 1, EMAX), 0);
+    /* truncation: submitted, appends refused until zn_wal_poll reports it */
+    cr_assert_eq(zn_wal_truncate_suffix_submit(w, 150), 0);
+    uint8_t p[EMAX];
+    wt_payload(150, 2, p, wt_len(150, 2, EMAX));
+    cr_assert_eq(zn_wal_append(w, 1 + 150 % 3, 2, 150, p, wt_len(150, 2, EMAX)), ZN_EBUSY);
+    cr_assert_eq(zn_wal_compact_submit(w, 10), ZN_EBUSY, "one operation at a time");
+    struct zn_wal_persisted pr;
+    int rc;
+    for (int i = 0; i < 100 && (rc = zn_wal_poll(w, &pr)) == 0; i++) {
+    }
+    cr_assert_eq(rc, 1);
+    cr_assert_eq(pr.op, ZN_WAL_OP_TRUNCATE);
+    cr_assert_eq(pr.op_result, 0);
+    cr_assert_eq(zn_wal_last_index(w), 149);
+    /* compaction: appends continue while it runs; the batch is flushed after it */
+    cr_assert_eq(zn_wal_compact_submit(w, 100), 0);
+    cr_assert_eq(zn_wal_append(w, 1 + 150 % 3, 2, 150, p, wt_len(150, 2, EMAX)), 0);
+    cr_assert_eq(zn_wal_flush(w), 0, "the batch waits for the operation");
+    for (int i = 0; i < 100 && (rc = zn_wal_poll(w, &pr)) == 0; i++) {
+    }
+    cr_assert_eq(pr.op, ZN_WAL_OP_COMPACT);
+    cr_assert_gt(pr.op_result, 0);
+    cr_assert_gt(zn_wal_first_index(w), 1);
+    cr_assert_eq(wt_append_range(w, 151, 180, 2, EMAX), 0);
+    zn_wal_close(w);
+    c.snapshot_index = 100;
+    c.snapshot_term = 1;
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    w = open_ok(&c, &l);
+    cr_assert_eq(l.last, 180);
+    cr_assert_eq(l.terms[149], 1);
+    cr_assert_eq(l.terms[150], 2);
+    zn_wal_close(w);
+    wt_log_free(&l);
+}

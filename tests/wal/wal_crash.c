@@ -604,10 +604,10 @@ static void bit_flips(void)
         detected += ok;
         CHECK(ok, "last record header flip bit %llu undetected", (unsigned long long)bit);
     }
-    printf("bit flips (every %d. bit of %u segment headers and %llu record headers): tried=%llu "
+    printf("bit flips (every %s bit of %u segment headers and %llu record headers): tried=%llu "
            "detected=%llu\n",
-           BIT_STEP, s.nseg, (unsigned long long)nrec_hdrs, (unsigned long long)tried,
-           (unsigned long long)detected);
+           BIT_STEP == 1 ? "single" : "5th", s.nseg, (unsigned long long)nrec_hdrs,
+           (unsigned long long)tried, (unsigned long long)detected);
 
     /* random positions in the written part of the log */
     struct zn_prng prng;

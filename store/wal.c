@@ -274,6 +274,9 @@ static void wal_free(struct zn_wal *w)
             a.release(a.ctx, w->b[i].items, ZN_WAL_BATCH_WAITERS_MAX * sizeof(void *));
         }
     }
+    if (w->rsegs != NULL) {
+        a.release(a.ctx, w->rsegs, ZN_WAL_SEGMENTS_MAX * sizeof(struct wal_rseg));
+    }
     if (w->released != NULL) {
         a.release(a.ctx, w->released, ZN_WAL_BATCH_WAITERS_MAX * sizeof(void *));
     }
@@ -318,8 +321,9 @@ int zn_wal_open(struct zn_wal **out, const struct zn_wal_config *cfg, zn_wal_ent
     w->entry_bytes_max = entry_max;
     w->hardstate = cfg->hardstate;
     w->segs = a->alloc(a->ctx, ZN_WAL_SEGMENTS_MAX * sizeof(struct wal_seg));
+    w->rsegs = a->alloc(a->ctx, ZN_WAL_SEGMENTS_MAX * sizeof(struct wal_rseg));
     w->released = a->alloc(a->ctx, ZN_WAL_BATCH_WAITERS_MAX * sizeof(void *));
-    bool ok = w->segs != NULL && w->released != NULL;
+    bool ok = w->segs != NULL && w->rsegs != NULL && w->released != NULL;
     for (int i = 0; i < 2 && ok; i++) {
         w->b[i].wal = w;
         w->b[i].cap = cap;
@@ -337,6 +341,7 @@ int zn_wal_open(struct zn_wal **out, const struct zn_wal_config *cfg, zn_wal_ent
         wal_free(w);
         return rc;
     }
+    wal_rsegs_sync(w);
     *out = w;
     return 0;
 }
@@ -511,6 +516,9 @@ int zn_wal_poll(struct zn_wal *w, struct zn_wal_persisted *out)
     if (b->result != 0) {
         w->failed = b;
         return b->result;
+    }
+    if (b->rotate) {
+        wal_rsegs_sync(w); /* nothing is in flight now: the table is ours to read */
     }
     if (b->first_index != 0) {
         ZN_ASSERT(b->first_index == w->durable_index + 1);
@@ -790,6 +798,7 @@ static int op_submit(struct zn_wal *w, int kind, uint64_t index, uint64_t term)
 static void op_finish(struct zn_wal *w, struct zn_wal_persisted *out)
 {
     w->op_in_flight = false;
+    wal_rsegs_sync(w); /* only the operation was in flight */
     if (w->op.kind == ZN_WAL_OP_COMPACT && w->op.result >= 0) {
         w->first_index = w->op.new_first_index;
         if (w->op.index > w->snapshot_index) {
@@ -868,52 +877,71 @@ int zn_wal_reset(struct zn_wal *w, uint64_t snapshot_index, uint64_t snapshot_te
     return op_run(w, ZN_WAL_OP_RESET, snapshot_index, snapshot_term);
 }
 
-int zn_wal_read(struct zn_wal *w, uint64_t from, uint64_t to, zn_wal_entry_fn fn, void *ctx)
+void wal_rsegs_sync(struct zn_wal *w)
 {
-    if (!zn_wal_idle(w)) {
-        return ZN_EBUSY;
+    for (uint32_t i = 0; i < w->nsegs; i++) {
+        w->rsegs[i] = (struct wal_rseg){.first_index = w->segs[i].first_index,
+                                        .prev_term = w->segs[i].prev_term,
+                                        .hdr_crc = w->segs[i].hdr_crc};
     }
-    if (from < w->first_index || to > w->durable_index || from > to) {
+    w->nrsegs = w->nsegs;
+}
+
+int zn_wal_read(struct zn_wal *w, uint64_t from, uint64_t to, zn_wal_entry_fn fn, void *ctx,
+                void *buf, size_t cap)
+{
+    if (w->op_in_flight) {
+        return ZN_EBUSY; /* the segment table is changing */
+    }
+    if (cap < wal_record_size(w->entry_bytes_max)) {
         return ZN_EINVAL;
     }
-    for (uint32_t i = 0; i < w->nsegs; i++) {
-        struct wal_seg *s = &w->segs[i];
-        if (s->last_index < from || s->first_index > to) {
+    if (w->nrsegs == 0 || from < w->rsegs[0].first_index || to > w->durable_index || from > to) {
+        return ZN_EINVAL;
+    }
+    for (uint32_t i = 0; i < w->nrsegs; i++) {
+        const struct wal_rseg *s = &w->rsegs[i];
+        uint64_t seg_last = i + 1 < w->nrsegs ? w->rsegs[i + 1].first_index - 1 : w->durable_index;
+        if (seg_last < from || s->first_index > to || seg_last < s->first_index) {
             continue;
         }
-        bool opened = s->fd < 0;
-        int rc = seg_open_fd(w, s);
+        /* our own descriptor: the batch job may be appending to (or rotating away from) the
+         * active segment meanwhile; everything read is at or below the durable index */
+        char name[ZN_DISK_NAME_MAX];
+        wal_seg_name(name, sizeof(name), s->first_index, false);
+        int fd;
+        int rc = zn_disk_open(w->disk, name, 0, &fd);
         if (rc != 0) {
             return rc;
         }
         uint64_t fsize = 0;
-        rc = zn_disk_size(w->disk, s->fd, &fsize);
+        uint64_t want = seg_last < to ? seg_last : to;
+        rc = zn_disk_size(w->disk, fd, &fsize);
         struct wal_scan sc = {
-            .fd = s->fd,
+            .fd = fd,
             .size = fsize,
             .first_index = s->first_index,
             .prev_term = s->prev_term,
             .seed = s->hdr_crc,
-            .stop_before = to + 1,
+            .stop_before = want + 1,
             .deliver_from = from,
             .fn = fn,
             .ctx = ctx,
+            .buf = buf,
+            .cap = cap,
         };
         if (rc == 0) {
             rc = wal_scan_records(w, &sc);
         }
-        if (opened && i + 1 < w->nsegs) {
-            zn_disk_close(w->disk, s->fd);
-            s->fd = -1;
-        }
+        zn_disk_close(w->disk, fd);
         if (rc != 0) {
             return rc;
         }
         if (sc.fn_rc != 0) {
             return sc.fn_rc;
         }
-        if (sc.last_index < (s->last_index < to ? s->last_index : to)) {
-            return ZN_ECORRUPT;
+        if (sc.last_index < want) {
+            return ZN_ECORRUPT; /* durable entries no longer verify: damage since recovery */
         }
     }
     return 0;

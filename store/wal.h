@@ -36,6 +36,7 @@
 #define ZN_WAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/zn_limits.h"
@@ -167,7 +168,15 @@ int zn_wal_compact_submit(struct zn_wal *wal, uint64_t snapshot_index);
  */
 int zn_wal_reset(struct zn_wal *wal, uint64_t snapshot_index, uint64_t snapshot_term);
 int zn_wal_reset_submit(struct zn_wal *wal, uint64_t snapshot_index, uint64_t snapshot_term);
-/* Read entries [from, to] back from disk (idle WAL), in order, through fn. */
-int zn_wal_read(struct zn_wal *wal, uint64_t from, uint64_t to, zn_wal_entry_fn fn, void *ctx);
+/*
+ * Read durable entries [from, to] back from disk, in order, through fn (a leader catching up a
+ * follower beyond its entry cache). Works while batches are in flight (own descriptors, the WAL
+ * stage's copy of the segment table); not during a truncate/compact/reset (ZN_EBUSY). buf/cap:
+ * the read window, at least one maximal record (entry_bytes_max + ZN_WAL_RECORD_OVERHEAD_BYTES).
+ * Synchronous reads: page-cache hits in the common case. ZN_EINVAL outside [first, durable];
+ * ZN_ECORRUPT if durable entries no longer verify.
+ */
+int zn_wal_read(struct zn_wal *wal, uint64_t from, uint64_t to, zn_wal_entry_fn fn, void *ctx,
+                void *buf, size_t cap);
 
 #endif /* ZN_WAL_H */

@@ -23,6 +23,14 @@ struct wal_seg {
     int fd;             /* -1 unless this is the active (last) segment */
 };
 
+/* What readers need of a segment; a copy owned by the WAL stage (zn_wal_read runs while a batch
+ * job owns the segment table). Refreshed whenever no job is in flight and the table changed. */
+struct wal_rseg {
+    uint64_t first_index;
+    uint64_t prev_term;
+    uint32_t hdr_crc;
+};
+
 struct wal_batch {
     struct zn_wal *wal;
     uint8_t *buf;
@@ -67,6 +75,8 @@ struct zn_wal {
 
     struct wal_seg *segs; /* ZN_WAL_SEGMENTS_MAX */
     uint32_t nsegs;
+    struct wal_rseg *rsegs; /* ZN_WAL_SEGMENTS_MAX, the WAL stage's copy for readers */
+    uint32_t nrsegs;
 
     /* logical tail (WAL stage) */
     uint64_t first_index;
@@ -103,6 +113,8 @@ struct wal_scan {
     uint32_t seed;         /* header CRC */
     uint64_t stop_before;  /* stop at the record with this index (0: scan all) */
     uint64_t deliver_from; /* fn sees records with index >= this */
+    uint8_t *buf;          /* read window (NULL: the WAL's first batch buffer, idle WAL only) */
+    uint64_t cap;
     zn_wal_entry_fn fn;
     void *ctx;
     /* out */
@@ -123,6 +135,8 @@ int wal_recover(struct zn_wal *w, const struct zn_wal_config *cfg, zn_wal_entry_
 void wal_start_after(struct zn_wal *w, uint64_t index, uint64_t term);
 /* Unlink every segment (newest first, directory fsynced) and continue after (index, term). */
 int wal_reset_after(struct zn_wal *w, uint64_t index, uint64_t term);
+/* Copy the segment table for readers (call only when no job is in flight). */
+void wal_rsegs_sync(struct zn_wal *w);
 void wal_seg_file_name(const struct wal_seg *s, char out[ZN_DISK_NAME_MAX]);
 
 #endif /* ZN_WAL_INTERNAL_H */

@@ -87,6 +87,10 @@ int wal_scan_records(struct zn_wal *w, struct wal_scan *sc)
 {
     struct window win;
     win_init(&win, w, sc->fd, sc->size);
+    if (sc->buf != NULL) {
+        win.buf = sc->buf;
+        win.cap = sc->cap;
+    }
     uint64_t pos = WAL_SEG_HDR;
     uint32_t seed = sc->seed;
     uint64_t expect = sc->first_index;

@@ -58,7 +58,8 @@ struct zn_wal_config {
     uint64_t snapshot_term;
     uint64_t commit_hint; /* hard state commit index: entries up to it were durable */
     bool allow_repair;    /* multi-node: corruption -> repair state instead of refusal */
-    /* The hard state file to write with batches (may be NULL: no hard state via the WAL). */
+    /* The hard state file to write with batches (may be NULL: no hard state via the WAL). Once
+     * given to the WAL it is written only through zn_wal_set_hardstate (the job writes it). */
     struct zn_hardstate_file *hardstate;
 };
 

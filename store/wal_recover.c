@@ -731,14 +731,15 @@ int wal_recover(struct zn_wal *w, const struct zn_wal_config *cfg, zn_wal_entry_
         return 0;
     }
     if (!d.found && w->last_index < cfg->snapshot_index) {
-        /* The whole log is older than the snapshot (installed from the leader): the next
-         * append starts a new segment right after the snapshot. */
-        w->last_index = cfg->snapshot_index;
-        w->last_term = cfg->snapshot_term;
-        w->durable_index = w->last_index;
-        w->durable_term = w->last_term;
-        w->chain_crc = 0;
-        w->need_segment = true;
+        /* The whole log is older than the snapshot (installed from the leader): every entry is
+         * covered by it. Remove the old segments now (newest first) so that the new segment at
+         * snapshot_index + 1 can never share a name or the table with a stale one. */
+        rc = wal_reset_after(w, cfg->snapshot_index, cfg->snapshot_term);
+        if (rc != 0) {
+            return refuse(rec, rc, "", 0, "cannot remove the log older than the snapshot");
+        }
+        rec->first_index = w->first_index;
+        rec->segments = 0;
     }
     rec->last_index = w->last_index;
     rec->last_term = w->last_term;

@@ -755,3 +755,33 @@ Test(wal, log_operations_as_jobs_do_not_block)
     zn_wal_close(w);
     wt_log_free(&l);
 }
+
+Test(wal, log_older_than_snapshot_restarts_after_it)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(wt_append_range(w, 1, 120, 1, EMAX), 0);
+    zn_wal_close(w);
+    /* a snapshot from the leader beyond the whole local log */
+    c.snapshot_index = 500;
+    c.snapshot_term = 4;
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    struct zn_wal_recovery rec;
+    cr_assert_eq(zn_wal_open(&w, &c, wt_collect, &l, &rec), 0, "%s", rec.report.message);
+    cr_assert_eq(rec.last_index, 500);
+    cr_assert_eq(zn_wal_segment_count(w), 0, "old segments removed");
+    cr_assert_eq(wt_append_range(w, 501, 560, 4, EMAX), 0);
+    cr_assert_eq(zn_wal_compact(w, 530), 0, "the active segment is kept");
+    zn_wal_close(w);
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    w = open_ok(&c, &l);
+    cr_assert_eq(l.first, 501);
+    cr_assert_eq(l.last, 560);
+    cr_assert_eq(l.terms[501], 4);
+    zn_wal_close(w);
+    wt_log_free(&l);
+}

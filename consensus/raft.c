@@ -69,7 +69,8 @@ struct progress {
     uint64_t snap_index;
     uint64_t snap_term;
     uint64_t snap_offset;
-    uint64_t snap_progress_ns;
+    uint64_t snap_progress_ns; /* last chunk sent or acknowledged */
+    uint64_t chunk_req_ns;     /* last chunk request to the application */
     uint32_t infl_head;
     uint32_t infl_count;
     uint64_t *infl; /* last index of each AppendEntries in flight */
@@ -895,7 +896,7 @@ static void request_chunk(struct zn_raft *r, struct progress *p)
         .max_bytes = r->cfg.snapshot_chunk_bytes,
     };
     p->chunk_pending = true;
-    p->snap_progress_ns = r->now;
+    p->chunk_req_ns = r->now;
 }
 
 static void start_snapshot(struct zn_raft *r, struct progress *p)
@@ -906,6 +907,7 @@ static void start_snapshot(struct zn_raft *r, struct progress *p)
     p->snap_offset = 0;
     p->snap_done = false;
     p->infl_count = 0;
+    p->snap_progress_ns = r->now;
     request_chunk(r, p);
 }
 
@@ -1014,11 +1016,16 @@ static void become_follower(struct zn_raft *r, uint64_t term, uint8_t leader)
     if (r->role == ZN_RAFT_LEADER) {
         read_fail_all(r);
     }
+    /* A follower keeps its timer on a mere term change: only a leader's message or a granted
+     * vote reset it (Figure 3.1), or candidates that keep bumping the term starve the one
+     * node that could win (simulator seed 418, 3 nodes). */
+    if (r->role != ZN_RAFT_FOLLOWER) {
+        reset_election_timer(r);
+    }
     r->role = ZN_RAFT_FOLLOWER;
     r->leader = leader;
     r->transfer_to = 0;
     votes_clear(r);
-    reset_election_timer(r);
 }
 
 static uint32_t quorum(uint32_t n)
@@ -1408,7 +1415,13 @@ static void handle_append_resp(struct zn_raft *r, const struct zn_raft_msg *m)
                    zn_raft_term_at(r, next) > m->log_term) {
                 next--;
             }
-            if (next + 1 < p->match + 1) {
+            if (next == r->base_index && next > 0 && m->log_term > 0 &&
+                zn_raft_term_at(r, next) > m->log_term) {
+                /* the divergence is behind our window: only a snapshot can repair it
+                 * (simulator seed 162, 3 nodes, looped on the same probe forever) */
+                next = r->base_index - 1;
+            }
+            if (next < p->match) {
                 next = p->match;
             }
             p->next = next + 1;
@@ -1553,10 +1566,15 @@ static void handle_vote_resp(struct zn_raft *r, const struct zn_raft_msg *m)
     poll_votes(r);
 }
 
+/* With check-quorum a server that hears from a live leader ignores vote requests (4.2.3): a
+ * removed or partitioned server cannot depose it. The leader itself is live until check-quorum
+ * steps it down. */
 static bool in_lease(const struct zn_raft *r)
 {
-    return r->cfg.check_quorum && r->leader != 0 &&
-           r->now < r->last_heard_ns + r->cfg.election_timeout_ns;
+    if (!r->cfg.check_quorum || r->leader == 0) {
+        return false;
+    }
+    return r->role == ZN_RAFT_LEADER || r->now < r->last_heard_ns + r->cfg.election_timeout_ns;
 }
 
 static void handle_msg(struct zn_raft *r, const struct zn_raft_msg *m)
@@ -1656,7 +1674,7 @@ static bool can_campaign(const struct zn_raft *r)
     if (zn_raft_conf_is_voter(&r->conf, r->id)) {
         return true;
     }
-    if (r->conf_index > r->commit && r->conf_index > r->base_index + 1) {
+    if (r->conf_index > r->commit) {
         struct zn_raft_conf prev;
         conf_at(r, r->conf_index - 1, &prev);
         return zn_raft_conf_is_voter(&prev, r->id);
@@ -1698,15 +1716,15 @@ static void tick(struct zn_raft *r)
                 if (!p->used || p->id == r->id || p->state != PR_SNAPSHOT) {
                     continue;
                 }
+                uint64_t half = r->cfg.election_timeout_ns / 2;
                 if (r->now >= p->snap_progress_ns + 2 * r->cfg.election_timeout_ns) {
                     pr_become_probe(r, p); /* stalled stream: probe again */
                     send_append(r, p, true);
-                } else if (!p->chunk_pending && !p->snap_done &&
-                           r->now >= p->snap_progress_ns + r->cfg.election_timeout_ns / 2) {
-                    request_chunk(r, p); /* chunk or its ack lost: resend */
-                } else if (p->chunk_pending &&
-                           r->now >= p->snap_progress_ns + r->cfg.election_timeout_ns / 2) {
-                    request_chunk(r, p);
+                } else if (p->snap_index < r->snap_index && !p->snap_done) {
+                    start_snapshot(r, p); /* the application only serves its latest snapshot */
+                } else if (!p->snap_done && r->now >= p->snap_progress_ns + half &&
+                           (!p->chunk_pending || r->now >= p->chunk_req_ns + half)) {
+                    request_chunk(r, p); /* chunk, its ack or the request lost: resend */
                 }
             }
         }

@@ -107,6 +107,7 @@ struct wmsg {
     uint8_t *buf;
     uint32_t len;
     uint8_t to;
+    uint64_t ack_term; /* append ack: term of the acked entry when the ack was made */
 };
 
 struct pwrite {
@@ -779,6 +780,7 @@ static void encode_msg(struct sim *s, const struct zn_raft_msg *m, struct wmsg *
     }
     w->len = (uint32_t)len;
     w->to = m->to;
+    w->ack_term = 0;
 }
 
 /* A held message is released: the disk must back what it claims (durability invariants). */
@@ -797,8 +799,7 @@ static void release(struct sim *s, struct node *nd, struct wmsg *w)
                   nd->d.vote);
     }
     if (m.type == ZN_RAFT_MSG_APPEND_RESP && !m.reject && m.index > 0) {
-        uint64_t t = nd->up ? zn_raft_term_at(nd->raft, m.index) : 0;
-        if (!disk_covers(&nd->d, m.index, t)) {
+        if (!disk_covers(&nd->d, m.index, w->ack_term)) {
             violation(s, "ack not durable: n%u acks index %llu, disk last %llu", nd->id,
                       (unsigned long long)m.index, (unsigned long long)disk_last(&nd->d));
         }
@@ -1132,6 +1133,9 @@ static void process_update(struct sim *s, struct node *nd, struct zn_raft_update
     for (uint32_t i = 0; i < up->n_msgs; i++) {
         struct wmsg m;
         encode_msg(s, &up->msgs[i], &m);
+        if (up->msgs[i].type == ZN_RAFT_MSG_APPEND_RESP) {
+            m.ack_term = zn_raft_term_at(nd->raft, up->msgs[i].index);
+        }
         if (up->msgs[i].type == ZN_RAFT_MSG_VOTE_RESP ||
             up->msgs[i].type == ZN_RAFT_MSG_APPEND_RESP) {
             release(s, nd, &m); /* checks: an ack or grant sent now must already be durable */
@@ -1146,6 +1150,9 @@ static void process_update(struct sim *s, struct node *nd, struct zn_raft_update
         for (uint32_t i = 0; i < up->n_msgs_after; i++) {
             struct wmsg m;
             encode_msg(s, &up->msgs_after[i], &m);
+            if (up->msgs_after[i].type == ZN_RAFT_MSG_APPEND_RESP) {
+                m.ack_term = zn_raft_term_at(nd->raft, up->msgs_after[i].index);
+            }
             if (last) {
                 last->after = xrealloc(last->after, (last->n_after + 1) * sizeof(struct wmsg));
                 last->after[last->n_after++] = m;
@@ -1235,7 +1242,8 @@ static void deliver(struct sim *s, struct sev *e)
     struct zn_raft_msg m;
     int rc = zn_raft_msg_decode(&m, s->dec, ENTRIES_DEC, e->buf, e->len);
     if (rc != 0) {
-        violation(s, "codec: decode failed: %s", zn_strerror(rc));
+        violation(s, "codec: decode of a %s from n%u failed: %s", zn_raft_msg_type_name(e->buf[1]),
+                  e->from, zn_strerror(rc));
         return;
     }
     if (s->o.trace && s->o.out) {
@@ -1614,7 +1622,7 @@ struct sim *sim_new(const struct sim_opts *opts)
     s->cfg.election_timeout_ns = ET_NS;
     s->cfg.heartbeat_interval_ns = HB_NS;
     s->cfg.pre_vote = opts->faults ? zn_prng_chance(&s->prng, 4, 5) : true;
-    s->cfg.check_quorum = opts->faults ? zn_prng_chance(&s->prng, 4, 5) : true;
+    s->cfg.check_quorum = true; /* without it a removed server may disrupt forever (4.2.3) */
     s->cfg.lease_reads = s->cfg.check_quorum && zn_prng_chance(&s->prng, 1, 3);
     s->cfg.members_max = SIM_NODES_MAX;
     s->cfg.inflight_max = 4;
@@ -1635,6 +1643,15 @@ struct sim *sim_new(const struct sim_opts *opts)
         nd->id = (uint8_t)i;
         nd->drift_ppm = opts->faults ? (int64_t)zn_prng_below(&s->prng, 40001) - 20000 : 0;
         nd->snap_every = 20 + zn_prng_below(&s->prng, 100);
+        if (i <= opts->nodes) {
+            /* bootstrap: the initial configuration is entry 1 (term 1) of every original
+             * voter's log, so a node that joins later learns it from the log or a snapshot */
+            uint8_t buf[ZN_RAFT_CONF_ENCODED_MAX];
+            uint32_t len = zn_raft_conf_encode(&s->boot, buf);
+            struct dent e = {.term = 1, .type = ZN_RAFT_ENTRY_CONF, .len = len, .data = buf};
+            nd->d.term = 1;
+            disk_append(s, nd, 1, &e);
+        }
         node_boot(s, nd);
     }
     s->clients_on = opts->clients;
@@ -1686,13 +1703,20 @@ static void liveness(struct sim *s)
     /* a linearizable read needs the new leader to commit in its term: without writes */
     uint64_t done0 = s->reads_done;
     uint64_t t0 = s->now;
+    struct zn_raft_status ls0;
+    zn_raft_status_get(s->nodes[l].raft, &ls0);
+    uint64_t lterm = ls0.term;
     sim_read(s, l);
     while (!s->stop && s->reads_done == done0 && s->now < t0 + 5 * ET_NS) {
         sim_advance(s, SIM_MS);
         uint8_t l2 = sim_leader(s);
-        if (l2 && l2 != l) {
-            l = l2;
-            sim_read(s, l);
+        if (l2) {
+            zn_raft_status_get(s->nodes[l2].raft, &ls0);
+            if (l2 != l || ls0.term != lterm) {
+                l = l2; /* a new leader (the read failed with the old one): ask it */
+                lterm = ls0.term;
+                sim_read(s, l);
+            }
         }
     }
     check(s);
@@ -1742,6 +1766,21 @@ static void liveness(struct sim *s)
     }
     s->writes_retry = false;
     check(s);
+    if (!ok && !s->stop && s->o.trace && s->o.out) {
+        for (uint32_t i = 1; i <= s->n_nodes; i++) {
+            struct zn_raft_status st;
+            zn_raft_status_get(s->nodes[i].raft, &st);
+            fprintf(s->o.out, "  n%u %s term %llu leader %u commit %llu last %llu voters %u\n", i,
+                    zn_raft_role_name(st.role), (unsigned long long)st.term, st.leader,
+                    (unsigned long long)st.commit, (unsigned long long)st.last_index,
+                    st.conf.n_voters);
+        }
+        for (uint32_t c = 0; c < 3; c++) {
+            fprintf(s->o.out, "  client %u op %llu done %u\n", c,
+                    (unsigned long long)s->clients[c].op,
+                    s->clients[c].op ? s->op_done[s->clients[c].op] : 1);
+        }
+    }
     if (!ok && !s->stop) {
         violation(s, "liveness: client operations or followers not caught up within 40 election "
                      "timeouts after healing");

@@ -1061,6 +1061,15 @@ static void check_node(struct sim *s, struct node *nd, const struct zn_raft_upda
             }
             /* an entry the leader commits is on the disks of a quorum of its voters */
             uint64_t t = zn_raft_term_at(nd->raft, st.commit);
+            /* and a leader advances commit only to an entry of its own term (Figure 2,
+             * section 5.4.2: earlier entries commit indirectly, Figure 8) */
+            if (t != st.term) {
+                violation(s,
+                          "commit rule: n%u (term %llu) advanced commit to %llu, an entry of "
+                          "term %llu",
+                          nd->id, (unsigned long long)st.term, (unsigned long long)st.commit,
+                          (unsigned long long)t);
+            }
             uint32_t have = 0;
             for (uint32_t i = 0; i < st.conf.n_voters; i++) {
                 struct node *v = &s->nodes[st.conf.voters[i]];

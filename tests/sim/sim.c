@@ -1084,7 +1084,7 @@ static void check_node(struct sim *s, struct node *nd, const struct zn_raft_upda
             }
         }
     }
-    if (up->role_changed) {
+    if (up->role_changed && s->o.role_notes) {
         sim_note(s, "t=%.1fms n%u %s term %llu leader %u", (double)s->now / SIM_MS, nd->id,
                  zn_raft_role_name(st.role), (unsigned long long)st.term, st.leader);
     }
@@ -1644,6 +1644,9 @@ struct sim *sim_new(const struct sim_opts *opts)
     s->cfg.update_entries_max = 512;
     s->cfg.reads_max = 64;
     s->cfg.snapshot_chunk_bytes = CHUNK_BYTES;
+    if (opts->batch) {
+        s->cfg.batch_entries_max = opts->batch;
+    }
     links_all(s, true);
     s->op_done = calloc(OPS_MAX, 1);
     s->next_op = 1;
@@ -1903,4 +1906,14 @@ bool sim_up(const struct sim *s, uint8_t id)
 uint64_t sim_reads_done(const struct sim *s)
 {
     return s->reads_done;
+}
+
+uint64_t sim_term_at(const struct sim *s, uint8_t id, uint64_t index)
+{
+    return s->nodes[id].up ? zn_raft_term_at(s->nodes[id].raft, index) : 0;
+}
+
+uint64_t sim_violations(const struct sim *s)
+{
+    return s->st.violations;
 }

@@ -46,6 +46,8 @@ struct sim_opts {
     bool faults;     /* random faults on (off in scripted scenarios) */
     bool liveness;   /* run the heal + liveness phase at the end */
     bool clients;    /* random client load */
+    bool role_notes; /* put role changes into the transcript (the sweep's trace) */
+    uint32_t batch;  /* entries per AppendEntries (0: the sweep's default) */
     FILE *out;       /* trace and transcript sink */
 };
 
@@ -98,5 +100,9 @@ void sim_hold(struct sim *s, uint8_t from, uint8_t msg_type, bool held);
 void sim_note(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *sim_transcript(const struct sim *s);
 uint64_t sim_reads_done(const struct sim *s);
+/* Term of node id's entry at index (0 if the node is down or does not have it). */
+uint64_t sim_term_at(const struct sim *s, uint8_t id, uint64_t index);
+/* Violations so far (scenarios check it after each step). */
+uint64_t sim_violations(const struct sim *s);
 
 #endif /* ZN_SIM_H */

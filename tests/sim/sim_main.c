@@ -67,6 +67,7 @@ static uint64_t run_seed(const char *argv0, uint64_t seed, uint32_t nodes, uint6
                          .faults = true,
                          .liveness = true,
                          .clients = true,
+                         .role_notes = trace,
                          .out = stdout};
     struct sim *s = sim_new(&o);
     uint64_t v = sim_run(s);

@@ -350,12 +350,16 @@ static bool config_valid(const struct zn_raft_config *c)
     return c->id != 0 && c->election_timeout_ns > 0 && c->heartbeat_interval_ns > 0 &&
            c->heartbeat_interval_ns < c->election_timeout_ns && c->members_max >= 1 &&
            c->members_max <= ZN_CLUSTER_MEMBERS_MAX && c->inflight_max >= 1 &&
-           c->inflight_max <= 1u << 16 && c->batch_entries_max >= 1 &&
-           c->batch_entries_max <= 1u << 16 && c->batch_bytes_max >= 1 && c->log_entries_max >= 4 &&
-           c->log_entries_max <= 1u << 26 && c->log_bytes_max >= 1 &&
-           c->log_bytes_max <= 1u << 31 && c->msgs_max >= 4 && c->msgs_max <= 1u << 16 &&
-           c->update_entries_max >= 1 && c->update_entries_max <= 1u << 24 && c->reads_max >= 1 &&
-           c->reads_max <= 1u << 24 && c->snapshot_chunk_bytes >= 1 && c->lease_drift_ppm < 1000000;
+           c->inflight_max <= ZN_RAFT_INFLIGHT_MAX && c->batch_entries_max >= 1 &&
+           c->batch_entries_max <= ZN_RAFT_BATCH_ENTRIES_MAX && c->batch_bytes_max >= 1 &&
+           c->log_entries_max >= 4 && c->log_entries_max <= ZN_RAFT_LOG_ENTRIES_MAX &&
+           c->batch_entries_max + 2 < c->log_entries_max && c->log_bytes_max >= 1 &&
+           c->log_bytes_max <= ZN_RAFT_LOG_BYTES_MAX && c->msgs_max >= 4 &&
+           c->msgs_max <= ZN_RAFT_MSGS_PER_UPDATE_MAX && c->update_entries_max >= 1 &&
+           c->update_entries_max <= ZN_RAFT_LOG_ENTRIES_MAX && c->reads_max >= 1 &&
+           c->reads_max <= ZN_RAFT_READS_MAX && c->snapshot_chunk_bytes >= 1 &&
+           c->snapshot_chunk_bytes <= ZN_RAFT_SNAPSHOT_CHUNK_MAX_BYTES &&
+           c->lease_drift_ppm < 1000000;
 }
 
 #define ALIGN8(x) (((x) + 7u) & ~(size_t)7u)

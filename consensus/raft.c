@@ -1686,6 +1686,32 @@ static bool can_campaign(const struct zn_raft *r)
     return false;
 }
 
+/* Leader priority: hand leadership to the highest-priority voter above us that is active and
+ * has our whole log (a transfer, so proposals pause for at most one election timeout). */
+static void maybe_hand_over(struct zn_raft *r)
+{
+    uint8_t mine = r->cfg.priorities[r->id];
+    if (r->transfer_to || !committed_in_term(r) || !zn_raft_conf_is_voter(&r->conf, r->id)) {
+        return;
+    }
+    uint8_t best = 0;
+    for (uint32_t i = 0; i < r->conf.n_voters; i++) {
+        uint8_t v = r->conf.voters[i];
+        struct progress *p = pr_of(r, v);
+        if (v == r->id || p == NULL || !p->recent_active || p->match != last_index(r) ||
+            r->cfg.priorities[v] <= mine ||
+            (best && r->cfg.priorities[v] <= r->cfg.priorities[best])) {
+            continue;
+        }
+        best = v;
+    }
+    if (best) {
+        r->transfer_to = best;
+        r->transfer_deadline = r->now + r->cfg.election_timeout_ns;
+        msg_new(r, best, ZN_RAFT_MSG_TIMEOUT_NOW);
+    }
+}
+
 static void tick(struct zn_raft *r)
 {
     if (r->role == ZN_RAFT_LEADER) {
@@ -1715,6 +1741,7 @@ static void tick(struct zn_raft *r)
         if (r->now >= r->heartbeat_deadline) {
             bcast_heartbeat(r);
             update_read_quorum(r);
+            maybe_hand_over(r);
             for (uint32_t i = 0; i < r->cfg.members_max; i++) {
                 struct progress *p = &r->prs[i];
                 if (!p->used || p->id == r->id || p->state != PR_SNAPSHOT) {

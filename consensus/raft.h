@@ -275,8 +275,11 @@ struct zn_raft_update {
 /* ---- configuration of an instance ---------------------------------------------------------- */
 
 struct zn_raft_config {
-    uint8_t id;        /* this node, 1..ZN_NODE_ID_MAX */
-    uint8_t priority;  /* 0: never campaigns on its own (it may still be transferred to) */
+    uint8_t id;       /* this node, 1..ZN_NODE_ID_MAX */
+    uint8_t priority; /* 0: never campaigns on its own (it may still be transferred to) */
+    /* Priority of every node by id for leader hand-over: a leader transfers leadership to a
+     * caught-up, active voter of strictly higher priority (all zero: hand-over off). */
+    uint8_t priorities[ZN_NODE_ID_MAX + 1];
     bool pre_vote;     /* Raft dissertation 9.6 */
     bool check_quorum; /* leader steps down without a quorum; followers keep a lease */
     bool lease_reads;  /* answer ReadIndex from the lease (see above) */

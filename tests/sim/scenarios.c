@@ -22,7 +22,7 @@
 
 #define US 1000ull
 
-static struct sim *mk(uint32_t nodes, uint64_t seed, uint32_t batch)
+static struct sim *mk(uint32_t nodes, uint64_t seed, uint32_t batch, bool prio)
 {
     struct sim_opts o = {.seed = seed,
                          .nodes = nodes,
@@ -34,6 +34,11 @@ static struct sim *mk(uint32_t nodes, uint64_t seed, uint32_t batch)
                          .trace = getenv("ZN_SIM_TRACE") != NULL,
                          .role_notes = false,
                          .out = stdout};
+    if (prio) {
+        o.priorities[1] = 1;
+        o.priorities[2] = 1;
+        o.priorities[3] = 3;
+    }
     return sim_new(&o);
 }
 
@@ -424,6 +429,38 @@ static const char *const removed_expected =
     "a remaining voter leads term t+1: yes; 2 voters; it commits: yes; removed node campaigned: "
     "no\n";
 
+/*
+ * Leader priority: node 3 has the highest priority. Whoever wins the first election hands
+ * leadership over to node 3 once it is caught up; node 3 keeps it.
+ */
+static bool priority_handover(struct sim *s)
+{
+    uint8_t all[3] = {1, 2, 3};
+    uint8_t l = wait_leader_among(s, all, 3, 200 * SIM_MS, 0);
+    if (l == 0) {
+        return false;
+    }
+    uint64_t t = st_of(s, l).term;
+    sim_note(s, "first leader is a lower-priority node: %s", l != 3 ? "yes" : "no");
+    sim_propose(s, l, 3);
+    uint8_t three[1] = {3};
+    uint8_t nl = wait_leader_among(s, three, 1, 100 * SIM_MS, 0);
+    settle(s, 3);
+    sim_advance(s, 100 * SIM_MS);
+    sim_note(s,
+             "node 3 (highest priority) leads: %s; it still leads 10 election timeouts later: "
+             "%s; all caught up: %s",
+             nl == 3 ? "yes" : "no", sim_leader(s) == 3 ? "yes" : "no",
+             settled(s, 3) ? "yes" : "no");
+    (void)t;
+    return true;
+}
+
+static const char *const priority_expected =
+    "first leader is a lower-priority node: yes\n"
+    "node 3 (highest priority) leads: yes; it still leads 10 election timeouts later: yes; all "
+    "caught up: yes\n";
+
 struct scenario {
     const char *name;
     uint32_t nodes;
@@ -444,6 +481,7 @@ static const struct scenario scenarios[] = {
     {"transfer_partition", 5, 13, 0, transfer_partition, NULL},
     {"snapshot_race", 3, 17, 0, snapshot_race, NULL},
     {"removed_leader", 3, 19, 0, removed_leader, NULL},
+    {"priority_handover", 3, 23, 0, priority_handover, NULL},
 };
 
 static const char *expected_of(const char *name)
@@ -459,6 +497,9 @@ static const char *expected_of(const char *name)
     }
     if (strcmp(name, "snapshot_race") == 0) {
         return snapshot_expected;
+    }
+    if (strcmp(name, "priority_handover") == 0) {
+        return priority_expected;
     }
     return removed_expected;
 }
@@ -482,7 +523,8 @@ int main(int argc, char **argv)
             continue;
         }
         ran++;
-        struct sim *s = mk(sc->nodes, sc->seed, sc->batch);
+        struct sim *s =
+            mk(sc->nodes, sc->seed, sc->batch, strcmp(sc->name, "priority_handover") == 0);
         bool ok;
         if (expect_violation) {
             ok = figure8(s, true);

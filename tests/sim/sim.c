@@ -1644,8 +1644,20 @@ struct sim *sim_new(const struct sim_opts *opts)
     s->cfg.update_entries_max = 512;
     s->cfg.reads_max = 64;
     s->cfg.snapshot_chunk_bytes = CHUNK_BYTES;
+    if (opts->faults && zn_prng_chance(&s->prng, 1, 2)) {
+        /* leader priorities: the leader hands over to a caught-up higher-priority voter */
+        for (uint32_t i = 1; i <= SIM_NODES_MAX; i++) {
+            s->cfg.priorities[i] = (uint8_t)(1 + zn_prng_below(&s->prng, 3));
+        }
+    }
     if (opts->batch) {
         s->cfg.batch_entries_max = opts->batch;
+    }
+    for (uint32_t i = 1; i <= SIM_NODES_MAX; i++) {
+        if (opts->priorities[i]) {
+            memcpy(s->cfg.priorities, opts->priorities, sizeof(opts->priorities));
+            break;
+        }
     }
     links_all(s, true);
     s->op_done = calloc(OPS_MAX, 1);

@@ -48,7 +48,8 @@ struct sim_opts {
     bool clients;    /* random client load */
     bool role_notes; /* put role changes into the transcript (the sweep's trace) */
     uint32_t batch;  /* entries per AppendEntries (0: the sweep's default) */
-    FILE *out;       /* trace and transcript sink */
+    uint8_t priorities[SIM_NODES_MAX + 1]; /* leader hand-over priorities (all 0: random) */
+    FILE *out;                             /* trace and transcript sink */
 };
 
 struct sim_stats {

@@ -108,6 +108,7 @@ struct zn_raft {
     uint64_t applied;
     uint64_t now;
     bool started; /* the first event sets the clock base for the election timer */
+    uint64_t start_ns;
 
     /* log window: base_index is the entry just before the first one kept */
     uint64_t base_index;
@@ -1266,7 +1267,7 @@ static void update_read_quorum(struct zn_raft *r)
         uint64_t acked = quorum_value(vals, n);
         if (acked > r->read_acked) {
             r->read_acked = acked;
-            if (r->cfg.lease_reads && r->read_round - acked < ROUND_RING) {
+            if (r->cfg.lease_reads && r->read_round - acked < ROUND_RING && r->transfer_to == 0) {
                 uint64_t et = r->cfg.election_timeout_ns;
                 uint64_t margin = et / 1000000u * r->cfg.lease_drift_ppm;
                 r->lease_until_ns = r->round_sent_ns[acked % ROUND_RING] + et - margin;
@@ -1575,6 +1576,12 @@ static void handle_vote_resp(struct zn_raft *r, const struct zn_raft_msg *m)
  * steps it down. */
 static bool in_lease(const struct zn_raft *r)
 {
+    if (r->cfg.lease_reads && r->now < r->start_ns + r->cfg.election_timeout_ns) {
+        /* A restarted server forgot which leader it heard last: with leases on, it votes for
+         * nobody during its first election timeout, or a restart could help elect a new leader
+         * while the old one still serves reads from its lease. */
+        return true;
+    }
     if (!r->cfg.check_quorum || r->leader == 0) {
         return false;
     }
@@ -1708,6 +1715,7 @@ static void maybe_hand_over(struct zn_raft *r)
     if (best) {
         r->transfer_to = best;
         r->transfer_deadline = r->now + r->cfg.election_timeout_ns;
+        r->lease_until_ns = 0;
         msg_new(r, best, ZN_RAFT_MSG_TIMEOUT_NOW);
     }
 }
@@ -1865,7 +1873,8 @@ static int read_index(struct zn_raft *r, const struct zn_raft_event *ev, struct 
     if (!zn_raft_conf_is_voter(&r->conf, r->id)) {
         return ZN_ENOTLEADER;
     }
-    if (r->cfg.lease_reads && committed_in_term(r) && r->now < r->lease_until_ns) {
+    if (r->cfg.lease_reads && committed_in_term(r) && r->now < r->lease_until_ns &&
+        r->transfer_to == 0) {
         r->reads_out[up->n_reads++] = (struct zn_raft_read_result){ev->read.ctx, r->commit};
         up->reads = r->reads_out;
         return 0;
@@ -1986,6 +1995,7 @@ static int transfer(struct zn_raft *r, const struct zn_raft_event *ev)
     }
     r->transfer_to = to;
     r->transfer_deadline = r->now + r->cfg.election_timeout_ns;
+    r->lease_until_ns = 0; /* TimeoutNow overrides the followers' lease: give ours up */
     if (p->match == last_index(r)) {
         msg_new(r, to, ZN_RAFT_MSG_TIMEOUT_NOW);
     } else {
@@ -2157,6 +2167,7 @@ int zn_raft_step(struct zn_raft *r, const struct zn_raft_event *ev, struct zn_ra
     }
     if (!r->started) {
         r->started = true;
+        r->start_ns = r->now;
         reset_election_timer(r);
     }
     uint8_t role0 = r->role;

@@ -1785,6 +1785,17 @@ static void tick(struct zn_raft *r)
     }
 }
 
+/*
+ * Writes complete in id order. Why ids and caps rather than "persisted(index, term)":
+ *   1. write A puts entries 5..10 of term 2 on disk (in flight);
+ *   2. a new leader's append truncates at 6 and write B puts 6..8 of term 3;
+ *   3. another append puts 6..10 of term 2 back (write C: the new leader had them after all);
+ *   4. A completes. "(10, term 2) is durable" would match the log again and count 6..10 as
+ *      durable although the disk holds B's 6..8 of term 3 and C is still in flight.
+ * With ids, A's record was capped at 5 by the truncation in step 2, so A's completion makes
+ * only 5 durable. The simulator checks that the core's durable index is always on its disk; the
+ * canary ZN_CANARY_DURABLE_NO_ROLLBACK (no caps, no rollback) is caught by it in seed 1.
+ */
 static void persisted(struct zn_raft *r, uint64_t id)
 {
     uint32_t cap = r->cfg.log_entries_max;

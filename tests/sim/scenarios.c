@@ -101,7 +101,9 @@ static void cut(struct sim *s, uint8_t a, uint8_t b)
  * term and replicates P2 to a majority (S1, S2, S3) - but not its own no-op. P2 must NOT count
  * as committed: (d) S5 returns and wins with S3 and S4 and overwrites index k. The check: no
  * replica ever applied P2, and every invariant held. With the canary that commits old-term
- * entries by count, (c) commits P2 and (d) breaks state-machine safety.
+ * entries by count, (c) commits P2 (caught by the commit-rule check) and, with that check off
+ * (ZN_SIM_NO_COMMIT_RULE=1), (d) elects S5 without the committed P2 (caught as a leader
+ * completeness violation): tests scenario-figure8-canary-commit_prev_term[-safety].
  */
 static bool figure8(struct sim *s, bool canary)
 {
@@ -163,11 +165,15 @@ static bool figure8(struct sim *s, bool canary)
         return false;
     }
     uint64_t tc = st_of(s, lc).term;
-    /* cut the new leader off as soon as S3 holds P2 */
+    /* as soon as S3 holds P2, the new leader's AppendEntries stop getting through (its
+     * no-op stays short of a majority) while acks and heartbeats still flow for a while */
     for (int i = 0; i < 20000 && sim_term_at(s, s3, k) != t; i++) {
         sim_advance(s, 5 * US);
     }
+    sim_hold(s, lc, ZN_RAFT_MSG_APPEND, true);
+    sim_advance(s, 5 * SIM_MS);
     sim_isolate(s, lc, true);
+    sim_hold(s, lc, ZN_RAFT_MSG_APPEND, false);
     uint32_t noop_copies = 0;
     for (uint8_t i = 1; i <= n; i++) {
         noop_copies += sim_term_at(s, i, k + 1) == tc ? 1 : 0;

@@ -95,6 +95,9 @@ struct pending_read {
 };
 
 #define ROUND_RING 16u
+/* Window slots only no-op entries may use (see log_has_room_for). */
+#define NOOP_RESERVE 64u
+#define RING_CAP(r)  ((r)->cfg.log_entries_max + NOOP_RESERVE)
 
 struct zn_raft {
     struct zn_raft_config cfg;
@@ -379,7 +382,7 @@ static void layout_of(const struct zn_raft_config *c, struct layout *l)
         off += ALIGN8(bytes); \
     } while (0)
     LAY(raft, sizeof(struct zn_raft));
-    LAY(ents, (size_t)c->log_entries_max * sizeof(struct ent));
+    LAY(ents, ((size_t)c->log_entries_max + NOOP_RESERVE) * sizeof(struct ent));
     LAY(arena, c->log_bytes_max);
     LAY(writes, (size_t)c->log_entries_max * sizeof(struct write_rec));
     LAY(prs, (size_t)c->members_max * sizeof(struct progress));
@@ -474,7 +477,7 @@ static uint64_t first_index(const struct zn_raft *r)
 static const struct ent *ent_at(const struct zn_raft *r, uint64_t index)
 {
     ZN_DASSERT(index > r->base_index && index <= last_index(r));
-    uint64_t pos = (r->ent_head + (index - r->base_index - 1)) % r->cfg.log_entries_max;
+    uint64_t pos = (r->ent_head + (index - r->base_index - 1)) % RING_CAP(r);
     return &r->ents[pos];
 }
 
@@ -550,6 +553,18 @@ static bool log_has_room(const struct zn_raft *r, uint32_t n)
     return r->ent_count + n <= r->cfg.log_entries_max;
 }
 
+/*
+ * No-op entries may also use NOOP_RESERVE slots beyond log_entries_max. Without it a window
+ * full of uncommitted entries deadlocks: a new leader cannot append the no-op that would commit
+ * them, so nothing is applied, snapshotted or compacted (simulator seed 51545, 3 nodes, tight
+ * buffers). Followers take no-ops into the reserve too, so the no-op can reach a quorum.
+ */
+static bool log_has_room_for(const struct zn_raft *r, uint32_t type)
+{
+    uint32_t cap = r->cfg.log_entries_max + (type == ZN_RAFT_ENTRY_NOOP ? NOOP_RESERVE : 0);
+    return r->ent_count + 1 <= cap;
+}
+
 static void mark_persist(struct zn_raft *r, uint64_t index)
 {
     if (index < r->step_persist_from) {
@@ -564,7 +579,7 @@ static bool log_append(struct zn_raft *r, uint64_t term, uint32_t type, const ui
                        uint32_t len)
 {
     uint32_t off = 0;
-    if (!log_has_room(r, 1) || len > r->cfg.log_bytes_max) {
+    if (!log_has_room_for(r, type) || len > r->cfg.log_bytes_max) {
         return false;
     }
     if (!arena_alloc(r, len, &off)) {
@@ -573,7 +588,7 @@ static bool log_append(struct zn_raft *r, uint64_t term, uint32_t type, const ui
     if (len > 0) {
         memcpy(r->arena + off, data, len);
     }
-    uint32_t pos = (r->ent_head + r->ent_count) % r->cfg.log_entries_max;
+    uint32_t pos = (r->ent_head + r->ent_count) % RING_CAP(r);
     r->ents[pos] = (struct ent){.term = term, .type = type, .len = len, .off = off};
     r->ent_count++;
     uint64_t index = last_index(r);
@@ -665,7 +680,7 @@ static void log_compact_to(struct zn_raft *r, uint64_t index)
     r->base_term = ent_at(r, index)->term;
     r->base_conf = c;
     uint32_t drop = (uint32_t)(index - r->base_index);
-    r->ent_head = (r->ent_head + drop) % r->cfg.log_entries_max;
+    r->ent_head = (r->ent_head + drop) % RING_CAP(r);
     r->ent_count -= drop;
     r->base_index = index;
     r->arena_head = ent_at(r, index + 1)->off;

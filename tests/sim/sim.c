@@ -1099,6 +1099,7 @@ static void check_node(struct sim *s, struct node *nd, const struct zn_raft_upda
 
 static void process_update(struct sim *s, struct node *nd, struct zn_raft_update *up)
 {
+    s->st.dropped_msgs += up->dropped_msgs;
     s->st.trace_hash = mix64(s->st.trace_hash, mix64(up->term, up->commit));
     s->st.trace_hash = mix64(s->st.trace_hash, mix64(up->n_msgs, up->persist.id));
     /* 1. the write (log matching checked on every entry written) */
@@ -1342,7 +1343,11 @@ static int propose_op(struct sim *s, uint8_t id, uint64_t op)
     struct zn_raft_event ev = {.type = ZN_RAFT_EV_PROPOSE};
     ev.propose.entries = &e;
     ev.propose.n = 1;
-    return node_step(s, nd, &ev);
+    int rc = node_step(s, nd, &ev);
+    if (rc == ZN_EFULL) {
+        s->st.proposals_full++;
+    }
+    return rc;
 }
 
 static uint64_t new_op(struct sim *s)
@@ -1646,6 +1651,20 @@ struct sim *sim_new(const struct sim_opts *opts)
     s->cfg.update_entries_max = 512;
     s->cfg.reads_max = 64;
     s->cfg.snapshot_chunk_bytes = CHUNK_BYTES;
+    bool tight = opts->faults && zn_prng_chance(&s->prng, 1, 3);
+    if (tight) {
+        /* tight buffers: window and arena fill up (EFULL, prefix acks, arena wrap), single
+         * in-flight appends, tiny batches, dropped output messages */
+        s->cfg.log_entries_max = 64;
+        s->cfg.log_bytes_max = 1024 + (uint32_t)zn_prng_below(&s->prng, 2048);
+        s->cfg.batch_entries_max = 1 + (uint32_t)zn_prng_below(&s->prng, 8);
+        s->cfg.batch_bytes_max = 64 + (uint32_t)zn_prng_below(&s->prng, 256);
+        s->cfg.inflight_max = 1 + (uint32_t)zn_prng_below(&s->prng, 8);
+        s->cfg.compact_keep = (uint32_t)zn_prng_below(&s->prng, 8);
+        s->cfg.msgs_max = 8 + (uint32_t)zn_prng_below(&s->prng, 16);
+        s->cfg.update_entries_max = 16 + (uint32_t)zn_prng_below(&s->prng, 48);
+        s->cfg.reads_max = 4 + (uint32_t)zn_prng_below(&s->prng, 8);
+    }
     if (opts->faults && zn_prng_chance(&s->prng, 1, 2)) {
         /* leader priorities: the leader hands over to a caught-up higher-priority voter */
         for (uint32_t i = 1; i <= SIM_NODES_MAX; i++) {
@@ -1668,7 +1687,9 @@ struct sim *sim_new(const struct sim_opts *opts)
         struct node *nd = &s->nodes[i];
         nd->id = (uint8_t)i;
         nd->drift_ppm = opts->faults ? (int64_t)zn_prng_below(&s->prng, 40001) - 20000 : 0;
-        nd->snap_every = 20 + zn_prng_below(&s->prng, 100);
+        /* the application snapshots well before the window fills */
+        nd->snap_every =
+            tight ? 4 + zn_prng_below(&s->prng, 20) : 20 + zn_prng_below(&s->prng, 100);
         if (i <= opts->nodes) {
             /* bootstrap: the initial configuration is entry 1 (term 1) of every original
              * voter's log, so a node that joins later learns it from the log or a snapshot */

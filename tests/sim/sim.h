@@ -62,6 +62,8 @@ struct sim_stats {
     uint64_t committed;
     uint64_t reads;
     uint64_t elections;
+    uint64_t proposals_full; /* proposals refused with ZN_EFULL (window backpressure) */
+    uint64_t dropped_msgs;   /* output messages dropped because an update list was full */
     uint64_t trace_hash;
     char first_violation[256];
 };

@@ -548,9 +548,16 @@ static bool arena_alloc(struct zn_raft *r, uint32_t len, uint32_t *off)
     return true;
 }
 
-static bool log_has_room(const struct zn_raft *r, uint32_t n)
+/* Payload bytes between head and tail (wrap waste at the end of the arena not counted). */
+static uint32_t arena_used(const struct zn_raft *r)
 {
-    return r->ent_count + n <= r->cfg.log_entries_max;
+    if (r->ent_count == 0) {
+        return 0;
+    }
+    if (r->arena_tail >= r->arena_head) {
+        return r->arena_tail - r->arena_head;
+    }
+    return r->cfg.log_bytes_max - r->arena_head + r->arena_tail;
 }
 
 /*
@@ -1325,6 +1332,7 @@ static void handle_append(struct zn_raft *r, const struct zn_raft_msg *m)
         return;
     }
     uint64_t last_new = m->index;
+    bool full = false;
     uint32_t n = m->n_entries;
     if (n > r->cfg.batch_entries_max) {
         n = r->cfg.batch_entries_max;
@@ -1340,7 +1348,8 @@ static void handle_append(struct zn_raft *r, const struct zn_raft_msg *m)
             log_truncate_from(r, idx);
         }
         if (!log_append(r, e->term, e->type, e->data, e->len)) {
-            break; /* window full: acknowledge the prefix we took */
+            full = true; /* window full: acknowledge the prefix we took */
+            break;
         }
         last_new = idx;
     }
@@ -1350,6 +1359,7 @@ static void handle_append(struct zn_raft *r, const struct zn_raft_msg *m)
     }
     struct zn_raft_msg *a = msg_new_ack(r, m->from, ZN_RAFT_MSG_APPEND_RESP);
     a->index = last_new;
+    a->ctx = full ? 1 : 0; /* flow control: the leader slows to probing */
 }
 
 static void handle_heartbeat(struct zn_raft *r, const struct zn_raft_msg *m)
@@ -1492,6 +1502,14 @@ static void handle_append_resp(struct zn_raft *r, const struct zn_raft_msg *m)
         if (r->transfer_to == p->id && p->match == last_index(r)) {
             msg_new(r, p->id, ZN_RAFT_MSG_TIMEOUT_NOW);
         }
+        if (m->ctx == 1 && p->state == PR_REPLICATE) {
+            /* the follower's window is full and it dropped the rest of what we sent: resume
+             * from its match, one probe per heartbeat until it has room (simulator seed
+             * 416270, 5 nodes: the unacknowledged inflights blocked the window forever) */
+            pr_become_probe(r, p);
+            p->probe_sent = true;
+            return;
+        }
     } else if (p->state == PR_PROBE) {
         p->probe_sent = false;
     }
@@ -1511,6 +1529,12 @@ static void handle_heartbeat_resp(struct zn_raft *r, const struct zn_raft_msg *m
     }
     if (m->ctx > p->read_ack && m->ctx <= r->read_round) {
         p->read_ack = m->ctx;
+    }
+    if (p->state == PR_REPLICATE && p->infl_count >= r->cfg.inflight_max) {
+        /* all in-flight appends may be lost: free one slot per heartbeat so the next append
+         * (rejected on a gap, then probed) can repair it (etcd-io/raft FreeFirstOne) */
+        p->infl_head = (p->infl_head + 1) % r->cfg.inflight_max;
+        p->infl_count--;
     }
     if (p->match < last_index(r)) {
         send_append(r, p, true);
@@ -1627,8 +1651,13 @@ static void handle_msg(struct zn_raft *r, const struct zn_raft_msg *m)
             /* a stale leader: tell it our term so it steps down (needed with pre-vote and
              * check-quorum, where our higher term would otherwise never reach it) */
             msg_new(r, m->from, ZN_RAFT_MSG_APPEND_RESP);
-        } else if (m->type == ZN_RAFT_MSG_PREVOTE) {
-            struct zn_raft_msg *a = msg_new(r, m->from, ZN_RAFT_MSG_PREVOTE_RESP);
+        } else if (m->type == ZN_RAFT_MSG_PREVOTE || m->type == ZN_RAFT_MSG_VOTE) {
+            /* reject with our term (Figure 3.1: the reply carries currentTerm): a candidate
+             * that never hears higher terms can trail forever behind a voter whose term a
+             * third server keeps raising (simulator seed 416384, 1 node, pre-vote off) */
+            struct zn_raft_msg *a = msg_new(r, m->from,
+                                            m->type == ZN_RAFT_MSG_VOTE ? ZN_RAFT_MSG_VOTE_RESP
+                                                                        : ZN_RAFT_MSG_PREVOTE_RESP);
             a->reject = 1;
         }
         return;
@@ -1853,7 +1882,12 @@ static int propose(struct zn_raft *r, const struct zn_raft_event *ev, struct zn_
     if (n > r->cfg.batch_entries_max) {
         return ZN_ELIMIT;
     }
-    if (!log_has_room(r, n)) {
+    /* Flow control: proposals may fill only half of the window (entries and bytes). The other
+     * half is for what a follower holds beyond the leader - committed entries it has not
+     * compacted yet, an older tail it will truncate - so followers with the same configuration
+     * can always take the leader's log and commit never stalls on a full follower window
+     * (simulator seed 401907, 7 nodes, tight buffers). */
+    if (r->ent_count + n > r->cfg.log_entries_max / 2 || arena_used(r) > r->cfg.log_bytes_max / 2) {
         return ZN_EFULL;
     }
     uint64_t bytes = 0;

@@ -1656,7 +1656,7 @@ struct sim *sim_new(const struct sim_opts *opts)
         /* tight buffers: window and arena fill up (EFULL, prefix acks, arena wrap), single
          * in-flight appends, tiny batches, dropped output messages */
         s->cfg.log_entries_max = 64;
-        s->cfg.log_bytes_max = 1024 + (uint32_t)zn_prng_below(&s->prng, 2048);
+        s->cfg.log_bytes_max = 4096 + (uint32_t)zn_prng_below(&s->prng, 4096);
         s->cfg.batch_entries_max = 1 + (uint32_t)zn_prng_below(&s->prng, 8);
         s->cfg.batch_bytes_max = 64 + (uint32_t)zn_prng_below(&s->prng, 256);
         s->cfg.inflight_max = 1 + (uint32_t)zn_prng_below(&s->prng, 8);
@@ -1689,7 +1689,7 @@ struct sim *sim_new(const struct sim_opts *opts)
         nd->drift_ppm = opts->faults ? (int64_t)zn_prng_below(&s->prng, 40001) - 20000 : 0;
         /* the application snapshots well before the window fills */
         nd->snap_every =
-            tight ? 4 + zn_prng_below(&s->prng, 20) : 20 + zn_prng_below(&s->prng, 100);
+            tight ? 4 + zn_prng_below(&s->prng, 16) : 20 + zn_prng_below(&s->prng, 100);
         if (i <= opts->nodes) {
             /* bootstrap: the initial configuration is entry 1 (term 1) of every original
              * voter's log, so a node that joins later learns it from the log or a snapshot */

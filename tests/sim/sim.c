@@ -881,6 +881,11 @@ static void take_snapshot(struct sim *s, struct node *nd)
     if (idx <= nd->d.snap_index) {
         return;
     }
+    struct zn_raft_status st0;
+    zn_raft_status_get(nd->raft, &st0);
+    if (idx > st0.durable) {
+        return; /* the WAL does not hold everything the state covers yet: later */
+    }
     uint64_t term = zn_raft_term_at(nd->raft, idx);
     struct zn_raft_event ev = {.type = ZN_RAFT_EV_SNAPSHOT_TAKEN};
     ev.snapshot_taken.index = idx;

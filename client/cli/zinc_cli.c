@@ -1907,6 +1907,10 @@ int main(int argc, char **argv)
     char **cmds = calloc((size_t)argc + 1, sizeof(*cmds));
     int ncmds = 0;
     int64_t v;
+    int code = CLI_OK;
+    FILE *script_file = NULL;
+    if (!cmds)
+        return CLI_CONN;
     cli->timeout_ms = 10000;
     cli->print_watches = true;
     for (int i = 1; i < argc; i++) {
@@ -1920,14 +1924,16 @@ int main(int argc, char **argv)
                 fprintf(stderr, "zinc-cli: --cluster-id '%s': expected 0..%u\n", argv[i],
                         UINT32_MAX);
                 usage(stderr);
-                return CLI_USAGE;
+                code = CLI_USAGE;
+                goto out;
             }
             cli->cluster_id = (uint32_t)v;
         } else if (strcmp(a, "--timeout") == 0 && has_val) {
             if (!parse_i64(argv[++i], 1, 3600000, &v)) {
                 fprintf(stderr, "zinc-cli: --timeout '%s': expected 1..3600000 ms\n", argv[i]);
                 usage(stderr);
-                return CLI_USAGE;
+                code = CLI_USAGE;
+                goto out;
             }
             cli->timeout_ms = (uint32_t)v;
         } else if (strcmp(a, "-c") == 0 && has_val)
@@ -1938,24 +1944,26 @@ int main(int argc, char **argv)
             cli->json = true;
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
-            return CLI_OK;
+            goto out;
         } else {
             fprintf(stderr, "zinc-cli: unexpected argument '%s'\n", a);
             usage(stderr);
-            return CLI_USAGE;
+            code = CLI_USAGE;
+            goto out;
         }
     }
     if (ncmds && script) {
         fprintf(stderr, "zinc-cli: -c and -f are exclusive\n");
         usage(stderr);
-        return CLI_USAGE;
+        code = CLI_USAGE;
+        goto out;
     }
-    FILE *script_file = NULL;
     if (script) {
         script_file = strcmp(script, "-") == 0 ? stdin : fopen(script, "r");
         if (!script_file) {
             fprintf(stderr, "zinc-cli: cannot open %s: %s\n", script, strerror(errno));
-            return CLI_USAGE;
+            code = CLI_USAGE;
+            goto out;
         }
     }
     cli->interactive = !ncmds && !script && isatty(STDIN_FILENO);
@@ -1963,7 +1971,8 @@ int main(int argc, char **argv)
     cli->data_buf = malloc((size_t)cli->data_buf_len);
     if (!cli->data_buf || pipe(cli->event_pipe) != 0 || pipe(sigint_pipe) != 0) {
         fprintf(stderr, "zinc-cli: out of resources\n");
-        return CLI_CONN;
+        code = CLI_CONN;
+        goto out;
     }
     for (int k = 0; k < 2; k++) {
         fcntl(cli->event_pipe[k], F_SETFL, O_NONBLOCK);
@@ -1974,6 +1983,8 @@ int main(int argc, char **argv)
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Line-buffered even into a pipe, so results and errors (stderr) interleave in order. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     /* libzinc logs session changes at INFO: the shell shows them in its prompt instead. */
     enum zn_log_level level = ZN_LOG_WARN;
     if (getenv("ZINC_CLI_LOG") && zn_log_level_parse(getenv("ZINC_CLI_LOG"), &level) != 0)
@@ -1988,15 +1999,12 @@ int main(int argc, char **argv)
     snprintf(cli->hosts, sizeof(cli->hosts), "%s", server);
     split_hosts(cli);
 
-    int code = CLI_OK;
     if (!ncmds || needs_connection(cli, cmds, ncmds)) {
         if (cli->interactive)
             printf("Connecting to %s\n", server);
         code = cli_connect(cli, server);
-        if (code != CLI_OK && !cli->interactive) {
-            free(cmds);
-            return code;
-        }
+        if (code != CLI_OK && !cli->interactive)
+            goto out;
         code = CLI_OK;
     }
     if (cli->interactive) {
@@ -2016,6 +2024,7 @@ int main(int argc, char **argv)
     } else {
         code = run_script(cli, script_file ? script_file : stdin);
     }
+out:
     if (script_file && script_file != stdin)
         fclose(script_file);
     multi_clear(cli);

@@ -241,6 +241,8 @@ static bool is_conn_error(int err)
            err == ZN_ESHUTDOWN || err == ZN_EAUTHFAILED || err == ZN_ESESSIONMOVED;
 }
 
+static const char *current_host(struct cli *cli);
+
 /* Report a failed call; returns the exit code class of the error. */
 static int report_error(struct cli *cli, int err, const char *path)
 {
@@ -254,6 +256,9 @@ static int report_error(struct cli *cli, int err, const char *path)
             fprintf(stderr, "%s\n", text);
         free(text);
         json_decref(j);
+    } else if (is_conn_error(err) && cli->zh) {
+        fprintf(stderr, "%s (%s) [node %s, state %s]\n", msg, zk_name(err), current_host(cli),
+                prompt_state_name(zn_state(cli->zh)));
     } else {
         fprintf(stderr, "%s (%s)\n", msg, zk_name(err));
     }
@@ -1302,6 +1307,8 @@ static int cmd_watch(struct cli *cli, int argc, char **argv)
             break;
         if (n > 0 && (p[1].revents & POLLIN)) {
             drain_fd(sigint_pipe[0]);
+            if (cli->interactive)
+                printf("\n"); /* after the terminal's ^C echo */
             break;
         }
         int st = zn_state(cli->zh);

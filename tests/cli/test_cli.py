@@ -357,7 +357,8 @@ def one_shot(S):
         out, err = p.stdout.read(), p.stderr.read()
     except subprocess.TimeoutExpired:
         fail("the session did not notice its node was down")
-    check(p.returncode == 3 and "/d" in err and ("CONNECTIONLOSS" in err or
+    check(p.returncode == 3 and "/d" in err and f"[node {DS}, state " in err and
+          ("CONNECTIONLOSS" in err or
                                                  "OPERATIONTIMEOUT" in err),
           "node down during a session: exit 3", out + err)
     rc, out, err = run(DS, "ls /", timeout_ms=300)

@@ -25,6 +25,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,12 +309,16 @@ static void global_watcher(zn_handle *zh, int type, int state, const char *path,
     post_event(cli, 'G', type, state, path);
 }
 
+/* The running `watch` command (set by the main thread before addWatch, cleared before
+ * removeWatches, read by the I/O thread). */
 static struct cli *stream_cli;
+static atomic_bool stream_active;
 static void stream_watcher(zn_handle *zh, int type, int state, const char *path, void *ctx)
 {
     (void)zh;
     (void)ctx;
-    post_event(stream_cli, 'S', type, state, path);
+    if (atomic_load(&stream_active))
+        post_event(stream_cli, 'S', type, state, path);
 }
 
 /* Print what is in the event pipe. Returns the number of 'S' events printed. */
@@ -333,8 +338,10 @@ static int drain_events(struct cli *cli, bool redraw)
         while ((nl = memchr(start, '\n', used - (size_t)(start - pending))) != NULL) {
             *nl = '\0';
             if (start[0] == 'S') {
-                printf("%s\n", start + 1);
-                stream_events++;
+                if (atomic_load(&stream_active)) { /* else: raced with the end of `watch` */
+                    printf("%s\n", start + 1);
+                    stream_events++;
+                }
             } else if (cli->print_watches) {
                 if (redraw && !printed)
                     printf("\n");
@@ -1287,11 +1294,14 @@ static int cmd_watch(struct cli *cli, int argc, char **argv)
         return usage_error("watch");
     drain_events(cli, false);
     stream_cli = cli;
+    atomic_store(&stream_active, true);
     int rc =
         zn_add_watch(cli->zh, path, recursive ? ZN_WATCH_PERSISTENT_RECURSIVE : ZN_WATCH_PERSISTENT,
                      stream_watcher, NULL);
-    if (rc != 0)
+    if (rc != 0) {
+        atomic_store(&stream_active, false);
         return report_error(cli, rc, path);
+    }
     fprintf(stderr, "Watching %s%s (Ctrl-C to stop)\n", path, recursive ? " recursively" : "");
     drain_fd(sigint_pipe[0]);
     int prev_mode = sigint_mode;
@@ -1319,18 +1329,15 @@ static int cmd_watch(struct cli *cli, int argc, char **argv)
         }
     }
     sigint_mode = prev_mode;
+    atomic_store(&stream_active, false); /* no more lines: exactly --count were printed */
     if (code == CLI_OK) {
         rc = zn_remove_watches(cli->zh, path, ZN_WATCHER_ANY, stream_watcher, NULL, 0);
         if (rc != 0 && rc != ZN_ENOWATCHER)
             code = report_error(cli, rc, path);
     }
-    /* Swallow the PersistentWatchRemoved notice and anything that raced with the stop. */
-    struct pollfd p = {cli->event_pipe[0], POLLIN, 0};
-    if (poll(&p, 1, 50) > 0) {
-        char buf[CLI_EVENT_LINE_MAX];
-        while (read(cli->event_pipe[0], buf, sizeof(buf)) > 0) {
-        }
-    }
+    /* The PersistentWatchRemoved notice and events that raced with the stop are dropped; other
+     * events (global watcher) are printed. */
+    drain_events(cli, false);
     return code;
 }
 
@@ -1628,7 +1635,10 @@ static int multi_end(struct cli *cli)
         if (arr)
             json_array_append_new(arr,
                                   json_pack("{ss ss ss ss}", "op", kind, "path", m->path, "result",
-                                            err ? zk_name(err) : "OK", "message", msg));
+                                            err  ? zk_name(err)
+                                            : rc ? "NOT_APPLIED"
+                                                 : "OK",
+                                            "message", msg));
         else if (err == 0 || err == ZN_EINCONSISTENT)
             printf("[%d] %s %s: %s\n", i + 1, kind, m->path, msg);
         else

@@ -63,7 +63,24 @@ def start_fake(nodes=1, cluster=CLUSTER):
     return p, line
 
 
+# The fake node never frees a closed session (64 per fake cluster, then THROTTLEDOP): count
+# them, and start a fresh fake node for each group of checks.
+sessions = {}
+SESSIONS_PER_FAKE = 60
+
+
+def fresh_fake(old=None):
+    if old is not None:
+        old.terminate()
+        old.wait(timeout=20)
+    return start_fake(nodes=2)
+
+
 def run(server, *cmds, extra=(), timeout_ms=10000, stdin=None, cluster=CLUSTER):
+    key = server.split("/")[0]
+    sessions[key] = sessions.get(key, 0) + 1 + sum(c.startswith("connect") for c in cmds)
+    if sessions[key] > SESSIONS_PER_FAKE:
+        fail(f"this test opens more than {SESSIONS_PER_FAKE} sessions on one fake node")
     args = [CLI, "-s", server, "--cluster-id", cluster, "--timeout", str(timeout_ms)]
     args += list(extra)
     for c in cmds:
@@ -87,7 +104,8 @@ def free_udp_port():
     return port
 
 
-def one_shot(S):
+def one_shot():
+    fake, S = fresh_fake()
     rc, out, err = run(S, "create /t hello")
     check(rc == 0 and out == "Created /t\n", "create prints Created <path>", out + err)
     rc, out, err = run(S, "get /t")
@@ -175,6 +193,10 @@ def one_shot(S):
     rc, out, err = run(S, "create -e -t 100 /bad")
     check(rc == 2 and "TTL" in err, "create -e -t: exit 2", err)
 
+    rc, out, err = run(S, "addauth digest alice:secret", "deleteall /t", "ls /")
+    check(rc == 0 and out == "[cont, ttl]\n", "deleteall of a nested subtree", out + err)
+
+    fake, S = fresh_fake(fake)
     # Watches in one-shot mode: the event is printed zkCli-style before exit.
     rc, out, err = run(S, "create /w 1", "get -w /w", "set /w 2")
     check(rc == 0 and out == "Created /w\n1\n\nWATCHER::\n\nWatchedEvent state:SyncConnected "
@@ -245,6 +267,10 @@ def one_shot(S):
           "a failing multi: exit 1, the failing op named, nothing applied", out + err)
     rc, out, err = run(S, "stat /m3")
     check(rc == 1, "nothing of the failed multi was applied", out + err)
+    rc, out, err = run(S, "multi", "create /m5", "check -v 9 /m1", "end", extra=["--json"])
+    j = json.loads(out) if rc == 1 and out.count("\n") == 1 else {}
+    check(j.get("committed") is False and [o["result"] for o in j["ops"]] ==
+          ["NOT_APPLIED", "BADVERSION"], "multi --json: per-op results", out + err)
     rc, out, err = run(S, "multi", "ls /")
     check(rc == 2 and "only create, delete, set, check" in err, "a read inside multi: exit 2",
           err)
@@ -262,9 +288,6 @@ def one_shot(S):
     check(rc == 1 and out == "1200\n" and "deleteall /big: 1000/1201 deleted\n" in err and
           "deleteall /big: 1201/1201 deleted\n" in err and "Node does not exist: /big" in err,
           "deleteall removes 1201 nodes in batches with progress", out + err)
-    rc, out, err = run(S, "addauth digest alice:secret", "deleteall /t", "ls /")
-    check(rc == 0 and out == "[cont, m1, m2, ttl, w]\n", "deleteall of a nested subtree",
-          out + err)
     rc, out, err = run(S, "deleteall /")
     check(rc == 2 and "refusing" in err, "deleteall / refused", err)
 
@@ -282,6 +305,7 @@ def one_shot(S):
     check(rc == 1 and out == "" and e["error"] == "NONODE" and e["code"] == -101 and
           e["path"] == "/nope", "--json errors are JSON on stderr with the ZooKeeper code", err)
 
+    fake, S = fresh_fake(fake)
     # scripts: -f file with comments and blank lines; stdin; stop at the first failure.
     with tempfile.NamedTemporaryFile("w", suffix=".zk", delete=False) as f:
         f.write("# a comment\n\ncreate /s1 'two words'\nget /s1\nget /nope\ncreate /s2\n")
@@ -322,6 +346,14 @@ def one_shot(S):
     rc, out, err = run("127.0.0.1:1", "help create")
     check(rc == 0 and out.startswith("create [-e] [-s] [-c] [-t ttl] path [data] [acl]\n") and
           "-e ephemeral" in out, "help <command> works without a node", out + err)
+
+    # chroot in the connection string.
+    rc, out, err = run(S, "create /m1", "create /m1/in-chroot c", "delete /m1/in-chroot")
+    check(rc == 0, "the chroot exists", out + err)
+    rc, out, err = run(S + "/m1", "create /in-chroot c", "ls /")
+    rc2, out2, err2 = run(S, "get /m1/in-chroot")
+    check(rc == 0 and out == "Created /in-chroot\n[in-chroot]\n" and out2 == "c\n",
+          "a chroot in -s: paths are relative to it", out + err + out2 + err2)
 
     # connection failures: exit 3 naming the address.
     port = free_udp_port()
@@ -388,7 +420,7 @@ class Pty:
             left = deadline - time.monotonic()
             if left <= 0:
                 fail(f"pty: {pattern!r} not seen; output since the last match:\n"
-                     f"{self.buf[self.pos:]!r}")
+                     f"{self.buf[self.pos:]!r}\nlast output:\n{self.buf[-1200:]!r}")
             r, _, _ = select.select([self.fd], [], [], min(left, 1))
             if r:
                 try:
@@ -415,7 +447,8 @@ class Pty:
         fail("pty: the shell did not exit")
 
 
-def interactive(S):
+def interactive():
+    _, S = fresh_fake()
     hist = tempfile.NamedTemporaryFile(delete=False)
     hist.close()
     os.unlink(hist.name)
@@ -443,6 +476,13 @@ def interactive(S):
     sh.expect(r"Node does not exist: /nope \(NONODE\)\r\n")
     sh.expect(r"\(CONNECTED\) 4\] ")
     check(True, "pty: an error is printed and the shell goes on")
+    sh.send("bogus text")
+    sh.expect(r"text")
+    sh.send("\x03")  # Ctrl-C at the prompt drops the line
+    sh.expect(r"\(CONNECTED\) \d+\] ")
+    sh.send("stat /i\r")
+    sh.expect(r"dataLength = 3\r\n")
+    check(b"Unknown command" not in sh.buf, "pty: Ctrl-C at the prompt discards the typed line")
     sh.send("getAllCh\t")
     sh.expect(r"ildrenNumber ")  # libedit redraws the completed word from the cursor
     sh.send("/\r")
@@ -467,7 +507,8 @@ def interactive(S):
     check(True, "pty: the watch event is printed while at the prompt, and the prompt redrawn")
     sh.send("watch /i\r")
     sh.expect(r"Watching /i \(Ctrl-C to stop\)")
-    run(S, "set /i three")
+    rc, out, err = run(S, "set /i three")
+    check(rc == 0, "pty: another client changes /i again", err)
     sh.expect(r"WatchedEvent state:SyncConnected type:NodeDataChanged path:/i\r\n")
     sh.send("\x03")
     sh.expect(r"\(CONNECTED\) \d+\] ")
@@ -509,9 +550,8 @@ def interactive(S):
 
 def main():
     t0 = time.monotonic()
-    _, S = start_fake(nodes=2)
-    one_shot(S)
-    interactive(S)
+    one_shot()
+    interactive()
     cleanup()
     print(f"zinc-cli: {checks} checks passed in {time.monotonic() - t0:.1f} s", flush=True)
 

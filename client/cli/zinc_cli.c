@@ -2045,8 +2045,13 @@ out:
     if (script_file && script_file != stdin)
         fclose(script_file);
     multi_clear(cli);
-    if (cli->zh)
+    if (cli->zh) {
+        /* Closing races with the node forgetting the session (a late retransmission is refused
+         * as SESSIONEXPIRED): libzinc's warnings then are noise after the last result. */
+        if (!getenv("ZINC_CLI_LOG"))
+            zn_log_set_level(ZN_LOG_ERROR);
         zn_close(cli->zh);
+    }
     free(cli->data_buf);
     free(cmds);
     return code;

@@ -448,7 +448,7 @@ class Pty:
 
 
 def interactive():
-    _, S = fresh_fake()
+    fake, S = fresh_fake()
     hist = tempfile.NamedTemporaryFile(delete=False)
     hist.close()
     os.unlink(hist.name)
@@ -543,6 +543,10 @@ def interactive():
     sh.send(f"connect {S}\r")
     sh.expect(r"\(CONNECTED\) \d+\] ")
     check(True, "pty: close shows CLOSED in the prompt, connect reconnects")
+    fake.terminate()  # both nodes down: the prompt turns SUSPENDED while libzinc fails over
+    fake.wait(timeout=20)
+    sh.expect(r"\(SUSPENDED\) \d+\] ", timeout=30)
+    check(True, "pty: the prompt shows SUSPENDED when the nodes go silent")
     sh.send("\x04")  # Ctrl-D on an empty line
     check(sh.wait_exit() == 0, "pty: Ctrl-D leaves the shell")
     os.unlink(hist.name)

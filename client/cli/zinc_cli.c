@@ -1682,8 +1682,13 @@ static int run_line(struct cli *cli, const char *line)
     argv[argc] = NULL;
     cli->command_count++;
     if (cli->in_multi) {
-        if (strcmp(argv[0], "end") == 0)
-            return cli->zh ? multi_end(cli) : (multi_clear(cli), CLI_CONN);
+        if (strcmp(argv[0], "end") == 0) {
+            if (cli->zh)
+                return multi_end(cli);
+            fprintf(stderr, "Not connected: multi discarded (use connect host:port)\n");
+            multi_clear(cli);
+            return CLI_CONN;
+        }
         if (strcmp(argv[0], "abort") == 0) {
             printf("multi: aborted, %d ops discarded\n", cli->multi_count);
             multi_clear(cli);

@@ -77,4 +77,25 @@ _Static_assert(ZN_REASM_SLOTS_DEFAULT <= ZN_REASM_SLOTS_MAX, "default within the
 _Static_assert(ZN_REASM_BYTES_DEFAULT <= ZN_REASM_BYTES_MAX, "default within the maximum");
 _Static_assert(ZN_REASM_BYTES_DEFAULT >= ZN_MSG_SIZE_MAX_BYTES, "the largest message fits");
 
+/* ---- node (zincd) -------------------------------------------------------------------------- */
+
+/* Identities forwarded with a write (a session's auth ids: ZooKeeper clients add one or two). */
+#define ZN_NODE_FWD_IDS_MAX 16u
+/* Bytes of one identity's scheme or id: digest ids are user:base64(sha1) (< 300 bytes). */
+#define ZN_NODE_IDENT_BYTES_MAX 1024u
+/* Sessions per TOUCH batch: 12 bytes each, so a batch stays under 48 KiB (33 segments); a node
+ * with more clients sends several batches per interval. */
+#define ZN_NODE_TOUCH_BATCH_MAX 4096u
+/* Unacknowledged events held per session: a session whose queue overflows is closed (its client
+ * is not reading; ZooKeeper drops such a connection too). */
+#define ZN_NODE_EVENTS_PER_SESSION_MAX 1024u
+/* Early requests held per session while a gap fills (zn_sess_window_classify's window). */
+#define ZN_NODE_HOLD_WINDOW 64u
+_Static_assert(ZN_NODE_FWD_IDS_MAX * 2u * (ZN_NODE_IDENT_BYTES_MAX + 4u) <
+                   ZN_MSG_OVERHEAD_MAX_BYTES,
+               "forwarded identities fit in the message overhead");
+_Static_assert(ZN_NODE_TOUCH_BATCH_MAX * 12u + 8u < ZN_MSG_OVERHEAD_MAX_BYTES,
+               "a TOUCH batch is small");
+_Static_assert(ZN_NODE_HOLD_WINDOW <= ZN_NODE_EVENTS_PER_SESSION_MAX, "windows are small");
+
 #endif /* ZN_LIMITS_H */

@@ -97,5 +97,29 @@ _Static_assert(ZN_NODE_FWD_IDS_MAX * 2u * (ZN_NODE_IDENT_BYTES_MAX + 4u) <
 _Static_assert(ZN_NODE_TOUCH_BATCH_MAX * 12u + 8u < ZN_MSG_OVERHEAD_MAX_BYTES,
                "a TOUCH batch is small");
 _Static_assert(ZN_NODE_HOLD_WINDOW <= ZN_NODE_EVENTS_PER_SESSION_MAX, "windows are small");
+/* ---- store (issue 4) -------------------------------------------------------------------- */
+
+/* Authenticated identities one request carries (ip + a few digest/auth ids). */
+#define ZN_STORE_IDENTITIES_MAX 16u
+/* Bytes of one identity or ACL id/scheme string: "user:" + 28-char base64 SHA-1 fits easily. */
+#define ZN_STORE_ID_LEN_MAX 1024u
+/* Entries in one ACL list (ZooKeeper has no limit; real lists hold a handful). */
+#define ZN_STORE_ACL_ENTRIES_MAX 64u
+/* ACL entries across all sub-operations of one entry: bounds the decode scratch. */
+#define ZN_STORE_ENTRY_ACLS_MAX (4u * ZN_MULTI_OPS_MAX)
+/* Largest encoded log entry: one request body plus the leader stamp and identities. */
+#define ZN_STORE_ENTRY_SIZE_MAX \
+    (ZN_MSG_SIZE_MAX_BYTES + ZN_STORE_IDENTITIES_MAX * (2u * ZN_STORE_ID_LEN_MAX + 4u) + 64u)
+/* Bytes of names in one getChildren/getEphemerals reply: the reply must fit one message. */
+#define ZN_STORE_LIST_BYTES_MAX (ZN_MSG_SIZE_MAX_BYTES - ZN_MSG_OVERHEAD_MAX_BYTES)
+/* Watches one node keeps in its registry (registrations beyond are refused, ZN_EFULL). */
+#define ZN_STORE_WATCHES_MAX (4u * 1024u * 1024u)
+/* Session password (ZooKeeper ConnectRequest.passwd). */
+#define ZN_SESSION_PASSWD_BYTES 16u
+_Static_assert(ZN_STORE_ENTRY_SIZE_MAX < INT32_MAX, "entry lengths travel in 32 bits");
+_Static_assert(ZN_STORE_ACL_ENTRIES_MAX <= UINT16_MAX, "ACL counts travel in 16 bits");
+_Static_assert(ZN_MULTI_OPS_MAX <= UINT16_MAX, "multi op counts travel in 16 bits");
+_Static_assert(ZN_STORE_ID_LEN_MAX <= UINT16_MAX, "id lengths travel in 16 bits");
+_Static_assert(ZN_STORE_LIST_BYTES_MAX > ZN_DATA_SIZE_DEFAULT_BYTES, "listings fit a message");
 
 #endif /* ZN_LIMITS_H */

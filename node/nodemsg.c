@@ -16,14 +16,14 @@
 
 /* ---- byte cursor ---------------------------------------------------------------------------- */
 
-struct zn_rd {
+struct zn_nm_rd {
     const uint8_t *p;
     size_t len;
     size_t pos;
     int err;
 };
 
-static bool zn_rd_has(struct zn_rd *r, size_t n)
+static bool zn_nm_rd_has(struct zn_nm_rd *r, size_t n)
 {
     if (r->err || r->len - r->pos < n) {
         r->err = ZN_EPROTO;
@@ -32,16 +32,16 @@ static bool zn_rd_has(struct zn_rd *r, size_t n)
     return true;
 }
 
-static uint8_t zn_rd_u8(struct zn_rd *r)
+static uint8_t zn_nm_rd_u8(struct zn_nm_rd *r)
 {
-    if (!zn_rd_has(r, 1))
+    if (!zn_nm_rd_has(r, 1))
         return 0;
     return r->p[r->pos++];
 }
 
-static uint64_t zn_rd_be(struct zn_rd *r, unsigned bytes)
+static uint64_t zn_nm_rd_be(struct zn_nm_rd *r, unsigned bytes)
 {
-    if (!zn_rd_has(r, bytes))
+    if (!zn_nm_rd_has(r, bytes))
         return 0;
     uint64_t v = 0;
     for (unsigned i = 0; i < bytes; i++)
@@ -51,12 +51,12 @@ static uint64_t zn_rd_be(struct zn_rd *r, unsigned bytes)
 }
 
 /* buffer = i32 length (0..max) + bytes; the null buffer (-1) is not used by node messages. */
-static struct zn_bytes zn_rd_buffer(struct zn_rd *r, uint32_t max)
+static struct zn_bytes zn_nm_rd_buffer(struct zn_nm_rd *r, uint32_t max)
 {
-    uint64_t n = zn_rd_be(r, 4);
+    uint64_t n = zn_nm_rd_be(r, 4);
     if (r->err)
         return ZN_BYTES_NULL;
-    if (n > max || !zn_rd_has(r, (size_t)n)) {
+    if (n > max || !zn_nm_rd_has(r, (size_t)n)) {
         r->err = ZN_EPROTO;
         return ZN_BYTES_NULL;
     }
@@ -65,14 +65,14 @@ static struct zn_bytes zn_rd_buffer(struct zn_rd *r, uint32_t max)
     return b;
 }
 
-struct zn_wr {
+struct zn_nm_wr {
     uint8_t *p;
     size_t cap;
     size_t len;
     bool over;
 };
 
-static void zn_wr_raw(struct zn_wr *w, const void *src, size_t n)
+static void zn_nm_wr_raw(struct zn_nm_wr *w, const void *src, size_t n)
 {
     if (w->over || w->cap - w->len < n) {
         w->over = true;
@@ -83,19 +83,19 @@ static void zn_wr_raw(struct zn_wr *w, const void *src, size_t n)
     w->len += n;
 }
 
-static void zn_wr_be(struct zn_wr *w, uint64_t v, unsigned bytes)
+static void zn_nm_wr_be(struct zn_nm_wr *w, uint64_t v, unsigned bytes)
 {
     uint8_t b[8];
     for (unsigned i = 0; i < bytes; i++)
         b[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
-    zn_wr_raw(w, b, bytes);
+    zn_nm_wr_raw(w, b, bytes);
 }
 
-static void zn_wr_buffer(struct zn_wr *w, struct zn_bytes b)
+static void zn_nm_wr_buffer(struct zn_nm_wr *w, struct zn_bytes b)
 {
     uint32_t n = b.len < 0 ? 0u : (uint32_t)b.len;
-    zn_wr_be(w, n, 4);
-    zn_wr_raw(w, b.ptr, n);
+    zn_nm_wr_be(w, n, 4);
+    zn_nm_wr_raw(w, b.ptr, n);
 }
 
 /* ---- validation shared by encode and decode --------------------------------------------------- */
@@ -171,49 +171,49 @@ static bool zn_nodemsg_valid(const struct zn_nodemsg *m)
 
 /* ---- encode --------------------------------------------------------------------------------- */
 
-static void zn_nodemsg_write(const struct zn_nodemsg *m, struct zn_wr *w)
+static void zn_nodemsg_write(const struct zn_nodemsg *m, struct zn_nm_wr *w)
 {
     uint8_t hdr[ZN_NODEMSG_HDR_BYTES] = {ZN_NODEMSG_VERSION, m->kind, m->origin, 0};
-    zn_wr_raw(w, hdr, sizeof(hdr));
+    zn_nm_wr_raw(w, hdr, sizeof(hdr));
     switch (m->kind) {
     case ZN_NODEMSG_RAFT:
-        zn_wr_raw(w, m->u.raft.bytes, m->u.raft.len);
+        zn_nm_wr_raw(w, m->u.raft.bytes, m->u.raft.len);
         break;
     case ZN_NODEMSG_FORWARD:
-        zn_wr_be(w, m->u.fwd.op, 1);
-        zn_wr_be(w, m->u.fwd.flags, 1);
-        zn_wr_be(w, m->u.fwd.n_ids, 2);
-        zn_wr_be(w, m->u.fwd.session, 8);
-        zn_wr_be(w, m->u.fwd.seq, 8);
-        zn_wr_be(w, m->u.fwd.zxid, 8);
+        zn_nm_wr_be(w, m->u.fwd.op, 1);
+        zn_nm_wr_be(w, m->u.fwd.flags, 1);
+        zn_nm_wr_be(w, m->u.fwd.n_ids, 2);
+        zn_nm_wr_be(w, m->u.fwd.session, 8);
+        zn_nm_wr_be(w, m->u.fwd.seq, 8);
+        zn_nm_wr_be(w, m->u.fwd.zxid, 8);
         if (m->u.fwd.op == ZN_FWD_WRITE) {
             for (uint16_t i = 0; i < m->u.fwd.n_ids; i++) {
-                zn_wr_buffer(w, m->u.fwd.ids[i].scheme);
-                zn_wr_buffer(w, m->u.fwd.ids[i].id);
+                zn_nm_wr_buffer(w, m->u.fwd.ids[i].scheme);
+                zn_nm_wr_buffer(w, m->u.fwd.ids[i].id);
             }
-            zn_wr_buffer(w, m->u.fwd.request);
+            zn_nm_wr_buffer(w, m->u.fwd.request);
         } else if (m->u.fwd.op == ZN_FWD_SESSION_CREATE) {
-            zn_wr_be(w, m->u.fwd.timeout_ms, 4);
-            zn_wr_raw(w, m->u.fwd.passwd, ZN_NODEMSG_PASSWD_BYTES);
+            zn_nm_wr_be(w, m->u.fwd.timeout_ms, 4);
+            zn_nm_wr_raw(w, m->u.fwd.passwd, ZN_NODEMSG_PASSWD_BYTES);
         }
         break;
     case ZN_NODEMSG_FORWARD_NACK: {
         uint8_t b[4] = {m->u.nack.op, m->u.nack.reason, m->u.nack.leader_hint, 0};
-        zn_wr_raw(w, b, sizeof(b));
-        zn_wr_be(w, m->u.nack.session, 8);
-        zn_wr_be(w, m->u.nack.seq, 8);
+        zn_nm_wr_raw(w, b, sizeof(b));
+        zn_nm_wr_be(w, m->u.nack.session, 8);
+        zn_nm_wr_be(w, m->u.nack.seq, 8);
         break;
     }
     case ZN_NODEMSG_READ_INDEX:
-        zn_wr_be(w, m->u.read_index.session, 8);
-        zn_wr_be(w, m->u.read_index.seq, 8);
-        zn_wr_be(w, m->u.read_index.index, 8);
+        zn_nm_wr_be(w, m->u.read_index.session, 8);
+        zn_nm_wr_be(w, m->u.read_index.seq, 8);
+        zn_nm_wr_be(w, m->u.read_index.index, 8);
         break;
     case ZN_NODEMSG_TOUCH:
-        zn_wr_be(w, m->u.touch.count, 4);
+        zn_nm_wr_be(w, m->u.touch.count, 4);
         for (uint32_t i = 0; i < m->u.touch.count; i++) {
-            zn_wr_be(w, m->u.touch.entries[i].session, 8);
-            zn_wr_be(w, m->u.touch.entries[i].age_ms, 4);
+            zn_nm_wr_be(w, m->u.touch.entries[i].session, 8);
+            zn_nm_wr_be(w, m->u.touch.entries[i].age_ms, 4);
         }
         break;
     default:
@@ -262,7 +262,7 @@ long zn_nodemsg_encode(const struct zn_nodemsg *m, uint8_t *buf, size_t cap)
     size_t need = zn_nodemsg_encoded_size(m);
     if (need > ZN_MSG_SIZE_MAX_BYTES || need > cap)
         return ZN_ELIMIT;
-    struct zn_wr w = {.p = buf, .cap = cap, .len = 0, .over = false};
+    struct zn_nm_wr w = {.p = buf, .cap = cap, .len = 0, .over = false};
     zn_nodemsg_write(m, &w);
     ZN_ASSERT(!w.over && w.len == need);
     return (long)w.len;
@@ -270,28 +270,28 @@ long zn_nodemsg_encode(const struct zn_nodemsg *m, uint8_t *buf, size_t cap)
 
 /* ---- decode --------------------------------------------------------------------------------- */
 
-static void zn_nodemsg_read_forward(struct zn_rd *r, struct zn_nodemsg_scratch *scratch,
+static void zn_nodemsg_read_forward(struct zn_nm_rd *r, struct zn_nodemsg_scratch *scratch,
                                     struct zn_nodemsg *m)
 {
-    m->u.fwd.op = zn_rd_u8(r);
-    m->u.fwd.flags = zn_rd_u8(r);
-    m->u.fwd.n_ids = (uint16_t)zn_rd_be(r, 2);
-    m->u.fwd.session = zn_rd_be(r, 8);
-    m->u.fwd.seq = zn_rd_be(r, 8);
-    m->u.fwd.zxid = zn_rd_be(r, 8);
+    m->u.fwd.op = zn_nm_rd_u8(r);
+    m->u.fwd.flags = zn_nm_rd_u8(r);
+    m->u.fwd.n_ids = (uint16_t)zn_nm_rd_be(r, 2);
+    m->u.fwd.session = zn_nm_rd_be(r, 8);
+    m->u.fwd.seq = zn_nm_rd_be(r, 8);
+    m->u.fwd.zxid = zn_nm_rd_be(r, 8);
     m->u.fwd.ids = scratch->ids;
     m->u.fwd.request = ZN_BYTES_NULL;
     if (r->err)
         return;
     if (m->u.fwd.op == ZN_FWD_WRITE && m->u.fwd.n_ids <= ZN_NODE_FWD_IDS_MAX) {
         for (uint16_t i = 0; i < m->u.fwd.n_ids && !r->err; i++) {
-            scratch->ids[i].scheme = zn_rd_buffer(r, ZN_NODE_IDENT_BYTES_MAX);
-            scratch->ids[i].id = zn_rd_buffer(r, ZN_NODE_IDENT_BYTES_MAX);
+            scratch->ids[i].scheme = zn_nm_rd_buffer(r, ZN_NODE_IDENT_BYTES_MAX);
+            scratch->ids[i].id = zn_nm_rd_buffer(r, ZN_NODE_IDENT_BYTES_MAX);
         }
-        m->u.fwd.request = zn_rd_buffer(r, ZN_MSG_SIZE_MAX_BYTES);
+        m->u.fwd.request = zn_nm_rd_buffer(r, ZN_MSG_SIZE_MAX_BYTES);
     } else if (m->u.fwd.op == ZN_FWD_SESSION_CREATE) {
-        m->u.fwd.timeout_ms = (uint32_t)zn_rd_be(r, 4);
-        if (zn_rd_has(r, ZN_NODEMSG_PASSWD_BYTES)) {
+        m->u.fwd.timeout_ms = (uint32_t)zn_nm_rd_be(r, 4);
+        if (zn_nm_rd_has(r, ZN_NODEMSG_PASSWD_BYTES)) {
             memcpy(m->u.fwd.passwd, r->p + r->pos, ZN_NODEMSG_PASSWD_BYTES);
             r->pos += ZN_NODEMSG_PASSWD_BYTES;
         }
@@ -310,7 +310,7 @@ int zn_nodemsg_decode(const uint8_t *buf, size_t len, struct zn_nodemsg_scratch 
         return ZN_EPROTO;
     m->kind = buf[1];
     m->origin = buf[2];
-    struct zn_rd r = {.p = buf, .len = len, .pos = ZN_NODEMSG_HDR_BYTES, .err = 0};
+    struct zn_nm_rd r = {.p = buf, .len = len, .pos = ZN_NODEMSG_HDR_BYTES, .err = 0};
     switch (m->kind) {
     case ZN_NODEMSG_RAFT:
         m->u.raft.bytes = buf + r.pos;
@@ -321,28 +321,28 @@ int zn_nodemsg_decode(const uint8_t *buf, size_t len, struct zn_nodemsg_scratch 
         zn_nodemsg_read_forward(&r, scratch, m);
         break;
     case ZN_NODEMSG_FORWARD_NACK:
-        m->u.nack.op = zn_rd_u8(&r);
-        m->u.nack.reason = zn_rd_u8(&r);
-        m->u.nack.leader_hint = zn_rd_u8(&r);
-        if (zn_rd_u8(&r) != 0)
+        m->u.nack.op = zn_nm_rd_u8(&r);
+        m->u.nack.reason = zn_nm_rd_u8(&r);
+        m->u.nack.leader_hint = zn_nm_rd_u8(&r);
+        if (zn_nm_rd_u8(&r) != 0)
             return ZN_EPROTO;
-        m->u.nack.session = zn_rd_be(&r, 8);
-        m->u.nack.seq = zn_rd_be(&r, 8);
+        m->u.nack.session = zn_nm_rd_be(&r, 8);
+        m->u.nack.seq = zn_nm_rd_be(&r, 8);
         break;
     case ZN_NODEMSG_READ_INDEX:
-        m->u.read_index.session = zn_rd_be(&r, 8);
-        m->u.read_index.seq = zn_rd_be(&r, 8);
-        m->u.read_index.index = zn_rd_be(&r, 8);
+        m->u.read_index.session = zn_nm_rd_be(&r, 8);
+        m->u.read_index.seq = zn_nm_rd_be(&r, 8);
+        m->u.read_index.index = zn_nm_rd_be(&r, 8);
         break;
     case ZN_NODEMSG_TOUCH: {
-        uint64_t count = zn_rd_be(&r, 4);
+        uint64_t count = zn_nm_rd_be(&r, 4);
         if (r.err || count < 1 || count > ZN_NODE_TOUCH_BATCH_MAX || (len - r.pos) != count * 12u)
             return ZN_EPROTO;
         m->u.touch.count = (uint32_t)count;
         m->u.touch.entries = scratch->touch;
         for (uint32_t i = 0; i < m->u.touch.count; i++) {
-            scratch->touch[i].session = zn_rd_be(&r, 8);
-            scratch->touch[i].age_ms = (uint32_t)zn_rd_be(&r, 4);
+            scratch->touch[i].session = zn_nm_rd_be(&r, 8);
+            scratch->touch[i].age_ms = (uint32_t)zn_nm_rd_be(&r, 4);
         }
         break;
     }

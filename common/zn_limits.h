@@ -121,5 +121,34 @@ _Static_assert(ZN_STORE_ACL_ENTRIES_MAX <= UINT16_MAX, "ACL counts travel in 16 
 _Static_assert(ZN_MULTI_OPS_MAX <= UINT16_MAX, "multi op counts travel in 16 bits");
 _Static_assert(ZN_STORE_ID_LEN_MAX <= UINT16_MAX, "id lengths travel in 16 bits");
 _Static_assert(ZN_STORE_LIST_BYTES_MAX > ZN_DATA_SIZE_DEFAULT_BYTES, "listings fit a message");
+/* ---- durable state: WAL, hard state, snapshot files (store/wal.h, issue 5) --------------- */
+
+/* A log entry is one client write command: at most one request body (ZN_MSG_SIZE_MAX_BYTES). */
+#define ZN_WAL_ENTRY_BYTES_MAX ZN_MSG_SIZE_MAX_BYTES
+/* Record framing: 32-byte header + payload + 4-byte CRC, padded to 8 bytes (docs/disk-format.md). */
+#define ZN_WAL_RECORD_OVERHEAD_BYTES 40u
+#define ZN_WAL_RECORD_BYTES_MAX      (ZN_WAL_ENTRY_BYTES_MAX + ZN_WAL_RECORD_OVERHEAD_BYTES)
+/* Bytes one group-commit batch gathers before it must be submitted: a batch of 512 entries of
+ * 1 KiB is 532 KiB; 4 MiB keeps one fdatasync amortized over tens of ms of a 100 MB/s disk. */
+#define ZN_WAL_BATCH_BYTES_DEFAULT (4u * ZN_MIB)
+/* Replies/messages released after one batch is durable (a batch of 4096 entries at most). */
+#define ZN_WAL_BATCH_WAITERS_MAX 4096u
+/* Segment size: 64 MiB preallocated; a fresh segment must hold the largest batch buffer
+ * (batch + one maximal record) so a batch never spans two segments. */
+#define ZN_WAL_SEGMENT_BYTES_DEFAULT (64u * ZN_MIB)
+#define ZN_WAL_SEGMENT_HEADER_BYTES  64u
+/* Segment files kept at once (64 GiB of log at the default size; compaction keeps far fewer). */
+#define ZN_WAL_SEGMENTS_MAX 1024u
+/* Snapshot files kept (the newest K; older ones are deleted after a new one is durable). */
+#define ZN_SNAPFILE_RETAIN_DEFAULT 2u
+#define ZN_SNAPFILE_RETAIN_MAX     16u
+_Static_assert(ZN_WAL_SEGMENT_BYTES_DEFAULT >= ZN_WAL_SEGMENT_HEADER_BYTES +
+                                                   ZN_WAL_BATCH_BYTES_DEFAULT +
+                                                   ZN_WAL_RECORD_BYTES_MAX,
+               "a fresh segment holds any batch");
+_Static_assert(ZN_WAL_RECORD_BYTES_MAX < UINT32_MAX, "record lengths are u32");
+_Static_assert(ZN_SNAPFILE_RETAIN_DEFAULT >= 1 &&
+                   ZN_SNAPFILE_RETAIN_DEFAULT <= ZN_SNAPFILE_RETAIN_MAX,
+               "keep at least the newest snapshot");
 
 #endif /* ZN_LIMITS_H */

@@ -1,0 +1,144 @@
+/*
+ * wal.h - the Raft log on disk: segments, group commit, recovery, truncation, compaction.
+ *
+ * Use (the WAL stage of the node, DESIGN.md section 4):
+ *   zn_wal_open()        recover the log from the disk (entries delivered to a callback), or
+ *                        refuse with a report naming file and offset;
+ *   zn_wal_append()      add an entry to the open batch (memory only, never blocks);
+ *   zn_wal_defer()       attach an opaque item (a reply, a vote grant, an append ack) to the
+ *                        open batch: it is handed back only once the batch is durable
+ *                        (STYLE.md 3: durability ordering is carried by data);
+ *   zn_wal_set_hardstate() persist a hard state with the open batch (after its entries);
+ *   zn_wal_flush()       submit the open batch as one job (write + ONE fdatasync) if no batch
+ *                        is in flight - group commit: while one batch syncs the next gathers;
+ *   zn_wal_poll()        harvest a finished batch: persisted(index, term) + the deferred items.
+ * zn_wal_truncate_suffix() (Raft conflict) and zn_wal_compact() (after a durable snapshot) run
+ * synchronously and need an idle WAL (nothing open or in flight): they are rare, and each costs a
+ * directory fsync.
+ *
+ * Failure policy: an fdatasync or write that fails with EIO ends the process (zn_panic): after a
+ * failed fsync the kernel may have dropped the dirty pages, so no retry can be trusted. ENOSPC is
+ * reported by zn_wal_poll (ZN_ENOSPC); the batch stays unacknowledged and the next zn_wal_flush
+ * retries it.
+ *
+ * Context: one thread (the WAL stage) calls everything; jobs run on the disk's job runner.
+ */
+#ifndef ZN_WAL_H
+#define ZN_WAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/zn_limits.h"
+#include "store/disk.h"
+#include "store/hardstate.h"
+
+struct zn_wal;
+
+struct zn_wal_config {
+    struct zn_disk *disk;
+    struct zn_allocator alloc; /* the WAL's buffers (2 batches) and its segment table */
+    uint64_t cluster_id;
+    uint32_t node_id;
+    uint64_t segment_bytes;   /* 0: ZN_WAL_SEGMENT_BYTES_DEFAULT */
+    uint32_t batch_bytes;     /* 0: ZN_WAL_BATCH_BYTES_DEFAULT */
+    uint32_t entry_bytes_max; /* 0: ZN_WAL_ENTRY_BYTES_MAX */
+    /* Recovery inputs. */
+    uint64_t snapshot_index; /* newest durable snapshot (0: none) - the log must continue it */
+    uint64_t snapshot_term;
+    uint64_t commit_hint; /* hard state commit index: entries up to it were durable */
+    bool allow_repair;    /* multi-node: corruption -> repair state instead of refusal */
+    /* The hard state file to write with batches (may be NULL: no hard state via the WAL). */
+    struct zn_hardstate_file *hardstate;
+};
+
+struct zn_wal_entry {
+    uint64_t index;
+    uint64_t term;
+    uint16_t type;
+    uint32_t len;
+    const void *payload;
+};
+
+/* Called for every recovered entry in index order; a non-zero return aborts zn_wal_open. */
+typedef int (*zn_wal_entry_fn)(void *ctx, const struct zn_wal_entry *entry);
+
+struct zn_wal_recovery {
+    struct zn_disk_report report; /* code 0 on a clean start; else why it refused / repairs */
+    uint64_t first_index;         /* recovered log: entries [first_index, last_index] */
+    uint64_t last_index;          /* first_index - 1 when empty */
+    uint64_t last_term;
+    uint32_t segments;
+    uint64_t torn_bytes; /* bytes of a torn tail discarded (never acknowledged) */
+    char torn_file[ZN_DISK_NAME_MAX];
+    uint64_t torn_offset;
+    /* Repair state (allow_repair and damage found before the tail): the node must neither vote
+     * nor count toward commit until entries [damaged_first, damaged_last] have been replaced
+     * from peers. zn_wal_append returns ZN_EREPAIR until zn_wal_truncate_suffix(damaged_first). */
+    bool repair;
+    uint64_t damaged_first;
+    uint64_t damaged_last;
+    uint64_t corrupt_detected; /* damaged spots found (0 on a clean start) */
+};
+
+/*
+ * Recover and open. Returns 0 (possibly in repair state: rec->repair), or the refusal code with
+ * rec->report filled: ZN_ECORRUPT (damage before the tail, snapshot/log gap, missing committed
+ * entries), ZN_ECLUSTER (another cluster's or node's files), ZN_EVERSION, ZN_EIO, ZN_ENOMEM.
+ * An empty directory starts a fresh log at snapshot_index + 1.
+ */
+int zn_wal_open(struct zn_wal **wal, const struct zn_wal_config *cfg, zn_wal_entry_fn on_entry,
+                void *ctx, struct zn_wal_recovery *rec);
+/* Waits for the batch in flight (if any), then frees everything. Unflushed entries are lost. */
+void zn_wal_close(struct zn_wal *wal);
+
+/*
+ * Add entry `index` (must be last appended + 1) of `term` (>= the last term). ZN_EFULL: the open
+ * batch is full or the entry needs a new segment while the batch has entries - flush, poll and
+ * retry. ZN_ELIMIT: larger than entry_bytes_max. ZN_EINVAL: bad index/term/type (type >= 1).
+ * ZN_EREPAIR in repair state.
+ */
+int zn_wal_append(struct zn_wal *wal, uint16_t type, uint64_t term, uint64_t index,
+                  const void *payload, uint32_t len);
+/* Attach an item released with the open batch (ZN_EFULL past ZN_WAL_BATCH_WAITERS_MAX). */
+int zn_wal_defer(struct zn_wal *wal, void *item);
+/* Persist hs with the open batch (the last call before a flush wins). */
+void zn_wal_set_hardstate(struct zn_wal *wal, const struct zn_hardstate *hs);
+/* Submit the open batch if it holds anything and nothing is in flight. 1 submitted, 0 not. */
+int zn_wal_flush(struct zn_wal *wal);
+
+struct zn_wal_persisted {
+    uint64_t index; /* every entry <= index is durable (0 / unchanged if the batch had none) */
+    uint64_t term;
+    bool hardstate; /* the batch carried a hard state, now durable */
+    void **items;   /* deferred items now released; valid until the next zn_wal_poll */
+    uint32_t nitems;
+};
+/* 1: a batch became durable (out filled); 0: nothing finished; ZN_ENOSPC: the batch in flight
+ * could not be written for lack of space (nothing acknowledged; zn_wal_flush retries it). */
+int zn_wal_poll(struct zn_wal *wal, struct zn_wal_persisted *out);
+
+bool zn_wal_idle(const struct zn_wal *wal);
+uint64_t zn_wal_last_index(const struct zn_wal *wal);    /* last appended */
+uint64_t zn_wal_durable_index(const struct zn_wal *wal); /* last persisted */
+uint64_t zn_wal_first_index(const struct zn_wal *wal);
+uint32_t zn_wal_segment_count(const struct zn_wal *wal);
+
+/*
+ * Delete entries >= index (crash-safe: later segments are unlinked newest first, the directory
+ * fsynced, then the segment holding `index` is cut and re-zeroed and fdatasynced; a crash at any
+ * point leaves a prefix of the old log). Needs an idle WAL (ZN_EBUSY). Clears the repair state
+ * when index <= damaged_first. index must be > the snapshot-compacted prefix (ZN_EINVAL).
+ */
+int zn_wal_truncate_suffix(struct zn_wal *wal, uint64_t index);
+/*
+ * After a snapshot covering [1, snapshot_index] is durable (zn_snapfile_write returned 0): unlink
+ * whole segments whose every entry is <= snapshot_index, oldest first, then fsync the directory.
+ * The active segment is kept. Needs no batch in flight (ZN_EBUSY); allowed while a batch waits
+ * for space after ZN_ENOSPC (that is how space comes back). Returns the number removed.
+ */
+int zn_wal_compact(struct zn_wal *wal, uint64_t snapshot_index);
+/* Read entries [from, to] back from disk (idle WAL), in order, through fn. */
+int zn_wal_read(struct zn_wal *wal, uint64_t from, uint64_t to, zn_wal_entry_fn fn, void *ctx);
+
+#endif /* ZN_WAL_H */

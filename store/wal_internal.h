@@ -1,0 +1,111 @@
+/*
+ * wal_internal.h - state shared by wal.c (append, group commit, truncation, compaction) and
+ * wal_recover.c (recovery and the record scanner). Not a public interface.
+ *
+ * Ownership: the "logical tail" (last_index, chain_crc, tail_off, the open batch) belongs to the
+ * WAL stage. The segment table and the file descriptors belong to whichever runs: the batch job
+ * while one is in flight, the WAL stage when the WAL is idle (truncate, compact, read).
+ */
+#ifndef ZN_WAL_INTERNAL_H
+#define ZN_WAL_INTERNAL_H
+
+#include "store/wal.h"
+#include "store/wal_format.h"
+
+struct wal_seg {
+    uint64_t first_index;
+    uint64_t last_index; /* first_index - 1 when empty */
+    uint64_t last_term;
+    uint64_t end_off; /* next write offset (after the last record) */
+    uint32_t end_crc; /* chain CRC after the last record (header CRC when empty) */
+    uint32_t hdr_crc;
+    uint64_t prev_term; /* header: term of entry first_index - 1 */
+    int fd;             /* -1 unless this is the active (last) segment */
+};
+
+struct wal_batch {
+    struct zn_wal *wal;
+    uint8_t *buf;
+    uint64_t cap;
+    uint64_t len;
+    uint64_t off;         /* file offset of buf[0] in the active segment */
+    uint64_t first_index; /* 0: no entries */
+    uint64_t last_index;
+    uint64_t last_term;
+    uint32_t end_crc;
+    bool rotate;  /* create a new segment before writing */
+    bool rotated; /* ... done (a retry after ENOSPC skips it) */
+    uint8_t seg_hdr[WAL_SEG_HDR];
+    struct wal_seg new_seg;
+    void **items;
+    uint32_t nitems;
+    bool has_hs;
+    struct zn_hardstate hs;
+    int result;
+};
+
+struct zn_wal {
+    struct zn_disk *disk;
+    struct zn_allocator alloc;
+    uint64_t cluster_id;
+    uint32_t node_id;
+    uint64_t segment_bytes;
+    uint64_t batch_bytes;
+    uint32_t entry_bytes_max;
+    struct zn_hardstate_file *hardstate;
+
+    struct wal_seg *segs; /* ZN_WAL_SEGMENTS_MAX */
+    uint32_t nsegs;
+
+    /* logical tail (WAL stage) */
+    uint64_t first_index;
+    uint64_t last_index;
+    uint64_t last_term;
+    uint32_t chain_crc;
+    uint64_t tail_off;
+    bool need_segment; /* next batch must create a segment (fresh log / full segment) */
+    uint64_t durable_index;
+    uint64_t durable_term;
+    uint64_t snapshot_index;
+    uint64_t snapshot_term;
+    bool repair;
+    uint64_t damaged_first;
+
+    struct wal_batch b[2];
+    int open_b;
+    struct wal_batch *in_flight; /* submitted, not yet polled */
+    struct wal_batch *failed;    /* came back with ENOSPC: resubmit before anything else */
+    void **released;
+};
+
+/* Size of the scratch window the scanner reads through (a batch buffer). */
+#define WAL_SCAN_WINDOW(w) ((w)->b[0].cap)
+
+struct wal_scan {
+    /* in */
+    int fd;
+    uint64_t size;        /* bytes of the file */
+    uint64_t first_index; /* index of the first record */
+    uint64_t prev_term;
+    uint32_t seed;         /* header CRC */
+    uint64_t stop_before;  /* stop at the record with this index (0: scan all) */
+    uint64_t deliver_from; /* fn sees records with index >= this */
+    zn_wal_entry_fn fn;
+    void *ctx;
+    /* out */
+    uint64_t end_off;    /* first byte after the last valid record (or of the stop record) */
+    uint64_t last_index; /* first_index - 1 when none */
+    uint64_t last_term;
+    uint32_t end_crc;
+    int fn_rc;
+};
+
+/* Scan valid chained records from offset WAL_SEG_HDR; stops at the first invalid one. Returns 0
+ * or a read error. Uses the wal's b[0] buffer as its window. */
+int wal_scan_records(struct zn_wal *w, struct wal_scan *sc);
+/* Recovery proper (wal_recover.c), called by zn_wal_open with allocations done. */
+int wal_recover(struct zn_wal *w, const struct zn_wal_config *cfg, zn_wal_entry_fn on_entry,
+                void *ctx, struct zn_wal_recovery *rec);
+void wal_seg_file_name(const struct wal_seg *s, char out[ZN_DISK_NAME_MAX]);
+
+#endif /* ZN_WAL_INTERNAL_H */

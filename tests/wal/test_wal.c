@@ -1,0 +1,584 @@
+/*
+ * test_wal.c - unit tests of the durable state on the simulated disk (and one on real files):
+ * append/recover, group commit, hard state slots, truncation, compaction, repair state, refusal
+ * rules, snapshot files, ENOSPC and EIO (fail-stop). Suite: wal.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/zn_err.h"
+#include "store/wal_format.h"
+#include "wal_test.h"
+
+#define SEG   (16u * 1024u)
+#define BATCH 2048u
+#define EMAX  700u
+
+static struct zn_disk disk;
+
+static void setup(void)
+{
+    cr_assert_eq(zn_disk_sim_create(&disk, &wt_alloc, 42, 0), 0);
+}
+
+static void teardown(void)
+{
+    zn_disk_sim_destroy(&disk);
+}
+
+static struct zn_wal *open_ok(struct zn_wal_config *c, struct wt_log *l)
+{
+    struct zn_wal *w;
+    struct zn_wal_recovery rec;
+    int rc = zn_wal_open(&w, c, wt_collect, l, &rec);
+    cr_assert_eq(rc, 0, "open: %s (%s @%llu: %s)", zn_strerror(rc), rec.report.file,
+                 (unsigned long long)rec.report.offset, rec.report.message);
+    cr_assert_not(l->bad, "%s", l->why);
+    return w;
+}
+
+TestSuite(wal, .init = setup, .fini = teardown);
+
+Test(wal, append_rotate_recover)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(l.count, 0);
+    cr_assert_eq(wt_append_range(w, 1, 300, 1, EMAX), 0);
+    cr_assert_eq(zn_wal_durable_index(w), 300);
+    cr_assert_gt(zn_wal_segment_count(w), 3, "rotation by size");
+    zn_wal_close(w);
+    w = open_ok(&c, &l);
+    cr_assert_eq(l.count, 300);
+    cr_assert_eq(l.last, 300);
+    cr_assert_eq(zn_wal_last_index(w), 300);
+    /* continue after recovery, in a new term */
+    cr_assert_eq(wt_append_range(w, 301, 350, 2, EMAX), 0);
+    zn_wal_close(w);
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    w = open_ok(&c, &l);
+    cr_assert_eq(l.last, 350);
+    cr_assert_eq(l.terms[350], 2);
+    cr_assert_eq(l.terms[300], 1);
+    zn_wal_close(w);
+    wt_log_free(&l);
+}
+
+Test(wal, group_commit_one_sync_and_release_after_persist)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG * 4, 8192, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(wt_append_range(w, 1, 1, 1, EMAX), 0); /* creates the first segment */
+    struct zn_disk_sim_stats s0, s1;
+    zn_disk_sim_stats(&disk, &s0);
+    uint8_t buf[64] = {0};
+    int tokens[8];
+    for (uint64_t i = 2; i <= 9; i++) {
+        uint32_t len = wt_len(i, 1, EMAX) < 64 ? wt_len(i, 1, EMAX) : 64;
+        (void)len;
+    }
+    for (uint64_t i = 2; i <= 9; i++) {
+        uint32_t len = wt_len(i, 1, EMAX);
+        uint8_t p[EMAX];
+        wt_payload(i, 1, p, len);
+        cr_assert_eq(zn_wal_append(w, (uint16_t)(1 + i % 3), 1, i, p, len), 0);
+        cr_assert_eq(zn_wal_defer(w, &tokens[i - 2]), 0);
+    }
+    (void)buf;
+    struct zn_wal_persisted p;
+    cr_assert_eq(zn_wal_poll(w, &p), 0, "nothing released before a flush");
+    cr_assert_eq(zn_wal_flush(w), 1);
+    /* the next batch gathers while one is in flight */
+    uint8_t q[EMAX];
+    wt_payload(10, 1, q, wt_len(10, 1, EMAX));
+    cr_assert_eq(zn_wal_append(w, 1 + 10 % 3, 1, 10, q, wt_len(10, 1, EMAX)), 0);
+    cr_assert_eq(zn_wal_flush(w), 0, "one batch in flight at a time");
+    cr_assert_eq(zn_wal_poll(w, &p), 1);
+    cr_assert_eq(p.index, 9);
+    cr_assert_eq(p.nitems, 8);
+    for (int i = 0; i < 8; i++) {
+        cr_assert_eq(p.items[i], &tokens[i]);
+    }
+    zn_disk_sim_stats(&disk, &s1);
+    cr_assert_eq(s1.syncs - s0.syncs, 1, "one fdatasync for a batch of 8 (got %llu)",
+                 (unsigned long long)(s1.syncs - s0.syncs));
+    cr_assert_eq(wt_drain(w), 0);
+    cr_assert_eq(zn_wal_durable_index(w), 10);
+    zn_wal_close(w);
+    wt_log_free(&l);
+}
+
+Test(wal, append_validates_arguments)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    uint8_t p[EMAX + 1] = {0};
+    cr_assert_eq(zn_wal_append(w, 1, 1, 2, p, 10), ZN_EINVAL, "gap in indexes");
+    cr_assert_eq(zn_wal_append(w, 0, 1, 1, p, 10), ZN_EINVAL, "type 0 is reserved");
+    cr_assert_eq(zn_wal_append(w, 1, 1, 1, p, EMAX + 1), ZN_ELIMIT);
+    cr_assert_eq(zn_wal_append(w, 1, 5, 1, p, 10), 0);
+    cr_assert_eq(zn_wal_append(w, 1, 4, 2, p, 10), ZN_EINVAL, "terms never go down");
+    zn_wal_close(w);
+    wt_log_free(&l);
+}
+
+Test(wal, hardstate_slots)
+{
+    struct zn_hardstate_file hf;
+    struct zn_hardstate hs;
+    struct zn_disk_report rep;
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, 7, 2, false, &hs, &rep), ZN_ENOENT);
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, 7, 2, true, &hs, &rep), 0, "%s", rep.message);
+    cr_assert_eq(hs.term, 0);
+    for (uint64_t t = 1; t <= 5; t++) {
+        struct zn_hardstate n = {.term = t, .vote = (uint32_t)t % 3, .commit = t * 10};
+        cr_assert_eq(zn_hardstate_write(&hf, &n), 0);
+    }
+    zn_hardstate_close(&hf);
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, 7, 2, false, &hs, &rep), 0);
+    cr_assert_eq(hs.term, 5);
+    cr_assert_eq(hs.commit, 50);
+    zn_hardstate_close(&hf);
+    /* newest (seq 5, slot 1) damaged: the older slot (term 4) is used and the report says so */
+    uint8_t x = 0xFF;
+    cr_assert_eq(zn_disk_sim_poke(&disk, ZN_HARDSTATE_FILE, ZN_HARDSTATE_SLOT_OFF + 33, &x, 1), 0);
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, 7, 2, false, &hs, &rep), 0);
+    cr_assert_eq(hs.term, 4);
+    cr_assert(strstr(rep.message, "invalid") != NULL, "%s", rep.message);
+    zn_hardstate_close(&hf);
+    /* wrong node */
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, 7, 3, false, &hs, &rep), ZN_ECLUSTER);
+    /* both bad: refuse */
+    cr_assert_eq(zn_disk_sim_poke(&disk, ZN_HARDSTATE_FILE, 40, &x, 1), 0);
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, 7, 2, false, &hs, &rep), ZN_ECORRUPT);
+    cr_assert(strstr(rep.message, "both") != NULL, "%s", rep.message);
+    cr_assert_str_eq(rep.file, ZN_HARDSTATE_FILE);
+}
+
+Test(wal, hardstate_written_with_batch)
+{
+    struct zn_hardstate_file hf;
+    struct zn_hardstate hs;
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, 0xC1C1C1C1ULL, 3, true, &hs, NULL), 0);
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    c.hardstate = &hf;
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    struct zn_hardstate n = {.term = 3, .vote = 2, .commit = 0};
+    zn_wal_set_hardstate(w, &n);
+    cr_assert_eq(wt_append_range(w, 1, 20, 3, EMAX), 0);
+    zn_wal_close(w);
+    zn_hardstate_close(&hf);
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, 0xC1C1C1C1ULL, 3, false, &hs, NULL), 0);
+    cr_assert_eq(hs.term, 3);
+    cr_assert_eq(hs.vote, 2);
+    zn_hardstate_close(&hf);
+    wt_log_free(&l);
+}
+
+Test(wal, truncate_suffix_then_rewrite)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(wt_append_range(w, 1, 200, 1, EMAX), 0);
+    uint32_t segs = zn_wal_segment_count(w);
+    cr_assert_eq(zn_wal_truncate_suffix(w, 57), 0);
+    cr_assert_eq(zn_wal_last_index(w), 56);
+    cr_assert_lt(zn_wal_segment_count(w), segs);
+    cr_assert_eq(wt_append_range(w, 57, 120, 2, EMAX), 0);
+    zn_wal_close(w);
+    w = open_ok(&c, &l);
+    cr_assert_eq(l.last, 120);
+    cr_assert_eq(l.terms[56], 1);
+    cr_assert_eq(l.terms[57], 2);
+    cr_assert_eq(l.terms[120], 2);
+    /* truncating at a segment's first index removes that segment entirely */
+    cr_assert_eq(zn_wal_truncate_suffix(w, 2), 0);
+    cr_assert_eq(wt_append_range(w, 2, 30, 3, EMAX), 0);
+    zn_wal_close(w);
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    w = open_ok(&c, &l);
+    cr_assert_eq(l.last, 30);
+    cr_assert_eq(l.terms[1], 1);
+    cr_assert_eq(l.terms[2], 3);
+    zn_wal_close(w);
+    wt_log_free(&l);
+}
+
+Test(wal, compact_and_snapshot_gap)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(wt_append_range(w, 1, 300, 1, EMAX), 0);
+    uint32_t before = zn_wal_segment_count(w);
+    int removed = zn_wal_compact(w, 150);
+    cr_assert_gt(removed, 0);
+    cr_assert_eq(zn_wal_segment_count(w), before - (uint32_t)removed);
+    cr_assert_leq(zn_wal_first_index(w), 151);
+    zn_wal_close(w);
+    /* with the snapshot: fine */
+    c.snapshot_index = 150;
+    c.snapshot_term = 1;
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    w = open_ok(&c, &l);
+    cr_assert_eq(l.last, 300);
+    cr_assert_leq(l.first, 151);
+    zn_wal_close(w);
+    /* without it (snapshot lost): a gap -> refuse, naming the first segment */
+    c.snapshot_index = 0;
+    struct zn_wal_recovery rec;
+    cr_assert_eq(zn_wal_open(&w, &c, NULL, NULL, &rec), ZN_ECORRUPT);
+    cr_assert(strstr(rec.report.message, "gap") != NULL, "%s", rec.report.message);
+    cr_assert(strncmp(rec.report.file, "wal-", 4) == 0);
+    wt_log_free(&l);
+}
+
+Test(wal, wrong_cluster_or_node_refused)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(wt_append_range(w, 1, 10, 1, EMAX), 0);
+    zn_wal_close(w);
+    struct zn_wal_recovery rec;
+    c.node_id = 4;
+    cr_assert_eq(zn_wal_open(&w, &c, NULL, NULL, &rec), ZN_ECLUSTER);
+    cr_assert_eq(rec.report.offset, 16);
+    c.node_id = 3;
+    c.cluster_id = 1;
+    cr_assert_eq(zn_wal_open(&w, &c, NULL, NULL, &rec), ZN_ECLUSTER);
+    cr_assert(strstr(rec.report.message, "refusing") != NULL);
+    wt_log_free(&l);
+}
+
+/* Damage a record in the middle of the log; single node refuses, multi-node repairs. */
+Test(wal, corruption_refuse_or_repair)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG * 8, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(wt_append_range(w, 1, 100, 1, EMAX), 0);
+    zn_wal_close(w);
+    char name[ZN_DISK_NAME_MAX];
+    wal_seg_name(name, sizeof(name), 1, false);
+    uint8_t b;
+    cr_assert_eq(zn_disk_sim_peek(&disk, name, 2000, &b, 1), 0);
+    b ^= 0x10;
+    cr_assert_eq(zn_disk_sim_poke(&disk, name, 2000, &b, 1), 0);
+    struct zn_wal_recovery rec;
+    cr_assert_eq(zn_wal_open(&w, &c, NULL, NULL, &rec), ZN_ECORRUPT);
+    cr_assert_str_eq(rec.report.file, name);
+    cr_assert_leq(rec.report.offset, 2000);
+    cr_assert(strstr(rec.report.message, "refusing") != NULL, "%s", rec.report.message);
+    uint64_t dfirst = rec.damaged_first;
+    cr_assert_gt(dfirst, 1);
+    cr_assert_eq(rec.damaged_last, 100);
+    /* repair state */
+    c.allow_repair = true;
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    cr_assert_eq(zn_wal_open(&w, &c, wt_collect, &l, &rec), 0);
+    cr_assert(rec.repair);
+    cr_assert_eq(rec.damaged_first, dfirst);
+    cr_assert_eq(l.last, dfirst - 1, "entries before the damage are delivered");
+    uint8_t p[8] = {0};
+    cr_assert_eq(zn_wal_append(w, 1, 1, dfirst, p, 8), ZN_EREPAIR);
+    cr_assert_eq(zn_wal_truncate_suffix(w, dfirst), 0);
+    cr_assert_eq(wt_append_range(w, dfirst, 100, 1, EMAX), 0, "replaced from peers");
+    zn_wal_close(w);
+    c.allow_repair = false;
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    w = open_ok(&c, &l);
+    cr_assert_eq(l.last, 100);
+    cr_assert_eq(l.count, 100);
+    zn_wal_close(w);
+    wt_log_free(&l);
+}
+
+Test(wal, commit_hint_catches_lost_tail)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG * 8, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(wt_append_range(w, 1, 50, 1, EMAX), 0);
+    zn_wal_close(w);
+    c.commit_hint = 60; /* the hard state says more was committed than the log holds */
+    struct zn_wal_recovery rec;
+    cr_assert_eq(zn_wal_open(&w, &c, NULL, NULL, &rec), ZN_ECORRUPT);
+    cr_assert(strstr(rec.report.message, "commit") != NULL, "%s", rec.report.message);
+    cr_assert_eq(rec.damaged_first, 51);
+    cr_assert_eq(rec.damaged_last, 60);
+    wt_log_free(&l);
+}
+
+static int sink_pattern(struct zn_snapfile_writer *sw, uint64_t n, uint8_t seed)
+{
+    uint8_t chunk[1000];
+    for (uint64_t off = 0; off < n; off += sizeof(chunk)) {
+        size_t len = n - off < sizeof(chunk) ? (size_t)(n - off) : sizeof(chunk);
+        for (size_t i = 0; i < len; i++) {
+            chunk[i] = (uint8_t)(seed + (off + i) * 7);
+        }
+        int rc = zn_snapfile_sink(sw, chunk, len);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+struct check_ctx {
+    uint64_t off;
+    uint8_t seed;
+    bool bad;
+};
+
+static int check_pattern(void *ctx, const void *buf, size_t len)
+{
+    struct check_ctx *c = ctx;
+    const uint8_t *p = buf;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] != (uint8_t)(c->seed + (c->off + i) * 7)) {
+            c->bad = true;
+        }
+    }
+    c->off += len;
+    return 0;
+}
+
+Test(wal, snapshot_files_retention_and_fallback)
+{
+    static uint8_t buf[8192];
+    struct zn_snapfile_writer sw;
+    struct zn_snapfile_info info;
+    struct zn_disk_report rep;
+    cr_assert_eq(zn_snapfile_latest(&disk, 5, 1, buf, sizeof(buf), &info, &rep), ZN_ENOENT);
+    for (uint64_t k = 1; k <= 4; k++) {
+        cr_assert_eq(zn_snapfile_begin(&sw, &disk, 5, 1, k * 100, k, 2, buf, sizeof(buf)), 0);
+        cr_assert_eq(sink_pattern(&sw, 30000 + k, (uint8_t)k), 0);
+        cr_assert_eq(zn_snapfile_commit(&sw, &info), 0);
+    }
+    uint64_t size;
+    char name[ZN_DISK_NAME_MAX];
+    snprintf(name, sizeof(name), "snap-%016llx-%016llx.snap", 200ULL, 2ULL);
+    cr_assert_eq(zn_disk_sim_file_size(&disk, name, &size), ZN_ENOENT, "retention keeps 2");
+    snprintf(name, sizeof(name), "snap-%016llx-%016llx.snap", 300ULL, 3ULL);
+    cr_assert_eq(zn_disk_sim_file_size(&disk, name, &size), 0);
+    cr_assert_eq(zn_snapfile_latest(&disk, 5, 1, buf, sizeof(buf), &info, &rep), 0);
+    cr_assert_eq(info.index, 400);
+    struct check_ctx cc = {0, 4, false};
+    cr_assert_eq(zn_snapfile_read(&disk, &info, buf, sizeof(buf), check_pattern, &cc, &rep), 0);
+    cr_assert_eq(cc.off, 30004);
+    cr_assert_not(cc.bad);
+    /* damage the newest body: the older one is used, and the report names the damaged file */
+    uint8_t x = 0x55;
+    cr_assert_eq(zn_disk_sim_poke(&disk, info.name, 5000, &x, 1), 0);
+    char newest[ZN_DISK_NAME_MAX];
+    memcpy(newest, info.name, sizeof(newest));
+    cr_assert_eq(zn_snapfile_latest(&disk, 5, 1, buf, sizeof(buf), &info, &rep), 0);
+    cr_assert_eq(info.index, 300);
+    cr_assert_str_eq(rep.file, newest);
+    /* wrong cluster */
+    cr_assert_eq(zn_snapfile_latest(&disk, 6, 1, buf, sizeof(buf), &info, &rep), ZN_ECLUSTER);
+    /* a crash before the rename leaves only a .tmp, which is ignored and removed */
+    cr_assert_eq(zn_snapfile_begin(&sw, &disk, 5, 1, 500, 5, 2, buf, sizeof(buf)), 0);
+    cr_assert_eq(sink_pattern(&sw, 10000, 5), 0);
+    zn_disk_sim_crash(&disk, ZN_SIM_CRASH_REORDER);
+    cr_assert_eq(zn_snapfile_latest(&disk, 5, 1, buf, sizeof(buf), &info, &rep), 0);
+    cr_assert_eq(info.index, 300);
+}
+
+Test(wal, enospc_reported_nothing_acknowledged)
+{
+    zn_disk_sim_destroy(&disk);
+    /* room for the hard state-less log: 3 segments of SEG bytes */
+    cr_assert_eq(zn_disk_sim_create(&disk, &wt_alloc, 7, 3 * SEG + 100), 0);
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    int token = 0;
+    uint64_t acked = 0;
+    int enospc = 0;
+    uint8_t p[EMAX];
+    uint64_t i = 1;
+    for (int round = 0; round < 10000 && enospc == 0; round++) {
+        uint32_t len = wt_len(i, 1, EMAX);
+        wt_payload(i, 1, p, len);
+        int rc = zn_wal_append(w, (uint16_t)(1 + i % 3), 1, i, p, len);
+        if (rc == 0) {
+            zn_wal_defer(w, &token);
+            i++;
+        }
+        zn_wal_flush(w);
+        struct zn_wal_persisted pr;
+        rc = zn_wal_poll(w, &pr);
+        if (rc == 1) {
+            acked = pr.index;
+        } else if (rc == ZN_ENOSPC) {
+            enospc++;
+        }
+    }
+    cr_assert_eq(enospc, 1, "ENOSPC reported");
+    cr_assert_eq(zn_wal_durable_index(w), acked);
+    cr_assert_lt(acked, i - 1, "entries waiting for space are not acknowledged");
+    /* make room: compaction after a snapshot covering the first segment, then the retry works */
+    struct zn_wal_persisted pr;
+    cr_assert_eq(zn_wal_poll(w, &pr), 0);
+    zn_wal_close(w);
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    w = open_ok(&c, &l);
+    cr_assert_eq(l.last, acked, "exactly the acknowledged entries are on disk");
+    zn_wal_close(w);
+    wt_log_free(&l);
+}
+
+Test(wal, enospc_retry_after_compaction)
+{
+    zn_disk_sim_destroy(&disk);
+    cr_assert_eq(zn_disk_sim_create(&disk, &wt_alloc, 7, 3 * SEG + 100), 0);
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    int rc = wt_append_range(w, 1, 400, 1, EMAX);
+    cr_assert_eq(rc, ZN_ENOSPC);
+    uint64_t acked = zn_wal_durable_index(w);
+    cr_assert_lt(acked, 400);
+    /* the failed batch is retried by flush; it fails again while the disk is full */
+    cr_assert_eq(zn_wal_flush(w), 1);
+    struct zn_wal_persisted pr;
+    cr_assert_eq(zn_wal_poll(w, &pr), ZN_ENOSPC);
+    /* a snapshot covering the first segments lets compaction free space; the retry succeeds */
+    cr_assert_gt(zn_wal_compact(w, acked), 0);
+    cr_assert_eq(wt_drain(w), 0);
+    cr_assert_gt(zn_wal_durable_index(w), acked, "the waiting batch is persisted after the retry");
+    zn_wal_close(w);
+    wt_log_free(&l);
+}
+
+Test(wal, fdatasync_eio_is_fail_stop, .signal = SIGABRT)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(wt_append_range(w, 1, 10, 1, EMAX), 0);
+    zn_disk_sim_fail(&disk, ZN_SIM_OP_FDATASYNC, ZN_EIO, 0, 0);
+    (void)wt_append_range(w, 11, 20, 1, EMAX); /* must abort */
+    cr_assert_fail("fdatasync EIO did not stop the process");
+}
+
+Test(wal, write_eio_is_fail_stop, .signal = SIGABRT)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    zn_disk_sim_fail(&disk, ZN_SIM_OP_PWRITE, ZN_EIO, 3, 0);
+    (void)wt_append_range(w, 1, 100, 1, EMAX);
+    cr_assert_fail("write EIO did not stop the process");
+}
+
+Test(wal, read_eio_during_recovery_refuses)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(wt_append_range(w, 1, 50, 1, EMAX), 0);
+    zn_wal_close(w);
+    zn_disk_sim_fail(&disk, ZN_SIM_OP_PREAD, ZN_EIO, 2, 1);
+    struct zn_wal_recovery rec;
+    cr_assert_eq(zn_wal_open(&w, &c, NULL, NULL, &rec), ZN_EIO);
+    cr_assert(strncmp(rec.report.file, "wal-", 4) == 0);
+    cr_assert(strstr(rec.report.message, "read error") != NULL, "%s", rec.report.message);
+    wt_log_free(&l);
+}
+
+Test(wal, read_bit_flips_never_yield_wrong_entries)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(wt_append_range(w, 1, 300, 1, EMAX), 0);
+    zn_wal_close(w);
+    c.commit_hint = 300;
+    int refused = 0;
+    for (int run = 0; run < 20; run++) {
+        zn_disk_sim_read_flips(&disk, 1, 20000);
+        struct wt_log r;
+        wt_log_init(&r, EMAX);
+        struct zn_wal_recovery rec;
+        int rc = zn_wal_open(&w, &c, wt_collect, &r, &rec);
+        cr_assert_not(r.bad, "a flipped read produced a wrong entry: %s", r.why);
+        if (rc == 0) {
+            cr_assert_eq(r.last, 300);
+            zn_wal_close(w);
+        } else {
+            cr_assert_eq(rc, ZN_ECORRUPT);
+            refused++;
+        }
+        wt_log_free(&r);
+    }
+    zn_disk_sim_read_flips(&disk, 0, 1);
+    cr_assert_gt(refused, 0, "flips at 1/20000 per byte hit a 48 KiB log");
+    wt_log_free(&l);
+}
+
+Test(wal, posix_disk_roundtrip)
+{
+    char dir[] = "/tmp/zn-wal-posix-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    void *mem = malloc(zn_disk_posix_size());
+    struct zn_disk pd;
+    cr_assert_eq(zn_disk_posix_init(&pd, mem, dir), 0);
+    struct zn_wal_config c = wt_config(&pd, SEG * 4, BATCH * 4, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(wt_append_range(w, 1, 500, 1, EMAX), 0);
+    cr_assert_eq(zn_wal_truncate_suffix(w, 401), 0);
+    cr_assert_eq(wt_append_range(w, 401, 450, 2, EMAX), 0);
+    cr_assert_eq(zn_wal_compact(w, 200) >= 1, 1);
+    zn_wal_close(w);
+    c.snapshot_index = 200;
+    c.snapshot_term = 1;
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    w = open_ok(&c, &l);
+    cr_assert_eq(l.last, 450);
+    cr_assert_eq(l.terms[450], 2);
+    cr_assert_eq(l.terms[400], 1);
+    zn_wal_close(w);
+    zn_disk_posix_fini(&pd);
+    free(mem);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+    wt_log_free(&l);
+}

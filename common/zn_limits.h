@@ -150,5 +150,53 @@ _Static_assert(ZN_WAL_RECORD_BYTES_MAX < UINT32_MAX, "record lengths are u32");
 _Static_assert(ZN_SNAPFILE_RETAIN_DEFAULT >= 1 &&
                    ZN_SNAPFILE_RETAIN_DEFAULT <= ZN_SNAPFILE_RETAIN_MAX,
                "keep at least the newest snapshot");
+/* ---- dataplane (dataplane/) --------------------------------------------------------------- */
+
+/* Stages a node registers (rx, raft, wal, apply, tx, mgmt, plus test and perf pollers). */
+#define ZN_DP_STAGES_MAX     16u
+#define ZN_DP_STAGE_NAME_MAX 32u
+/* Lcores one process drives; a 16-core appliance uses at most this many worker lcores. */
+#define ZN_DP_LCORES_MAX 16u
+/* Largest ring between stages (objects are pointers: 8 MiB of slots at most). */
+#define ZN_RING_SIZE_MAX (1u << 20)
+/* Control messages from management to one lcore: a handful in flight (config swap, stats). */
+#define ZN_DP_CTRL_RING_SIZE 64u
+/* Control messages run per housekeeping round (bounded work between polls). */
+#define ZN_DP_CTRL_PER_ROUND 8u
+/* Iterations between housekeeping rounds by default: ~10-50 us of busy polling. */
+#define ZN_DP_HOUSEKEEPING_EVERY_DEFAULT 256u
+/* Lab idle policy (shared/dpdk-notes.md): yield while work is younger than 200 us, then sleep
+ * 50 us at a time (a sleeping node answers within ~50-80 us). */
+#define ZN_DP_IDLE_YIELD_WINDOW_NS_DEFAULT (200u * 1000u)
+#define ZN_DP_IDLE_SLEEP_NS_DEFAULT        (50u * 1000u)
+/* After 2 ms without work, sleep 1 ms at a time: each wake costs 15-25 us of CPU on a VM, so
+ * 50 us sleeps alone use ~20% of a core, 1 ms sleeps ~2% (goal: an idle instance <= 5%). A
+ * request that finds an instance in deep sleep waits up to 1 ms; peers' heartbeats keep a live
+ * cluster out of deep sleep. */
+#define ZN_DP_IDLE_DEEP_AFTER_NS_DEFAULT (2u * 1000u * 1000u)
+#define ZN_DP_IDLE_DEEP_SLEEP_NS_DEFAULT (1000u * 1000u)
+/* DPDK ports one process drives (a NIC, or one memif/ring link per peer in the lab). */
+#define ZN_DP_PORTS_MAX 8u
+/* Descriptors per rx and tx queue: the usual DPDK size for virtual and 10G ports. */
+#define ZN_DP_RX_DESC 512u
+#define ZN_DP_TX_DESC 512u
+/* ARP: cache entries (cluster members, clients behind a router use the gateway's entry), frames
+ * held per unresolved entry, request retries and intervals, entry lifetime. */
+#define ZN_ARP_ENTRIES_MAX      256u
+#define ZN_ARP_HOLD_MAX         8u
+#define ZN_ARP_RETRIES          3u
+#define ZN_ARP_RETRY_NS_DEFAULT (100u * 1000u * 1000u)
+#define ZN_ARP_TTL_NS_DEFAULT   (60ull * 1000u * 1000u * 1000u)
+/* mbufs per queue: rx and tx rings full, a burst in the app per stage, ARP hold queues. */
+#define ZN_DP_MBUFS_PER_QUEUE (ZN_DP_RX_DESC + ZN_DP_TX_DESC + 4u * 32u + ZN_ARP_HOLD_MAX * 16u)
+#define ZN_DP_MBUF_CACHE      128u
+_Static_assert(ZN_DP_MBUFS_PER_QUEUE >= ZN_DP_RX_DESC + ZN_DP_TX_DESC, "rings can fill");
+_Static_assert(ZN_DP_MBUF_CACHE * 2 < ZN_DP_MBUFS_PER_QUEUE, "the cache is a fraction");
+_Static_assert(ZN_DP_STAGES_MAX <= 64 && ZN_DP_LCORES_MAX <= 64, "small fixed tables");
+_Static_assert((ZN_RING_SIZE_MAX & (ZN_RING_SIZE_MAX - 1)) == 0, "rings are power of two");
+_Static_assert(ZN_RING_SIZE_DEFAULT <= ZN_RING_SIZE_MAX, "default ring within the maximum");
+_Static_assert(ZN_DP_IDLE_DEEP_AFTER_NS_DEFAULT > ZN_DP_IDLE_YIELD_WINDOW_NS_DEFAULT,
+               "deep sleep only after the yield window");
+_Static_assert((ZN_DP_CTRL_RING_SIZE & (ZN_DP_CTRL_RING_SIZE - 1)) == 0, "power of two");
 
 #endif /* ZN_LIMITS_H */

@@ -2,7 +2,9 @@
  * Fuzz target: the frame decoder and reassembly with untrusted bytes.
  *
  * The input is decoded whole as one datagram, then read as a sequence of records
- * [u8 time step][u16 length little-endian][length bytes]; each record is decoded and, when
+ * [u8 step][u16 length little-endian][length bytes]; the clock advances by step & 0x7f, and
+ * when step & 0x80 the record's CRC32C is recomputed first (so the fuzzer gets past the
+ * checksum and explores the structure checks and reassembly); each record is decoded and, when
  * valid, fed to a small reassembly table (tight slot and byte budgets) with the clock advanced
  * by the time step, expiring partial messages as it goes. Invariants checked: a decoded header
  * is self-consistent, reassembly never exceeds its budget, and a completed message has msg_len
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "common/zn_assert.h"
+#include "common/zn_crc32c.h"
 #include "proto/frame.h"
 #include "proto/reasm.h"
 
@@ -37,13 +40,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t now = 0;
     size_t pos = 0;
     while (pos + 3 <= size) {
-        now += data[pos];
+        uint8_t step = data[pos];
+        now += step & 0x7f;
         size_t len = (size_t)data[pos + 1] | ((size_t)data[pos + 2] << 8);
         pos += 3;
         if (len > size - pos)
             len = size - pos;
         const uint8_t *d = data + pos;
         pos += len;
+        uint8_t fixed[ZN_FRAME_DGRAM_MAX_BYTES];
+        if ((step & 0x80) && len >= ZN_FRAME_HDR_BYTES && len <= sizeof(fixed)) {
+            memcpy(fixed, d, len);
+            memset(fixed + 32, 0, 4); /* checksum field (frame.h layout) */
+            uint32_t crc = zn_crc32c(0, fixed, len);
+            for (int i = 0; i < 4; i++)
+                fixed[32 + i] = (uint8_t)(crc >> (8 * i));
+            d = fixed;
+        }
         zn_reasm_expire(&r, now);
         if (zn_frame_decode(d, len, NULL, &h) != 0)
             continue;

@@ -1,0 +1,398 @@
+/*
+ * dataplane/zn_dp_loop.c - poll loop, placement, rings, control messages and idle policy (see
+ * zn_dp_loop.h).
+ *
+ * Invariants:
+ *  - a stage runs on exactly one lcore; zn_dp_sched_place never leaves a stage unplaced;
+ *  - an lcore registered with QSBR is online whenever it runs a stage, and offline whenever it
+ *    sleeps (so synchronize_rcu on the writer never waits for a sleeping reader);
+ *  - the loop never blocks except in the lab policy's bounded nanosleep.
+ */
+#include "dataplane/zn_dp_loop.h"
+
+#define _LGPL_SOURCE 1
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <urcu/urcu-qsbr.h>
+
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_pause.h>
+#include <rte_ring.h>
+
+#include "common/zn_assert.h"
+#include "common/zn_err.h"
+#include "common/zn_log.h"
+
+void zn_dp_idle_default(struct zn_dp_idle_cfg *cfg, enum zn_dp_idle_mode mode)
+{
+    cfg->mode = mode;
+    cfg->yield_window_ns = ZN_DP_IDLE_YIELD_WINDOW_NS_DEFAULT;
+    cfg->sleep_ns = ZN_DP_IDLE_SLEEP_NS_DEFAULT;
+    cfg->deep_after_ns = ZN_DP_IDLE_DEEP_AFTER_NS_DEFAULT;
+    cfg->deep_sleep_ns = ZN_DP_IDLE_DEEP_SLEEP_NS_DEFAULT;
+}
+
+int zn_dp_idle_parse(const char *name, struct zn_dp_idle_cfg *cfg)
+{
+    if (name == NULL)
+        return ZN_EINVAL;
+    if (strcmp(name, "busy") == 0)
+        zn_dp_idle_default(cfg, ZN_DP_IDLE_BUSY);
+    else if (strcmp(name, "lab") == 0)
+        zn_dp_idle_default(cfg, ZN_DP_IDLE_LAB);
+    else
+        return ZN_EINVAL;
+    return 0;
+}
+
+/* ---- rings ------------------------------------------------------------------------------ */
+
+int zn_dp_ring_init(struct zn_dp_ring *r, const char *name, unsigned count, bool single_producer,
+                    bool single_consumer)
+{
+    memset(r, 0, sizeof(*r));
+    if (count < 2 || count > ZN_RING_SIZE_MAX || (count & (count - 1)) != 0)
+        return ZN_EINVAL;
+    ssize_t size = rte_ring_get_memsize(count);
+    if (size < 0)
+        return ZN_EINVAL;
+    size_t bytes = ((size_t)size + 63) & ~(size_t)63;
+    struct rte_ring *ring = aligned_alloc(64, bytes);
+    if (ring == NULL)
+        return ZN_ENOMEM;
+    unsigned flags = (single_producer ? RING_F_SP_ENQ : 0) | (single_consumer ? RING_F_SC_DEQ : 0);
+    if (rte_ring_init(ring, name, count, flags) != 0) {
+        free(ring);
+        return ZN_EINVAL;
+    }
+    r->ring = ring;
+    atomic_init(&r->full, 0);
+    return 0;
+}
+
+void zn_dp_ring_fini(struct zn_dp_ring *r)
+{
+    free(r->ring);
+    r->ring = NULL;
+}
+
+unsigned zn_dp_ring_enqueue(struct zn_dp_ring *r, void *const *objs, unsigned n)
+{
+    unsigned done = rte_ring_enqueue_burst(r->ring, objs, n, NULL);
+    if (done < n)
+        atomic_fetch_add_explicit(&r->full, n - done, memory_order_relaxed);
+    return done;
+}
+
+unsigned zn_dp_ring_dequeue(struct zn_dp_ring *r, void **objs, unsigned n)
+{
+    return rte_ring_dequeue_burst(r->ring, objs, n, NULL);
+}
+
+unsigned zn_dp_ring_count(const struct zn_dp_ring *r)
+{
+    return rte_ring_count(r->ring);
+}
+
+/* ---- scheduler -------------------------------------------------------------------------- */
+
+int zn_dp_sched_init(struct zn_dp_sched *s, unsigned n_lcores, const struct zn_dp_idle_cfg *idle,
+                     uint32_t housekeeping_every, const struct zn_clock *clock, bool rcu)
+{
+    memset(s, 0, sizeof(*s));
+    if (n_lcores == 0 || n_lcores > ZN_DP_LCORES_MAX || housekeeping_every == 0 || clock == NULL)
+        return ZN_EINVAL;
+    atomic_init(&s->stop, false);
+    s->n_lcores = n_lcores;
+    for (unsigned i = 0; i < n_lcores; i++) {
+        struct zn_dp_lcore *lc = &s->lcores[i];
+        lc->index = i;
+        lc->idle = *idle;
+        lc->housekeeping_every = housekeeping_every;
+        lc->rcu = rcu;
+        lc->stop = &s->stop;
+        lc->clock = clock;
+        char name[32];
+        snprintf(name, sizeof(name), "zn_ctrl_%u", i);
+        int rc = zn_dp_ring_init(&lc->ctrl, name, ZN_DP_CTRL_RING_SIZE, false, true);
+        if (rc != 0) {
+            s->n_lcores = i;
+            zn_dp_sched_fini(s);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+void zn_dp_sched_fini(struct zn_dp_sched *s)
+{
+    for (unsigned i = 0; i < s->n_lcores; i++)
+        zn_dp_ring_fini(&s->lcores[i].ctrl);
+    s->n_lcores = 0;
+}
+
+int zn_dp_sched_add_stage(struct zn_dp_sched *s, const char *name, zn_dp_poll_fn poll,
+                          zn_dp_housekeeping_fn housekeeping, void *ctx)
+{
+    if (s->n_stages >= ZN_DP_STAGES_MAX)
+        return ZN_ELIMIT;
+    if (name == NULL || poll == NULL || strlen(name) == 0 || strlen(name) >= ZN_DP_STAGE_NAME_MAX)
+        return ZN_EINVAL;
+    for (unsigned i = 0; i < s->n_stages; i++) {
+        if (strcmp(s->stages[i].name, name) == 0)
+            return ZN_EINVAL;
+    }
+    struct zn_dp_stage *st = &s->stages[s->n_stages++];
+    snprintf(st->name, sizeof(st->name), "%s", name);
+    st->poll = poll;
+    st->housekeeping = housekeeping;
+    st->ctx = ctx;
+    st->lcore = 0;
+    return zn_dp_sched_place(s, NULL);
+}
+
+int zn_dp_sched_place(struct zn_dp_sched *s, const char *placement)
+{
+    unsigned where[ZN_DP_STAGES_MAX];
+    for (unsigned i = 0; i < s->n_stages; i++)
+        where[i] = s->stages[i].lcore;
+    const char *p = placement;
+    while (p != NULL && *p != '\0') {
+        const char *eq = strchr(p, '=');
+        if (eq == NULL || eq == p || (size_t)(eq - p) >= ZN_DP_STAGE_NAME_MAX)
+            return ZN_EINVAL;
+        char *end;
+        errno = 0;
+        unsigned long idx = strtoul(eq + 1, &end, 10);
+        if (end == eq + 1 || errno != 0 || idx >= s->n_lcores || (*end != ',' && *end != '\0'))
+            return ZN_EINVAL;
+        unsigned found = s->n_stages;
+        for (unsigned i = 0; i < s->n_stages; i++) {
+            if (strlen(s->stages[i].name) == (size_t)(eq - p) &&
+                memcmp(s->stages[i].name, p, (size_t)(eq - p)) == 0)
+                found = i;
+        }
+        if (found == s->n_stages)
+            return ZN_EINVAL;
+        where[found] = (unsigned)idx;
+        p = *end == ',' ? end + 1 : end;
+    }
+    for (unsigned l = 0; l < s->n_lcores; l++)
+        s->lcores[l].n_stages = 0;
+    for (unsigned i = 0; i < s->n_stages; i++) {
+        s->stages[i].lcore = where[i];
+        struct zn_dp_lcore *lc = &s->lcores[where[i]];
+        lc->stages[lc->n_stages++] = &s->stages[i];
+    }
+    return 0;
+}
+
+static void *lcore_thread(void *arg)
+{
+    (void)zn_dp_lcore_run(arg);
+    return NULL;
+}
+
+int zn_dp_sched_start_threads(struct zn_dp_sched *s)
+{
+    for (unsigned i = 0; i < s->n_lcores; i++) {
+        struct zn_dp_lcore *lc = &s->lcores[i];
+        if (pthread_create(&lc->thread, NULL, lcore_thread, lc) != 0) {
+            zn_dp_sched_stop(s);
+            return ZN_ESYSTEM;
+        }
+        lc->thread_started = true;
+    }
+    return 0;
+}
+
+static int lcore_eal_main(void *arg)
+{
+    return zn_dp_lcore_run(arg);
+}
+
+int zn_dp_sched_start_eal(struct zn_dp_sched *s)
+{
+    unsigned workers[ZN_DP_LCORES_MAX];
+    unsigned n = 0, id;
+    RTE_LCORE_FOREACH_WORKER(id)
+    {
+        if (n < ZN_DP_LCORES_MAX)
+            workers[n++] = id;
+    }
+    if (n + 1 < s->n_lcores)
+        return ZN_ELIMIT;
+    for (unsigned i = 1; i < s->n_lcores; i++) {
+        struct zn_dp_lcore *lc = &s->lcores[i];
+        if (rte_eal_remote_launch(lcore_eal_main, lc, workers[i - 1]) != 0) {
+            zn_dp_sched_stop(s);
+            return ZN_EBUSY;
+        }
+        lc->eal_lcore = workers[i - 1];
+        lc->eal_started = true;
+    }
+    return 0;
+}
+
+void zn_dp_sched_stop(struct zn_dp_sched *s)
+{
+    atomic_store_explicit(&s->stop, true, memory_order_release);
+    for (unsigned i = 0; i < s->n_lcores; i++) {
+        struct zn_dp_lcore *lc = &s->lcores[i];
+        if (lc->thread_started) {
+            pthread_join(lc->thread, NULL);
+            lc->thread_started = false;
+        }
+        if (lc->eal_started) {
+            (void)rte_eal_wait_lcore(lc->eal_lcore);
+            lc->eal_started = false;
+        }
+    }
+}
+
+static void apply_idle(void *arg, struct zn_dp_lcore *lc)
+{
+    const struct zn_dp_idle_cfg *next = arg;
+    lc->idle = *next;
+    if (lc->idle.mode == ZN_DP_IDLE_LAB)
+        (void)prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+}
+
+static bool idle_all_done(struct zn_dp_sched *s)
+{
+    for (unsigned i = 0; i < s->n_lcores; i++) {
+        if (!atomic_load_explicit(&s->idle_ctrl[i].done, memory_order_acquire))
+            return false;
+    }
+    return true;
+}
+
+int zn_dp_sched_set_idle(struct zn_dp_sched *s, const struct zn_dp_idle_cfg *idle,
+                         uint64_t timeout_ns)
+{
+    if (s->idle_pending && !idle_all_done(s))
+        return ZN_EBUSY;
+    s->idle_next = *idle;
+    for (unsigned i = 0; i < s->n_lcores; i++) {
+        s->idle_ctrl[i].fn = apply_idle;
+        s->idle_ctrl[i].arg = &s->idle_next;
+        atomic_store_explicit(&s->idle_ctrl[i].done, true, memory_order_relaxed);
+    }
+    s->idle_pending = true;
+    for (unsigned i = 0; i < s->n_lcores; i++) {
+        if (zn_dp_lcore_ctrl_send(&s->lcores[i], &s->idle_ctrl[i]) != 0)
+            return ZN_EFULL; /* the lcores before i apply it; idle_pending guards the buffer */
+    }
+    struct timespec step = {.tv_sec = 0, .tv_nsec = 100 * 1000};
+    for (uint64_t waited = 0; !idle_all_done(s); waited += 100 * 1000) {
+        if (waited >= timeout_ns)
+            return ZN_ETIMEDOUT;
+        nanosleep(&step, NULL);
+    }
+    s->idle_pending = false;
+    return 0;
+}
+
+/* ---- the loop --------------------------------------------------------------------------- */
+
+int zn_dp_lcore_ctrl_send(struct zn_dp_lcore *lc, struct zn_dp_ctrl *msg)
+{
+    atomic_store_explicit(&msg->done, false, memory_order_relaxed);
+    void *obj = msg;
+    if (zn_dp_ring_enqueue(&lc->ctrl, &obj, 1) == 1)
+        return 0;
+    atomic_store_explicit(&msg->done, true, memory_order_relaxed); /* never queued: not pending */
+    return ZN_EFULL;
+}
+
+static void housekeeping(struct zn_dp_lcore *lc, uint64_t now_ns)
+{
+    if (lc->rcu)
+        urcu_qsbr_quiescent_state();
+    /* Publish before running control messages: a sender that sees `done` also sees these. */
+    atomic_store_explicit(&lc->published_iterations, lc->stats.iterations, memory_order_relaxed);
+    atomic_store_explicit(&lc->published_sleeps, lc->stats.sleeps, memory_order_relaxed);
+    void *msgs[ZN_DP_CTRL_PER_ROUND];
+    unsigned n = zn_dp_ring_dequeue(&lc->ctrl, msgs, ZN_DP_CTRL_PER_ROUND);
+    for (unsigned i = 0; i < n; i++) {
+        struct zn_dp_ctrl *m = msgs[i];
+        m->fn(m->arg, lc);
+        atomic_store_explicit(&m->done, true, memory_order_release);
+    }
+    lc->stats.ctrl_msgs += n;
+    for (unsigned i = 0; i < lc->n_stages; i++) {
+        if (lc->stages[i]->housekeeping != NULL)
+            lc->stages[i]->housekeeping(lc->stages[i]->ctx, lc, now_ns);
+    }
+    lc->stats.housekeepings++;
+}
+
+/* An empty iteration: yield, sleep (lab) or stay on the CPU (busy). Returns the new now. */
+static uint64_t idle(struct zn_dp_lcore *lc, uint64_t now_ns)
+{
+    if (lc->idle.mode == ZN_DP_IDLE_BUSY) {
+        rte_pause(); /* dedicated core: only a hint to the sibling hyperthread */
+        return now_ns;
+    }
+    if (now_ns - lc->last_work_ns < lc->idle.yield_window_ns) {
+        sched_yield();
+        lc->stats.yields++;
+        return zn_clock_monotonic_ns(lc->clock);
+    }
+    housekeeping(lc, now_ns);
+    if (lc->idle.mode != ZN_DP_IDLE_LAB) /* a control message just changed the policy */
+        return now_ns;
+    uint64_t sleep_ns = lc->idle.sleep_ns;
+    if (now_ns - lc->last_work_ns >= lc->idle.deep_after_ns) {
+        sleep_ns = lc->idle.deep_sleep_ns;
+        lc->stats.deep_sleeps++;
+    }
+    if (lc->rcu)
+        urcu_qsbr_thread_offline();
+    struct timespec ts = {.tv_sec = (time_t)(sleep_ns / ZN_NS_PER_S),
+                          .tv_nsec = (long)(sleep_ns % ZN_NS_PER_S)};
+    nanosleep(&ts, NULL);
+    if (lc->rcu)
+        urcu_qsbr_thread_online();
+    lc->stats.sleeps++;
+    return zn_clock_monotonic_ns(lc->clock);
+}
+
+int zn_dp_lcore_run(struct zn_dp_lcore *lc)
+{
+    if (lc->rcu)
+        urcu_qsbr_register_thread();
+    if (lc->idle.mode == ZN_DP_IDLE_LAB)
+        (void)prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    uint64_t now = zn_clock_monotonic_ns(lc->clock);
+    lc->last_work_ns = now;
+    uint32_t since_housekeeping = 0;
+    while (!atomic_load_explicit(lc->stop, memory_order_acquire)) {
+        unsigned work = 0;
+        for (unsigned i = 0; i < lc->n_stages; i++)
+            work += lc->stages[i]->poll(lc->stages[i]->ctx, lc, now);
+        lc->stats.iterations++;
+        lc->stats.work += work;
+        if (++since_housekeeping >= lc->housekeeping_every) {
+            housekeeping(lc, now);
+            since_housekeeping = 0;
+        }
+        now = zn_clock_monotonic_ns(lc->clock);
+        if (work > 0) {
+            lc->stats.busy_iterations++;
+            lc->last_work_ns = now;
+            continue;
+        }
+        lc->stats.empty_iterations++;
+        now = idle(lc, now);
+    }
+    housekeeping(lc, now); /* run pending control messages before leaving */
+    if (lc->rcu)
+        urcu_qsbr_unregister_thread();
+    return 0;
+}

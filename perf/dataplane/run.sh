@@ -1,0 +1,116 @@
+#!/bin/bash
+# Dataplane RTT benchmark driver (never part of a timed test). Usage, as root from the repo:
+#   perf/dataplane/run.sh [build-dir] [count]
+# Prints RESULT lines: RTT p50/p99/p99.9 in us for
+#   memif and af_packet/veth: bare DPDK ping-pong (raw) beside the stack (framed messages),
+#     64 B and 1 KiB, both processes busy polling;
+#   fan-out: one instance sends to two (3 processes, 2 cores, lab idle policy), beside the
+#     two-process lab ping-pong floor measured in the same run;
+#   idle CPU of a lab-policy instance from /proc/<pid>/stat, and the RTT cost of waking it.
+set -u
+BUILD=${1:-build}
+COUNT=${2:-20000}
+BENCH=$BUILD/perf/dataplane/zn_dp_bench
+[ -x "$BENCH" ] || { echo "build first: $BENCH missing"; exit 1; }
+dir=$(mktemp -d /tmp/zn-dpbench.XXXXXX)
+pids=()
+NSA=zn-bna-$$
+NSB=zn-bnb-$$
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    ip netns del "$NSA" 2>/dev/null
+    ip netns del "$NSB" 2>/dev/null
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+trap "exit 1" TERM INT HUP
+
+start_pong() { # name, then bench args; waits for the ready file
+    local name=$1; shift
+    rm -f "$dir/$name.ready"
+    "$@" --ready "$dir/$name.ready" --prefix "zb-$name" --timeout-s 300 2>"$dir/$name.log" &
+    pids+=($!)
+    for _ in $(seq 200); do [ -e "$dir/$name.ready" ] && return 0; sleep 0.05; done
+    echo "pong $name did not start"; cat "$dir/$name.log"; return 1
+}
+stop_pongs() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    pids=()
+}
+
+memif() { # role sock
+    echo "net_memif$3,role=$1,socket=$dir/$2.sock,socket-abstract=no"
+}
+
+echo "# machine: $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "## memif pair, busy polling"
+for mode in raw stack; do
+    flag=""; [ $mode = raw ] && flag="--raw"
+    for size in 64 1024; do
+        start_pong m "$BENCH" pong --vdev "$(memif server m1 0)" --ip 10.99.3.2 $flag --idle busy || exit 1
+        "$BENCH" ping --vdev "$(memif client m1 0)" --ip 10.99.3.1 --peer-ip 10.99.3.2 $flag \
+            --size $size --count "$COUNT" --idle busy --label "memif-$mode" --prefix zb-mc
+        stop_pongs
+    done
+done
+for size in 64 1024; do # the stack without UDP checksums (frames keep their CRC32C)
+    start_pong m "$BENCH" pong --vdev "$(memif server m1 0)" --ip 10.99.3.2 --idle busy --no-udp-cksum || exit 1
+    "$BENCH" ping --vdev "$(memif client m1 0)" --ip 10.99.3.1 --peer-ip 10.99.3.2 --no-udp-cksum \
+        --size $size --count "$COUNT" --idle busy --label "memif-stack-noudpck" --prefix zb-mc
+    stop_pongs
+done
+
+if [ "$(id -u)" = 0 ]; then
+    echo "## af_packet on a veth pair between two namespaces, busy polling"
+    ip netns add "$NSA"; ip netns add "$NSB"
+    ip link add zba$$ type veth peer name zbb$$
+    ip link set zba$$ netns "$NSA"; ip link set zbb$$ netns "$NSB"
+    ip -n "$NSA" link set zba$$ up; ip -n "$NSB" link set zbb$$ up
+    for mode in raw stack; do
+        flag=""; [ $mode = raw ] && flag="--raw"
+        for size in 64 1024; do
+            start_pong a ip netns exec "$NSA" "$BENCH" pong \
+                --vdev "net_af_packet0,iface=zba$$,qdisc_bypass=1" --ip 10.99.3.2 $flag --idle busy || exit 1
+            ip netns exec "$NSB" "$BENCH" ping --vdev "net_af_packet0,iface=zbb$$,qdisc_bypass=1" \
+                --ip 10.99.3.1 --peer-ip 10.99.3.2 $flag --size $size --count "$COUNT" --idle busy \
+                --label "afpacket-$mode" --prefix zb-ac
+            stop_pongs
+        done
+    done
+fi
+
+echo "## lab idle policy (3 processes on 2 cores): two-process floor, then fan-out to two"
+start_pong f "$BENCH" pong --vdev "$(memif server f1 0)" --ip 10.99.3.2 --idle lab || exit 1
+"$BENCH" ping --vdev "$(memif client f1 0)" --ip 10.99.3.1 --peer-ip 10.99.3.2 --size 64 \
+    --count "$COUNT" --idle lab --label "lab-pair-floor" --prefix zb-fc
+stop_pongs
+start_pong f1 "$BENCH" pong --vdev "$(memif server g1 0)" --ip 10.99.3.2 --idle lab || exit 1
+start_pong f2 "$BENCH" pong --vdev "$(memif server g2 0)" --ip 10.99.4.2 --idle lab || exit 1
+"$BENCH" ping --vdev "$(memif client g1 0)" --vdev "$(memif client g2 1)" --ip 10.99.3.1 \
+    --peer-ip 10.99.3.2 --peer-ip 10.99.4.2 --size 64 --count "$COUNT" --idle lab \
+    --label "lab-fanout-both" --prefix zb-gc
+stop_pongs
+
+echo "## idle CPU and wake-up cost (lab policy)"
+cpu_pct() { # pid seconds -> % of one core from /proc/<pid>/stat utime+stime
+    local pid=$1 s=$2 hz t0 t1
+    hz=$(getconf CLK_TCK)
+    t0=$(awk '{print $14+$15}' /proc/"$pid"/stat)
+    sleep "$s"
+    t1=$(awk '{print $14+$15}' /proc/"$pid"/stat)
+    awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$s" 'BEGIN{printf "%.1f", 100*(b-a)/hz/s}'
+}
+for policy in lab busy; do
+    start_pong i "$BENCH" pong --vdev "$(memif server i1 0)" --ip 10.99.3.2 --idle $policy || exit 1
+    sleep 1
+    echo "IDLE_CPU policy=$policy pct_of_one_core=$(cpu_pct "${pids[0]}" 5)"
+    stop_pongs
+done
+start_pong w "$BENCH" pong --vdev "$(memif server w1 0)" --ip 10.99.3.2 --idle lab || exit 1
+"$BENCH" ping --vdev "$(memif client w1 0)" --ip 10.99.3.1 --peer-ip 10.99.3.2 --size 64 \
+    --count 2000 --warmup 10 --idle lab --label "wake-back-to-back" --prefix zb-w0
+"$BENCH" ping --vdev "$(memif client w1 0)" --ip 10.99.3.1 --peer-ip 10.99.3.2 --size 64 \
+    --count 500 --warmup 10 --interval-us 1000 --idle lab --label "wake-after-1ms-idle" --prefix zb-w1
+"$BENCH" ping --vdev "$(memif client w1 0)" --ip 10.99.3.1 --peer-ip 10.99.3.2 --size 64 \
+    --count 200 --warmup 5 --interval-us 20000 --idle lab --label "wake-after-20ms-idle" --prefix zb-w2
+stop_pongs

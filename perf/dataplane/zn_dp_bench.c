@@ -1,0 +1,467 @@
+/*
+ * zn_dp_bench - dataplane round-trip benchmark, one instance per process (one EAL each).
+ *
+ *   zn_dp_bench pong --vdev D [--vdev D2] --ip A [--raw] [--idle busy|lab] [--timeout-s S]
+ *                    [--ready FILE] [--prefix P]
+ *       Reflect traffic as a stage of the poll loop on the EAL main lcore. --raw: bare DPDK
+ *       (rx burst, swap MACs, tx burst; no stack). Otherwise: the stack echoes framed messages.
+ *   zn_dp_bench ping --vdev D [--vdev D2] --ip A --peer-ip B [--peer-ip C] [--raw]
+ *                    [--size N] [--count N] [--warmup N] [--interval-us U] [--idle busy|lab]
+ *       One message in flight; RTT of each into a histogram; prints p50/p99/p99.9 in us.
+ *       Two peers (one port each): fan-out, one message to both, records the first reply and
+ *       both replies. --size is the message size; raw frames have the same length on the wire
+ *       as the stack's frames (Ethernet + IPv4 + UDP + frame header + message).
+ *       --no-udp-cksum (both sides): send UDP checksum 0 (frames keep their CRC32C).
+ *
+ * Output line: "RESULT <label> size=<n> count=<n> p50=<us> p99=<us> p999=<us> [first_p50=...]"
+ */
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "common/zn_clock.h"
+#include "common/zn_hist.h"
+#include "common/zn_log.h"
+#include "dataplane/zn_dp_loop.h"
+#include "dataplane/zn_dp_msg.h"
+#include "dataplane/zn_dp_stack.h"
+
+#define CLUSTER   9u
+#define UDP_PORT  7100
+#define MAX_PORTS 2
+#define HDRS      (14u + 20u + 8u)
+
+static struct zn_dp_sched g_sched;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&g_sched.stop, true);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct inst {
+    unsigned n_ports;
+    struct rte_mempool *pool;
+    struct zn_dp_port_info port[MAX_PORTS];
+    struct zn_dp_stack stack[MAX_PORTS];
+    struct zn_dp_transport t[MAX_PORTS];
+    struct zn_dp_msgr m[MAX_PORTS];
+    uint64_t now;
+    uint64_t replies[MAX_PORTS];
+};
+
+/* ---- pong ---------------------------------------------------------------------------------- */
+
+static unsigned raw_poll(void *ctx, struct zn_dp_lcore *lc, uint64_t now)
+{
+    (void)lc;
+    (void)now;
+    struct inst *in = ctx;
+    unsigned work = 0;
+    for (unsigned p = 0; p < in->n_ports; p++) {
+        struct rte_mbuf *pkts[32];
+        uint16_t n = rte_eth_rx_burst(in->port[p].port_id, 0, pkts, 32);
+        for (uint16_t i = 0; i < n; i++) {
+            uint8_t *d = rte_pktmbuf_mtod(pkts[i], uint8_t *);
+            uint8_t tmp[6];
+            memcpy(tmp, d, 6);
+            memcpy(d, d + 6, 6);
+            memcpy(d + 6, tmp, 6);
+        }
+        uint16_t sent = n ? rte_eth_tx_burst(in->port[p].port_id, 0, pkts, n) : 0;
+        if (sent < n)
+            rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+        work += n;
+    }
+    return work;
+}
+
+static void echo_msg(void *ctx, const struct zn_dp_addr *from, const struct zn_reasm_msg *msg)
+{
+    struct zn_dp_msgr *m = ctx;
+    zn_dp_msgr_send(m, from, msg->hdr.type, msg->hdr.sender, msg->data, msg->len, 0);
+}
+
+static unsigned stack_poll(void *ctx, struct zn_dp_lcore *lc, uint64_t now)
+{
+    (void)lc;
+    struct inst *in = ctx;
+    unsigned work = 0;
+    for (unsigned p = 0; p < in->n_ports; p++)
+        work += (unsigned)zn_dp_msgr_poll(&in->m[p], now, echo_msg, &in->m[p]);
+    return work;
+}
+
+static void stack_housekeeping(void *ctx, struct zn_dp_lcore *lc, uint64_t now)
+{
+    (void)lc;
+    struct inst *in = ctx;
+    for (unsigned p = 0; p < in->n_ports; p++)
+        zn_dp_msgr_housekeeping(&in->m[p], now);
+}
+
+/* ---- ping ---------------------------------------------------------------------------------- */
+
+struct got {
+    uint64_t id;
+    bool seen;
+};
+
+static void got_msg(void *ctx, const struct zn_dp_addr *from, const struct zn_reasm_msg *msg)
+{
+    (void)from;
+    struct got *g = ctx;
+    uint64_t id = 0;
+    if (msg->len >= 8)
+        memcpy(&id, msg->data, 8);
+    if (id == g->id)
+        g->seen = true;
+}
+
+static void wait_idle(const struct zn_dp_idle_cfg *idle)
+{
+    if (idle->mode == ZN_DP_IDLE_LAB)
+        sched_yield();
+}
+
+static int wait_links(struct inst *in, double seconds)
+{
+    uint64_t deadline = now_ns() + (uint64_t)(seconds * 1e9);
+    for (unsigned p = 0; p < in->n_ports; p++) {
+        for (;;) {
+            zn_dp_port_link(&in->port[p]);
+            if (in->port[p].link_up)
+                break;
+            if (now_ns() > deadline)
+                return -1;
+            usleep(10000);
+        }
+    }
+    return 0;
+}
+
+static void print_result(const char *label, unsigned size, const struct zn_hist *h,
+                         const struct zn_hist *first)
+{
+    printf("RESULT %s size=%u count=%lu p50=%.2f p99=%.2f p999=%.2f", label, size,
+           (unsigned long)h->count, (double)zn_hist_percentile(h, 50) / 1e3,
+           (double)zn_hist_percentile(h, 99) / 1e3, (double)zn_hist_percentile(h, 99.9) / 1e3);
+    if (first != NULL)
+        printf(" first_p50=%.2f first_p99=%.2f first_p999=%.2f",
+               (double)zn_hist_percentile(first, 50) / 1e3,
+               (double)zn_hist_percentile(first, 99) / 1e3,
+               (double)zn_hist_percentile(first, 99.9) / 1e3);
+    printf("\n");
+}
+
+static int run_ping_raw(struct inst *in, unsigned size, unsigned count, unsigned warmup,
+                        unsigned interval_us, const struct zn_dp_idle_cfg *idle, struct zn_hist *h,
+                        struct zn_hist *first)
+{
+    unsigned frame = HDRS + ZN_FRAME_HDR_BYTES + size;
+    if (frame > RTE_ETHER_MAX_LEN - 4)
+        return -1;
+    for (unsigned k = 0; k < warmup + count; k++) {
+        uint64_t t0 = now_ns();
+        for (unsigned p = 0; p < in->n_ports; p++) {
+            struct rte_mbuf *m = rte_pktmbuf_alloc(in->pool);
+            if (m == NULL)
+                return -1;
+            uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)frame);
+            if (d == NULL) {
+                rte_pktmbuf_free(m);
+                return -1;
+            }
+            memset(d, 0xff, 6);
+            memcpy(d + 6, in->port[p].mac, 6);
+            d[12] = 0x88; /* local experimental EtherType: nobody else answers */
+            d[13] = 0xb5;
+            memcpy(d + 14, &k, sizeof(k));
+            while (rte_eth_tx_burst(in->port[p].port_id, 0, &m, 1) == 0)
+                ;
+        }
+        unsigned replies = 0;
+        uint64_t first_ns = 0, deadline = t0 + 1000000000ull;
+        while (replies < in->n_ports) {
+            for (unsigned p = 0; p < in->n_ports; p++) {
+                struct rte_mbuf *r[8];
+                uint16_t n = rte_eth_rx_burst(in->port[p].port_id, 0, r, 8);
+                replies += n;
+                if (n > 0 && first_ns == 0)
+                    first_ns = now_ns();
+                rte_pktmbuf_free_bulk(r, n);
+            }
+            if (replies == 0) {
+                if (now_ns() > deadline)
+                    return -1;
+                wait_idle(idle);
+            }
+        }
+        uint64_t t1 = now_ns();
+        if (k >= warmup) {
+            zn_hist_record(h, t1 - t0);
+            if (first != NULL)
+                zn_hist_record(first, first_ns - t0);
+        }
+        if (interval_us > 0)
+            usleep(interval_us);
+    }
+    return 0;
+}
+
+static int run_ping_stack(struct inst *in, const struct zn_dp_addr *peers, unsigned size,
+                          unsigned count, unsigned warmup, unsigned interval_us,
+                          const struct zn_dp_idle_cfg *idle, struct zn_hist *h,
+                          struct zn_hist *first)
+{
+    uint8_t *msg = calloc(1, size < 8 ? 8 : size);
+    for (unsigned k = 0; k < warmup + count; k++) {
+        uint64_t id = (uint64_t)k + 1;
+        memcpy(msg, &id, 8);
+        uint64_t t0 = now_ns();
+        struct got g[MAX_PORTS];
+        for (unsigned p = 0; p < in->n_ports; p++) {
+            g[p].id = id;
+            g[p].seen = false;
+            if (zn_dp_msgr_send(&in->m[p], &peers[p], ZN_FRAME_PING, 0, msg, size, t0) != 0) {
+                free(msg);
+                return -1;
+            }
+        }
+        unsigned replies = 0;
+        uint64_t first_ns = 0, deadline = t0 + 1000000000ull;
+        while (replies < in->n_ports) {
+            int work = 0;
+            for (unsigned p = 0; p < in->n_ports; p++) {
+                if (g[p].seen)
+                    continue;
+                work += zn_dp_msgr_poll(&in->m[p], t0, got_msg, &g[p]);
+                if (g[p].seen) {
+                    replies++;
+                    if (first_ns == 0)
+                        first_ns = now_ns();
+                }
+            }
+            if (work == 0) {
+                if (now_ns() > deadline) {
+                    free(msg);
+                    return -1;
+                }
+                wait_idle(idle);
+            }
+        }
+        uint64_t t1 = now_ns();
+        if (k >= warmup) {
+            zn_hist_record(h, t1 - t0);
+            if (first != NULL)
+                zn_hist_record(first, first_ns - t0);
+        }
+        if (interval_us > 0)
+            usleep(interval_us);
+    }
+    free(msg);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: zn_dp_bench pong|ping [options]\n");
+        return 2;
+    }
+    const char *mode = argv[1];
+    const char *vdevs[MAX_PORTS] = {0}, *peer_ips[MAX_PORTS] = {0};
+    unsigned n_vdevs = 0, n_peers = 0;
+    const char *ip_s = NULL, *ready = NULL, *idle_s = "busy", *prefix = "zn-bench";
+    const char *label = NULL;
+    bool raw = false, no_udp_cksum = false;
+    unsigned size = 64, count = 10000, warmup = 500, interval_us = 0;
+    double timeout_s = 60;
+    static const struct option opts[] = {
+        {"vdev", required_argument, 0, 'v'},
+        {"ip", required_argument, 0, 'i'},
+        {"peer-ip", required_argument, 0, 'I'},
+        {"raw", no_argument, 0, 'r'},
+        {"size", required_argument, 0, 's'},
+        {"count", required_argument, 0, 'c'},
+        {"warmup", required_argument, 0, 'w'},
+        {"interval-us", required_argument, 0, 'u'},
+        {"idle", required_argument, 0, 'd'},
+        {"timeout-s", required_argument, 0, 't'},
+        {"ready", required_argument, 0, 'R'},
+        {"prefix", required_argument, 0, 'x'},
+        {"label", required_argument, 0, 'l'},
+        {"no-udp-cksum", no_argument, 0, 'n'},
+        {0, 0, 0, 0},
+    };
+    int c;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'v':
+            if (n_vdevs < MAX_PORTS)
+                vdevs[n_vdevs++] = optarg;
+            break;
+        case 'i':
+            ip_s = optarg;
+            break;
+        case 'I':
+            if (n_peers < MAX_PORTS)
+                peer_ips[n_peers++] = optarg;
+            break;
+        case 'r':
+            raw = true;
+            break;
+        case 's':
+            size = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'c':
+            count = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'w':
+            warmup = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'u':
+            interval_us = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'd':
+            idle_s = optarg;
+            break;
+        case 't':
+            timeout_s = strtod(optarg, NULL);
+            break;
+        case 'R':
+            ready = optarg;
+            break;
+        case 'x':
+            prefix = optarg;
+            break;
+        case 'l':
+            label = optarg;
+            break;
+        case 'n':
+            no_udp_cksum = true;
+            break;
+        default:
+            return 2;
+        }
+    }
+    bool pong = strcmp(mode, "pong") == 0;
+    uint32_t ip = 0;
+    struct zn_dp_idle_cfg idle;
+    if ((!pong && strcmp(mode, "ping") != 0) || n_vdevs == 0 || zn_dp_ip_parse(ip_s, &ip) != 0 ||
+        zn_dp_idle_parse(idle_s, &idle) != 0 || (!pong && !raw && n_peers != n_vdevs) ||
+        size > ZN_FRAME_SEG_BYTES) {
+        fprintf(stderr, "zn_dp_bench: bad arguments\n");
+        return 2;
+    }
+    zn_log_set_level(ZN_LOG_WARN);
+    char pfx[96];
+    snprintf(pfx, sizeof(pfx), "%s-%d", prefix, (int)getpid());
+    struct zn_dp_eal_cfg cfg = {.file_prefix = pfx,
+                                .runtime_dir = "/tmp/zn-dpdk-run",
+                                .lcores = "0@(0,1)",
+                                .lab = true,
+                                .mem_mb = 256,
+                                .n_vdevs = n_vdevs,
+                                .log_level = "error"};
+    for (unsigned i = 0; i < n_vdevs; i++)
+        cfg.vdevs[i] = vdevs[i];
+    if (zn_dp_eal_init(&cfg) != 0)
+        return 1;
+    struct inst *in = calloc(1, sizeof(*in));
+    in->n_ports = n_vdevs;
+    in->pool = zn_dp_pool_create("bench_pool", n_vdevs, 1);
+    if (in->pool == NULL)
+        return 1;
+    for (unsigned p = 0; p < n_vdevs; p++) {
+        if (zn_dp_port_start((uint16_t)p, 1, in->pool, &in->port[p]) != 0)
+            return 1;
+        struct zn_dp_stack_cfg scfg = {.port_id = (uint16_t)p,
+                                       .ip = ip + p * 256, /* one subnet per port */
+                                       .udp_port = UDP_PORT,
+                                       .pool = in->pool,
+                                       .port = &in->port[p],
+                                       .udp_tx_cksum_off = no_udp_cksum};
+        if (zn_dp_stack_init(&in->stack[p], &scfg, &in->t[p]) != 0 ||
+            zn_dp_msgr_init(&in->m[p], &in->t[p], CLUSTER, pong ? 2 : 1, 8, 1u << 20,
+                            100 * 1000 * 1000) != 0)
+            return 1;
+    }
+    int rc = 0;
+    if (pong) {
+        static struct zn_clock clock;
+        static struct zn_clock_system cs;
+        zn_clock_system_init(&clock, &cs);
+        if (zn_dp_sched_init(&g_sched, 1, &idle, 64, &clock, true) != 0)
+            return 1;
+        zn_dp_sched_add_stage(&g_sched, raw ? "raw" : "echo", raw ? raw_poll : stack_poll,
+                              raw ? NULL : stack_housekeeping, in);
+        signal(SIGTERM, on_signal);
+        signal(SIGINT, on_signal);
+        signal(SIGALRM, on_signal);
+        alarm((unsigned)timeout_s);
+        if (ready != NULL) {
+            FILE *f = fopen(ready, "w");
+            if (f != NULL)
+                fclose(f);
+        }
+        zn_dp_lcore_run(&g_sched.lcores[0]);
+        struct zn_dp_lcore_stats *ls = &g_sched.lcores[0].stats;
+        fprintf(stderr, "pong: %lu iterations, %lu busy, %lu yields, %lu sleeps (%lu deep)\n",
+                (unsigned long)ls->iterations, (unsigned long)ls->busy_iterations,
+                (unsigned long)ls->yields, (unsigned long)ls->sleeps,
+                (unsigned long)ls->deep_sleeps);
+        zn_dp_sched_fini(&g_sched);
+    } else {
+        if (wait_links(in, 10) != 0) {
+            fprintf(stderr, "zn_dp_bench: link down\n");
+            return 1;
+        }
+        struct zn_dp_addr peers[MAX_PORTS];
+        for (unsigned p = 0; p < n_peers; p++) {
+            if (zn_dp_ip_parse(peer_ips[p], &peers[p].ip) != 0)
+                return 2;
+            peers[p].port = UDP_PORT;
+        }
+        struct zn_hist *h = calloc(1, sizeof(*h)), *first = calloc(1, sizeof(*first));
+        zn_hist_reset(h);
+        zn_hist_reset(first);
+        rc = raw ? run_ping_raw(in, size, count, warmup, interval_us, &idle, h,
+                                n_vdevs > 1 ? first : NULL)
+                 : run_ping_stack(in, peers, size, count, warmup, interval_us, &idle, h,
+                                  n_vdevs > 1 ? first : NULL);
+        if (rc != 0)
+            fprintf(stderr, "zn_dp_bench: a reply did not come back within 1 s\n");
+        else
+            print_result(label ? label : (raw ? "raw" : "stack"), size, h,
+                         n_vdevs > 1 ? first : NULL);
+        free(h);
+        free(first);
+    }
+    for (unsigned p = 0; p < n_vdevs; p++) {
+        zn_dp_msgr_fini(&in->m[p]);
+        zn_dp_stack_fini(&in->stack[p]);
+    }
+    for (unsigned p = 0; p < n_vdevs; p++)
+        zn_dp_port_stop((uint16_t)p);
+    free(in);
+    zn_dp_eal_fini();
+    return rc == 0 ? 0 : 1;
+}

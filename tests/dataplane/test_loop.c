@@ -1,0 +1,215 @@
+/*
+ * Poll-loop framework: placement, rings with counted backpressure, control messages, QSBR
+ * (a writer's synchronize_rcu completes while readers poll and sleep), clean shutdown, and the
+ * lab idle policy actually sleeping (an idle lcore uses a small share of a CPU).
+ */
+#define _LGPL_SOURCE 1
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+#include <urcu/urcu-qsbr.h>
+
+#include "common/zn_err.h"
+#include "dataplane/zn_dp_loop.h"
+
+struct producer {
+    struct zn_dp_ring *ring;
+    uint64_t next, limit;
+    uint64_t refused;
+};
+
+static unsigned produce(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
+{
+    (void)lc;
+    (void)now_ns;
+    struct producer *p = ctx;
+    if (p->next >= p->limit)
+        return 0;
+    void *objs[8];
+    unsigned n = 0;
+    while (n < 8 && p->next + n < p->limit) {
+        objs[n] = (void *)(uintptr_t)(p->next + n + 1);
+        n++;
+    }
+    unsigned done = zn_dp_ring_enqueue(p->ring, objs, n);
+    p->next += done;
+    p->refused += n - done;
+    return done;
+}
+
+struct consumer {
+    struct zn_dp_ring *ring;
+    uint64_t expect, received;
+    bool in_order;
+    _Atomic uint64_t published;
+};
+
+static unsigned consume(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
+{
+    (void)lc;
+    (void)now_ns;
+    struct consumer *c = ctx;
+    void *objs[4]; /* slower than the producer: the ring fills up */
+    unsigned n = zn_dp_ring_dequeue(c->ring, objs, 4);
+    for (unsigned i = 0; i < n; i++) {
+        if ((uintptr_t)objs[i] != ++c->expect)
+            c->in_order = false;
+    }
+    c->received += n;
+    atomic_store_explicit(&c->published, c->received, memory_order_release);
+    return n;
+}
+
+static void set_flag(void *arg, struct zn_dp_lcore *lc)
+{
+    *(unsigned *)arg = lc->index + 100;
+}
+
+static struct zn_clock g_clock;
+static struct zn_clock_system g_clock_state;
+
+static void wait_done(struct zn_dp_ctrl *c)
+{
+    for (int i = 0; i < 5000 && !atomic_load_explicit(&c->done, memory_order_acquire); i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+Test(loop, two_lcores_ring_backpressure_ctrl_shutdown)
+{
+    zn_clock_system_init(&g_clock, &g_clock_state);
+    struct zn_dp_sched *s = aligned_alloc(64, sizeof(*s));
+    struct zn_dp_idle_cfg idle;
+    zn_dp_idle_default(&idle, ZN_DP_IDLE_LAB);
+    cr_assert_eq(zn_dp_sched_init(s, 2, &idle, 64, &g_clock, true), 0);
+    struct zn_dp_ring ring;
+    cr_assert_eq(zn_dp_ring_init(&ring, "t", 100, true, true), ZN_EINVAL, "not a power of two");
+    cr_assert_eq(zn_dp_ring_init(&ring, "t", 64, true, true), 0);
+    struct producer p = {.ring = &ring, .limit = 200000};
+    struct consumer c = {.ring = &ring, .in_order = true};
+    cr_assert_eq(zn_dp_sched_add_stage(s, "produce", produce, NULL, &p), 0);
+    cr_assert_eq(zn_dp_sched_add_stage(s, "consume", consume, NULL, &c), 0);
+    cr_assert_eq(zn_dp_sched_add_stage(s, "consume", consume, NULL, &c), ZN_EINVAL, "dup name");
+    cr_assert_eq(zn_dp_sched_place(s, "consume=2"), ZN_EINVAL, "no lcore 2");
+    cr_assert_eq(zn_dp_sched_place(s, "nosuch=1"), ZN_EINVAL);
+    cr_assert_eq(zn_dp_sched_place(s, "consume"), ZN_EINVAL);
+    cr_assert_eq(s->lcores[0].n_stages, 2, "unplaced stages run on lcore 0");
+    cr_assert_eq(zn_dp_sched_place(s, "consume=1"), 0);
+    cr_assert_eq(s->lcores[0].n_stages, 1);
+    cr_assert_eq(s->lcores[1].n_stages, 1);
+    cr_assert_str_eq(s->lcores[1].stages[0]->name, "consume");
+    cr_assert_eq(zn_dp_sched_start_threads(s), 0);
+    unsigned flag = 0;
+    struct zn_dp_ctrl ctrl = {.fn = set_flag, .arg = &flag};
+    cr_assert_eq(zn_dp_lcore_ctrl_send(&s->lcores[1], &ctrl), 0);
+    wait_done(&ctrl);
+    cr_assert(atomic_load(&ctrl.done));
+    cr_assert_eq(flag, 101, "control message ran on lcore 1");
+    for (int i = 0; i < 10000 && atomic_load(&c.published) < p.limit; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    zn_dp_sched_stop(s);
+    cr_assert_eq(c.received, p.limit, "received %lu", (unsigned long)c.received);
+    cr_assert(c.in_order);
+    cr_assert_eq(atomic_load(&ring.full), p.refused);
+    printf("loop: %lu objects through a 64-slot ring, %lu refused (backpressure)\n",
+           (unsigned long)c.received, (unsigned long)p.refused);
+    zn_dp_ring_fini(&ring);
+    zn_dp_sched_fini(s);
+    free(s);
+}
+
+static unsigned idle_poll(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
+{
+    (void)ctx;
+    (void)lc;
+    (void)now_ns;
+    return 0;
+}
+
+Test(loop, lab_policy_sleeps_offline_and_rcu_writer_progresses)
+{
+    zn_clock_system_init(&g_clock, &g_clock_state);
+    struct zn_dp_sched *s = aligned_alloc(64, sizeof(*s));
+    struct zn_dp_idle_cfg idle;
+    zn_dp_idle_default(&idle, ZN_DP_IDLE_LAB);
+    cr_assert_eq(zn_dp_sched_init(s, 2, &idle, 256, &g_clock, true), 0);
+    cr_assert_eq(zn_dp_sched_add_stage(s, "a", idle_poll, NULL, NULL), 0);
+    cr_assert_eq(zn_dp_sched_add_stage(s, "b", idle_poll, NULL, NULL), 0);
+    cr_assert_eq(zn_dp_sched_place(s, "b=1"), 0);
+    cr_assert_eq(zn_dp_sched_start_threads(s), 0);
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    clockid_t cid;
+    struct timespec cpu0, cpu1, w0, w1;
+    cr_assert_eq(pthread_getcpuclockid(s->lcores[0].thread, &cid), 0);
+    clock_gettime(cid, &cpu0);
+    clock_gettime(CLOCK_MONOTONIC, &w0);
+    /* The writer: grace periods complete although readers are idle (offline while asleep). */
+    urcu_qsbr_register_thread();
+    urcu_qsbr_thread_offline();
+    for (int i = 0; i < 20; i++)
+        urcu_qsbr_synchronize_rcu();
+    urcu_qsbr_thread_online();
+    urcu_qsbr_unregister_thread();
+    ts.tv_nsec = 400 * 1000 * 1000;
+    nanosleep(&ts, NULL);
+    clock_gettime(cid, &cpu1);
+    clock_gettime(CLOCK_MONOTONIC, &w1);
+    zn_dp_sched_stop(s);
+    double cpu = (double)(cpu1.tv_sec - cpu0.tv_sec) + (double)(cpu1.tv_nsec - cpu0.tv_nsec) / 1e9;
+    double wall = (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) / 1e9;
+    printf("loop: idle lab lcore used %.1f%% of a CPU over %.2f s (%lu sleeps)\n",
+           100.0 * cpu / wall, wall, (unsigned long)s->lcores[0].stats.sleeps);
+    cr_assert_gt(s->lcores[0].stats.deep_sleeps, 100);
+    cr_assert_gt(s->lcores[1].stats.deep_sleeps, 100);
+    /* Functional bound, generous for a shared machine: a sleeping loop is far from 100%. */
+    cr_assert_lt(cpu / wall, 0.25);
+    zn_dp_sched_fini(s);
+    free(s);
+}
+
+Test(loop, idle_parse)
+{
+    struct zn_dp_idle_cfg c;
+    cr_assert_eq(zn_dp_idle_parse("busy", &c), 0);
+    cr_assert_eq(c.mode, ZN_DP_IDLE_BUSY);
+    cr_assert_eq(zn_dp_idle_parse("lab", &c), 0);
+    cr_assert_eq(c.sleep_ns, ZN_DP_IDLE_SLEEP_NS_DEFAULT);
+    cr_assert_eq(zn_dp_idle_parse("spin", &c), ZN_EINVAL);
+}
+
+static uint64_t sleeps_now(struct zn_dp_sched *s)
+{
+    return atomic_load_explicit(&s->lcores[0].published_sleeps, memory_order_relaxed);
+}
+
+Test(loop, idle_policy_changes_at_run_time)
+{
+    zn_clock_system_init(&g_clock, &g_clock_state);
+    struct zn_dp_sched *s = aligned_alloc(64, sizeof(*s));
+    struct zn_dp_idle_cfg lab, busy;
+    zn_dp_idle_default(&lab, ZN_DP_IDLE_LAB);
+    zn_dp_idle_default(&busy, ZN_DP_IDLE_BUSY);
+    cr_assert_eq(zn_dp_sched_init(s, 1, &lab, 64, &g_clock, true), 0);
+    cr_assert_eq(zn_dp_sched_add_stage(s, "a", idle_poll, NULL, NULL), 0);
+    cr_assert_eq(zn_dp_sched_start_threads(s), 0);
+    struct timespec ts = {0, 30 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    cr_assert_gt(sleeps_now(s), 0, "lab policy sleeps");
+    cr_assert_eq(zn_dp_sched_set_idle(s, &busy, 2ull * ZN_NS_PER_S), 0);
+    uint64_t before = sleeps_now(s);
+    nanosleep(&ts, NULL);
+    cr_assert_eq(sleeps_now(s), before, "busy policy never sleeps");
+    cr_assert_eq(zn_dp_sched_set_idle(s, &lab, 2ull * ZN_NS_PER_S), 0);
+    nanosleep(&ts, NULL);
+    cr_assert_gt(sleeps_now(s), before, "back to lab: sleeping again");
+    zn_dp_sched_stop(s);
+    cr_assert_eq(s->lcores[0].idle.mode, ZN_DP_IDLE_LAB);
+    cr_assert_eq(s->lcores[0].stats.ctrl_msgs, 2);
+    zn_dp_sched_fini(s);
+    free(s);
+}

@@ -78,6 +78,7 @@ static void zn_owned_reset(struct zn_session_row *r, uint64_t now_ns)
 {
     r->last_heard_ns = now_ns;
     r->next_seq = 1;
+    r->write_inflight = 0;
     r->last_zxid = 0;
     r->next_event = 1;
     r->event_acked = 0;

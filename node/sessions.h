@@ -42,9 +42,13 @@ struct zn_session_row {
     uint64_t id; /* 0 = free slot */
     uint8_t flags;
     uint32_t timeout_ms;
+    uint8_t passwd[16]; /* from the SESSION_CREATE entry (the caller fills it) */
     /* owned */
+    uint32_t client_ip; /* where the client was last heard from (host order) */
+    uint16_t client_port;
     uint64_t last_heard_ns;
-    uint64_t next_seq; /* next request sequence to take (starts at 1) */
+    uint64_t next_seq;       /* next request sequence to take (starts at 1) */
+    uint64_t write_inflight; /* seq of the write forwarded/proposed and not applied yet, 0 */
     uint64_t last_zxid;
     uint64_t next_event;  /* number of the next event pushed (starts at 1) */
     uint64_t event_acked; /* highest event number the client acked */

@@ -1,0 +1,1519 @@
+/*
+ * node.c - the running zincd: recovery, the data-plane stages and their glue (see node.h).
+ *
+ * The pipeline, all on the lcore that owns struct zn_node:
+ *   rx    zn_dp_msgr_poll -> on_message: PEER -> node message (RAFT -> zn_raft_step, FORWARD ->
+ *         propose on the leader, TOUCH -> session deadlines); CLIENT -> the session layer.
+ *   raft  every zn_raft_step goes through node_step(), whose update is handled at once:
+ *         messages sent, entries and hard state appended to the open WAL batch, the messages
+ *         that must wait for durability (append acks, vote grants) packed into a release item
+ *         deferred on that batch (STYLE.md 3), the committed range recorded for apply.
+ *   wal   flush (group commit: one fdatasync per batch, the next batch gathers meanwhile), poll,
+ *         and release: send the waiting messages, then ZN_RAFT_EV_PERSISTED(id).
+ *   apply committed entries into the store in index order (zxid = Raft index); the node that
+ *         owns the client's session answers from the apply result.
+ *   tx    TOUCH batches to the leader, expiry of pending connects.
+ *
+ * Ordering rules that carry correctness:
+ *  1. An acknowledgement never leaves before the entries it acknowledges are durable: it is in
+ *     a release item deferred on the WAL batch holding them (or a later one). In
+ *     wal.sync = memory the items are released at once (replicated-memory mode; see
+ *     docs/operations.md for the risk).
+ *  2. Per-session FIFO with one write in flight per session: a session's next request is taken
+ *     only after its previous write was applied (node/sessions.h next_seq, write_inflight);
+ *     later requests are left to the client's retransmission. The leader stamps cxid = low 32
+ *     bits of seq and the store answers a retry from its cached reply (exactly-once).
+ *  3. A read is served only when this node applied at least the session's last seen zxid.
+ *  4. zxid = Raft index: the leader stamps entry zxid = last_index + 1 and proposes it in the
+ *     same step, so the index it gets is exactly that (asserted).
+ */
+#include "node/node.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <urcu-qsbr.h>
+
+#include "common/zn_assert.h"
+#include "common/zn_err.h"
+#include "common/zn_log.h"
+#include "consensus/codec.h"
+#include "consensus/raft.h"
+#include "dataplane/zn_dp_msg.h"
+#include "dataplane/zn_udp.h"
+#include "node/nodemsg.h"
+#include "node/sessions.h"
+#include "node/zkconv.h"
+#include "proto/session.h"
+#include "proto/zk.h"
+#include "store/disk.h"
+#include "store/entry.h"
+#include "store/hardstate.h"
+#include "store/reply.h"
+#include "store/store.h"
+#include "store/wal.h"
+
+#define ZN_NS_PER_MS       1000000ull
+#define ZN_PENDING_MAX     256u
+#define ZN_RELQ_MAX        (2u * ZN_WAL_BATCH_WAITERS_MAX)
+#define ZN_RX_ENTRIES_MAX  4096u
+#define ZN_WAL_WAIT_NS     (10ull * 1000 * ZN_NS_PER_MS)
+#define ZN_TOUCH_MIN_NS    (20ull * ZN_NS_PER_MS)
+#define ZN_NODE_EVENT_POOL 65536u
+
+/* Messages released together once the WAL made everything up to persist_id durable. */
+struct zn_release {
+    uint64_t persist_id; /* 0: nothing to report (a local message only) */
+    uint32_t n;
+    uint32_t len;
+    uint8_t data[]; /* n x {u8 to, u32 len (host order), len bytes of node message} */
+};
+
+/* A CONNECT for a new session waiting for its SESSION_CREATE entry to apply. */
+struct zn_pending_connect {
+    uint64_t id;
+    uint32_t ip;
+    uint16_t port;
+    uint32_t timeout_ms;
+    uint8_t passwd[ZN_NODEMSG_PASSWD_BYTES];
+    uint64_t next_seq;
+    uint64_t deadline_ns;
+};
+
+struct zn_node {
+    struct zn_config cfg;
+    const struct zn_clock *clock;
+    uint8_t self;
+    char state_dir[ZN_CONFIG_PATH_MAX + 16];
+    /* durable state */
+    struct zn_disk disk;
+    void *disk_mem;
+    bool disk_open;
+    struct zn_hardstate_file hsf;
+    bool hsf_open;
+    struct zn_wal *wal;
+    bool memory_mode;
+    /* consensus */
+    struct zn_raft *raft;
+    void *raft_mem;
+    struct zn_raft_conf conf;
+    uint64_t deadline_ns;
+    uint8_t role;
+    uint8_t leader;
+    uint64_t term;
+    uint64_t commit;
+    uint64_t apply_to;      /* highest index handed out for apply */
+    uint64_t applied_index; /* highest index applied (store entries or skipped no-ops) */
+    int64_t last_election_ms;
+    char last_election_reason[64];
+    bool snapshot_warned;
+    /* store */
+    struct zn_store *store;
+    /* network */
+    struct zn_udp *udp;
+    struct zn_dp_transport tr;
+    struct zn_dp_msgr *msgr;
+    bool msgr_open;
+    struct zn_dp_addr peer[ZN_NODE_ID_MAX + 1];
+    bool peer_known[ZN_NODE_ID_MAX + 1];
+    /* sessions */
+    struct zn_sessions sess;
+    struct zn_pending_connect pend[ZN_PENDING_MAX];
+    uint32_t touch_cursor;
+    uint64_t next_touch_ns;
+    bool draining;
+    /* release queue (items whose batch is durable, waiting for the wal stage) */
+    struct zn_release **relq;
+    uint32_t relq_head;
+    uint32_t relq_count;
+    /* buffers */
+    uint8_t *tx;  /* node messages and client messages */
+    uint8_t *enc; /* raft message / entry encoding */
+    struct zn_raft_entry *rx_entries;
+    struct zn_nodemsg_scratch *nm;
+    struct zn_zkconv_scratch *conv;
+    struct zn_wbuf rbuf;
+    /* counters */
+    uint64_t n_forwarded, n_nacks, n_client_dropped, n_proposals, n_early, n_behind;
+    /* control message in flight (one at a time, management waits for it) */
+    struct zn_dp_ctrl ctrl;
+    struct zn_node_report *ctrl_rep;
+    uint8_t ctrl_to;
+    int ctrl_rc;
+};
+
+static void node_handle_update(struct zn_node *n, const struct zn_raft_update *up);
+
+static uint64_t node_now(const struct zn_node *n)
+{
+    return n->clock->monotonic_ns(n->clock->ctx);
+}
+
+static int64_t node_realtime_ms(const struct zn_node *n)
+{
+    return n->clock->realtime_ns(n->clock->ctx) / (int64_t)ZN_NS_PER_MS;
+}
+
+static void node_errf(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void node_errf(char *err, size_t err_len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_len, fmt, ap);
+    va_end(ap);
+}
+
+static void *node_alloc(void *ctx, size_t size)
+{
+    (void)ctx;
+    return malloc(size);
+}
+
+static void node_release_mem(void *ctx, void *p, size_t size)
+{
+    (void)ctx;
+    (void)size;
+    free(p);
+}
+
+static uint64_t node_random_u64(void)
+{
+    uint64_t v = 0;
+    while (v == 0) {
+        ssize_t got = getrandom(&v, sizeof(v), 0);
+        ZN_ASSERT(got == (ssize_t)sizeof(v));
+    }
+    return v;
+}
+
+/* ---- sending -------------------------------------------------------------------------------- */
+
+static void node_send_peer_bytes(struct zn_node *n, uint8_t to, const uint8_t *buf, size_t len)
+{
+    if (!n->peer_known[to])
+        return;
+    zn_dp_msgr_send(n->msgr, &n->peer[to], ZN_FRAME_PEER, to, buf, (uint32_t)len, node_now(n));
+}
+
+/* Encode a node message into n->tx and send it to `to`. */
+static void node_send_nodemsg(struct zn_node *n, uint8_t to, const struct zn_nodemsg *m)
+{
+    long len = zn_nodemsg_encode(m, n->tx, ZN_MSG_SIZE_MAX_BYTES);
+    if (len < 0) {
+        ZN_WARN("node", "cannot encode %s for node %u: %s", zn_nodemsg_kind_name(m->kind), to,
+                zn_strerror((int)len));
+        return;
+    }
+    node_send_peer_bytes(n, to, n->tx, (size_t)len);
+}
+
+/* Raft message -> node message bytes at buf; returns the length or a negative code. */
+static long node_encode_raft(struct zn_node *n, const struct zn_raft_msg *msg, uint8_t *buf,
+                             size_t cap)
+{
+    size_t rlen = 0;
+    int rc = zn_raft_msg_encode(msg, n->enc, ZN_MSG_SIZE_MAX_BYTES, &rlen);
+    if (rc)
+        return rc;
+    struct zn_nodemsg m = {.kind = ZN_NODEMSG_RAFT, .origin = n->self};
+    m.u.raft.bytes = n->enc;
+    m.u.raft.len = rlen;
+    return zn_nodemsg_encode(&m, buf, cap);
+}
+
+static void node_relq_push(struct zn_node *n, struct zn_release *r)
+{
+    ZN_ASSERT(n->relq_count < ZN_RELQ_MAX);
+    n->relq[(n->relq_head + n->relq_count) % ZN_RELQ_MAX] = r;
+    n->relq_count++;
+}
+
+/* Pack messages into a release item (NULL on allocation failure: the messages are lost, which
+ * Raft tolerates; the persisted report is never lost because its id travels in a fresh item). */
+static struct zn_release *node_release_build(struct zn_node *n, uint64_t persist_id,
+                                             const struct zn_raft_msg *msgs, uint32_t count)
+{
+    size_t cap = sizeof(struct zn_release);
+    for (uint32_t i = 0; i < count; i++)
+        cap += 5 + ZN_NODEMSG_HDR_BYTES + zn_raft_msg_encoded_size(&msgs[i]);
+    struct zn_release *r = malloc(cap);
+    ZN_ASSERT(r != NULL);
+    r->persist_id = persist_id;
+    r->n = 0;
+    r->len = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        uint8_t *p = r->data + r->len;
+        long len = node_encode_raft(n, &msgs[i], p + 5, cap - sizeof(*r) - r->len - 5);
+        if (len < 0)
+            continue;
+        p[0] = msgs[i].to;
+        uint32_t l32 = (uint32_t)len;
+        memcpy(p + 1, &l32, 4);
+        r->len += 5 + (uint32_t)len;
+        r->n++;
+    }
+    return r;
+}
+
+static void node_send_raft(struct zn_node *n, const struct zn_raft_msg *msg)
+{
+    if (msg->to == n->self) {
+        /* Delivered through the release queue: never step inside a step. */
+        node_relq_push(n, node_release_build(n, 0, msg, 1));
+        return;
+    }
+    long len = node_encode_raft(n, msg, n->tx, ZN_MSG_SIZE_MAX_BYTES);
+    if (len < 0) {
+        ZN_WARN("node", "cannot encode raft %s: %s", zn_raft_msg_type_name(msg->type),
+                zn_strerror((int)len));
+        return;
+    }
+    node_send_peer_bytes(n, msg->to, n->tx, (size_t)len);
+}
+
+/* A session-layer message to a client: header + body. */
+static void node_send_client(struct zn_node *n, uint32_t ip, uint16_t port,
+                             const struct zn_sess_hdr *h, const uint8_t *body, size_t body_len)
+{
+    if (ZN_SESS_HDR_BYTES + body_len > ZN_MSG_SIZE_MAX_BYTES)
+        return;
+    uint8_t *buf = n->tx;
+    if (zn_sess_hdr_encode(h, buf) < 0)
+        return;
+    if (body_len)
+        memmove(buf + ZN_SESS_HDR_BYTES, body, body_len);
+    struct zn_dp_addr dst = {.ip = ip, .port = port};
+    zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, buf, (uint32_t)(ZN_SESS_HDR_BYTES + body_len),
+                    node_now(n));
+}
+
+static void node_send_refused(struct zn_node *n, uint32_t ip, uint16_t port, uint64_t session,
+                              int32_t zk_err)
+{
+    struct zn_sess_hdr h = {.kind = ZN_SESS_REFUSED,
+                            .leader = n->leader,
+                            .session_id = session,
+                            .zxid = zn_store_applied_zxid(n->store)};
+    uint8_t body[4] = {(uint8_t)((uint32_t)zk_err >> 24), (uint8_t)((uint32_t)zk_err >> 16),
+                       (uint8_t)((uint32_t)zk_err >> 8), (uint8_t)zk_err};
+    node_send_client(n, ip, port, &h, body, sizeof(body));
+}
+
+/* ---- WAL ------------------------------------------------------------------------------------ */
+
+static void node_wal_harvest(struct zn_node *n, const struct zn_wal_persisted *p)
+{
+    for (uint32_t i = 0; i < p->nitems; i++)
+        node_relq_push(n, p->items[i]);
+}
+
+/* Wait until nothing is open or in flight (truncation, full batches, shutdown). Bounded. */
+static void node_wal_wait_idle(struct zn_node *n)
+{
+    uint64_t start = node_now(n);
+    while (!zn_wal_idle(n->wal)) {
+        zn_wal_flush(n->wal);
+        struct zn_wal_persisted p;
+        int rc = zn_wal_poll(n->wal, &p);
+        if (rc == 1) {
+            node_wal_harvest(n, &p);
+            continue;
+        }
+        if (node_now(n) - start > ZN_WAL_WAIT_NS)
+            zn_panic("WAL batch not durable after 10 s (disk stalled)");
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void node_persist(struct zn_node *n, const struct zn_raft_persist *p)
+{
+    if (p->n_entries > 0) {
+        if (p->first_index <= zn_wal_last_index(n->wal)) {
+            node_wal_wait_idle(n);
+            int rc = zn_wal_truncate_suffix(n->wal, p->first_index);
+            if (rc)
+                zn_panic("WAL truncation at %llu failed: %s", (unsigned long long)p->first_index,
+                         zn_strerror(rc));
+            ZN_INFO("node", "log truncated from index %llu (conflict with the leader's log)",
+                    (unsigned long long)p->first_index);
+        }
+        for (uint32_t i = 0; i < p->n_entries; i++) {
+            const struct zn_raft_entry *e = &p->entries[i];
+            uint64_t index = p->first_index + i;
+            int rc = zn_wal_append(n->wal, (uint16_t)(e->type + 1), e->term, index, e->data, e->len);
+            if (rc == ZN_EFULL) {
+                zn_wal_flush(n->wal);
+                node_wal_wait_idle(n);
+                rc = zn_wal_append(n->wal, (uint16_t)(e->type + 1), e->term, index, e->data,
+                                   e->len);
+            }
+            if (rc)
+                zn_panic("WAL append of index %llu failed: %s", (unsigned long long)index,
+                         zn_strerror(rc));
+        }
+    }
+    if (p->hard_state) {
+        uint64_t last = zn_wal_last_index(n->wal);
+        struct zn_hardstate hs = {.term = p->term,
+                                  .vote = p->vote,
+                                  .commit = n->commit < last ? n->commit : last,
+                                  .repair_until = 0};
+        zn_wal_set_hardstate(n->wal, &hs);
+    }
+}
+
+/* ---- raft ----------------------------------------------------------------------------------- */
+
+static int node_step(struct zn_node *n, const struct zn_raft_event *ev)
+{
+    struct zn_raft_update up;
+    int rc = zn_raft_step(n->raft, ev, &up);
+    node_handle_update(n, &up);
+    return rc;
+}
+
+static void node_log_role(struct zn_node *n, const struct zn_raft_update *up)
+{
+    uint8_t old_role = n->role, old_leader = n->leader;
+    uint64_t old_term = n->term;
+    n->role = up->role;
+    n->leader = up->leader;
+    n->term = up->term;
+    if (up->role != old_role) {
+        ZN_INFO("node", "role %s -> %s in term %llu", zn_raft_role_name(old_role),
+                zn_raft_role_name(up->role), (unsigned long long)up->term);
+        if (up->role == ZN_RAFT_PRECANDIDATE || up->role == ZN_RAFT_CANDIDATE) {
+            n->last_election_ms = node_realtime_ms(n);
+            if (old_leader)
+                snprintf(n->last_election_reason, sizeof(n->last_election_reason),
+                         "leader %u lost or handed over", old_leader);
+            else
+                snprintf(n->last_election_reason, sizeof(n->last_election_reason),
+                         "no leader heard within the election timeout");
+            ZN_INFO("node", "election started: %s (term %llu)", n->last_election_reason,
+                    (unsigned long long)up->term);
+        }
+        if (up->role == ZN_RAFT_LEADER) {
+            /* Raft dissertation 6.3 / ZooKeeper: a new leader gives every session a full
+             * timeout, so that no client is expired for the silence of the election. */
+            zn_sessions_track_reset(&n->sess, node_now(n));
+            ZN_INFO("node", "elected leader of term %llu; %u sessions get a fresh timeout",
+                    (unsigned long long)up->term, n->sess.count);
+        }
+    }
+    if (up->leader != old_leader && up->leader != 0)
+        ZN_INFO("node", "leader is now node %u (term %llu)", up->leader,
+                (unsigned long long)up->term);
+    else if (up->term != old_term && up->leader == 0 && old_leader != 0)
+        ZN_INFO("node", "term %llu: leader unknown", (unsigned long long)up->term);
+}
+
+static void node_handle_update(struct zn_node *n, const struct zn_raft_update *up)
+{
+    if (up->role_changed || up->leader != n->leader || up->term != n->term)
+        node_log_role(n, up);
+    n->commit = up->commit;
+    for (uint32_t i = 0; i < up->n_msgs; i++)
+        node_send_raft(n, &up->msgs[i]);
+    if (up->persist.id)
+        node_persist(n, &up->persist);
+    if (up->n_msgs_after > 0 || up->persist.id) {
+        struct zn_release *r =
+            node_release_build(n, up->persist_id, up->msgs_after, up->n_msgs_after);
+        if (n->memory_mode) {
+            node_relq_push(n, r); /* replicated-memory mode: acknowledge before the fsync */
+        } else if (zn_wal_defer(n->wal, r) == ZN_EFULL) {
+            zn_wal_flush(n->wal);
+            node_wal_wait_idle(n);
+            ZN_ASSERT(zn_wal_defer(n->wal, r) == 0);
+        }
+    }
+    if (up->apply_from <= up->apply_to && up->apply_to > n->apply_to)
+        n->apply_to = up->apply_to;
+    if ((up->n_chunk_reqs || up->install.valid) && !n->snapshot_warned) {
+        n->snapshot_warned = true;
+        ZN_WARN("node", "a follower needs a snapshot transfer, which this build does not do yet");
+    }
+    n->deadline_ns = up->deadline_ns;
+}
+
+/* The next index the leader's log will give (the zxid to stamp). */
+static uint64_t node_next_index(struct zn_node *n)
+{
+    struct zn_raft_status st;
+    zn_raft_status_get(n->raft, &st);
+    return st.last_index + 1;
+}
+
+static int node_propose_entry(struct zn_node *n, struct zn_entry *e)
+{
+    if (n->role != ZN_RAFT_LEADER)
+        return ZN_ENOTLEADER;
+    e->zxid = node_next_index(n);
+    e->time_ms = node_realtime_ms(n);
+    size_t len = 0;
+    int rc = zn_entry_encode(e, n->enc, ZN_STORE_ENTRY_SIZE_MAX, &len);
+    if (rc)
+        return rc;
+    uint64_t expect = e->zxid;
+    struct zn_raft_entry re = {.type = ZN_RAFT_ENTRY_NORMAL, .len = (uint32_t)len, .data = n->enc};
+    struct zn_raft_event ev = {.type = ZN_RAFT_EV_PROPOSE, .now_ns = node_now(n)};
+    ev.propose.entries = &re;
+    ev.propose.n = 1;
+    struct zn_raft_update up;
+    rc = zn_raft_step(n->raft, &ev, &up);
+    if (rc == 0)
+        ZN_ASSERT(up.propose_index == expect); /* rule 4: zxid == index */
+    node_handle_update(n, &up);
+    if (rc == 0)
+        n->n_proposals++;
+    return rc;
+}
+
+static int node_propose_client(struct zn_node *n, uint64_t session, uint64_t seq,
+                               struct zn_bytes request)
+{
+    struct zn_zk_request req;
+    struct zn_zk_limits lim;
+    zn_zk_limits_default(&lim);
+    lim.data_bytes_max = (int32_t)n->cfg.limits.data_bytes_max;
+    int rc = zn_zk_request_decode(request.ptr, (size_t)request.len, &lim, &req);
+    if (rc)
+        return rc;
+    struct zn_entry e = {.type = ZN_ENTRY_CLIENT, .session = session, .cxid = (int32_t)(uint32_t)seq};
+    rc = zn_zkconv_op(&req, n->conv, &e.op);
+    if (rc)
+        return rc;
+    return node_propose_entry(n, &e);
+}
+
+static int node_propose_session_create(struct zn_node *n, uint64_t id, uint32_t timeout_ms,
+                                       const uint8_t *passwd)
+{
+    struct zn_entry e = {.type = ZN_ENTRY_SESSION_CREATE, .session = id, .timeout_ms = timeout_ms};
+    memcpy(e.passwd, passwd, ZN_NODEMSG_PASSWD_BYTES);
+    return node_propose_entry(n, &e);
+}
+
+/* ---- apply ---------------------------------------------------------------------------------- */
+
+/* The request sequence whose low 32 bits are cxid, nearest below the session's next_seq. */
+static uint64_t node_seq_of(const struct zn_session_row *row, int32_t cxid)
+{
+    uint64_t top = row->next_seq > 0 ? row->next_seq : 1;
+    uint64_t seq = (top & ~0xffffffffull) | (uint32_t)cxid;
+    if (seq > top && seq >= (1ull << 32))
+        seq -= 1ull << 32;
+    return seq;
+}
+
+static void node_on_session_created(struct zn_node *n, const struct zn_apply_result *res)
+{
+    struct zn_reply rep;
+    if (!res->has_reply || zn_reply_decode(res->reply, res->reply_len, &rep) != 0)
+        return;
+    struct zn_pending_connect *pc = NULL;
+    for (uint32_t i = 0; i < ZN_PENDING_MAX; i++)
+        if (n->pend[i].id == res->session)
+            pc = &n->pend[i];
+    if (rep.err != 0) {
+        if (pc)
+            memset(pc, 0, sizeof(*pc)); /* duplicate id: the client's retry draws a new one */
+        return;
+    }
+    struct zn_session_row *row;
+    uint64_t now = node_now(n);
+    if (zn_sessions_add(&n->sess, res->session, ZN_SESSIONS_F_TRACKED, rep.timeout_ms, now,
+                        &row) != 0) {
+        ZN_WARN("node", "session table full: session %016llx not tracked",
+                (unsigned long long)res->session);
+        return;
+    }
+    memcpy(row->passwd, rep.passwd, sizeof(row->passwd));
+    if (!pc)
+        return;
+    zn_sessions_add(&n->sess, res->session, ZN_SESSIONS_F_OWNED, rep.timeout_ms, now, &row);
+    row->client_ip = pc->ip;
+    row->client_port = pc->port;
+    row->next_seq = pc->next_seq;
+    row->last_zxid = res->zxid;
+    zn_sessions_heard(&n->sess, row, now);
+    memset(pc, 0, sizeof(*pc));
+    uint8_t body[64];
+    struct zn_zk_connect_response cr = {.protocol_version = 0,
+                                        .timeout_ms = (int32_t)rep.timeout_ms,
+                                        .session_id = (int64_t)res->session,
+                                        .passwd = zn_bytes_make(rep.passwd, 16),
+                                        .read_only = false};
+    long blen = zn_zk_connect_response_encode(&cr, body, sizeof(body));
+    struct zn_sess_hdr h = {.kind = ZN_SESS_CONNECTED,
+                            .leader = n->leader,
+                            .session_id = res->session,
+                            .ack = row->next_seq - 1,
+                            .zxid = res->zxid};
+    if (blen > 0)
+        node_send_client(n, row->client_ip, row->client_port, &h, body, (size_t)blen);
+    ZN_INFO("node", "session %016llx created (timeout %u ms) for a client of this node",
+            (unsigned long long)res->session, rep.timeout_ms);
+}
+
+static void node_reply_client(struct zn_node *n, struct zn_session_row *row,
+                              const struct zn_apply_result *res)
+{
+    uint64_t seq = node_seq_of(row, res->cxid);
+    if (row->write_inflight == seq) {
+        row->write_inflight = 0;
+        if (row->next_seq == seq)
+            row->next_seq = seq + 1;
+    }
+    if (res->zxid > row->last_zxid)
+        row->last_zxid = res->zxid;
+    uint8_t *body = n->tx + ZN_SESS_HDR_BYTES; /* built in place after the header room */
+    struct zn_jute_writer w;
+    zn_jute_writer_init(&w, body, ZN_MSG_SIZE_MAX_BYTES - ZN_SESS_HDR_BYTES);
+    if (zn_zkconv_reply(res->cxid, res->reply, res->reply_len, &w) != 0)
+        return;
+    struct zn_sess_hdr h = {.kind = ZN_SESS_REPLY,
+                            .leader = n->leader,
+                            .session_id = row->id,
+                            .seq = seq,
+                            .ack = row->next_seq - 1,
+                            .zxid = res->zxid};
+    node_send_client(n, row->client_ip, row->client_port, &h, body, w.len);
+}
+
+static void node_apply_one(struct zn_node *n, uint64_t index, bool live)
+{
+    struct zn_raft_entry e;
+    int rc = zn_raft_entry_get(n->raft, index, &e);
+    ZN_ASSERT(rc == 0);
+    if (e.type != ZN_RAFT_ENTRY_NORMAL || index <= zn_store_applied_zxid(n->store))
+        return;
+    struct zn_apply_result res;
+    rc = zn_store_apply(n->store, e.data, e.len, &res);
+    if (rc == ZN_ESTALE)
+        return;
+    if (rc) {
+        ZN_ERROR("node", "entry %llu does not apply: %s", (unsigned long long)index,
+                 zn_strerror(rc));
+        return;
+    }
+    if (res.entry_type == ZN_ENTRY_SESSION_CREATE) {
+        node_on_session_created(n, &res);
+        return;
+    }
+    struct zn_session_row *row = zn_sessions_find(&n->sess, res.session);
+    bool owned = live && row && (row->flags & ZN_SESSIONS_F_OWNED);
+    if (owned && res.has_reply && !res.stale)
+        node_reply_client(n, row, &res);
+    if (res.closed_session) {
+        struct zn_session_row *c = zn_sessions_find(&n->sess, res.closed_session);
+        if (c && (c->flags & ZN_SESSIONS_F_OWNED) && live &&
+            res.entry_type == ZN_ENTRY_SESSION_CLOSE)
+            node_send_refused(n, c->client_ip, c->client_port, c->id, ZK_SESSIONEXPIRED);
+        zn_sessions_drop(&n->sess, res.closed_session,
+                         ZN_SESSIONS_F_OWNED | ZN_SESSIONS_F_TRACKED, NULL, 0, NULL);
+        if (live)
+            ZN_INFO("node", "session %016llx %s", (unsigned long long)res.closed_session,
+                    res.entry_type == ZN_ENTRY_SESSION_CLOSE ? "expired" : "closed");
+    }
+}
+
+/* ---- client session layer ------------------------------------------------------------------ */
+
+static struct zn_pending_connect *node_pending_for(struct zn_node *n, uint32_t ip, uint16_t port,
+                                                   uint64_t now)
+{
+    struct zn_pending_connect *free_slot = NULL;
+    for (uint32_t i = 0; i < ZN_PENDING_MAX; i++) {
+        struct zn_pending_connect *p = &n->pend[i];
+        if (p->id && p->deadline_ns < now)
+            memset(p, 0, sizeof(*p));
+        if (p->id && p->ip == ip && p->port == port)
+            return p;
+        if (!p->id && !free_slot)
+            free_slot = p;
+    }
+    return free_slot;
+}
+
+static void node_forward(struct zn_node *n, const struct zn_nodemsg *m)
+{
+    if (n->leader == 0 || n->leader == n->self)
+        return;
+    n->n_forwarded++;
+    node_send_nodemsg(n, n->leader, m);
+}
+
+static void node_handle_connect(struct zn_node *n, const struct zn_dp_addr *from,
+                                const struct zn_sess_hdr *h, struct zn_bytes body)
+{
+    struct zn_zk_connect_request req;
+    if (zn_zk_connect_request_decode(body.ptr, (size_t)body.len, &req) != 0 || n->draining) {
+        n->n_client_dropped++;
+        return;
+    }
+    uint64_t now = node_now(n);
+    uint64_t applied = zn_store_applied_zxid(n->store);
+    if (req.session_id == 0) {
+        struct zn_pending_connect *pc = node_pending_for(n, from->ip, from->port, now);
+        if (!pc) {
+            n->n_client_dropped++;
+            return;
+        }
+        if (!pc->id) {
+            pc->id = node_random_u64();
+            ssize_t got = getrandom(pc->passwd, sizeof(pc->passwd), 0);
+            ZN_ASSERT(got == (ssize_t)sizeof(pc->passwd));
+            pc->ip = from->ip;
+            pc->port = from->port;
+            pc->timeout_ms = zn_sessions_clamp_timeout(
+                req.timeout_ms > 0 ? (uint32_t)req.timeout_ms : 0, n->cfg.session.timeout_min_ms,
+                n->cfg.session.timeout_max_ms);
+            pc->next_seq = h->seq ? h->seq : 1;
+        }
+        pc->deadline_ns = now + (uint64_t)pc->timeout_ms * ZN_NS_PER_MS;
+        if (n->role == ZN_RAFT_LEADER) {
+            node_propose_session_create(n, pc->id, pc->timeout_ms, pc->passwd);
+        } else {
+            struct zn_nodemsg m = {.kind = ZN_NODEMSG_FORWARD, .origin = n->self};
+            m.u.fwd.op = ZN_FWD_SESSION_CREATE;
+            m.u.fwd.session = pc->id;
+            m.u.fwd.timeout_ms = pc->timeout_ms;
+            memcpy(m.u.fwd.passwd, pc->passwd, sizeof(pc->passwd));
+            node_forward(n, &m);
+        }
+        return;
+    }
+    /* Reconnect of an existing session (ZooKeeper: session id + password). */
+    uint64_t id = (uint64_t)req.session_id;
+    struct zn_session_row *row = zn_sessions_find(&n->sess, id);
+    bool known = row && (row->flags & ZN_SESSIONS_F_TRACKED) && req.passwd.len == 16 &&
+                 memcmp(req.passwd.ptr, row->passwd, 16) == 0;
+    int rc = zn_sessions_reconnect_check(known, (uint64_t)req.last_zxid_seen, applied);
+    if (rc == ZN_ENOENT) {
+        node_send_refused(n, from->ip, from->port, id, ZK_SESSIONEXPIRED);
+        return;
+    }
+    if (rc == ZN_EAGAIN) {
+        /* This node is behind what the client saw: it must try another (ZooKeeper refuses
+         * such a connection too). */
+        n->n_behind++;
+        node_send_refused(n, from->ip, from->port, id, ZK_CONNECTIONLOSS);
+        return;
+    }
+    if (!(row->flags & ZN_SESSIONS_F_OWNED)) {
+        zn_sessions_add(&n->sess, id, ZN_SESSIONS_F_OWNED, row->timeout_ms, now, &row);
+        row->next_seq = h->seq ? h->seq : 1;
+        row->last_zxid = (uint64_t)req.last_zxid_seen;
+        ZN_INFO("node", "session %016llx reconnected to this node", (unsigned long long)id);
+    }
+    row->client_ip = from->ip;
+    row->client_port = from->port;
+    zn_sessions_heard(&n->sess, row, now);
+    uint8_t out[64];
+    struct zn_zk_connect_response cr = {.timeout_ms = (int32_t)row->timeout_ms,
+                                        .session_id = (int64_t)id,
+                                        .passwd = zn_bytes_make(row->passwd, 16)};
+    long blen = zn_zk_connect_response_encode(&cr, out, sizeof(out));
+    struct zn_sess_hdr rh = {.kind = ZN_SESS_CONNECTED,
+                             .leader = n->leader,
+                             .session_id = id,
+                             .ack = row->next_seq - 1,
+                             .zxid = applied};
+    if (blen > 0)
+        node_send_client(n, from->ip, from->port, &rh, out, (size_t)blen);
+}
+
+static void node_reply_error(struct zn_node *n, struct zn_session_row *row, uint64_t seq, int err)
+{
+    uint8_t body[32];
+    struct zn_jute_writer w;
+    zn_jute_writer_init(&w, body, sizeof(body));
+    uint64_t applied = zn_store_applied_zxid(n->store);
+    zn_zkconv_error((int32_t)(uint32_t)seq, (int64_t)applied, err, &w);
+    struct zn_sess_hdr h = {.kind = ZN_SESS_REPLY,
+                            .leader = n->leader,
+                            .session_id = row->id,
+                            .seq = seq,
+                            .ack = row->next_seq - 1,
+                            .zxid = applied};
+    node_send_client(n, row->client_ip, row->client_port, &h, body, w.len);
+}
+
+static void node_serve_read(struct zn_node *n, struct zn_session_row *row, uint64_t seq,
+                            const struct zn_op *op)
+{
+    n->rbuf.len = 0;
+    n->rbuf.err = 0;
+    uint64_t zxid = 0;
+    if (zn_store_read(n->store, row->id, NULL, 0, op, &n->rbuf, &zxid) != 0) {
+        node_reply_error(n, row, seq, ZN_ESYSTEM);
+        return;
+    }
+    uint8_t *body = n->tx + ZN_SESS_HDR_BYTES;
+    struct zn_jute_writer w;
+    zn_jute_writer_init(&w, body, ZN_MSG_SIZE_MAX_BYTES - ZN_SESS_HDR_BYTES);
+    if (zn_zkconv_reply((int32_t)(uint32_t)seq, n->rbuf.p, n->rbuf.len, &w) != 0)
+        return;
+    struct zn_sess_hdr h = {.kind = ZN_SESS_REPLY,
+                            .leader = n->leader,
+                            .session_id = row->id,
+                            .seq = seq,
+                            .ack = row->next_seq - 1,
+                            .zxid = zxid};
+    node_send_client(n, row->client_ip, row->client_port, &h, body, w.len);
+}
+
+static bool node_is_logged(int32_t type)
+{
+    return zn_zk_op_is_write(type) || type == ZN_ZK_OP_SYNC || type == ZN_ZK_OP_CLOSESESSION;
+}
+
+static void node_handle_request(struct zn_node *n, const struct zn_dp_addr *from,
+                                const struct zn_sess_hdr *h, struct zn_bytes body)
+{
+    struct zn_session_row *row = zn_sessions_find(&n->sess, h->session_id);
+    if (!row || !(row->flags & ZN_SESSIONS_F_OWNED)) {
+        node_send_refused(n, from->ip, from->port, h->session_id,
+                          row ? ZK_SESSIONMOVED : ZK_SESSIONEXPIRED);
+        return;
+    }
+    uint64_t now = node_now(n);
+    row->client_ip = from->ip;
+    row->client_port = from->port;
+    zn_sessions_heard(&n->sess, row, now);
+    if (n->draining)
+        return;
+    enum zn_sess_order order = zn_sess_window_classify(row->next_seq, h->seq, ZN_NODE_HOLD_WINDOW);
+    bool retry_inflight = row->write_inflight == h->seq;
+    if (order == ZN_SESS_EARLY || order == ZN_SESS_TOO_EARLY || (row->write_inflight && !retry_inflight && order == ZN_SESS_IN_ORDER)) {
+        n->n_early++; /* FIFO: taken after the earlier request (the client retransmits) */
+        return;
+    }
+    struct zn_zk_request req;
+    struct zn_zk_limits lim;
+    zn_zk_limits_default(&lim);
+    lim.data_bytes_max = (int32_t)n->cfg.limits.data_bytes_max;
+    int rc = zn_zk_request_decode(body.ptr, (size_t)body.len, &lim, &req);
+    struct zn_op op;
+    if (rc == 0)
+        rc = zn_zkconv_op(&req, n->conv, &op);
+    if (rc) {
+        /* Malformed or not executable: answered now, in order (ZooKeeper answers the same). */
+        node_reply_error(n, row, h->seq, rc == ZN_EPROTO ? ZN_EMARSHALLING : rc);
+        if (order == ZN_SESS_IN_ORDER)
+            row->next_seq++;
+        return;
+    }
+    if (node_is_logged(req.type)) {
+        if (order == ZN_SESS_IN_ORDER)
+            row->write_inflight = h->seq;
+        if (n->role == ZN_RAFT_LEADER) {
+            struct zn_entry e = {.type = ZN_ENTRY_CLIENT,
+                                 .session = row->id,
+                                 .cxid = (int32_t)(uint32_t)h->seq,
+                                 .op = op};
+            node_propose_entry(n, &e);
+        } else {
+            struct zn_nodemsg m = {.kind = ZN_NODEMSG_FORWARD, .origin = n->self};
+            m.u.fwd.op = ZN_FWD_WRITE;
+            m.u.fwd.flags = h->flags;
+            m.u.fwd.session = row->id;
+            m.u.fwd.seq = h->seq;
+            m.u.fwd.zxid = h->zxid;
+            m.u.fwd.request = body;
+            node_forward(n, &m);
+        }
+        return;
+    }
+    if (h->flags & ZN_SESS_F_LINEARIZABLE) {
+        /* ReadIndex is not wired yet: refuse rather than serve a possibly stale read. */
+        node_reply_error(n, row, h->seq, ZN_EUNIMPLEMENTED);
+        if (order == ZN_SESS_IN_ORDER)
+            row->next_seq++;
+        return;
+    }
+    uint64_t applied = zn_store_applied_zxid(n->store);
+    uint64_t seen = h->zxid > row->last_zxid ? h->zxid : row->last_zxid;
+    if (seen > applied) {
+        n->n_behind++; /* rule 3: never older than what the session saw; the retry comes later */
+        return;
+    }
+    node_serve_read(n, row, h->seq, &op);
+    if (order == ZN_SESS_IN_ORDER)
+        row->next_seq++;
+}
+
+static void node_on_client(struct zn_node *n, const struct zn_dp_addr *from, const uint8_t *data,
+                           uint32_t len)
+{
+    struct zn_sess_hdr h;
+    struct zn_bytes body;
+    if (zn_sess_decode(data, len, ZN_SESS_TO_SERVER, &h, &body) != 0) {
+        n->n_client_dropped++;
+        return;
+    }
+    switch (h.kind) {
+    case ZN_SESS_CONNECT:
+        node_handle_connect(n, from, &h, body);
+        break;
+    case ZN_SESS_REQUEST:
+        node_handle_request(n, from, &h, body);
+        break;
+    case ZN_SESS_PING:
+    case ZN_SESS_ACK: {
+        struct zn_session_row *row = zn_sessions_find(&n->sess, h.session_id);
+        if (!row || !(row->flags & ZN_SESSIONS_F_OWNED)) {
+            node_send_refused(n, from->ip, from->port, h.session_id,
+                              row ? ZK_SESSIONMOVED : ZK_SESSIONEXPIRED);
+            return;
+        }
+        zn_sessions_heard(&n->sess, row, node_now(n));
+        if (h.kind == ZN_SESS_ACK) {
+            zn_sessions_event_ack(&n->sess, row, h.ack, NULL, 0);
+            return;
+        }
+        struct zn_sess_hdr p = {.kind = ZN_SESS_PONG,
+                                .leader = n->leader,
+                                .session_id = row->id,
+                                .ack = row->next_seq - 1,
+                                .zxid = zn_store_applied_zxid(n->store)};
+        node_send_client(n, from->ip, from->port, &p, NULL, 0);
+        break;
+    }
+    default:
+        n->n_client_dropped++;
+    }
+}
+
+/* ---- peer messages -------------------------------------------------------------------------- */
+
+static void node_on_forward(struct zn_node *n, const struct zn_nodemsg *m)
+{
+    int rc;
+    if (m->u.fwd.op == ZN_FWD_WRITE)
+        rc = node_propose_client(n, m->u.fwd.session, m->u.fwd.seq, m->u.fwd.request);
+    else if (m->u.fwd.op == ZN_FWD_SESSION_CREATE)
+        rc = node_propose_session_create(n, m->u.fwd.session, m->u.fwd.timeout_ms,
+                                         m->u.fwd.passwd);
+    else
+        rc = ZN_ENOTSUP; /* READ_INDEX: not wired yet (the origin refuses linearizable reads) */
+    if (rc == ZN_ENOTLEADER || rc == ZN_EFULL) {
+        struct zn_nodemsg nack = {.kind = ZN_NODEMSG_FORWARD_NACK, .origin = n->self};
+        nack.u.nack.op = m->u.fwd.op;
+        nack.u.nack.reason = rc == ZN_EFULL ? ZN_NACK_BUSY : ZN_NACK_NOT_LEADER;
+        nack.u.nack.leader_hint = n->leader;
+        nack.u.nack.session = m->u.fwd.session;
+        nack.u.nack.seq = m->u.fwd.seq;
+        node_send_nodemsg(n, m->origin, &nack);
+    }
+}
+
+static void node_on_peer(struct zn_node *n, uint8_t sender, const uint8_t *data, uint32_t len)
+{
+    struct zn_nodemsg m;
+    if (sender == 0 || !n->peer_known[sender] ||
+        zn_nodemsg_decode(data, len, n->nm, &m) != 0 || m.origin != sender) {
+        n->n_client_dropped++;
+        return;
+    }
+    switch (m.kind) {
+    case ZN_NODEMSG_RAFT: {
+        struct zn_raft_msg msg;
+        if (zn_raft_msg_decode(&msg, n->rx_entries, ZN_RX_ENTRIES_MAX, m.u.raft.bytes,
+                               m.u.raft.len) != 0 ||
+            msg.from != sender) {
+            n->n_client_dropped++;
+            return;
+        }
+        struct zn_raft_event ev = {.type = ZN_RAFT_EV_MSG, .now_ns = node_now(n)};
+        ev.msg = &msg;
+        node_step(n, &ev);
+        break;
+    }
+    case ZN_NODEMSG_FORWARD:
+        node_on_forward(n, &m);
+        break;
+    case ZN_NODEMSG_FORWARD_NACK:
+        n->n_nacks++; /* the client's retransmission retries once a leader is known */
+        break;
+    case ZN_NODEMSG_TOUCH:
+        if (n->role == ZN_RAFT_LEADER)
+            for (uint32_t i = 0; i < m.u.touch.count; i++)
+                zn_sessions_track_touch(&n->sess, m.u.touch.entries[i].session,
+                                        m.u.touch.entries[i].age_ms, node_now(n));
+        break;
+    default:
+        break;
+    }
+}
+
+static void node_on_message(void *ctx, const struct zn_dp_addr *from,
+                            const struct zn_reasm_msg *msg)
+{
+    struct zn_node *n = ctx;
+    if (msg->hdr.type == ZN_FRAME_PEER)
+        node_on_peer(n, msg->hdr.sender, msg->data, msg->len);
+    else if (msg->hdr.type == ZN_FRAME_CLIENT)
+        node_on_client(n, from, msg->data, msg->len);
+    else
+        n->n_client_dropped++;
+}
+
+/* ---- stages --------------------------------------------------------------------------------- */
+
+static unsigned node_stage_rx(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
+{
+    (void)lc;
+    struct zn_node *n = ctx;
+    int got = zn_dp_msgr_poll(n->msgr, now_ns, node_on_message, n);
+    return got > 0 ? (unsigned)got : 0;
+}
+
+static void node_stage_rx_housekeeping(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
+{
+    (void)lc;
+    struct zn_node *n = ctx;
+    zn_dp_msgr_housekeeping(n->msgr, now_ns);
+}
+
+static unsigned node_stage_raft(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
+{
+    (void)lc;
+    struct zn_node *n = ctx;
+    if (now_ns < n->deadline_ns)
+        return 0;
+    struct zn_raft_event ev = {.type = ZN_RAFT_EV_TICK, .now_ns = now_ns};
+    node_step(n, &ev);
+    return 1;
+}
+
+static void node_release(struct zn_node *n, struct zn_release *r)
+{
+    uint32_t off = 0;
+    for (uint32_t i = 0; i < r->n; i++) {
+        uint8_t to = r->data[off];
+        uint32_t len;
+        memcpy(&len, r->data + off + 1, 4);
+        const uint8_t *bytes = r->data + off + 5;
+        if (to == n->self)
+            node_on_peer(n, n->self, bytes, len);
+        else
+            node_send_peer_bytes(n, to, bytes, len);
+        off += 5 + len;
+    }
+    if (r->persist_id) {
+        struct zn_raft_event ev = {.type = ZN_RAFT_EV_PERSISTED, .now_ns = node_now(n)};
+        ev.persisted.id = r->persist_id;
+        node_step(n, &ev);
+    }
+    free(r);
+}
+
+static unsigned node_stage_wal(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
+{
+    (void)lc;
+    (void)now_ns;
+    struct zn_node *n = ctx;
+    unsigned work = 0;
+    struct zn_wal_persisted p;
+    int rc = zn_wal_poll(n->wal, &p);
+    if (rc == 1) {
+        node_wal_harvest(n, &p);
+        work++;
+    } else if (rc == ZN_ENOSPC) {
+        ZN_ERROR("node", "WAL: no space left; writes wait until space is freed");
+    }
+    zn_wal_flush(n->wal);
+    /* Bounded: what is queued now (releasing may queue more for the next iteration). */
+    for (uint32_t k = n->relq_count; k > 0 && n->relq_count > 0; k--) {
+        struct zn_release *r = n->relq[n->relq_head];
+        n->relq_head = (n->relq_head + 1) % ZN_RELQ_MAX;
+        n->relq_count--;
+        node_release(n, r);
+        work++;
+    }
+    return work;
+}
+
+static unsigned node_stage_apply(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
+{
+    (void)lc;
+    (void)now_ns;
+    struct zn_node *n = ctx;
+    unsigned work = 0;
+    /* Bounded batch per iteration so that rx and wal keep running under load. */
+    while (n->applied_index < n->apply_to && work < 256) {
+        node_apply_one(n, ++n->applied_index, true);
+        work++;
+    }
+    return work;
+}
+
+static unsigned node_stage_tx(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
+{
+    (void)lc;
+    struct zn_node *n = ctx;
+    if (now_ns < n->next_touch_ns)
+        return 0;
+    uint64_t interval = (uint64_t)n->cfg.session.timeout_min_ms * ZN_NS_PER_MS / 3;
+    n->next_touch_ns = now_ns + (interval > ZN_TOUCH_MIN_NS ? interval : ZN_TOUCH_MIN_NS);
+    static uint64_t ids[ZN_NODE_TOUCH_BATCH_MAX];
+    static uint32_t ages[ZN_NODE_TOUCH_BATCH_MAX];
+    static struct zn_nodemsg_touch entries[ZN_NODE_TOUCH_BATCH_MAX];
+    unsigned work = 0;
+    for (int batch = 0; batch < 16; batch++) {
+        uint32_t k = zn_sessions_touch_collect(&n->sess, now_ns, ids, ages,
+                                               ZN_NODE_TOUCH_BATCH_MAX, &n->touch_cursor);
+        if (k == 0)
+            break;
+        work += k;
+        if (n->role == ZN_RAFT_LEADER) {
+            for (uint32_t i = 0; i < k; i++)
+                zn_sessions_track_touch(&n->sess, ids[i], ages[i], now_ns);
+        } else if (n->leader) {
+            for (uint32_t i = 0; i < k; i++)
+                entries[i] = (struct zn_nodemsg_touch){ids[i], ages[i]};
+            struct zn_nodemsg m = {.kind = ZN_NODEMSG_TOUCH, .origin = n->self};
+            m.u.touch.count = k;
+            m.u.touch.entries = entries;
+            node_send_nodemsg(n, n->leader, &m);
+        }
+        if (k < ZN_NODE_TOUCH_BATCH_MAX)
+            break;
+    }
+    return work;
+}
+
+int zn_node_add_stages(struct zn_node *n, struct zn_dp_sched *sched)
+{
+    int rc = zn_dp_sched_add_stage(sched, "rx", node_stage_rx, node_stage_rx_housekeeping, n);
+    if (!rc)
+        rc = zn_dp_sched_add_stage(sched, "raft", node_stage_raft, NULL, n);
+    if (!rc)
+        rc = zn_dp_sched_add_stage(sched, "wal", node_stage_wal, NULL, n);
+    if (!rc)
+        rc = zn_dp_sched_add_stage(sched, "apply", node_stage_apply, NULL, n);
+    if (!rc)
+        rc = zn_dp_sched_add_stage(sched, "tx", node_stage_tx, NULL, n);
+    return rc;
+}
+
+/* ---- control messages ---------------------------------------------------------------------- */
+
+static void node_ctrl_report_fn(void *arg, struct zn_dp_lcore *lc)
+{
+    (void)lc;
+    struct zn_node *n = arg;
+    struct zn_node_report *rep = n->ctrl_rep;
+    struct zn_raft_status st;
+    zn_raft_status_get(n->raft, &st);
+    struct zn_store_counts counts;
+    zn_store_counts(n->store, &counts);
+    memset(rep, 0, sizeof(*rep));
+    rep->st.id = n->self;
+    rep->st.role = zn_raft_role_name(st.role);
+    rep->st.term = st.term;
+    rep->st.leader = st.leader;
+    rep->st.commit = st.commit;
+    rep->st.applied = n->applied_index;
+    rep->st.first_index = st.first_index;
+    rep->st.last_index = st.last_index;
+    for (uint32_t i = 0; i < st.conf.n_voters; i++)
+        rep->st.members[rep->st.n_members++] = st.conf.voters[i];
+    for (uint32_t i = 0; i < st.conf.n_learners && rep->st.n_members < ZN_CLUSTER_MEMBERS_MAX; i++)
+        rep->st.members[rep->st.n_members++] = st.conf.learners[i];
+    rep->st.sessions = counts.sessions;
+    rep->st.znodes = counts.znodes;
+    rep->st.last_election_ms = n->last_election_ms;
+    snprintf(rep->last_election_reason, sizeof(rep->last_election_reason), "%s",
+             n->last_election_reason);
+    /* Ready: a leader is known and everything committed that the store executes is applied. */
+    rep->st.ready = st.leader != 0 && n->applied_index >= st.commit && !n->draining;
+    rep->is_leader = st.role == ZN_RAFT_LEADER;
+    for (uint32_t i = 0; i < st.conf.n_voters; i++)
+        if (st.conf.voters[i] != n->self && n->peer_known[st.conf.voters[i]])
+            rep->best_follower = st.conf.voters[i];
+    n->ctrl_rc = 0;
+}
+
+static void node_ctrl_drain_fn(void *arg, struct zn_dp_lcore *lc)
+{
+    (void)lc;
+    struct zn_node *n = arg;
+    n->draining = true;
+    n->ctrl_rc = 0;
+}
+
+static void node_ctrl_transfer_fn(void *arg, struct zn_dp_lcore *lc)
+{
+    (void)lc;
+    struct zn_node *n = arg;
+    struct zn_raft_event ev = {.type = ZN_RAFT_EV_TRANSFER, .now_ns = node_now(n)};
+    ev.transfer.to = n->ctrl_to;
+    n->ctrl_rc = node_step(n, &ev);
+}
+
+static void node_ctrl_expire_fn(void *arg, struct zn_dp_lcore *lc)
+{
+    (void)lc;
+    struct zn_node *n = arg;
+    n->ctrl_rc = 0;
+    if (n->role != ZN_RAFT_LEADER)
+        return;
+    uint64_t ids[64];
+    uint32_t k = zn_sessions_track_expired(&n->sess, node_now(n), ids, 64);
+    for (uint32_t i = 0; i < k; i++) {
+        struct zn_entry e = {.type = ZN_ENTRY_SESSION_CLOSE,
+                             .session = ids[i],
+                             .close_reason = ZN_CLOSE_EXPIRED};
+        int rc = node_propose_entry(n, &e);
+        ZN_INFO("node", "session %016llx not heard within its timeout: expiring (%s)",
+                (unsigned long long)ids[i], rc ? zn_strerror(rc) : "proposed");
+    }
+}
+
+static int node_ctrl_run(struct zn_node *n, struct zn_dp_lcore *lc,
+                         void (*fn)(void *, struct zn_dp_lcore *), uint64_t timeout_ns)
+{
+    n->ctrl.fn = fn;
+    n->ctrl.arg = n;
+    atomic_store(&n->ctrl.done, false);
+    n->ctrl_rc = ZN_ETIMEDOUT;
+    int rc = zn_dp_lcore_ctrl_send(lc, &n->ctrl);
+    if (rc)
+        return rc;
+    uint64_t start = node_now(n);
+    while (!atomic_load_explicit(&n->ctrl.done, memory_order_acquire)) {
+        if (node_now(n) - start > timeout_ns) {
+            /* The message stays queued: wait for it before reusing n->ctrl (bounded by the
+             * lcore's next housekeeping). */
+            while (!atomic_load_explicit(&n->ctrl.done, memory_order_acquire)) {
+                struct timespec ts = {0, 1000000};
+                nanosleep(&ts, NULL);
+            }
+            return ZN_ETIMEDOUT;
+        }
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    return n->ctrl_rc;
+}
+
+int zn_node_ctrl_report(struct zn_node *n, struct zn_dp_lcore *lc, struct zn_node_report *rep,
+                        uint64_t timeout_ns)
+{
+    n->ctrl_rep = rep;
+    int rc = node_ctrl_run(n, lc, node_ctrl_report_fn, timeout_ns);
+    rep->st.last_election_reason = rep->last_election_reason;
+    return rc;
+}
+
+int zn_node_ctrl_drain(struct zn_node *n, struct zn_dp_lcore *lc, uint64_t timeout_ns)
+{
+    return node_ctrl_run(n, lc, node_ctrl_drain_fn, timeout_ns);
+}
+
+int zn_node_ctrl_transfer(struct zn_node *n, struct zn_dp_lcore *lc, uint8_t to,
+                          uint64_t timeout_ns)
+{
+    n->ctrl_to = to;
+    return node_ctrl_run(n, lc, node_ctrl_transfer_fn, timeout_ns);
+}
+
+int zn_node_ctrl_expire(struct zn_node *n, struct zn_dp_lcore *lc, uint64_t timeout_ns)
+{
+    return node_ctrl_run(n, lc, node_ctrl_expire_fn, timeout_ns);
+}
+
+/* ---- recovery and set-up -------------------------------------------------------------------- */
+
+struct node_recover_ctx {
+    struct zn_node *n;
+    uint64_t commit_hint;
+    uint64_t loaded;
+};
+
+static int node_recover_entry(void *ctx, const struct zn_wal_entry *we)
+{
+    struct node_recover_ctx *rc = ctx;
+    struct zn_raft_entry e = {.index = we->index,
+                              .term = we->term,
+                              .type = (uint32_t)(we->type - 1),
+                              .len = we->len,
+                              .data = we->payload};
+    int err = zn_raft_load_entry(rc->n->raft, &e);
+    if (err)
+        return err;
+    rc->loaded++;
+    return 0;
+}
+
+static int node_conf_from_config(const struct zn_config *cfg, struct zn_raft_conf *conf)
+{
+    memset(conf, 0, sizeof(*conf));
+    for (uint32_t i = 0; i < cfg->cluster.n_members; i++) {
+        uint8_t id = cfg->cluster.members[i].id;
+        bool learner = false;
+        for (uint32_t k = 0; k < cfg->cluster.n_learners; k++)
+            learner |= cfg->cluster.learners[k] == id;
+        if (learner)
+            conf->learners[conf->n_learners++] = id;
+        else
+            conf->voters[conf->n_voters++] = id;
+    }
+    return conf->n_voters > 0 ? 0 : ZN_EINVAL;
+}
+
+static int node_open_raft(struct zn_node *n, char *err, size_t err_len)
+{
+    struct zn_raft_config rc;
+    zn_raft_config_default(&rc, n->self);
+    rc.priority = (uint8_t)n->cfg.raft.priority;
+    rc.pre_vote = n->cfg.raft.pre_vote;
+    rc.check_quorum = n->cfg.raft.check_quorum;
+    rc.lease_reads = n->cfg.raft.lease_reads;
+    rc.seed = node_random_u64();
+    rc.election_timeout_ns = (uint64_t)n->cfg.raft.election_timeout_ms * ZN_NS_PER_MS;
+    rc.heartbeat_interval_ns = (uint64_t)n->cfg.raft.heartbeat_interval_ms * ZN_NS_PER_MS;
+    rc.inflight_max = n->cfg.raft.inflight_max;
+    rc.batch_entries_max = n->cfg.raft.batch_entries_max;
+    uint64_t bb = n->cfg.raft.batch_bytes_max;
+    rc.batch_bytes_max = (uint32_t)(bb > ZN_MSG_SIZE_MAX_BYTES / 2 ? ZN_MSG_SIZE_MAX_BYTES / 2 : bb);
+    size_t need = zn_raft_mem_size(&rc);
+    if (need == 0) {
+        node_errf(err, err_len, "invalid [raft] settings for the consensus core");
+        return ZN_EINVAL;
+    }
+    n->raft_mem = aligned_alloc(64, (need + 63) & ~(size_t)63);
+    if (!n->raft_mem)
+        return ZN_ENOMEM;
+    int e = zn_raft_init(&n->raft, &rc, &n->conf, n->raft_mem, need);
+    if (e)
+        node_errf(err, err_len, "consensus core: %s", zn_strerror(e));
+    return e;
+}
+
+static int node_recover(struct zn_node *n, char *err, size_t err_len)
+{
+    snprintf(n->state_dir, sizeof(n->state_dir), "%s/state", n->cfg.node.data_dir);
+    if (mkdir(n->state_dir, 0750) != 0 && errno != EEXIST) {
+        node_errf(err, err_len, "cannot create %s: %s", n->state_dir, strerror(errno));
+        return ZN_EIO;
+    }
+    n->disk_mem = malloc(zn_disk_posix_size());
+    if (!n->disk_mem)
+        return ZN_ENOMEM;
+    int rc = zn_disk_posix_init(&n->disk, n->disk_mem, n->state_dir);
+    if (rc) {
+        node_errf(err, err_len, "cannot open %s: %s", n->state_dir, zn_strerror(rc));
+        return rc;
+    }
+    n->disk_open = true;
+    struct zn_hardstate hs;
+    struct zn_disk_report rep;
+    memset(&rep, 0, sizeof(rep));
+    rc = zn_hardstate_open(&n->hsf, &n->disk, n->cfg.node.cluster_id, n->self, true, &hs, &rep);
+    if (rc) {
+        node_errf(err, err_len, "hard state refused: %s (file %s, offset %llu): %s",
+                  zn_strerror(rc), rep.file, (unsigned long long)rep.offset, rep.message);
+        return rc;
+    }
+    n->hsf_open = true;
+    rc = node_open_raft(n, err, err_len);
+    if (rc)
+        return rc;
+    struct zn_raft_snapshot_meta snap = {.index = 0, .term = 0, .conf = n->conf};
+    rc = zn_raft_load(n->raft, hs.term, (uint8_t)hs.vote, &snap);
+    if (rc) {
+        node_errf(err, err_len, "consensus core refused the hard state: %s", zn_strerror(rc));
+        return rc;
+    }
+    struct zn_wal_config wc = {
+        .disk = &n->disk,
+        .alloc = {node_alloc, node_release_mem, NULL},
+        .cluster_id = n->cfg.node.cluster_id,
+        .node_id = n->self,
+        .segment_bytes = n->cfg.wal.segment_bytes,
+        .snapshot_index = 0,
+        .snapshot_term = 0,
+        .commit_hint = hs.commit,
+        .allow_repair = false,
+        .hardstate = &n->hsf,
+    };
+    struct node_recover_ctx ctx = {.n = n, .commit_hint = hs.commit};
+    struct zn_wal_recovery rec;
+    memset(&rec, 0, sizeof(rec));
+    rc = zn_wal_open(&n->wal, &wc, node_recover_entry, &ctx, &rec);
+    if (rc) {
+        node_errf(err, err_len, "WAL recovery refused: %s (file %s, offset %llu): %s",
+                  zn_strerror(rc), rec.report.file, (unsigned long long)rec.report.offset,
+                  rec.report.message);
+        return rc;
+    }
+    if (rec.torn_bytes)
+        ZN_WARN("node", "WAL: discarded a torn tail of %llu bytes in %s at offset %llu (never "
+                        "acknowledged)",
+                (unsigned long long)rec.torn_bytes, rec.torn_file,
+                (unsigned long long)rec.torn_offset);
+    ZN_INFO("node", "recovered: term %llu, vote %u, commit hint %llu, log [%llu, %llu] in %u "
+                    "segments (%llu entries)",
+            (unsigned long long)hs.term, hs.vote, (unsigned long long)hs.commit,
+            (unsigned long long)rec.first_index, (unsigned long long)rec.last_index,
+            rec.segments, (unsigned long long)ctx.loaded);
+    /* Re-apply the committed prefix the hard state vouches for; the rest follows as Raft
+     * learns the commit index from the leader. */
+    uint64_t upto = hs.commit < rec.last_index ? hs.commit : rec.last_index;
+    for (uint64_t i = rec.first_index; i <= upto && i >= 1; i++)
+        node_apply_one(n, i, false);
+    n->apply_to = upto > rec.first_index - 1 ? upto : rec.first_index - 1;
+    n->applied_index = n->apply_to;
+    ZN_INFO("node", "store rebuilt up to zxid %llu (%u sessions tracked)",
+            (unsigned long long)zn_store_applied_zxid(n->store), n->sess.count);
+    return 0;
+}
+
+static int node_open_net(struct zn_node *n, char *err, size_t err_len)
+{
+    for (uint32_t i = 0; i < n->cfg.cluster.n_members; i++) {
+        const struct zn_config_member *m = &n->cfg.cluster.members[i];
+        uint32_t ip;
+        if (zn_dp_ip_parse(m->host, &ip) != 0) {
+            node_errf(err, err_len, "[cluster] members: bad address %s", m->host);
+            return ZN_EINVAL;
+        }
+        n->peer[m->id] = (struct zn_dp_addr){.ip = ip, .port = m->port};
+        n->peer_known[m->id] = true;
+    }
+    if (n->cfg.net.transport != ZN_TRANSPORT_KERNEL) {
+        node_errf(err, err_len,
+                  "[net] transport = dpdk: this build of zincd drives the kernel transport only");
+        return ZN_ENOTSUP;
+    }
+    struct zn_dp_addr local = {.port = n->cfg.net.listen_port};
+    if (zn_dp_ip_parse(n->cfg.net.listen_host, &local.ip) != 0) {
+        node_errf(err, err_len, "[net] listen_host: bad address %s", n->cfg.net.listen_host);
+        return ZN_EINVAL;
+    }
+    n->udp = calloc(1, sizeof(*n->udp));
+    n->msgr = calloc(1, sizeof(*n->msgr));
+    if (!n->udp || !n->msgr)
+        return ZN_ENOMEM;
+    n->udp->fd = -1;
+    int rc = zn_udp_open(n->udp, &local, &n->tr);
+    if (rc) {
+        node_errf(err, err_len, "cannot bind UDP %s:%u: %s", n->cfg.net.listen_host,
+                  n->cfg.net.listen_port, zn_strerror(rc));
+        return rc;
+    }
+    rc = zn_dp_msgr_init(n->msgr, &n->tr, n->cfg.node.cluster_id, n->self, ZN_REASM_SLOTS_DEFAULT,
+                         ZN_REASM_BYTES_DEFAULT, ZN_REASM_TIMEOUT_NS_DEFAULT);
+    if (rc) {
+        node_errf(err, err_len, "messenger: %s", zn_strerror(rc));
+        return rc;
+    }
+    n->msgr_open = true;
+    return 0;
+}
+
+int zn_node_open(const struct zn_config *cfg, const struct zn_clock *clock, struct zn_node **out,
+                 char *err, size_t err_len)
+{
+    *out = NULL;
+    struct zn_node *n = calloc(1, sizeof(*n));
+    if (!n)
+        return ZN_ENOMEM;
+    n->cfg = *cfg;
+    n->clock = clock;
+    n->self = (uint8_t)cfg->node.id;
+    n->memory_mode = cfg->wal.sync == ZN_SYNC_MEMORY;
+    n->role = ZN_RAFT_FOLLOWER;
+    snprintf(n->last_election_reason, sizeof(n->last_election_reason), "none");
+    n->tx = malloc(ZN_MSG_SIZE_MAX_BYTES);
+    n->enc = malloc(ZN_STORE_ENTRY_SIZE_MAX > ZN_MSG_SIZE_MAX_BYTES ? ZN_STORE_ENTRY_SIZE_MAX
+                                                                     : ZN_MSG_SIZE_MAX_BYTES);
+    n->rx_entries = calloc(ZN_RX_ENTRIES_MAX, sizeof(*n->rx_entries));
+    n->nm = malloc(sizeof(*n->nm));
+    n->conv = malloc(sizeof(*n->conv));
+    n->relq = calloc(ZN_RELQ_MAX, sizeof(*n->relq));
+    zn_wbuf_init(&n->rbuf, ZN_MSG_SIZE_MAX_BYTES);
+    int rc = ZN_ENOMEM;
+    if (!n->tx || !n->enc || !n->rx_entries || !n->nm || !n->conv || !n->relq)
+        goto fail;
+    rc = node_conf_from_config(cfg, &n->conf);
+    if (rc)
+        goto fail;
+    rc = zn_sessions_init(&n->sess, ZN_SESSIONS_MAX, ZN_NODE_EVENT_POOL,
+                          ZN_NODE_EVENTS_PER_SESSION_MAX);
+    if (rc)
+        goto fail;
+    struct zn_store_config sc = {.data_size_max = (uint32_t)cfg->limits.data_bytes_max};
+    rc = zn_store_create(&sc, &n->store);
+    if (rc) {
+        node_errf(err, err_len, "cannot create the store: %s", zn_strerror(rc));
+        goto fail;
+    }
+    rc = node_recover(n, err, err_len);
+    if (rc)
+        goto fail;
+    rc = node_open_net(n, err, err_len);
+    if (rc)
+        goto fail;
+    if (n->memory_mode)
+        ZN_WARN("node", "wal.sync = memory: writes are acknowledged before they reach the disk; "
+                        "a power loss of a majority at once LOSES ACKNOWLEDGED WRITES");
+    *out = n;
+    return 0;
+fail:
+    if (err[0] == '\0')
+        node_errf(err, err_len, "start-up failed: %s", zn_strerror(rc));
+    zn_node_close(n);
+    return rc;
+}
+
+void zn_node_close(struct zn_node *n)
+{
+    if (!n)
+        return;
+    if (n->wal) {
+        zn_wal_flush(n->wal);
+        node_wal_wait_idle(n);
+        while (n->relq_count) {
+            free(n->relq[n->relq_head]);
+            n->relq_head = (n->relq_head + 1) % ZN_RELQ_MAX;
+            n->relq_count--;
+        }
+        zn_wal_close(n->wal);
+    }
+    if (n->hsf_open)
+        zn_hardstate_close(&n->hsf);
+    if (n->disk_open)
+        zn_disk_posix_fini(&n->disk);
+    if (n->msgr_open)
+        zn_dp_msgr_fini(n->msgr);
+    if (n->udp && n->udp->fd >= 0)
+        zn_udp_close(n->udp);
+    if (n->store)
+        zn_store_destroy(n->store);
+    zn_sessions_destroy(&n->sess);
+    zn_wbuf_fini(&n->rbuf);
+    free(n->udp);
+    free(n->msgr);
+    free(n->disk_mem);
+    free(n->raft_mem);
+    free(n->tx);
+    free(n->enc);
+    free(n->rx_entries);
+    free(n->nm);
+    free(n->conv);
+    free(n->relq);
+    free(n);
+}

@@ -289,8 +289,8 @@ static void node_send_client(struct zn_node *n, uint32_t ip, uint16_t port,
     if (body_len)
         memmove(buf + ZN_SESS_HDR_BYTES, body, body_len);
     struct zn_dp_addr dst = {.ip = ip, .port = port};
-    zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, buf, (uint32_t)(ZN_SESS_HDR_BYTES + body_len),
-                    node_now(n));
+    zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, buf,
+                    (uint32_t)(ZN_SESS_HDR_BYTES + body_len), node_now(n));
 }
 
 static void node_send_refused(struct zn_node *n, uint32_t ip, uint16_t port, uint64_t session,
@@ -347,12 +347,13 @@ static void node_persist(struct zn_node *n, const struct zn_raft_persist *p)
         for (uint32_t i = 0; i < p->n_entries; i++) {
             const struct zn_raft_entry *e = &p->entries[i];
             uint64_t index = p->first_index + i;
-            int rc = zn_wal_append(n->wal, (uint16_t)(e->type + 1), e->term, index, e->data, e->len);
+            int rc =
+                zn_wal_append(n->wal, (uint16_t)(e->type + 1), e->term, index, e->data, e->len);
             if (rc == ZN_EFULL) {
                 zn_wal_flush(n->wal);
                 node_wal_wait_idle(n);
-                rc = zn_wal_append(n->wal, (uint16_t)(e->type + 1), e->term, index, e->data,
-                                   e->len);
+                rc =
+                    zn_wal_append(n->wal, (uint16_t)(e->type + 1), e->term, index, e->data, e->len);
             }
             if (rc)
                 zn_panic("WAL append of index %llu failed: %s", (unsigned long long)index,
@@ -487,7 +488,8 @@ static int node_propose_client(struct zn_node *n, uint64_t session, uint64_t seq
     int rc = zn_zk_request_decode(request.ptr, (size_t)request.len, &lim, &req);
     if (rc)
         return rc;
-    struct zn_entry e = {.type = ZN_ENTRY_CLIENT, .session = session, .cxid = (int32_t)(uint32_t)seq};
+    struct zn_entry e = {
+        .type = ZN_ENTRY_CLIENT, .session = session, .cxid = (int32_t)(uint32_t)seq};
     rc = zn_zkconv_op(&req, n->conv, &e.op);
     if (rc)
         return rc;
@@ -530,8 +532,8 @@ static void node_on_session_created(struct zn_node *n, const struct zn_apply_res
     }
     struct zn_session_row *row;
     uint64_t now = node_now(n);
-    if (zn_sessions_add(&n->sess, res->session, ZN_SESSIONS_F_TRACKED, rep.timeout_ms, now,
-                        &row) != 0) {
+    if (zn_sessions_add(&n->sess, res->session, ZN_SESSIONS_F_TRACKED, rep.timeout_ms, now, &row) !=
+        0) {
         ZN_WARN("node", "session table full: session %016llx not tracked",
                 (unsigned long long)res->session);
         return;
@@ -618,8 +620,8 @@ static void node_apply_one(struct zn_node *n, uint64_t index, bool live)
         if (c && (c->flags & ZN_SESSIONS_F_OWNED) && live &&
             res.entry_type == ZN_ENTRY_SESSION_CLOSE)
             node_send_refused(n, c->client_ip, c->client_port, c->id, ZK_SESSIONEXPIRED);
-        zn_sessions_drop(&n->sess, res.closed_session,
-                         ZN_SESSIONS_F_OWNED | ZN_SESSIONS_F_TRACKED, NULL, 0, NULL);
+        zn_sessions_drop(&n->sess, res.closed_session, ZN_SESSIONS_F_OWNED | ZN_SESSIONS_F_TRACKED,
+                         NULL, 0, NULL);
         if (live)
             ZN_INFO("node", "session %016llx %s", (unsigned long long)res.closed_session,
                     res.entry_type == ZN_ENTRY_SESSION_CLOSE ? "expired" : "closed");
@@ -794,7 +796,8 @@ static void node_handle_request(struct zn_node *n, const struct zn_dp_addr *from
         return;
     enum zn_sess_order order = zn_sess_window_classify(row->next_seq, h->seq, ZN_NODE_HOLD_WINDOW);
     bool retry_inflight = row->write_inflight == h->seq;
-    if (order == ZN_SESS_EARLY || order == ZN_SESS_TOO_EARLY || (row->write_inflight && !retry_inflight && order == ZN_SESS_IN_ORDER)) {
+    if (order == ZN_SESS_EARLY || order == ZN_SESS_TOO_EARLY ||
+        (row->write_inflight && !retry_inflight && order == ZN_SESS_IN_ORDER)) {
         n->n_early++; /* FIFO: taken after the earlier request (the client retransmits) */
         return;
     }
@@ -902,8 +905,7 @@ static void node_on_forward(struct zn_node *n, const struct zn_nodemsg *m)
     if (m->u.fwd.op == ZN_FWD_WRITE)
         rc = node_propose_client(n, m->u.fwd.session, m->u.fwd.seq, m->u.fwd.request);
     else if (m->u.fwd.op == ZN_FWD_SESSION_CREATE)
-        rc = node_propose_session_create(n, m->u.fwd.session, m->u.fwd.timeout_ms,
-                                         m->u.fwd.passwd);
+        rc = node_propose_session_create(n, m->u.fwd.session, m->u.fwd.timeout_ms, m->u.fwd.passwd);
     else
         rc = ZN_ENOTSUP; /* READ_INDEX: not wired yet (the origin refuses linearizable reads) */
     if (rc == ZN_ENOTLEADER || rc == ZN_EFULL) {
@@ -920,8 +922,8 @@ static void node_on_forward(struct zn_node *n, const struct zn_nodemsg *m)
 static void node_on_peer(struct zn_node *n, uint8_t sender, const uint8_t *data, uint32_t len)
 {
     struct zn_nodemsg m;
-    if (sender == 0 || !n->peer_known[sender] ||
-        zn_nodemsg_decode(data, len, n->nm, &m) != 0 || m.origin != sender) {
+    if (sender == 0 || !n->peer_known[sender] || zn_nodemsg_decode(data, len, n->nm, &m) != 0 ||
+        m.origin != sender) {
         n->n_client_dropped++;
         return;
     }
@@ -1071,8 +1073,8 @@ static unsigned node_stage_tx(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns
     static struct zn_nodemsg_touch entries[ZN_NODE_TOUCH_BATCH_MAX];
     unsigned work = 0;
     for (int batch = 0; batch < 16; batch++) {
-        uint32_t k = zn_sessions_touch_collect(&n->sess, now_ns, ids, ages,
-                                               ZN_NODE_TOUCH_BATCH_MAX, &n->touch_cursor);
+        uint32_t k = zn_sessions_touch_collect(&n->sess, now_ns, ids, ages, ZN_NODE_TOUCH_BATCH_MAX,
+                                               &n->touch_cursor);
         if (k == 0)
             break;
         work += k;
@@ -1172,9 +1174,8 @@ static void node_ctrl_expire_fn(void *arg, struct zn_dp_lcore *lc)
     uint64_t ids[64];
     uint32_t k = zn_sessions_track_expired(&n->sess, node_now(n), ids, 64);
     for (uint32_t i = 0; i < k; i++) {
-        struct zn_entry e = {.type = ZN_ENTRY_SESSION_CLOSE,
-                             .session = ids[i],
-                             .close_reason = ZN_CLOSE_EXPIRED};
+        struct zn_entry e = {
+            .type = ZN_ENTRY_SESSION_CLOSE, .session = ids[i], .close_reason = ZN_CLOSE_EXPIRED};
         int rc = node_propose_entry(n, &e);
         ZN_INFO("node", "session %016llx not heard within its timeout: expiring (%s)",
                 (unsigned long long)ids[i], rc ? zn_strerror(rc) : "proposed");
@@ -1287,7 +1288,8 @@ static int node_open_raft(struct zn_node *n, char *err, size_t err_len)
     rc.inflight_max = n->cfg.raft.inflight_max;
     rc.batch_entries_max = n->cfg.raft.batch_entries_max;
     uint64_t bb = n->cfg.raft.batch_bytes_max;
-    rc.batch_bytes_max = (uint32_t)(bb > ZN_MSG_SIZE_MAX_BYTES / 2 ? ZN_MSG_SIZE_MAX_BYTES / 2 : bb);
+    rc.batch_bytes_max =
+        (uint32_t)(bb > ZN_MSG_SIZE_MAX_BYTES / 2 ? ZN_MSG_SIZE_MAX_BYTES / 2 : bb);
     size_t need = zn_raft_mem_size(&rc);
     if (need == 0) {
         node_errf(err, err_len, "invalid [raft] settings for the consensus core");
@@ -1360,15 +1362,17 @@ static int node_recover(struct zn_node *n, char *err, size_t err_len)
         return rc;
     }
     if (rec.torn_bytes)
-        ZN_WARN("node", "WAL: discarded a torn tail of %llu bytes in %s at offset %llu (never "
-                        "acknowledged)",
+        ZN_WARN("node",
+                "WAL: discarded a torn tail of %llu bytes in %s at offset %llu (never "
+                "acknowledged)",
                 (unsigned long long)rec.torn_bytes, rec.torn_file,
                 (unsigned long long)rec.torn_offset);
-    ZN_INFO("node", "recovered: term %llu, vote %u, commit hint %llu, log [%llu, %llu] in %u "
-                    "segments (%llu entries)",
+    ZN_INFO("node",
+            "recovered: term %llu, vote %u, commit hint %llu, log [%llu, %llu] in %u "
+            "segments (%llu entries)",
             (unsigned long long)hs.term, hs.vote, (unsigned long long)hs.commit,
-            (unsigned long long)rec.first_index, (unsigned long long)rec.last_index,
-            rec.segments, (unsigned long long)ctx.loaded);
+            (unsigned long long)rec.first_index, (unsigned long long)rec.last_index, rec.segments,
+            (unsigned long long)ctx.loaded);
     /* Re-apply the committed prefix the hard state vouches for; the rest follows as Raft
      * learns the commit index from the leader. */
     uint64_t upto = hs.commit < rec.last_index ? hs.commit : rec.last_index;
@@ -1439,7 +1443,7 @@ int zn_node_open(const struct zn_config *cfg, const struct zn_clock *clock, stru
     snprintf(n->last_election_reason, sizeof(n->last_election_reason), "none");
     n->tx = malloc(ZN_MSG_SIZE_MAX_BYTES);
     n->enc = malloc(ZN_STORE_ENTRY_SIZE_MAX > ZN_MSG_SIZE_MAX_BYTES ? ZN_STORE_ENTRY_SIZE_MAX
-                                                                     : ZN_MSG_SIZE_MAX_BYTES);
+                                                                    : ZN_MSG_SIZE_MAX_BYTES);
     n->rx_entries = calloc(ZN_RX_ENTRIES_MAX, sizeof(*n->rx_entries));
     n->nm = malloc(sizeof(*n->nm));
     n->conv = malloc(sizeof(*n->conv));

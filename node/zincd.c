@@ -30,11 +30,11 @@
 #include "node/startup.h"
 #include "node/status.h"
 
-#define ZN_MS                1000000ull
-#define ZN_STATUS_PERIOD_NS  (200ull * ZN_MS)
-#define ZN_EXPIRE_PERIOD_NS  (50ull * ZN_MS)
-#define ZN_CTRL_TIMEOUT_NS   (500ull * ZN_MS)
-#define ZN_TRANSFER_WAIT_NS  (2000ull * ZN_MS)
+#define ZN_MS               1000000ull
+#define ZN_STATUS_PERIOD_NS (200ull * ZN_MS)
+#define ZN_EXPIRE_PERIOD_NS (50ull * ZN_MS)
+#define ZN_CTRL_TIMEOUT_NS  (500ull * ZN_MS)
+#define ZN_TRANSFER_WAIT_NS (2000ull * ZN_MS)
 
 static void zincd_write_status(const struct zn_config *cfg, struct zn_node_report *rep,
                                const struct zn_clock *clock)
@@ -70,8 +70,9 @@ static int zincd_run(const struct zn_config *cfg)
     /* The recovery re-applies the log on this thread: it is the store's writer until the lcore
      * starts (QSBR registration, store/store.h). */
     rcu_register_thread();
-    ZN_INFO("mgmt", "zincd %s: node %u of cluster %u, data in %s, %s transport on %s:%u, "
-                    "wal.sync = %s",
+    ZN_INFO("mgmt",
+            "zincd %s: node %u of cluster %u, data in %s, %s transport on %s:%u, "
+            "wal.sync = %s",
             ZN_VERSION, cfg->node.id, cfg->node.cluster_id, cfg->node.data_dir,
             cfg->net.transport == ZN_TRANSPORT_KERNEL ? "kernel" : "dpdk", cfg->net.listen_host,
             cfg->net.listen_port, cfg->wal.sync == ZN_SYNC_MEMORY ? "memory" : "fsync");
@@ -143,8 +144,8 @@ static int zincd_run(const struct zn_config *cfg)
             if (zn_node_ctrl_report(node, lc, &rep, ZN_CTRL_TIMEOUT_NS) == 0 && !rep.is_leader)
                 break;
         }
-        ZN_INFO("mgmt", "leadership %s", rep.is_leader ? "still here (transfer timed out)"
-                                                        : "handed over");
+        ZN_INFO("mgmt", "leadership %s",
+                rep.is_leader ? "still here (transfer timed out)" : "handed over");
     }
     rep.st.ready = false;
     rep.st.role = "stopped";

@@ -1,0 +1,63 @@
+/*
+ * tclient.h - a small blocking test client of the native protocol (proto/session.h) for the
+ * node's end-to-end test, until libzinc lands: one session, requests one at a time with
+ * retransmission (flag RETRY, same seq), failover to the next server keeping the session
+ * (CONNECT with id + password), refusals handled as libzinc would.
+ */
+#ifndef ZN_TESTS_NODE_TCLIENT_H
+#define ZN_TESTS_NODE_TCLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/zn_clock.h"
+#include "dataplane/zn_dp_msg.h"
+#include "dataplane/zn_udp.h"
+#include "proto/zk.h"
+
+#define TC_SERVERS_MAX 8
+
+struct tclient {
+    struct zn_clock clock;
+    struct zn_clock_system clock_state;
+    struct zn_udp udp;
+    struct zn_dp_transport tr;
+    struct zn_dp_msgr msgr;
+    struct zn_dp_addr servers[TC_SERVERS_MAX];
+    unsigned n_servers;
+    unsigned cur;
+    uint32_t cluster_id;
+    uint64_t session;
+    uint8_t passwd[16];
+    uint32_t timeout_ms;
+    uint64_t next_seq;
+    uint64_t last_zxid;
+    /* the last message received */
+    uint8_t in[1 << 16];
+    uint32_t in_len;
+    bool got;
+    unsigned failovers;
+    uint64_t retransmits;
+};
+
+/* servers: "127.0.0.1:7101,127.0.0.1:7102". 0 or -1. */
+int tc_init(struct tclient *c, const char *servers, uint32_t cluster_id);
+void tc_fini(struct tclient *c);
+/* Open a session (bounded by deadline_ms across servers). 0 or a negative code. */
+int tc_connect(struct tclient *c, uint32_t timeout_ms, uint32_t deadline_ms);
+/*
+ * Send RequestHeader + body bytes (xid filled in) and wait for the reply, retransmitting and
+ * failing over as needed within deadline_ms. On success *zk_err is the ReplyHeader err and the
+ * reply body is at body/body_len (valid until the next call). Returns 0 or ZN_ETIMEDOUT /
+ * ZN_ESESSIONEXPIRED.
+ */
+int tc_call(struct tclient *c, const uint8_t *req, size_t req_len, uint32_t deadline_ms,
+            int32_t *zk_err, const uint8_t **body, size_t *body_len);
+
+/* Helpers building jute requests and checking replies. */
+int tc_create(struct tclient *c, const char *path, const char *data, int32_t mode, int32_t *zk_err);
+int tc_get(struct tclient *c, const char *path, char *data, size_t cap, int32_t *zk_err);
+int tc_set(struct tclient *c, const char *path, const char *data, int32_t *zk_err);
+int tc_delete(struct tclient *c, const char *path, int32_t *zk_err);
+
+#endif /* ZN_TESTS_NODE_TCLIENT_H */

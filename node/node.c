@@ -57,6 +57,7 @@
 #include "store/reply.h"
 #include "store/store.h"
 #include "store/wal.h"
+#include "store/watch.h"
 
 #define ZN_NS_PER_MS       1000000ull
 #define ZN_PENDING_MAX     256u
@@ -65,6 +66,8 @@
 #define ZN_WAL_WAIT_NS     (10ull * 1000 * ZN_NS_PER_MS)
 #define ZN_TOUCH_MIN_NS    (20ull * ZN_NS_PER_MS)
 #define ZN_NODE_EVENT_POOL 65536u
+#define ZN_EVENT_RTO_NS    (200ull * ZN_NS_PER_MS)
+#define ZN_EVENT_RETX_NS   (50ull * ZN_NS_PER_MS)
 
 /* Messages released together once the WAL made everything up to persist_id durable. */
 struct zn_release {
@@ -114,6 +117,17 @@ struct zn_node {
     bool snapshot_warned;
     /* store */
     struct zn_store *store;
+    struct zn_watch_reg *watches;
+    /* encoded watch events held until acked: slot = the handle in the session's event queue */
+    struct {
+        uint8_t *p;
+        uint32_t len;
+    } * evbuf;
+    uint32_t *evfree;
+    uint32_t evfree_n;
+    uint64_t next_retx_ns;
+    uint64_t overflow_session; /* a session whose event queue overflowed during a fire */
+    uint64_t n_events;
     /* network */
     struct zn_udp *udp;
     struct zn_dp_transport tr;
@@ -296,6 +310,8 @@ static void node_send_client(struct zn_node *n, uint32_t ip, uint16_t port,
 static void node_send_refused(struct zn_node *n, uint32_t ip, uint16_t port, uint64_t session,
                               int32_t zk_err)
 {
+    ZN_DEBUG("node", "refusing session %016llx: ZooKeeper error %d", (unsigned long long)session,
+             zk_err);
     struct zn_sess_hdr h = {.kind = ZN_SESS_REFUSED,
                             .leader = n->leader,
                             .session_id = session,
@@ -303,6 +319,118 @@ static void node_send_refused(struct zn_node *n, uint32_t ip, uint16_t port, uin
     uint8_t body[4] = {(uint8_t)((uint32_t)zk_err >> 24), (uint8_t)((uint32_t)zk_err >> 16),
                        (uint8_t)((uint32_t)zk_err >> 8), (uint8_t)zk_err};
     node_send_client(n, ip, port, &h, body, sizeof(body));
+}
+
+/* ---- watch events --------------------------------------------------------------------------- */
+
+static void node_event_free(struct zn_node *n, uint32_t handle)
+{
+    free(n->evbuf[handle].p);
+    n->evbuf[handle].p = NULL;
+    n->evfree[n->evfree_n++] = handle;
+}
+
+/* Send the events of row that are due (new, or unacked for ZN_EVENT_RTO_NS). */
+static void node_flush_events(struct zn_node *n, struct zn_session_row *row, uint64_t now)
+{
+    static uint32_t due[ZN_NODE_EVENTS_PER_SESSION_MAX];
+    uint32_t k = zn_sessions_event_due(&n->sess, row, now, ZN_EVENT_RTO_NS, due,
+                                       ZN_NODE_EVENTS_PER_SESSION_MAX);
+    struct zn_dp_addr dst = {.ip = row->client_ip, .port = row->client_port};
+    for (uint32_t i = 0; i < k; i++)
+        zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, n->evbuf[due[i]].p, n->evbuf[due[i]].len,
+                        now);
+}
+
+/* Forget a session here: its watches and queued events (closed, expired, moved, overflowed). */
+static void node_session_forget(struct zn_node *n, uint64_t id, uint8_t flags)
+{
+    static uint32_t released[ZN_NODE_EVENTS_PER_SESSION_MAX];
+    uint32_t k = 0;
+    if (zn_sessions_drop(&n->sess, id, flags, released, ZN_NODE_EVENTS_PER_SESSION_MAX, &k) == 0)
+        for (uint32_t i = 0; i < k; i++)
+            node_event_free(n, released[i]);
+    if (flags & ZN_SESSIONS_F_OWNED)
+        zn_watch_session_drop(n->watches, id);
+}
+
+static void node_emit(void *ctx, const struct zn_watch_event *ev)
+{
+    struct zn_node *n = ctx;
+    struct zn_session_row *row = zn_sessions_find(&n->sess, ev->session);
+    if (!row || !(row->flags & ZN_SESSIONS_F_OWNED) || n->evfree_n == 0) {
+        if (row && (row->flags & ZN_SESSIONS_F_OWNED))
+            n->overflow_session = ev->session;
+        return;
+    }
+    uint32_t handle = n->evfree[--n->evfree_n];
+    int64_t number = zn_sessions_event_push(&n->sess, row, (uint64_t)ev->zxid, handle);
+    if (number < 0) {
+        n->evfree[n->evfree_n++] = handle;
+        n->overflow_session = ev->session;
+        return;
+    }
+    size_t cap = ZN_SESS_HDR_BYTES + 16 + 12 + ev->path.len;
+    uint8_t *p = malloc(cap);
+    ZN_ASSERT(p != NULL);
+    struct zn_sess_hdr h = {.kind = ZN_SESS_EVENT,
+                            .leader = n->leader,
+                            .session_id = row->id,
+                            .seq = (uint64_t)number,
+                            .ack = row->next_seq - 1,
+                            .zxid = (uint64_t)ev->zxid};
+    zn_sess_hdr_encode(&h, p);
+    struct zn_jute_writer w;
+    zn_jute_writer_init(&w, p + ZN_SESS_HDR_BYTES, cap - ZN_SESS_HDR_BYTES);
+    struct zn_zk_reply_header rh = {.xid = ZN_ZK_XID_WATCH_EVENT, .zxid = ev->zxid, .err = 0};
+    zn_zk_put_reply_header(&w, &rh);
+    struct zn_zk_watch_event we = {.type = ev->type,
+                                   .state = ZN_ZK_STATE_SYNC_CONNECTED,
+                                   .path = zn_bytes_make(ev->path.ptr, ev->path.len)};
+    zn_zk_put_watch_event(&w, &we);
+    ZN_ASSERT(w.err == 0);
+    n->evbuf[handle].p = p;
+    n->evbuf[handle].len = (uint32_t)(ZN_SESS_HDR_BYTES + w.len);
+    n->n_events++;
+    node_flush_events(n, row, node_now(n)); /* sent now, before the reply of this zxid */
+}
+
+/* After a fire: send what it queued; a session whose queue overflowed loses this node (its
+ * client is not reading; it reconnects and sets its watches again, as with ZooKeeper). */
+static void node_after_fire(struct zn_node *n)
+{
+    if (n->overflow_session) {
+        ZN_WARN("node", "session %016llx: event queue full, dropping its connection here",
+                (unsigned long long)n->overflow_session);
+        node_session_forget(n, n->overflow_session, ZN_SESSIONS_F_OWNED);
+        n->overflow_session = 0;
+    }
+}
+
+static void node_retransmit_events(struct zn_node *n, uint64_t now)
+{
+    if (now < n->next_retx_ns)
+        return;
+    n->next_retx_ns = now + ZN_EVENT_RETX_NS;
+    uint64_t silent[64];
+    uint32_t n_silent = 0;
+    for (uint32_t i = 0; i < n->sess.capacity; i++) {
+        struct zn_session_row *row = &n->sess.rows[i];
+        if (!row->id || !(row->flags & ZN_SESSIONS_F_OWNED))
+            continue;
+        /* Not heard for a whole timeout: the client moved to another node or is gone (the
+         * leader expires it then); stop serving it here. */
+        if (now > row->last_heard_ns &&
+            now - row->last_heard_ns > (uint64_t)row->timeout_ms * ZN_NS_PER_MS) {
+            if (n_silent < 64)
+                silent[n_silent++] = row->id;
+            continue;
+        }
+        if (row->event_count)
+            node_flush_events(n, row, now);
+    }
+    for (uint32_t i = 0; i < n_silent; i++)
+        node_session_forget(n, silent[i], ZN_SESSIONS_F_OWNED);
 }
 
 /* ---- WAL ------------------------------------------------------------------------------------ */
@@ -611,6 +739,10 @@ static void node_apply_one(struct zn_node *n, uint64_t index, bool live)
         node_on_session_created(n, &res);
         return;
     }
+    if (res.trigger_count) {
+        zn_watch_fire(n->watches, &res, node_emit, n); /* events before the reply (rule 5) */
+        node_after_fire(n);
+    }
     struct zn_session_row *row = zn_sessions_find(&n->sess, res.session);
     bool owned = live && row && (row->flags & ZN_SESSIONS_F_OWNED);
     if (owned && res.has_reply && !res.stale)
@@ -620,8 +752,7 @@ static void node_apply_one(struct zn_node *n, uint64_t index, bool live)
         if (c && (c->flags & ZN_SESSIONS_F_OWNED) && live &&
             res.entry_type == ZN_ENTRY_SESSION_CLOSE)
             node_send_refused(n, c->client_ip, c->client_port, c->id, ZK_SESSIONEXPIRED);
-        zn_sessions_drop(&n->sess, res.closed_session, ZN_SESSIONS_F_OWNED | ZN_SESSIONS_F_TRACKED,
-                         NULL, 0, NULL);
+        node_session_forget(n, res.closed_session, ZN_SESSIONS_F_OWNED | ZN_SESSIONS_F_TRACKED);
         if (live)
             ZN_INFO("node", "session %016llx %s", (unsigned long long)res.closed_session,
                     res.entry_type == ZN_ENTRY_SESSION_CLOSE ? "expired" : "closed");
@@ -750,6 +881,93 @@ static void node_reply_error(struct zn_node *n, struct zn_session_row *row, uint
     node_send_client(n, row->client_ip, row->client_port, &h, body, w.len);
 }
 
+/* The watch a read leaves (ZooKeeper: exists always, getData/getChildren when found). */
+static void node_maybe_watch(struct zn_node *n, struct zn_session_row *row, const struct zn_op *op,
+                             uint64_t zxid)
+{
+    if (!op->watch)
+        return;
+    struct zn_reply rep;
+    if (zn_reply_decode(n->rbuf.p, n->rbuf.len, &rep) != 0)
+        return;
+    int kind = op->type == ZN_OP_EXISTS    ? ZN_WATCH_EXISTS
+               : op->type == ZN_OP_GETDATA ? ZN_WATCH_DATA
+                                           : ZN_WATCH_CHILD;
+    if (kind != ZN_WATCH_EXISTS && rep.err != 0)
+        return;
+    int rc = zn_watch_add(n->watches, n->store, row->id, op->path.ptr, op->path.len, kind, zxid,
+                          rep.err == 0, node_emit, n);
+    if (rc)
+        ZN_DEBUG("node", "watch on %.*s not registered: %s", (int)op->path.len, op->path.ptr,
+                 zn_strerror(rc));
+    node_after_fire(n);
+}
+
+/* setWatches(2), addWatch, removeWatches, checkWatches: node-local, answered at once. */
+static int node_watch_request(struct zn_node *n, struct zn_session_row *row,
+                              const struct zn_zk_request *req)
+{
+    uint64_t applied = zn_store_applied_zxid(n->store);
+    switch (req->type) {
+    case ZN_ZK_OP_ADDWATCH: {
+        int kind = req->u.watch.type == ZN_ZK_ADDWATCH_PERSISTENT_RECURSIVE
+                       ? ZN_WATCH_PERSISTENT_RECURSIVE
+                       : ZN_WATCH_PERSISTENT;
+        if (req->u.watch.type != ZN_ZK_ADDWATCH_PERSISTENT &&
+            req->u.watch.type != ZN_ZK_ADDWATCH_PERSISTENT_RECURSIVE)
+            return ZN_EBADARGUMENTS;
+        struct zn_stat st;
+        bool exists = zn_store_stat(n->store, (const char *)req->u.watch.path.ptr,
+                                    (uint32_t)req->u.watch.path.len, &st, NULL) == 0;
+        int rc = zn_watch_add(n->watches, n->store, row->id, (const char *)req->u.watch.path.ptr,
+                              (uint32_t)req->u.watch.path.len, kind, applied, exists, node_emit, n);
+        node_after_fire(n);
+        return rc;
+    }
+    case ZN_ZK_OP_REMOVEWATCHES:
+    case ZN_ZK_OP_CHECKWATCHES:
+        return zn_watch_remove(n->watches, row->id, (const char *)req->u.watch.path.ptr,
+                               (uint32_t)req->u.watch.path.len, req->u.watch.type,
+                               req->type == ZN_ZK_OP_REMOVEWATCHES);
+    case ZN_ZK_OP_SETWATCHES:
+    case ZN_ZK_OP_SETWATCHES2: {
+        /* Re-registration after a reconnect: each watch fires at once if its node changed
+         * after relative_zxid (what the client had seen). */
+        const struct zn_zk_vec *vecs[5] = {
+            &req->u.set_watches.data, &req->u.set_watches.exist, &req->u.set_watches.child,
+            &req->u.set_watches.persistent, &req->u.set_watches.persistent_recursive};
+        const int kinds[5] = {ZN_WATCH_DATA, ZN_WATCH_EXISTS, ZN_WATCH_CHILD, ZN_WATCH_PERSISTENT,
+                              ZN_WATCH_PERSISTENT_RECURSIVE};
+        uint64_t seen = (uint64_t)req->u.set_watches.relative_zxid;
+        for (int v = 0; v < 5; v++) {
+            struct zn_zk_vec_iter it;
+            struct zn_bytes path;
+            zn_zk_vec_iter_init(&it, vecs[v]);
+            while (zn_zk_vec_next_string(&it, &path)) {
+                struct zn_stat st;
+                bool exists = zn_store_stat(n->store, (const char *)path.ptr, (uint32_t)path.len,
+                                            &st, NULL) == 0;
+                /* A data or child watch on a node that is gone fires NodeDeleted at once. */
+                zn_watch_add(n->watches, n->store, row->id, (const char *)path.ptr,
+                             (uint32_t)path.len, kinds[v], seen,
+                             kinds[v] == ZN_WATCH_EXISTS ? exists : true, node_emit, n);
+            }
+        }
+        node_after_fire(n);
+        return 0;
+    }
+    default:
+        return ZN_EUNIMPLEMENTED;
+    }
+}
+
+static bool node_is_watch_op(int32_t type)
+{
+    return type == ZN_ZK_OP_ADDWATCH || type == ZN_ZK_OP_REMOVEWATCHES ||
+           type == ZN_ZK_OP_CHECKWATCHES || type == ZN_ZK_OP_SETWATCHES ||
+           type == ZN_ZK_OP_SETWATCHES2;
+}
+
 static void node_serve_read(struct zn_node *n, struct zn_session_row *row, uint64_t seq,
                             const struct zn_op *op)
 {
@@ -772,6 +990,7 @@ static void node_serve_read(struct zn_node *n, struct zn_session_row *row, uint6
                             .ack = row->next_seq - 1,
                             .zxid = zxid};
     node_send_client(n, row->client_ip, row->client_port, &h, body, w.len);
+    node_maybe_watch(n, row, op, zxid);
 }
 
 static bool node_is_logged(int32_t type)
@@ -806,6 +1025,13 @@ static void node_handle_request(struct zn_node *n, const struct zn_dp_addr *from
     zn_zk_limits_default(&lim);
     lim.data_bytes_max = (int32_t)n->cfg.limits.data_bytes_max;
     int rc = zn_zk_request_decode(body.ptr, (size_t)body.len, &lim, &req);
+    if (rc == 0 && node_is_watch_op(req.type)) {
+        rc = node_watch_request(n, row, &req);
+        node_reply_error(n, row, h->seq, rc); /* header only; err 0 on success */
+        if (order == ZN_SESS_IN_ORDER)
+            row->next_seq++;
+        return;
+    }
     struct zn_op op;
     if (rc == 0)
         rc = zn_zkconv_op(&req, n->conv, &op);
@@ -881,7 +1107,11 @@ static void node_on_client(struct zn_node *n, const struct zn_dp_addr *from, con
         }
         zn_sessions_heard(&n->sess, row, node_now(n));
         if (h.kind == ZN_SESS_ACK) {
-            zn_sessions_event_ack(&n->sess, row, h.ack, NULL, 0);
+            static uint32_t released[256];
+            uint32_t k;
+            while ((k = zn_sessions_event_ack(&n->sess, row, h.ack, released, 256)) > 0)
+                for (uint32_t i = 0; i < k; i++)
+                    node_event_free(n, released[i]);
             return;
         }
         struct zn_sess_hdr p = {.kind = ZN_SESS_PONG,
@@ -1064,6 +1294,10 @@ static unsigned node_stage_tx(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns
 {
     (void)lc;
     struct zn_node *n = ctx;
+    /* Handlers stamp times with node_now(), later than this iteration's now_ns: compare with a
+     * fresh reading so that no difference goes negative. */
+    now_ns = node_now(n);
+    node_retransmit_events(n, now_ns);
     if (now_ns < n->next_touch_ns)
         return 0;
     uint64_t interval = (uint64_t)n->cfg.session.timeout_min_ms * ZN_NS_PER_MS / 3;
@@ -1465,6 +1699,17 @@ int zn_node_open(const struct zn_config *cfg, const struct zn_clock *clock, stru
         node_errf(err, err_len, "cannot create the store: %s", zn_strerror(rc));
         goto fail;
     }
+    rc = zn_watch_reg_create(&n->watches);
+    if (rc)
+        goto fail;
+    n->evbuf = calloc(ZN_NODE_EVENT_POOL, sizeof(*n->evbuf));
+    n->evfree = calloc(ZN_NODE_EVENT_POOL, sizeof(*n->evfree));
+    if (!n->evbuf || !n->evfree) {
+        rc = ZN_ENOMEM;
+        goto fail;
+    }
+    for (uint32_t i = 0; i < ZN_NODE_EVENT_POOL; i++)
+        n->evfree[n->evfree_n++] = ZN_NODE_EVENT_POOL - 1 - i;
     rc = node_recover(n, err, err_len);
     if (rc)
         goto fail;
@@ -1505,6 +1750,13 @@ void zn_node_close(struct zn_node *n)
         zn_dp_msgr_fini(n->msgr);
     if (n->udp && n->udp->fd >= 0)
         zn_udp_close(n->udp);
+    if (n->watches)
+        zn_watch_reg_destroy(n->watches);
+    if (n->evbuf)
+        for (uint32_t i = 0; i < ZN_NODE_EVENT_POOL; i++)
+            free(n->evbuf[i].p);
+    free(n->evbuf);
+    free(n->evfree);
     if (n->store)
         zn_store_destroy(n->store);
     zn_sessions_destroy(&n->sess);

@@ -293,7 +293,7 @@ uint32_t zn_sessions_event_due(struct zn_sessions *t, struct zn_session_row *row
     uint32_t n = 0;
     for (uint32_t e = row->event_head; e != ZN_NONE && n < max; e = t->events[e].next) {
         struct zn_session_event *ev = &t->events[e];
-        if (ev->sent_ns == 0 || now_ns - ev->sent_ns >= rto_ns) {
+        if (ev->sent_ns == 0 || (now_ns > ev->sent_ns && now_ns - ev->sent_ns >= rto_ns)) {
             ev->sent_ns = now_ns ? now_ns : 1;
             out[n++] = ev->handle;
         }

@@ -110,7 +110,7 @@ static void write_config(int id)
             "[node]\nid = %d\ndata_dir = %s/n%d\n[cluster]\nmembers = 1@127.0.0.1:%u, "
             "2@127.0.0.1:%u, 3@127.0.0.1:%u\n[net]\nlisten_port = %u\nidle = lab\n"
             "[raft]\nelection_timeout_ms = 150\nheartbeat_interval_ms = 30\n"
-            "[session]\ntimeout_min_ms = 4000\n",
+            "[session]\ntimeout_min_ms = 4000\n[mgmt]\nlog_level = debug\n",
             id, base, id, ports[1], ports[2], ports[3], ports[id]);
     fclose(f);
 }
@@ -333,6 +333,54 @@ int main(int argc, char **argv)
     verify_on(leader, keys, vals, n, 1);
     printf("e2e: restarted node %d recovered and caught up (applied %llu); all writes present\n",
            leader, st.applied);
+
+    /* Watches across nodes, and session expiry removing an ephemeral node. */
+    {
+        static struct tclient w, x, y;
+        char one[64];
+        servers_of(one, sizeof(one), 1 + leader % NODES, 1);
+        CHECK(tc_init(&w, one, 1) == 0 && tc_connect(&w, 4000, 8000) == 0, "watcher session");
+        servers_of(one, sizeof(one), leader, 1);
+        CHECK(tc_init(&x, one, 1) == 0 && tc_connect(&x, 4000, 8000) == 0, "writer session");
+        CHECK(tc_get_watch(&w, "/e2e", &err) == 0 && err == 0, "getData with watch: err %d", err);
+        CHECK(tc_set(&x, "/e2e", "v2", &err) == 0 && err == 0, "set /e2e from another node");
+        int32_t type = 0;
+        char path[64];
+        CHECK(tc_wait_event(&w, 3000, &type, path, sizeof(path)) == 0, "no watch event");
+        CHECK(type == ZN_ZK_EVENT_NODE_DATA_CHANGED && !strcmp(path, "/e2e"),
+              "event type %d path %s", type, path);
+        CHECK(tc_get(&w, "/e2e", data, sizeof(data), &err) == 0 && !strcmp(data, "v2"),
+              "the watcher reads the data that fired its watch");
+        printf("e2e: watch set on node %d fired NodeDataChanged for a write through node %d\n",
+               1 + leader % NODES, leader);
+        /* Session y creates an ephemeral and goes silent: the leader expires it. */
+        servers_of(one, sizeof(one), 0, 1);
+        CHECK(tc_init(&y, one, 1) == 0 && tc_connect(&y, 4000, 8000) == 0, "ephemeral session");
+        CHECK(tc_create(&y, "/e2e/eph", "mine", ZN_ZK_EPHEMERAL, &err) == 0 && err == 0,
+              "create ephemeral: err %d", err);
+        /* The watcher's node may not have applied y's create yet: sync makes it visible. */
+        CHECK(tc_sync(&w, "/e2e", &err) == 0 && err == 0, "sync: err %d", err);
+        CHECK(tc_exists_watch(&w, "/e2e/eph", &err) == 0 && err == 0, "exists watch: err %d", err);
+        uint64_t t_silent = now_ms();
+        CHECK(tc_wait_event(&w, 12000, &type, path, sizeof(path)) == 0,
+              "the ephemeral's deletion was not signalled");
+        CHECK(type == ZN_ZK_EVENT_NODE_DELETED && !strcmp(path, "/e2e/eph"),
+              "event type %d path %s", type, path);
+        CHECK(tc_get(&w, "/e2e/eph", data, sizeof(data), &err) == 0 && err == ZK_NONODE,
+              "ephemeral still there after expiry");
+        printf("e2e: silent session expired after %llu ms (timeout %u ms): ephemeral deleted, "
+               "NodeDeleted delivered\n",
+               (unsigned long long)(now_ms() - t_silent), y.timeout_ms);
+        /* y's own node applies the expiry at its own pace: refused within a bounded time. */
+        int rc = 0;
+        for (uint64_t stop = now_ms() + 3000; now_ms() < stop && rc != ZN_ESESSIONEXPIRED;)
+            if ((rc = tc_get(&y, "/e2e", data, sizeof(data), &err)) != ZN_ESESSIONEXPIRED)
+                sleep_ms(100);
+        CHECK(rc == ZN_ESESSIONEXPIRED, "the expired session must be refused, got %d", rc);
+        tc_fini(&w);
+        tc_fini(&x);
+        tc_fini(&y);
+    }
 
     /* SIGTERM: every node drains and exits 0. */
     for (int i = 1; i <= NODES; i++) {

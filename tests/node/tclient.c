@@ -292,3 +292,72 @@ int tc_delete(struct tclient *c, const char *path, int32_t *zk_err)
     size_t bl;
     return tc_call(c, buf, w.len, 10000, zk_err, &b, &bl);
 }
+
+static int tc_read_watch(struct tclient *c, int32_t op, const char *path, int32_t *zk_err)
+{
+    static uint8_t buf[4096];
+    struct zn_jute_writer w;
+    tc_req_begin(&w, buf, sizeof(buf), op);
+    zn_jute_put_string(&w, path);
+    zn_jute_put_bool(&w, true);
+    const uint8_t *b;
+    size_t bl;
+    return tc_call(c, buf, w.len, 10000, zk_err, &b, &bl);
+}
+
+int tc_get_watch(struct tclient *c, const char *path, int32_t *zk_err)
+{
+    return tc_read_watch(c, ZN_ZK_OP_GETDATA, path, zk_err);
+}
+
+int tc_exists_watch(struct tclient *c, const char *path, int32_t *zk_err)
+{
+    return tc_read_watch(c, ZN_ZK_OP_EXISTS, path, zk_err);
+}
+
+int tc_wait_event(struct tclient *c, uint32_t wait_ms, int32_t *type, char *path, size_t cap)
+{
+    uint64_t until = tc_now(c) + wait_ms * MS;
+    uint64_t next_ping = 0;
+    while (tc_now(c) < until) {
+        if (tc_now(c) >= next_ping) {
+            struct zn_sess_hdr p = {
+                .kind = ZN_SESS_PING, .session_id = c->session, .zxid = c->last_zxid};
+            tc_send(c, &p, NULL, 0);
+            next_ping = tc_now(c) + 1000 * MS;
+        }
+        struct zn_sess_hdr r;
+        struct zn_bytes rb;
+        if (!tc_recv(c, 50, &r, &rb) || r.kind != ZN_SESS_EVENT)
+            continue;
+        struct zn_jute_reader jr;
+        zn_jute_reader_init(&jr, rb.ptr, (size_t)rb.len);
+        struct zn_zk_reply_header rh;
+        struct zn_zk_watch_event ev;
+        if (zn_zk_get_reply_header(&jr, &rh) != 0 || rh.xid != ZN_ZK_XID_WATCH_EVENT ||
+            zn_zk_get_watch_event(&jr, &ev) != 0)
+            continue;
+        struct zn_sess_hdr ack = {
+            .kind = ZN_SESS_ACK, .session_id = c->session, .ack = r.seq, .zxid = c->last_zxid};
+        tc_send(c, &ack, NULL, 0);
+        *type = ev.type;
+        size_t n = ev.path.len > 0 ? (size_t)ev.path.len : 0;
+        if (n >= cap)
+            n = cap - 1;
+        memcpy(path, ev.path.ptr, n);
+        path[n] = '\0';
+        return 0;
+    }
+    return ZN_ETIMEDOUT;
+}
+
+int tc_sync(struct tclient *c, const char *path, int32_t *zk_err)
+{
+    static uint8_t buf[4096];
+    struct zn_jute_writer w;
+    tc_req_begin(&w, buf, sizeof(buf), ZN_ZK_OP_SYNC);
+    zn_jute_put_string(&w, path);
+    const uint8_t *b;
+    size_t bl;
+    return tc_call(c, buf, w.len, 10000, zk_err, &b, &bl);
+}

@@ -59,5 +59,13 @@ int tc_create(struct tclient *c, const char *path, const char *data, int32_t mod
 int tc_get(struct tclient *c, const char *path, char *data, size_t cap, int32_t *zk_err);
 int tc_set(struct tclient *c, const char *path, const char *data, int32_t *zk_err);
 int tc_delete(struct tclient *c, const char *path, int32_t *zk_err);
+/* sync(path): the session's next reads see every write committed before it. */
+int tc_sync(struct tclient *c, const char *path, int32_t *zk_err);
+/* getData/exists leaving a watch (exists: *zk_err NONODE is fine). */
+int tc_get_watch(struct tclient *c, const char *path, int32_t *zk_err);
+int tc_exists_watch(struct tclient *c, const char *path, int32_t *zk_err);
+/* Wait for a watch event (pinging every second to keep the session); acks it. 0 or
+ * ZN_ETIMEDOUT. */
+int tc_wait_event(struct tclient *c, uint32_t wait_ms, int32_t *type, char *path, size_t cap);
 
 #endif /* ZN_TESTS_NODE_TCLIENT_H */

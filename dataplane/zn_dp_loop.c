@@ -15,7 +15,6 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <time.h>
 #include <urcu/urcu-qsbr.h>
 
@@ -27,28 +26,6 @@
 #include "common/zn_assert.h"
 #include "common/zn_err.h"
 #include "common/zn_log.h"
-
-void zn_dp_idle_default(struct zn_dp_idle_cfg *cfg, enum zn_dp_idle_mode mode)
-{
-    cfg->mode = mode;
-    cfg->yield_window_ns = ZN_DP_IDLE_YIELD_WINDOW_NS_DEFAULT;
-    cfg->sleep_ns = ZN_DP_IDLE_SLEEP_NS_DEFAULT;
-    cfg->deep_after_ns = ZN_DP_IDLE_DEEP_AFTER_NS_DEFAULT;
-    cfg->deep_sleep_ns = ZN_DP_IDLE_DEEP_SLEEP_NS_DEFAULT;
-}
-
-int zn_dp_idle_parse(const char *name, struct zn_dp_idle_cfg *cfg)
-{
-    if (name == NULL)
-        return ZN_EINVAL;
-    if (strcmp(name, "busy") == 0)
-        zn_dp_idle_default(cfg, ZN_DP_IDLE_BUSY);
-    else if (strcmp(name, "lab") == 0)
-        zn_dp_idle_default(cfg, ZN_DP_IDLE_LAB);
-    else
-        return ZN_EINVAL;
-    return 0;
-}
 
 /* ---- rings ------------------------------------------------------------------------------ */
 
@@ -259,8 +236,7 @@ static void apply_idle(void *arg, struct zn_dp_lcore *lc)
 {
     const struct zn_dp_idle_cfg *next = arg;
     lc->idle = *next;
-    if (lc->idle.mode == ZN_DP_IDLE_LAB)
-        (void)prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    zn_dp_idle_thread_setup(&lc->idle);
 }
 
 static bool idle_all_done(struct zn_dp_sched *s)
@@ -335,28 +311,27 @@ static void housekeeping(struct zn_dp_lcore *lc, uint64_t now_ns)
 /* An empty iteration: yield, sleep (lab) or stay on the CPU (busy). Returns the new now. */
 static uint64_t idle(struct zn_dp_lcore *lc, uint64_t now_ns)
 {
-    if (lc->idle.mode == ZN_DP_IDLE_BUSY) {
+    uint64_t sleep_ns;
+    switch (zn_dp_idle_decide(&lc->idle, now_ns - lc->last_work_ns, &sleep_ns)) {
+    case ZN_DP_IDLE_SPIN:
         rte_pause(); /* dedicated core: only a hint to the sibling hyperthread */
         return now_ns;
-    }
-    if (now_ns - lc->last_work_ns < lc->idle.yield_window_ns) {
+    case ZN_DP_IDLE_YIELD:
         sched_yield();
         lc->stats.yields++;
         return zn_clock_monotonic_ns(lc->clock);
+    case ZN_DP_IDLE_SLEEP:
+        break;
     }
     housekeeping(lc, now_ns);
-    if (lc->idle.mode != ZN_DP_IDLE_LAB) /* a control message just changed the policy */
+    /* A control message may just have changed the policy: decide again. */
+    if (zn_dp_idle_decide(&lc->idle, now_ns - lc->last_work_ns, &sleep_ns) != ZN_DP_IDLE_SLEEP)
         return now_ns;
-    uint64_t sleep_ns = lc->idle.sleep_ns;
-    if (now_ns - lc->last_work_ns >= lc->idle.deep_after_ns) {
-        sleep_ns = lc->idle.deep_sleep_ns;
+    if (sleep_ns == lc->idle.deep_sleep_ns && sleep_ns != lc->idle.sleep_ns)
         lc->stats.deep_sleeps++;
-    }
     if (lc->rcu)
         urcu_qsbr_thread_offline();
-    struct timespec ts = {.tv_sec = (time_t)(sleep_ns / ZN_NS_PER_S),
-                          .tv_nsec = (long)(sleep_ns % ZN_NS_PER_S)};
-    nanosleep(&ts, NULL);
+    zn_dp_idle_nanosleep(sleep_ns);
     if (lc->rcu)
         urcu_qsbr_thread_online();
     lc->stats.sleeps++;
@@ -367,8 +342,7 @@ int zn_dp_lcore_run(struct zn_dp_lcore *lc)
 {
     if (lc->rcu)
         urcu_qsbr_register_thread();
-    if (lc->idle.mode == ZN_DP_IDLE_LAB)
-        (void)prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    zn_dp_idle_thread_setup(&lc->idle);
     uint64_t now = zn_clock_monotonic_ns(lc->clock);
     lc->last_work_ns = now;
     uint32_t since_housekeeping = 0;

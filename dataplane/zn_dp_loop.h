@@ -9,14 +9,8 @@
  * a liburcu QSBR quiescent state, runs the control messages management sent it, and calls the
  * stages' housekeeping hooks (ARP retries, reassembly expiry, stats).
  *
- * Idle policy (DESIGN.md section 4, shared/dpdk-notes.md "Three nodes on two cores"):
- *  - busy: never give up the CPU (dedicated cores, production default);
- *  - lab: after an empty iteration, sched_yield() while the last work is younger than
- *    yield_window_ns; past that, go RCU-offline and nanosleep(sleep_ns) with the timer slack set
- *    to 1 ns, then come back online; once idle for deep_after_ns, sleep deep_sleep_ns instead
- *    (each wake costs 15-25 us of CPU on these VMs, so 50 us sleeps alone burn ~20% of a
- *    core; the deep sleep brings an idle instance to ~2%). No rte_pause() spins: they never
- *    give the CPU away.
+ * Idle policy (DESIGN.md section 4, zn_dp_idle.h): busy or lab; in the lab policy an lcore
+ * runs its housekeeping and goes RCU-offline before every sleep, and comes back online after.
  *
  * Ownership (STYLE.md 5, 6): an lcore's context and its stages' state are written only by that
  * lcore. Management talks to it through its control ring (zn_dp_lcore_ctrl_send) and stops it
@@ -35,26 +29,10 @@
 
 #include "common/zn_clock.h"
 #include "common/zn_limits.h"
+#include "dataplane/zn_dp_idle.h"
 
 struct rte_ring;
 struct zn_dp_lcore;
-
-enum zn_dp_idle_mode {
-    ZN_DP_IDLE_BUSY = 0,
-    ZN_DP_IDLE_LAB = 1,
-};
-
-struct zn_dp_idle_cfg {
-    enum zn_dp_idle_mode mode;
-    uint64_t yield_window_ns; /* lab: yield while the last work is at most this old */
-    uint64_t sleep_ns;        /* lab: nanosleep length once idle */
-    uint64_t deep_after_ns;   /* lab: idle longer than this sleeps deep_sleep_ns instead */
-    uint64_t deep_sleep_ns;
-};
-
-/* "busy" or "lab" with the default windows; 0 or ZN_EINVAL. */
-int zn_dp_idle_parse(const char *name, struct zn_dp_idle_cfg *cfg);
-void zn_dp_idle_default(struct zn_dp_idle_cfg *cfg, enum zn_dp_idle_mode mode);
 
 /* A poller: returns the work it found (0 when idle). */
 typedef unsigned (*zn_dp_poll_fn)(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns);

@@ -107,7 +107,8 @@ int zn_dp_msgr_poll(struct zn_dp_msgr *m, uint64_t now_ns, zn_dp_msg_handler han
             continue;
         }
         struct zn_reasm_msg msg;
-        rc = zn_reasm_add(&m->reasm, &h, dg[i].data + ZN_FRAME_HDR_BYTES, now_ns, &msg);
+        uint64_t source = ((uint64_t)dg[i].peer.ip << 16) | dg[i].peer.port;
+        rc = zn_reasm_add(&m->reasm, &h, dg[i].data + ZN_FRAME_HDR_BYTES, source, now_ns, &msg);
         if (rc < 0) {
             m->stats.drop_reasm++;
             continue;

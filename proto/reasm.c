@@ -22,6 +22,7 @@
 
 struct zn_reasm_slot {
     uint8_t *buf; /* msg_len bytes of message, then the bitmap; NULL when the slot is free */
+    uint64_t source;
     uint64_t msg_id;
     uint64_t first_ns;
     uint32_t msg_len;
@@ -76,7 +77,7 @@ void zn_reasm_fini(struct zn_reasm *r)
 }
 
 static struct zn_reasm_slot *slot_find(struct zn_reasm *r, const struct zn_frame_hdr *h,
-                                       struct zn_reasm_slot **free_slot)
+                                       uint64_t source, struct zn_reasm_slot **free_slot)
 {
     *free_slot = NULL;
     for (uint32_t i = 0; i < r->slot_count; i++) {
@@ -86,14 +87,15 @@ static struct zn_reasm_slot *slot_find(struct zn_reasm *r, const struct zn_frame
                 *free_slot = s;
             continue;
         }
-        if (s->msg_id == h->msg_id && s->sender == h->sender && s->type == h->type)
+        if (s->msg_id == h->msg_id && s->source == source && s->sender == h->sender &&
+            s->type == h->type)
             return s;
     }
     return NULL;
 }
 
 int zn_reasm_add(struct zn_reasm *r, const struct zn_frame_hdr *h, const uint8_t *payload,
-                 uint64_t now_ns, struct zn_reasm_msg *out)
+                 uint64_t source, uint64_t now_ns, struct zn_reasm_msg *out)
 {
     ZN_ASSERT(r->slots != NULL && h != NULL && out != NULL);
     ZN_ASSERT(h->seg_count == zn_frame_seg_count(h->msg_len) && h->seg_index < h->seg_count);
@@ -106,7 +108,7 @@ int zn_reasm_add(struct zn_reasm *r, const struct zn_frame_hdr *h, const uint8_t
         return 1;
     }
     struct zn_reasm_slot *free_slot;
-    struct zn_reasm_slot *s = slot_find(r, h, &free_slot);
+    struct zn_reasm_slot *s = slot_find(r, h, source, &free_slot);
     if (s != NULL && (s->msg_len != h->msg_len || s->seg_count != h->seg_count)) {
         r->stats.inconsistent++;
         slot_drop(r, s);
@@ -129,6 +131,7 @@ int zn_reasm_add(struct zn_reasm *r, const struct zn_frame_hdr *h, const uint8_t
         memset(s->buf + h->msg_len, 0, bitmap_bytes(h->seg_count));
         s->buf_bytes = (uint32_t)need;
         s->msg_id = h->msg_id;
+        s->source = source;
         s->sender = h->sender;
         s->type = h->type;
         s->msg_len = h->msg_len;

@@ -3,7 +3,7 @@
  *
  * A receiver feeds every decoded datagram (zn_frame_decode) to zn_reasm_add. Single-segment
  * messages never enter the table: the caller uses the payload in place. A multi-segment message
- * occupies one of `slots` entries, keyed by (sender, type, msg_id), and a buffer of msg_len
+ * occupies one of `slots` entries, keyed by (source, sender, type, msg_id), and a buffer of msg_len
  * bytes plus a bitmap of received segments. The total of those buffers never exceeds
  * `bytes_max`; a message that would exceed it, or that finds no free slot, is refused and
  * counted (the sender retransmits, and stale partial messages expire). A partial message older
@@ -61,14 +61,18 @@ int zn_reasm_init(struct zn_reasm *r, uint32_t slots, uint64_t bytes_max, uint64
 void zn_reasm_fini(struct zn_reasm *r);
 
 /*
- * Add a decoded segment (`h` from zn_frame_decode, `payload` its h->payload_len bytes).
+ * Add a decoded segment (`h` from zn_frame_decode, `payload` its h->payload_len bytes) that came
+ * from `source`: an identifier of the sending endpoint chosen by the caller (the transport
+ * address, e.g. IPv4 << 16 | port), because node ids alone do not tell clients apart (every
+ * client sends as node 0). Partial messages are keyed by (source, sender, type, msg_id).
  * Returns 1 and fills `out` when the message is complete (for a single-segment message
- * out->data points at `payload`, nothing is copied), 0 when the segment was stored or was a duplicate, or a negative code when it was
- * refused: ZN_EFULL (no slot), ZN_ELIMIT (budget), ZN_EPROTO (inconsistent with the message
- * being reassembled under the same key; that partial message is dropped), ZN_ENOMEM.
+ * out->data points at `payload`, nothing is copied), 0 when the segment was stored or was a
+ * duplicate, or a negative code when it was refused: ZN_EFULL (no slot), ZN_ELIMIT (budget),
+ * ZN_EPROTO (inconsistent with the message being reassembled under the same key; that partial
+ * message is dropped), ZN_ENOMEM.
  */
 int zn_reasm_add(struct zn_reasm *r, const struct zn_frame_hdr *h, const uint8_t *payload,
-                 uint64_t now_ns, struct zn_reasm_msg *out);
+                 uint64_t source, uint64_t now_ns, struct zn_reasm_msg *out);
 
 /* Give back a message returned by zn_reasm_add (no-op for single-segment messages). */
 void zn_reasm_msg_release(struct zn_reasm *r, struct zn_reasm_msg *msg);

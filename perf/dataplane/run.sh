@@ -79,6 +79,14 @@ if [ "$(id -u)" = 0 ]; then
     done
 fi
 
+echo "## kernel-UDP transport on loopback (same framed messages, no DPDK)"
+for policy in busy lab; do
+    start_pong k "$BENCH" pong --udp --ip 127.0.0.1 --idle $policy || exit 1
+    "$BENCH" ping --udp --ip 127.0.0.1 --peer-ip 127.0.0.1 --size 64 --count "$COUNT" \
+        --idle $policy --label "kudp-loopback-$policy"
+    stop_pongs
+done
+
 echo "## lab idle policy (3 processes on 2 cores): two-process floor, then fan-out to two"
 start_pong f "$BENCH" pong --vdev "$(memif server f1 0)" --ip 10.99.3.2 --idle lab || exit 1
 "$BENCH" ping --vdev "$(memif client f1 0)" --ip 10.99.3.1 --peer-ip 10.99.3.2 --size 64 \

@@ -12,6 +12,8 @@
  *       both replies. --size is the message size; raw frames have the same length on the wire
  *       as the stack's frames (Ethernet + IPv4 + UDP + frame header + message).
  *       --no-udp-cksum (both sides): send UDP checksum 0 (frames keep their CRC32C).
+ *   --udp (instead of --vdev, both sides): the kernel-UDP transport on --ip (pong binds port
+ *       7100, ping 7101), for the kernel floor on loopback.
  *
  * Output line: "RESULT <label> size=<n> count=<n> p50=<us> p99=<us> p999=<us> [first_p50=...]"
  */
@@ -34,6 +36,7 @@
 #include "dataplane/zn_dp_loop.h"
 #include "dataplane/zn_dp_msg.h"
 #include "dataplane/zn_dp_stack.h"
+#include "dataplane/zn_udp.h"
 
 #define CLUSTER   9u
 #define UDP_PORT  7100
@@ -64,6 +67,7 @@ struct inst {
     struct zn_dp_msgr m[MAX_PORTS];
     uint64_t now;
     uint64_t replies[MAX_PORTS];
+    struct zn_udp *udp; /* --udp: the kernel-UDP transport instead of DPDK */
 };
 
 /* ---- pong ---------------------------------------------------------------------------------- */
@@ -279,6 +283,44 @@ static int run_ping_stack(struct inst *in, const struct zn_dp_addr *peers, unsig
     return 0;
 }
 
+static int start_dpdk(struct inst *in, const char **vdevs, unsigned n_vdevs, const char *prefix,
+                      uint32_t ip, bool pong, bool no_udp_cksum)
+{
+    char pfx[96];
+    snprintf(pfx, sizeof(pfx), "%s-%d", prefix, (int)getpid());
+    char rundir[64];
+    snprintf(rundir, sizeof(rundir), "/tmp/zn-dpdk-run-%u", (unsigned)getuid());
+    struct zn_dp_eal_cfg cfg = {.file_prefix = pfx,
+                                .runtime_dir = rundir,
+                                .lcores = "0@(0,1)",
+                                .lab = true,
+                                .mem_mb = 256,
+                                .n_vdevs = n_vdevs,
+                                .log_level = "error"};
+    for (unsigned i = 0; i < n_vdevs; i++)
+        cfg.vdevs[i] = vdevs[i];
+    if (zn_dp_eal_init(&cfg) != 0)
+        return -1;
+    in->pool = zn_dp_pool_create("bench_pool", n_vdevs, 1);
+    if (in->pool == NULL)
+        return -1;
+    for (unsigned p = 0; p < n_vdevs; p++) {
+        if (zn_dp_port_start((uint16_t)p, 1, in->pool, &in->port[p]) != 0)
+            return -1;
+        struct zn_dp_stack_cfg scfg = {.port_id = (uint16_t)p,
+                                       .ip = ip + p * 256, /* one subnet per port */
+                                       .udp_port = UDP_PORT,
+                                       .pool = in->pool,
+                                       .port = &in->port[p],
+                                       .udp_tx_cksum_off = no_udp_cksum};
+        if (zn_dp_stack_init(&in->stack[p], &scfg, &in->t[p]) != 0 ||
+            zn_dp_msgr_init(&in->m[p], &in->t[p], CLUSTER, pong ? 2 : 1, 8, 1u << 20,
+                            100 * 1000 * 1000) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -290,25 +332,18 @@ int main(int argc, char **argv)
     unsigned n_vdevs = 0, n_peers = 0;
     const char *ip_s = NULL, *ready = NULL, *idle_s = "busy", *prefix = "zn-bench";
     const char *label = NULL;
-    bool raw = false, no_udp_cksum = false;
+    bool raw = false, no_udp_cksum = false, udp = false;
     unsigned size = 64, count = 10000, warmup = 500, interval_us = 0;
     double timeout_s = 60;
     static const struct option opts[] = {
-        {"vdev", required_argument, 0, 'v'},
-        {"ip", required_argument, 0, 'i'},
-        {"peer-ip", required_argument, 0, 'I'},
-        {"raw", no_argument, 0, 'r'},
-        {"size", required_argument, 0, 's'},
-        {"count", required_argument, 0, 'c'},
-        {"warmup", required_argument, 0, 'w'},
-        {"interval-us", required_argument, 0, 'u'},
-        {"idle", required_argument, 0, 'd'},
-        {"timeout-s", required_argument, 0, 't'},
-        {"ready", required_argument, 0, 'R'},
-        {"prefix", required_argument, 0, 'x'},
-        {"label", required_argument, 0, 'l'},
-        {"no-udp-cksum", no_argument, 0, 'n'},
-        {0, 0, 0, 0},
+        {"vdev", required_argument, 0, 'v'},    {"ip", required_argument, 0, 'i'},
+        {"peer-ip", required_argument, 0, 'I'}, {"raw", no_argument, 0, 'r'},
+        {"size", required_argument, 0, 's'},    {"count", required_argument, 0, 'c'},
+        {"warmup", required_argument, 0, 'w'},  {"interval-us", required_argument, 0, 'u'},
+        {"idle", required_argument, 0, 'd'},    {"timeout-s", required_argument, 0, 't'},
+        {"ready", required_argument, 0, 'R'},   {"prefix", required_argument, 0, 'x'},
+        {"label", required_argument, 0, 'l'},   {"no-udp-cksum", no_argument, 0, 'n'},
+        {"udp", no_argument, 0, 'U'},           {0, 0, 0, 0},
     };
     int c;
     optind = 2;
@@ -358,6 +393,9 @@ int main(int argc, char **argv)
         case 'n':
             no_udp_cksum = true;
             break;
+        case 'U':
+            udp = true;
+            break;
         default:
             return 2;
         }
@@ -365,44 +403,26 @@ int main(int argc, char **argv)
     bool pong = strcmp(mode, "pong") == 0;
     uint32_t ip = 0;
     struct zn_dp_idle_cfg idle;
+    if (udp)
+        n_vdevs = 1; /* one kernel socket plays the one port */
     if ((!pong && strcmp(mode, "ping") != 0) || n_vdevs == 0 || zn_dp_ip_parse(ip_s, &ip) != 0 ||
         zn_dp_idle_parse(idle_s, &idle) != 0 || (!pong && !raw && n_peers != n_vdevs) ||
-        size > ZN_FRAME_SEG_BYTES) {
+        size > ZN_FRAME_SEG_BYTES || (udp && raw)) {
         fprintf(stderr, "zn_dp_bench: bad arguments\n");
         return 2;
     }
     zn_log_set_level(ZN_LOG_WARN);
-    char pfx[96];
-    snprintf(pfx, sizeof(pfx), "%s-%d", prefix, (int)getpid());
-    struct zn_dp_eal_cfg cfg = {.file_prefix = pfx,
-                                .runtime_dir = "/tmp/zn-dpdk-run",
-                                .lcores = "0@(0,1)",
-                                .lab = true,
-                                .mem_mb = 256,
-                                .n_vdevs = n_vdevs,
-                                .log_level = "error"};
-    for (unsigned i = 0; i < n_vdevs; i++)
-        cfg.vdevs[i] = vdevs[i];
-    if (zn_dp_eal_init(&cfg) != 0)
-        return 1;
     struct inst *in = calloc(1, sizeof(*in));
     in->n_ports = n_vdevs;
-    in->pool = zn_dp_pool_create("bench_pool", n_vdevs, 1);
-    if (in->pool == NULL)
-        return 1;
-    for (unsigned p = 0; p < n_vdevs; p++) {
-        if (zn_dp_port_start((uint16_t)p, 1, in->pool, &in->port[p]) != 0)
-            return 1;
-        struct zn_dp_stack_cfg scfg = {.port_id = (uint16_t)p,
-                                       .ip = ip + p * 256, /* one subnet per port */
-                                       .udp_port = UDP_PORT,
-                                       .pool = in->pool,
-                                       .port = &in->port[p],
-                                       .udp_tx_cksum_off = no_udp_cksum};
-        if (zn_dp_stack_init(&in->stack[p], &scfg, &in->t[p]) != 0 ||
-            zn_dp_msgr_init(&in->m[p], &in->t[p], CLUSTER, pong ? 2 : 1, 8, 1u << 20,
+    if (udp) {
+        in->udp = calloc(1, sizeof(*in->udp));
+        struct zn_dp_addr local = {.ip = ip, .port = (uint16_t)(pong ? UDP_PORT : UDP_PORT + 1)};
+        if (in->udp == NULL || zn_udp_open(in->udp, &local, &in->t[0]) != 0 ||
+            zn_dp_msgr_init(&in->m[0], &in->t[0], CLUSTER, pong ? 2 : 1, 8, 1u << 20,
                             100 * 1000 * 1000) != 0)
             return 1;
+    } else if (start_dpdk(in, vdevs, n_vdevs, prefix, ip, pong, no_udp_cksum) != 0) {
+        return 1;
     }
     int rc = 0;
     if (pong) {
@@ -430,7 +450,7 @@ int main(int argc, char **argv)
                 (unsigned long)ls->deep_sleeps);
         zn_dp_sched_fini(&g_sched);
     } else {
-        if (wait_links(in, 10) != 0) {
+        if (!udp && wait_links(in, 10) != 0) {
             fprintf(stderr, "zn_dp_bench: link down\n");
             return 1;
         }
@@ -455,13 +475,18 @@ int main(int argc, char **argv)
         free(h);
         free(first);
     }
-    for (unsigned p = 0; p < n_vdevs; p++) {
-        zn_dp_msgr_fini(&in->m[p]);
-        zn_dp_stack_fini(&in->stack[p]);
-    }
     for (unsigned p = 0; p < n_vdevs; p++)
-        zn_dp_port_stop((uint16_t)p);
+        zn_dp_msgr_fini(&in->m[p]);
+    if (udp) {
+        zn_udp_close(in->udp);
+        free(in->udp);
+    } else {
+        for (unsigned p = 0; p < n_vdevs; p++) {
+            zn_dp_stack_fini(&in->stack[p]);
+            zn_dp_port_stop((uint16_t)p);
+        }
+        zn_dp_eal_fini();
+    }
     free(in);
-    zn_dp_eal_fini();
     return rc == 0 ? 0 : 1;
 }

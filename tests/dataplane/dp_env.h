@@ -15,7 +15,7 @@ static inline int dp_env_eal_lcores(const char *tag, const char **vdevs, unsigne
 {
     static char prefix[64], dir[128];
     snprintf(prefix, sizeof(prefix), "zn-%s-%d", tag, (int)getpid());
-    snprintf(dir, sizeof(dir), "/tmp/zn-dpdk-run");
+    snprintf(dir, sizeof(dir), "/tmp/zn-dpdk-run-%u", (unsigned)getuid());
     struct zn_dp_eal_cfg cfg = {
         .file_prefix = prefix,
         .runtime_dir = dir,

@@ -158,7 +158,7 @@ int main(int argc, char **argv)
     } else {
         char pfx[64], dir[64];
         snprintf(pfx, sizeof(pfx), "%s-%d", prefix ? prefix : "zn-peer", (int)getpid());
-        snprintf(dir, sizeof(dir), "/tmp/zn-dpdk-run");
+        snprintf(dir, sizeof(dir), "/tmp/zn-dpdk-run-%u", (unsigned)getuid());
         const char *vdevs[1] = {vdev};
         struct zn_dp_eal_cfg cfg = {.file_prefix = pfx,
                                     .runtime_dir = dir,

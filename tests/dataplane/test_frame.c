@@ -171,11 +171,11 @@ Test(reasm, out_of_order_with_duplicates_reassembles)
         struct zn_frame_hdr h;
         int i = order[k];
         cr_assert_eq(zn_frame_decode(d[i], (size_t)l[i], NULL, &h), 0);
-        int rc = zn_reasm_add(&r, &h, d[i] + ZN_FRAME_HDR_BYTES, 10, &out);
+        int rc = zn_reasm_add(&r, &h, d[i] + ZN_FRAME_HDR_BYTES, 1, 10, &out);
         cr_assert_geq(rc, 0);
         done += rc;
         if (k == 3) /* a duplicate */
-            cr_assert_eq(zn_reasm_add(&r, &h, d[i] + ZN_FRAME_HDR_BYTES, 10, &out), 0);
+            cr_assert_eq(zn_reasm_add(&r, &h, d[i] + ZN_FRAME_HDR_BYTES, 1, 10, &out), 0);
     }
     cr_assert_eq(done, 1);
     cr_assert_eq(out.len, len);
@@ -206,7 +206,7 @@ Test(reasm, truncated_sequence_times_out_and_bounds_hold)
     /* all but the last segment */
     for (int i = 0; i < count - 1; i++) {
         cr_assert_eq(zn_frame_decode(d[i], (size_t)l[i], NULL, &h), 0);
-        cr_assert_eq(zn_reasm_add(&r, &h, d[i] + ZN_FRAME_HDR_BYTES, 100, &out), 0);
+        cr_assert_eq(zn_reasm_add(&r, &h, d[i] + ZN_FRAME_HDR_BYTES, 1, 100, &out), 0);
     }
     cr_assert_eq(r.stats.slots_in_use, 1);
     /* a second message fits the budget, a third does not (budget 12000 < 3 * 5001) */
@@ -215,9 +215,9 @@ Test(reasm, truncated_sequence_times_out_and_bounds_hold)
     split(msg, len, 2, d2, l2);
     split(msg, len, 3, d3, l3);
     cr_assert_eq(zn_frame_decode(d2[0], (size_t)l2[0], NULL, &h), 0);
-    cr_assert_eq(zn_reasm_add(&r, &h, d2[0] + ZN_FRAME_HDR_BYTES, 100, &out), 0);
+    cr_assert_eq(zn_reasm_add(&r, &h, d2[0] + ZN_FRAME_HDR_BYTES, 1, 100, &out), 0);
     cr_assert_eq(zn_frame_decode(d3[0], (size_t)l3[0], NULL, &h), 0);
-    int rc = zn_reasm_add(&r, &h, d3[0] + ZN_FRAME_HDR_BYTES, 100, &out);
+    int rc = zn_reasm_add(&r, &h, d3[0] + ZN_FRAME_HDR_BYTES, 1, 100, &out);
     cr_assert(rc == ZN_ELIMIT || rc == ZN_EFULL, "rc %d", rc);
     cr_assert_leq(r.stats.bytes_in_use, 12000);
     cr_assert_eq(zn_reasm_expire(&r, 1000), 0, "not yet");
@@ -226,7 +226,7 @@ Test(reasm, truncated_sequence_times_out_and_bounds_hold)
     cr_assert_eq(r.stats.bytes_in_use, 0);
     /* the late last segment of message 1 now starts a new partial message, never completes */
     cr_assert_eq(zn_frame_decode(d[3], (size_t)l[3], NULL, &h), 0);
-    cr_assert_eq(zn_reasm_add(&r, &h, d[3] + ZN_FRAME_HDR_BYTES, 2000, &out), 0);
+    cr_assert_eq(zn_reasm_add(&r, &h, d[3] + ZN_FRAME_HDR_BYTES, 1, 2000, &out), 0);
     cr_assert_eq(r.stats.completed, 0);
     zn_reasm_fini(&r);
     for (int i = 0; i < count; i++) {
@@ -249,9 +249,9 @@ Test(reasm, inconsistent_segment_drops_partial)
     struct zn_reasm_msg out;
     struct zn_frame_hdr h;
     cr_assert_eq(zn_frame_decode(d[0], (size_t)l[0], NULL, &h), 0);
-    cr_assert_eq(zn_reasm_add(&r, &h, d[0] + ZN_FRAME_HDR_BYTES, 0, &out), 0);
+    cr_assert_eq(zn_reasm_add(&r, &h, d[0] + ZN_FRAME_HDR_BYTES, 1, 0, &out), 0);
     cr_assert_eq(zn_frame_decode(e[1], (size_t)m[1], NULL, &h), 0);
-    cr_assert_eq(zn_reasm_add(&r, &h, e[1] + ZN_FRAME_HDR_BYTES, 0, &out), ZN_EPROTO);
+    cr_assert_eq(zn_reasm_add(&r, &h, e[1] + ZN_FRAME_HDR_BYTES, 1, 0, &out), ZN_EPROTO);
     cr_assert_eq(r.stats.inconsistent, 1);
     cr_assert_eq(r.stats.slots_in_use, 0);
     cr_assert_eq(r.stats.bytes_in_use, 0);
@@ -270,4 +270,48 @@ Test(reasm, init_validates_arguments)
     cr_assert_eq(zn_reasm_init(&r, ZN_REASM_SLOTS_MAX + 1, 100, 1), ZN_EINVAL);
     cr_assert_eq(zn_reasm_init(&r, 1, ZN_REASM_BYTES_MAX + 1, 1), ZN_EINVAL);
     cr_assert_eq(zn_reasm_init(&r, 1, 100, 0), ZN_EINVAL);
+}
+
+/* Two clients both send as node 0 with msg_id 1: their messages must not mix. */
+Test(reasm, same_ids_from_two_sources_stay_apart)
+{
+    uint8_t *m1 = malloc(3000), *m2 = malloc(3000);
+    memset(m1, 0x11, 3000);
+    memset(m2, 0x22, 3000);
+    uint8_t *d1[4], *d2[4];
+    int l1[4], l2[4];
+    int count = split(m1, 3000, 1, d1, l1);
+    split(m2, 3000, 1, d2, l2);
+    struct zn_reasm r;
+    cr_assert_eq(zn_reasm_init(&r, 4, 1u << 20, 1000), 0);
+    struct zn_reasm_msg out;
+    struct zn_frame_hdr h;
+    int done = 0;
+    for (int i = 0; i < count; i++) {
+        cr_assert_eq(zn_frame_decode(d1[i], (size_t)l1[i], NULL, &h), 0);
+        int rc = zn_reasm_add(&r, &h, d1[i] + ZN_FRAME_HDR_BYTES, 100, 0, &out);
+        cr_assert_geq(rc, 0);
+        if (rc == 1) {
+            cr_assert_eq(memcmp(out.data, m1, 3000), 0);
+            zn_reasm_msg_release(&r, &out);
+            done++;
+        }
+        cr_assert_eq(zn_frame_decode(d2[i], (size_t)l2[i], NULL, &h), 0);
+        rc = zn_reasm_add(&r, &h, d2[i] + ZN_FRAME_HDR_BYTES, 200, 0, &out);
+        cr_assert_geq(rc, 0);
+        if (rc == 1) {
+            cr_assert_eq(memcmp(out.data, m2, 3000), 0);
+            zn_reasm_msg_release(&r, &out);
+            done++;
+        }
+    }
+    cr_assert_eq(done, 2);
+    cr_assert_eq(r.stats.inconsistent, 0);
+    zn_reasm_fini(&r);
+    for (int i = 0; i < count; i++) {
+        free(d1[i]);
+        free(d2[i]);
+    }
+    free(m1);
+    free(m2);
 }

@@ -164,8 +164,8 @@ Test(loop, lab_policy_sleeps_offline_and_rcu_writer_progresses)
     double wall = (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) / 1e9;
     printf("loop: idle lab lcore used %.1f%% of a CPU over %.2f s (%lu sleeps)\n",
            100.0 * cpu / wall, wall, (unsigned long)s->lcores[0].stats.sleeps);
-    cr_assert_gt(s->lcores[0].stats.deep_sleeps, 100);
-    cr_assert_gt(s->lcores[1].stats.deep_sleeps, 100);
+    cr_assert_gt(s->lcores[0].stats.deep_sleeps, 20);
+    cr_assert_gt(s->lcores[1].stats.deep_sleeps, 20);
     /* Functional bound, generous for a shared machine: a sleeping loop is far from 100%. */
     cr_assert_lt(cpu / wall, 0.25);
     zn_dp_sched_fini(s);
@@ -180,11 +180,28 @@ Test(loop, idle_parse)
     cr_assert_eq(zn_dp_idle_parse("lab", &c), 0);
     cr_assert_eq(c.sleep_ns, ZN_DP_IDLE_SLEEP_NS_DEFAULT);
     cr_assert_eq(zn_dp_idle_parse("spin", &c), ZN_EINVAL);
+    uint64_t ns;
+    cr_assert_eq(zn_dp_idle_decide(&c, 0, &ns), ZN_DP_IDLE_YIELD, "traffic is recent");
+    cr_assert_eq(zn_dp_idle_decide(&c, c.yield_window_ns, &ns), ZN_DP_IDLE_SLEEP);
+    cr_assert_eq(ns, c.sleep_ns);
+    cr_assert_eq(zn_dp_idle_decide(&c, c.deep_after_ns, &ns), ZN_DP_IDLE_SLEEP);
+    cr_assert_eq(ns, c.deep_sleep_ns, "deep idle sleeps longer");
+    cr_assert_eq(zn_dp_idle_parse("busy", &c), 0);
+    cr_assert_eq(zn_dp_idle_decide(&c, 10 * c.deep_after_ns, &ns), ZN_DP_IDLE_SPIN);
 }
 
 static uint64_t sleeps_now(struct zn_dp_sched *s)
 {
     return atomic_load_explicit(&s->lcores[0].published_sleeps, memory_order_relaxed);
+}
+
+/* Bounded wait (2 s) for the lcore to publish more than `n` sleeps: the machine may be busy. */
+static void wait_sleeps_above(struct zn_dp_sched *s, uint64_t n)
+{
+    for (int i = 0; i < 500 && sleeps_now(s) <= n; i++) {
+        struct timespec ts = {0, 4 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 Test(loop, idle_policy_changes_at_run_time)
@@ -198,14 +215,14 @@ Test(loop, idle_policy_changes_at_run_time)
     cr_assert_eq(zn_dp_sched_add_stage(s, "a", idle_poll, NULL, NULL), 0);
     cr_assert_eq(zn_dp_sched_start_threads(s), 0);
     struct timespec ts = {0, 30 * 1000 * 1000};
-    nanosleep(&ts, NULL);
+    wait_sleeps_above(s, 0);
     cr_assert_gt(sleeps_now(s), 0, "lab policy sleeps");
     cr_assert_eq(zn_dp_sched_set_idle(s, &busy, 2ull * ZN_NS_PER_S), 0);
     uint64_t before = sleeps_now(s);
     nanosleep(&ts, NULL);
     cr_assert_eq(sleeps_now(s), before, "busy policy never sleeps");
     cr_assert_eq(zn_dp_sched_set_idle(s, &lab, 2ull * ZN_NS_PER_S), 0);
-    nanosleep(&ts, NULL);
+    wait_sleeps_above(s, before);
     cr_assert_gt(sleeps_now(s), before, "back to lab: sleeping again");
     zn_dp_sched_stop(s);
     cr_assert_eq(s->lcores[0].idle.mode, ZN_DP_IDLE_LAB);

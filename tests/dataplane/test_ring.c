@@ -438,8 +438,11 @@ Test(ring, exchange_with_peer_in_poll_loop)
     cr_assert_eq(zn_dp_sched_start_threads(s), 0);
     unsigned ok = exchange_with_echo(&e->a.m, &e->b.t.local, 3, 20ull * ZN_NS_PER_S);
     /* let the peer go idle, then one more exchange wakes it */
-    struct timespec ts = {0, 20 * 1000 * 1000};
-    nanosleep(&ts, NULL);
+    /* the peer falls asleep (bounded wait: the machine may be busy); the next exchange wakes it */
+    for (int i = 0; i < 500 && atomic_load(&s->lcores[0].published_sleeps) == 0; i++) {
+        struct timespec ts = {0, 4 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     ok += exchange_with_echo(&e->a.m, &e->b.t.local, 1, 20ull * ZN_NS_PER_S);
     zn_dp_sched_stop(s);
     cr_assert_eq(ok, 4 * 7, "verified %u", ok);

@@ -1,16 +1,19 @@
 /*
- * Kernel-UDP transport on loopback: the framed exchange every transport must pass, and the
+ * Kernel-UDP transport on loopback: the framed exchange every transport must pass, the
  * malformed-input counters (short, wrong magic, bad checksum, oversized length, truncated
- * segment sequence, other cluster).
+ * segment sequence, other cluster), and a client-style loop with the idle policy. Links only
+ * the DPDK-free part of dataplane/ (dataplane_kudp_dep), proving clients can do the same.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/zn_clock.h"
 
 #include "common/zn_err.h"
-#include "dataplane/zn_dp_loop.h"
+#include "dataplane/zn_dp_idle.h"
 #include "dataplane/zn_udp.h"
 #include "exchange.h"
 
@@ -130,7 +133,6 @@ Test(udp, malformed_input_dropped_and_counted)
     pair_close(p);
 }
 
-/* The same exchange with the peer as a poll-loop stage under the lab idle policy. */
 struct echo_stage {
     struct zn_dp_msgr *m;
     uint64_t now;
@@ -142,35 +144,55 @@ static void stage_echo(void *ctx, const struct zn_dp_addr *from, const struct zn
     zn_dp_msgr_send(es->m, from, msg->hdr.type, msg->hdr.sender, msg->data, msg->len, es->now);
 }
 
-static unsigned echo_poll(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
-{
-    (void)lc;
-    struct echo_stage *es = ctx;
-    es->now = now_ns;
-    return (unsigned)zn_dp_msgr_poll(es->m, now_ns, stage_echo, es);
-}
+/* A client-style loop without any lcore framework: kernel UDP + zn_dp_idle (lab). */
+struct plain_echo {
+    struct zn_dp_msgr *m;
+    struct zn_dp_idle idle;
+    _Atomic bool stop;
+    _Atomic uint64_t deep_sleeps; /* published copy of idle.deep_sleeps */
+};
 
-Test(udp, exchange_with_peer_in_poll_loop)
+static void *plain_echo_main(void *arg)
 {
-    struct pair *p = pair_open();
+    struct plain_echo *pe = arg;
     static struct zn_clock clock;
     static struct zn_clock_system cs;
     zn_clock_system_init(&clock, &cs);
-    struct zn_dp_sched *s = aligned_alloc(64, sizeof(*s));
-    struct zn_dp_idle_cfg idle;
-    zn_dp_idle_default(&idle, ZN_DP_IDLE_LAB);
-    cr_assert_eq(zn_dp_sched_init(s, 1, &idle, 64, &clock, false), 0);
-    struct echo_stage es = {.m = &p->mb};
-    cr_assert_eq(zn_dp_sched_add_stage(s, "echo", echo_poll, NULL, &es), 0);
-    cr_assert_eq(zn_dp_sched_start_threads(s), 0);
-    unsigned ok = exchange_with_echo(&p->ma, &p->tb.local, 3, 10ull * ZN_NS_PER_S);
-    struct timespec ts = {0, 10 * 1000 * 1000};
-    nanosleep(&ts, NULL); /* the peer falls asleep; the next exchange wakes it */
+    struct zn_dp_idle_cfg cfg;
+    zn_dp_idle_default(&cfg, ZN_DP_IDLE_LAB);
+    uint64_t now = zn_clock_monotonic_ns(&clock);
+    zn_dp_idle_init(&pe->idle, &cfg, now);
+    struct echo_stage es = {.m = pe->m};
+    while (!atomic_load(&pe->stop)) {
+        es.now = now;
+        int work = zn_dp_msgr_poll(pe->m, now, stage_echo, &es);
+        now = zn_dp_idle_after_poll(&pe->idle, (unsigned)work, now, &clock);
+        atomic_store(&pe->deep_sleeps, pe->idle.deep_sleeps);
+    }
+    return NULL;
+}
+
+Test(udp, exchange_with_plain_loop_and_idle_policy)
+{
+    struct pair *p = pair_open();
+    struct plain_echo *pe = calloc(1, sizeof(*pe));
+    pe->m = &p->mb;
+    atomic_init(&pe->stop, false);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, plain_echo_main, pe), 0);
+    unsigned ok = exchange_with_echo(&p->ma, &p->tb.local, 2, 10ull * ZN_NS_PER_S);
+    /* Wait (bounded; the machine may be busy) until the peer is in the deep-sleep tier, then
+     * one more exchange must wake it. */
+    for (int i = 0; i < 500 && atomic_load(&pe->deep_sleeps) == 0; i++) {
+        struct timespec ts = {0, 4 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     ok += exchange_with_echo(&p->ma, &p->tb.local, 1, 10ull * ZN_NS_PER_S);
-    zn_dp_sched_stop(s);
-    cr_assert_eq(ok, 4 * 7, "verified %u", ok);
-    cr_assert_gt(s->lcores[0].stats.sleeps, 0);
-    zn_dp_sched_fini(s);
-    free(s);
+    atomic_store(&pe->stop, true);
+    pthread_join(th, NULL);
+    cr_assert_eq(ok, 3 * 7, "verified %u", ok);
+    cr_assert_gt(pe->idle.yields, 0);
+    cr_assert_gt(atomic_load(&pe->deep_sleeps), 0, "went into deep sleep while idle");
+    free(pe);
     pair_close(p);
 }

@@ -2,7 +2,8 @@
  * Fuzz target: the frame decoder and reassembly with untrusted bytes.
  *
  * The input is decoded whole as one datagram, then read as a sequence of records
- * [u8 step][u16 length little-endian][length bytes]; the clock advances by step & 0x7f, and
+ * [u8 step][u16 length little-endian][length bytes]; the clock advances by step & 0x7f, the
+ * record's source endpoint is step & 0x01, and
  * when step & 0x80 the record's CRC32C is recomputed first (so the fuzzer gets past the
  * checksum and explores the structure checks and reassembly); each record is decoded and, when
  * valid, fed to a small reassembly table (tight slot and byte budgets) with the clock advanced
@@ -62,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             continue;
         check_hdr(&h);
         struct zn_reasm_msg msg;
-        int rc = zn_reasm_add(&r, &h, d + ZN_FRAME_HDR_BYTES, now, &msg);
+        int rc = zn_reasm_add(&r, &h, d + ZN_FRAME_HDR_BYTES, step & 0x01, now, &msg);
         ZN_ASSERT(r.stats.bytes_in_use <= budget);
         if (rc == 1) {
             ZN_ASSERT(msg.len == h.msg_len);

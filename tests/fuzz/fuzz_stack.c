@@ -65,8 +65,10 @@ static struct fuzz_env *env_get(void)
     zn_log_set_level(ZN_LOG_ERROR);
     char prefix[64];
     snprintf(prefix, sizeof(prefix), "zn-fuzz-stack-%d", (int)getpid());
+    char rundir[64];
+    snprintf(rundir, sizeof(rundir), "/tmp/zn-dpdk-run-%u", (unsigned)getuid());
     struct zn_dp_eal_cfg cfg = {.file_prefix = prefix,
-                                .runtime_dir = "/tmp/zn-dpdk-run",
+                                .runtime_dir = rundir,
                                 .lcores = "0@(0,1)",
                                 .lab = true,
                                 .mem_mb = 256,

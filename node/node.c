@@ -70,6 +70,9 @@
 #define ZN_TOUCH_MIN_NS    (20ull * ZN_NS_PER_MS)
 #define ZN_NODE_EVENT_POOL 65536u
 #define ZN_EVENT_RTO_NS    (200ull * ZN_NS_PER_MS)
+#define ZN_PARKED_MAX      4096u
+#define ZN_PARK_NS         (2000ull * ZN_NS_PER_MS)
+#define ZN_REMOTE_READS    4096u
 #define ZN_EVENT_RETX_NS   (50ull * ZN_NS_PER_MS)
 
 /* Messages released together once the WAL made everything up to persist_id durable. */
@@ -168,6 +171,25 @@ struct zn_node {
     struct zn_nodemsg_scratch *nm;
     struct zn_zkconv_scratch *conv;
     struct zn_wbuf rbuf;
+    /* reads waiting: for a read index (linearizable) and/or for apply to reach an index */
+    struct zn_parked {
+        uint64_t session;
+        uint64_t seq;
+        uint64_t need_index; /* serve once applied_index >= need_index; UINT64_MAX: unknown */
+        uint64_t token;      /* ReadIndex ctx while waiting for the index (leader-local) */
+        uint64_t deadline_ns;
+        uint8_t *req;
+        uint32_t len;
+    } * parked;
+    uint32_t n_parked;
+    uint64_t next_token;
+    /* leader: ReadIndex requests forwarded by other nodes, by ctx */
+    struct {
+        uint64_t token;
+        uint8_t origin;
+        uint64_t session;
+        uint64_t seq;
+    } * remote_reads;
     /* counters */
     uint64_t n_forwarded, n_nacks, n_client_dropped, n_proposals, n_early, n_behind;
     /* control message in flight (one at a time, management waits for it) */
@@ -178,6 +200,8 @@ struct zn_node {
 };
 
 static void node_handle_update(struct zn_node *n, const struct zn_raft_update *up);
+static void node_read_index_done(struct zn_node *n, uint64_t ctx, uint64_t index, bool ok);
+static void node_forward(struct zn_node *n, const struct zn_nodemsg *m);
 
 static uint64_t node_now(const struct zn_node *n)
 {
@@ -582,6 +606,10 @@ static void node_handle_update(struct zn_node *n, const struct zn_raft_update *u
     }
     if (up->apply_from <= up->apply_to && up->apply_to > n->apply_to)
         n->apply_to = up->apply_to;
+    for (uint32_t i = 0; i < up->n_reads; i++)
+        node_read_index_done(n, up->reads[i].ctx, up->reads[i].index, true);
+    for (uint32_t i = 0; i < up->n_reads_failed; i++)
+        node_read_index_done(n, up->reads_failed[i].ctx, 0, false);
     if ((up->n_chunk_reqs || up->install.valid) && !n->snapshot_warned) {
         n->snapshot_warned = true;
         ZN_WARN("node", "a follower needs a snapshot transfer, which this build does not do yet");
@@ -865,6 +893,94 @@ static void node_maybe_compact(struct zn_node *n)
         ZN_INFO("node", "WAL compacted behind snapshot %llu: %d segments removed",
                 (unsigned long long)n->compact_pending, rc);
     n->compact_pending = 0;
+}
+
+/* ---- parked reads (ReadIndex, and reads ahead of this node's apply) ------------------------- */
+
+static struct zn_parked *node_parked_find(struct zn_node *n, uint64_t session, uint64_t seq)
+{
+    for (uint32_t i = 0; i < ZN_PARKED_MAX && n->n_parked; i++)
+        if (n->parked[i].req && n->parked[i].session == session && n->parked[i].seq == seq)
+            return &n->parked[i];
+    return NULL;
+}
+
+static void node_parked_drop(struct zn_node *n, struct zn_parked *p)
+{
+    free(p->req);
+    memset(p, 0, sizeof(*p));
+    n->n_parked--;
+}
+
+/* Park request bytes; NULL when the table is full (the client's retransmission retries). */
+static struct zn_parked *node_park(struct zn_node *n, uint64_t session, uint64_t seq,
+                                   struct zn_bytes body, uint64_t need_index)
+{
+    for (uint32_t i = 0; i < ZN_PARKED_MAX; i++) {
+        struct zn_parked *p = &n->parked[i];
+        if (p->req)
+            continue;
+        p->req = malloc((size_t)body.len);
+        if (!p->req)
+            return NULL;
+        memcpy(p->req, body.ptr, (size_t)body.len);
+        p->len = (uint32_t)body.len;
+        p->session = session;
+        p->seq = seq;
+        p->need_index = need_index;
+        p->token = 0;
+        p->deadline_ns = node_now(n) + ZN_PARK_NS;
+        n->n_parked++;
+        return p;
+    }
+    return NULL;
+}
+
+static void node_read_index_done(struct zn_node *n, uint64_t ctx, uint64_t index, bool ok)
+{
+    /* A remote request (forwarded by another node)? */
+    uint32_t slot = (uint32_t)(ctx % ZN_REMOTE_READS);
+    if (n->remote_reads[slot].token == ctx) {
+        if (ok) {
+            struct zn_nodemsg m = {.kind = ZN_NODEMSG_READ_INDEX, .origin = n->self};
+            m.u.read_index.session = n->remote_reads[slot].session;
+            m.u.read_index.seq = n->remote_reads[slot].seq;
+            m.u.read_index.index = index;
+            node_send_nodemsg(n, n->remote_reads[slot].origin, &m);
+        }
+        n->remote_reads[slot].token = 0;
+        return;
+    }
+    for (uint32_t i = 0; i < ZN_PARKED_MAX && n->n_parked; i++) {
+        struct zn_parked *p = &n->parked[i];
+        if (p->req && p->token == ctx) {
+            p->token = 0;
+            if (ok)
+                p->need_index = index;
+            else
+                node_parked_drop(n, p); /* leadership lost: the client retries */
+            return;
+        }
+    }
+}
+
+/* Ask for a read index: locally on the leader, else from the leader. */
+static void node_request_read_index(struct zn_node *n, struct zn_parked *p)
+{
+    if (n->role == ZN_RAFT_LEADER) {
+        p->token = ++n->next_token;
+        struct zn_raft_event ev = {.type = ZN_RAFT_EV_READ_INDEX, .now_ns = node_now(n)};
+        ev.read.ctx = p->token;
+        if (node_step(n, &ev) != 0)
+            p->token = 0;
+        return;
+    }
+    struct zn_nodemsg m = {.kind = ZN_NODEMSG_FORWARD, .origin = n->self};
+    m.u.fwd.op = ZN_FWD_READ_INDEX;
+    m.u.fwd.flags = ZN_SESS_F_LINEARIZABLE;
+    m.u.fwd.session = p->session;
+    m.u.fwd.seq = p->seq;
+    node_forward(n, &m);
 }
 
 /* ---- client session layer ------------------------------------------------------------------ */
@@ -1171,17 +1287,32 @@ static void node_handle_request(struct zn_node *n, const struct zn_dp_addr *from
         }
         return;
     }
-    if (h->flags & ZN_SESS_F_LINEARIZABLE) {
-        /* ReadIndex is not wired yet: refuse rather than serve a possibly stale read. */
-        node_reply_error(n, row, h->seq, ZN_EUNIMPLEMENTED);
-        if (order == ZN_SESS_IN_ORDER)
-            row->next_seq++;
-        return;
-    }
     uint64_t applied = zn_store_applied_zxid(n->store);
     uint64_t seen = h->zxid > row->last_zxid ? h->zxid : row->last_zxid;
+    bool linearizable = (h->flags & ZN_SESS_F_LINEARIZABLE) != 0;
+    if ((linearizable || seen > applied) && order == ZN_SESS_IN_ORDER) {
+        /* Park it: a linearizable read waits for a read index (ReadIndex, Raft dissertation
+         * 6.4) and then for apply to reach it; a read ahead of this node's apply waits for
+         * the apply (rule 3). Later requests of the session wait behind it (FIFO). */
+        struct zn_parked *again = node_parked_find(n, row->id, h->seq);
+        if (again) {
+            /* A retransmission: ask again if the read index never came (lost, no leader). */
+            if (again->need_index == UINT64_MAX && again->token == 0)
+                node_request_read_index(n, again);
+            return;
+        }
+        struct zn_parked *p = node_park(n, row->id, h->seq, body, linearizable ? UINT64_MAX : seen);
+        if (!p) {
+            n->n_behind++;
+            return;
+        }
+        row->write_inflight = h->seq;
+        if (linearizable)
+            node_request_read_index(n, p);
+        return;
+    }
     if (seen > applied) {
-        n->n_behind++; /* rule 3: never older than what the session saw; the retry comes later */
+        n->n_behind++; /* a duplicate ahead of apply: its retry comes later */
         return;
     }
     node_serve_read(n, row, h->seq, &op);
@@ -1244,8 +1375,21 @@ static void node_on_forward(struct zn_node *n, const struct zn_nodemsg *m)
         rc = node_propose_client(n, m->u.fwd.session, m->u.fwd.seq, m->u.fwd.request);
     else if (m->u.fwd.op == ZN_FWD_SESSION_CREATE)
         rc = node_propose_session_create(n, m->u.fwd.session, m->u.fwd.timeout_ms, m->u.fwd.passwd);
-    else
-        rc = ZN_ENOTSUP; /* READ_INDEX: not wired yet (the origin refuses linearizable reads) */
+    else if (n->role != ZN_RAFT_LEADER)
+        rc = ZN_ENOTLEADER;
+    else {
+        uint64_t token = ++n->next_token;
+        uint32_t slot = (uint32_t)(token % ZN_REMOTE_READS);
+        n->remote_reads[slot].token = token; /* an older request in the slot is forgotten */
+        n->remote_reads[slot].origin = m->origin;
+        n->remote_reads[slot].session = m->u.fwd.session;
+        n->remote_reads[slot].seq = m->u.fwd.seq;
+        struct zn_raft_event ev = {.type = ZN_RAFT_EV_READ_INDEX, .now_ns = node_now(n)};
+        ev.read.ctx = token;
+        rc = node_step(n, &ev);
+        if (rc)
+            n->remote_reads[slot].token = 0;
+    }
     if (rc == ZN_ENOTLEADER || rc == ZN_EFULL) {
         struct zn_nodemsg nack = {.kind = ZN_NODEMSG_FORWARD_NACK, .origin = n->self};
         nack.u.nack.op = m->u.fwd.op;
@@ -1285,6 +1429,12 @@ static void node_on_peer(struct zn_node *n, uint8_t sender, const uint8_t *data,
     case ZN_NODEMSG_FORWARD_NACK:
         n->n_nacks++; /* the client's retransmission retries once a leader is known */
         break;
+    case ZN_NODEMSG_READ_INDEX: {
+        struct zn_parked *p = node_parked_find(n, m.u.read_index.session, m.u.read_index.seq);
+        if (p && p->need_index == UINT64_MAX)
+            p->need_index = m.u.read_index.index;
+        break;
+    }
     case ZN_NODEMSG_TOUCH:
         if (n->role == ZN_RAFT_LEADER)
             for (uint32_t i = 0; i < m.u.touch.count; i++)
@@ -1385,6 +1535,44 @@ static unsigned node_stage_wal(void *ctx, struct zn_dp_lcore *lc, uint64_t now_n
     return work;
 }
 
+/* Apply stage: serve parked reads whose index was applied; drop expired ones (the client's
+ * retransmission parks them again). */
+static unsigned node_serve_parked(struct zn_node *n)
+{
+    unsigned work = 0;
+    uint64_t now = node_now(n);
+    for (uint32_t i = 0; i < ZN_PARKED_MAX && n->n_parked; i++) {
+        struct zn_parked *p = &n->parked[i];
+        if (!p->req)
+            continue;
+        struct zn_session_row *row = zn_sessions_find(&n->sess, p->session);
+        bool owned = row && (row->flags & ZN_SESSIONS_F_OWNED);
+        if (!owned || now > p->deadline_ns) {
+            if (owned && row->write_inflight == p->seq)
+                row->write_inflight = 0;
+            node_parked_drop(n, p);
+            continue;
+        }
+        if (p->need_index == UINT64_MAX || n->applied_index < p->need_index)
+            continue;
+        struct zn_zk_request req;
+        struct zn_zk_limits lim;
+        zn_zk_limits_default(&lim);
+        lim.data_bytes_max = (int32_t)n->cfg.limits.data_bytes_max;
+        struct zn_op op;
+        if (zn_zk_request_decode(p->req, p->len, &lim, &req) == 0 &&
+            zn_zkconv_op(&req, n->conv, &op) == 0)
+            node_serve_read(n, row, p->seq, &op);
+        if (row->write_inflight == p->seq)
+            row->write_inflight = 0;
+        if (row->next_seq == p->seq)
+            row->next_seq = p->seq + 1;
+        node_parked_drop(n, p);
+        work++;
+    }
+    return work;
+}
+
 static unsigned node_stage_apply(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
 {
     (void)lc;
@@ -1396,6 +1584,8 @@ static unsigned node_stage_apply(void *ctx, struct zn_dp_lcore *lc, uint64_t now
         node_apply_one(n, ++n->applied_index, true);
         work++;
     }
+    if (n->n_parked)
+        work += node_serve_parked(n);
     node_maybe_snapshot(n);
     return work;
 }
@@ -1918,9 +2108,12 @@ int zn_node_open(const struct zn_config *cfg, const struct zn_clock *clock, stru
     n->nm = malloc(sizeof(*n->nm));
     n->conv = malloc(sizeof(*n->conv));
     n->relq = calloc(ZN_RELQ_MAX, sizeof(*n->relq));
+    n->parked = calloc(ZN_PARKED_MAX, sizeof(*n->parked));
+    n->remote_reads = calloc(ZN_REMOTE_READS, sizeof(*n->remote_reads));
     zn_wbuf_init(&n->rbuf, ZN_MSG_SIZE_MAX_BYTES);
     int rc = ZN_ENOMEM;
-    if (!n->tx || !n->enc || !n->rx_entries || !n->nm || !n->conv || !n->relq)
+    if (!n->tx || !n->enc || !n->rx_entries || !n->nm || !n->conv || !n->relq || !n->parked ||
+        !n->remote_reads)
         goto fail;
     rc = node_conf_from_config(cfg, &n->conf);
     if (rc)
@@ -2015,5 +2208,10 @@ void zn_node_close(struct zn_node *n)
     free(n->nm);
     free(n->conv);
     free(n->relq);
+    if (n->parked)
+        for (uint32_t i = 0; i < ZN_PARKED_MAX; i++)
+            free(n->parked[i].req);
+    free(n->parked);
+    free(n->remote_reads);
     free(n);
 }

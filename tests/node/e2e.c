@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/zn_err.h"
+#include "proto/session.h"
 #include "proto/zk.h"
 #include "tclient.h"
 
@@ -346,9 +347,10 @@ int main(int argc, char **argv)
     {
         static struct tclient w, x, y;
         char one[64];
-        servers_of(one, sizeof(one), 1 + leader % NODES, 1);
+        int wnode = 1 + new_leader % NODES; /* a follower */
+        servers_of(one, sizeof(one), wnode, 1);
         CHECK(tc_init(&w, one, 1) == 0 && tc_connect(&w, 4000, 8000) == 0, "watcher session");
-        servers_of(one, sizeof(one), leader, 1);
+        servers_of(one, sizeof(one), new_leader, 1);
         CHECK(tc_init(&x, one, 1) == 0 && tc_connect(&x, 4000, 8000) == 0, "writer session");
         CHECK(tc_get_watch(&w, "/e2e", &err) == 0 && err == 0, "getData with watch: err %d", err);
         CHECK(tc_set(&x, "/e2e", "v2", &err) == 0 && err == 0, "set /e2e from another node");
@@ -360,7 +362,19 @@ int main(int argc, char **argv)
         CHECK(tc_get(&w, "/e2e", data, sizeof(data), &err) == 0 && !strcmp(data, "v2"),
               "the watcher reads the data that fired its watch");
         printf("e2e: watch set on node %d fired NodeDataChanged for a write through node %d\n",
-               1 + leader % NODES, leader);
+               wnode, new_leader);
+        /* Linearizable reads (ReadIndex) through a follower and through the leader see the
+         * latest committed value without a sync. */
+        CHECK(tc_set(&x, "/e2e", "v3", &err) == 0 && err == 0, "set /e2e v3");
+        for (int k = 0; k < 2; k++) {
+            struct tclient *r = k == 0 ? &w : &x;
+            r->next_flags = ZN_SESS_F_LINEARIZABLE;
+            CHECK(tc_get(r, "/e2e", data, sizeof(data), &err) == 0 && err == 0 &&
+                      !strcmp(data, "v3"),
+                  "linearizable read %d: '%s' err %d", k, data, err);
+        }
+        printf("e2e: linearizable reads through a follower and the leader return the latest "
+               "value\n");
         /* Session y creates an ephemeral and goes silent: the leader expires it. */
         servers_of(one, sizeof(one), 0, 1);
         CHECK(tc_init(&y, one, 1) == 0 && tc_connect(&y, 4000, 8000) == 0, "ephemeral session");

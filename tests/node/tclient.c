@@ -172,9 +172,11 @@ int tc_call(struct tclient *c, const uint8_t *req, size_t req_len, uint32_t dead
     uint64_t until = tc_now(c) + deadline_ms * MS;
     uint64_t server_since = tc_now(c);
     bool first = true;
+    uint8_t extra = c->next_flags;
+    c->next_flags = 0;
     while (tc_now(c) < until) {
         struct zn_sess_hdr h = {.kind = ZN_SESS_REQUEST,
-                                .flags = first ? 0 : ZN_SESS_F_RETRY,
+                                .flags = (uint8_t)(extra | (first ? 0 : ZN_SESS_F_RETRY)),
                                 .session_id = c->session,
                                 .seq = seq,
                                 .zxid = c->last_zxid};

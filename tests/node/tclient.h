@@ -38,6 +38,7 @@ struct tclient {
     bool got;
     unsigned failovers;
     uint64_t retransmits;
+    uint8_t next_flags; /* ZN_SESS_F_* for the next request (cleared by tc_call) */
 };
 
 /* servers: "127.0.0.1:7101,127.0.0.1:7102". 0 or -1. */

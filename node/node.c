@@ -46,6 +46,8 @@
 #include "consensus/codec.h"
 #include "consensus/raft.h"
 #include "dataplane/zn_dp_msg.h"
+#include "dataplane/zn_dp_port.h"
+#include "dataplane/zn_dp_stack.h"
 #include "dataplane/zn_udp.h"
 #include "node/nodemsg.h"
 #include "node/sessions.h"
@@ -149,6 +151,10 @@ struct zn_node {
     uint64_t n_events;
     /* network */
     struct zn_udp *udp;
+    struct zn_dp_stack *stack; /* net.transport = dpdk */
+    struct zn_dp_port_info port;
+    bool eal_open;
+    bool port_open;
     struct zn_dp_transport tr;
     struct zn_dp_msgr *msgr;
     bool msgr_open;
@@ -2045,6 +2051,106 @@ static int node_recover(struct zn_node *n, char *err, size_t err_len)
     return 0;
 }
 
+/* [dpdk] eal_args -> the dataplane's EAL configuration (the subset zinc supports). */
+static int node_eal_cfg(struct zn_node *n, struct zn_dp_eal_cfg *eal, char *args, char *err,
+                        size_t err_len)
+{
+    char *save = NULL;
+    bool no_huge = false;
+    for (char *t = strtok_r(args, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+        if (!strcmp(t, "--no-huge")) {
+            no_huge = true;
+        } else if (!strcmp(t, "--no-shconf") || !strcmp(t, "--no-pci") ||
+                   !strcmp(t, "--no-telemetry")) {
+            /* implied by the lab mode (--no-huge) */
+        } else if (!strcmp(t, "-m") || !strcmp(t, "--lcores") || !strcmp(t, "--log-level")) {
+            char *v = strtok_r(NULL, " \t", &save);
+            if (!v) {
+                node_errf(err, err_len, "[dpdk] eal_args: %s needs a value", t);
+                return ZN_EINVAL;
+            }
+            if (t[1] == 'm')
+                eal->mem_mb = (unsigned)strtoul(v, NULL, 10);
+            else if (t[2] == 'l' && t[3] == 'c')
+                eal->lcores = v;
+            else
+                eal->log_level = v;
+        } else {
+            node_errf(err, err_len,
+                      "[dpdk] eal_args: '%s' is not supported (use --no-huge, -m, --lcores, "
+                      "--log-level; --file-prefix is set per node)",
+                      t);
+            return ZN_EINVAL;
+        }
+    }
+    eal->lab = no_huge;
+    (void)n;
+    return 0;
+}
+
+static int node_open_dpdk(struct zn_node *n, const struct zn_dp_addr *local, char *err,
+                          size_t err_len)
+{
+    static char args[ZN_CONFIG_STR_MAX], prefix[64], rundir[ZN_CONFIG_PATH_MAX + 16];
+    snprintf(args, sizeof(args), "%s", n->cfg.dpdk.eal_args);
+    struct zn_dp_eal_cfg eal = {0};
+    int rc = node_eal_cfg(n, &eal, args, err, err_len);
+    if (rc)
+        return rc;
+    if (n->cfg.dpdk.mac[0]) {
+        node_errf(err, err_len, "[dpdk] mac: setting the port's MAC is not supported yet");
+        return ZN_ENOTSUP;
+    }
+    /* dpdk-notes.md pitfalls 1 and 2: a runtime folder we own, a prefix unique per node. */
+    snprintf(prefix, sizeof(prefix), "zincd-c%u-n%u", n->cfg.node.cluster_id, n->self);
+    snprintf(rundir, sizeof(rundir), "%s/dpdk", n->cfg.node.data_dir);
+    eal.file_prefix = prefix;
+    eal.runtime_dir = rundir;
+    if (n->cfg.dpdk.port_devargs[0]) {
+        eal.vdevs[0] = n->cfg.dpdk.port_devargs;
+        eal.n_vdevs = 1;
+    }
+    rc = zn_dp_eal_init(&eal);
+    if (rc) {
+        node_errf(err, err_len, "DPDK EAL start failed (%s); see the EAL messages above",
+                  zn_strerror(rc));
+        return rc;
+    }
+    n->eal_open = true;
+    struct rte_mempool *pool = zn_dp_pool_create("zincd", 1, 1);
+    if (!pool) {
+        node_errf(err, err_len, "DPDK: no mbuf pool");
+        return ZN_ENOMEM;
+    }
+    rc = zn_dp_port_start(0, 1, pool, &n->port);
+    if (rc) {
+        node_errf(err, err_len, "DPDK: port 0 does not start: %s", zn_strerror(rc));
+        return rc;
+    }
+    n->port_open = true;
+    n->stack = calloc(1, sizeof(*n->stack));
+    if (!n->stack)
+        return ZN_ENOMEM;
+    struct zn_dp_stack_cfg sc = {.port_id = 0,
+                                 .queue = 0,
+                                 .ip = local->ip,
+                                 .udp_port = local->port,
+                                 .pool = pool,
+                                 .port = &n->port};
+    rc = zn_dp_stack_init(n->stack, &sc, &n->tr);
+    if (rc) {
+        node_errf(err, err_len, "DPDK stack: %s", zn_strerror(rc));
+        return rc;
+    }
+    ZN_INFO("node",
+            "DPDK port 0 up: %02x:%02x:%02x:%02x:%02x:%02x, link %s, checksum offload "
+            "tx %s rx %s",
+            n->port.mac[0], n->port.mac[1], n->port.mac[2], n->port.mac[3], n->port.mac[4],
+            n->port.mac[5], n->port.link_up ? "up" : "down (waiting)",
+            n->port.tx_cksum_offload ? "yes" : "no", n->port.rx_cksum_offload ? "yes" : "no");
+    return 0;
+}
+
 static int node_open_net(struct zn_node *n, char *err, size_t err_len)
 {
     for (uint32_t i = 0; i < n->cfg.cluster.n_members; i++) {
@@ -2057,22 +2163,26 @@ static int node_open_net(struct zn_node *n, char *err, size_t err_len)
         n->peer[m->id] = (struct zn_dp_addr){.ip = ip, .port = m->port};
         n->peer_known[m->id] = true;
     }
-    if (n->cfg.net.transport != ZN_TRANSPORT_KERNEL) {
-        node_errf(err, err_len,
-                  "[net] transport = dpdk: this build of zincd drives the kernel transport only");
-        return ZN_ENOTSUP;
-    }
     struct zn_dp_addr local = {.port = n->cfg.net.listen_port};
     if (zn_dp_ip_parse(n->cfg.net.listen_host, &local.ip) != 0) {
         node_errf(err, err_len, "[net] listen_host: bad address %s", n->cfg.net.listen_host);
         return ZN_EINVAL;
     }
-    n->udp = calloc(1, sizeof(*n->udp));
     n->msgr = calloc(1, sizeof(*n->msgr));
-    if (!n->udp || !n->msgr)
+    if (!n->msgr)
         return ZN_ENOMEM;
-    n->udp->fd = -1;
-    int rc = zn_udp_open(n->udp, &local, &n->tr);
+    int rc;
+    if (n->cfg.net.transport == ZN_TRANSPORT_DPDK) {
+        rc = node_open_dpdk(n, &local, err, err_len);
+        if (rc)
+            return rc;
+    } else {
+        n->udp = calloc(1, sizeof(*n->udp));
+        if (!n->udp)
+            return ZN_ENOMEM;
+        n->udp->fd = -1;
+        rc = zn_udp_open(n->udp, &local, &n->tr);
+    }
     if (rc) {
         node_errf(err, err_len, "cannot bind UDP %s:%u: %s", n->cfg.net.listen_host,
                   n->cfg.net.listen_port, zn_strerror(rc));
@@ -2187,6 +2297,13 @@ void zn_node_close(struct zn_node *n)
         zn_dp_msgr_fini(n->msgr);
     if (n->udp && n->udp->fd >= 0)
         zn_udp_close(n->udp);
+    if (n->stack)
+        zn_dp_stack_fini(n->stack);
+    free(n->stack);
+    if (n->port_open)
+        zn_dp_port_stop(0);
+    if (n->eal_open)
+        zn_dp_eal_fini();
     if (n->watches)
         zn_watch_reg_destroy(n->watches);
     if (n->evbuf)

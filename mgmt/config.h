@@ -74,6 +74,7 @@ struct zn_config {
     struct {
         uint64_t interval_entries;
         uint32_t retain;
+        uint32_t keep_entries;
     } snapshot;
     struct {
         uint32_t timeout_min_ms;

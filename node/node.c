@@ -78,8 +78,21 @@
 #define ZN_EVENT_RETX_NS   (50ull * ZN_NS_PER_MS)
 
 /* Messages released together once the WAL made everything up to persist_id durable. */
+enum zn_release_kind {
+    ZN_REL_MSGS = 0,      /* messages (and a persisted report) */
+    ZN_REL_CHUNK = 1,     /* leader: hand a snapshot chunk to the core (EV_SNAPSHOT_CHUNK) */
+    ZN_REL_INSTALLED = 2, /* follower: the received snapshot is durable (EV_SNAPSHOT_INSTALLED) */
+};
+
 struct zn_release {
     uint64_t persist_id; /* 0: nothing to report (a local message only) */
+    uint8_t kind;        /* enum zn_release_kind */
+    uint8_t chunk_to;
+    uint8_t chunk_last;
+    uint32_t chunk_len;
+    uint64_t snap_index;
+    uint64_t snap_term;
+    uint64_t chunk_offset;
     uint32_t n;
     uint32_t len;
     uint8_t data[]; /* n x {u8 to, u32 len (host order), len bytes of node message} */
@@ -136,6 +149,18 @@ struct zn_node {
     uint64_t last_snap_index; /* newest durable snapshot */
     uint64_t compact_pending; /* WAL compaction to run once the WAL is idle (0: none) */
     struct zn_snapfile_info snap_info;
+    struct {
+        uint8_t *p; /* leader: body of the snapshot being sent to followers */
+        uint64_t len;
+        uint64_t index;
+    } send_snap;
+    struct {
+        uint8_t *p; /* follower: body being received */
+        uint64_t len;
+        uint64_t cap;
+        uint64_t index;
+        uint64_t term;
+    } inst;
     /* store */
     struct zn_store *store;
     struct zn_watch_reg *watches;
@@ -208,6 +233,8 @@ struct zn_node {
 static void node_handle_update(struct zn_node *n, const struct zn_raft_update *up);
 static void node_read_index_done(struct zn_node *n, uint64_t ctx, uint64_t index, bool ok);
 static void node_forward(struct zn_node *n, const struct zn_nodemsg *m);
+static void node_snapshot_chunk_request(struct zn_node *n, const struct zn_raft_chunk_request *q);
+static void node_install_chunk(struct zn_node *n, const struct zn_raft_install *in);
 
 static uint64_t node_now(const struct zn_node *n)
 {
@@ -304,6 +331,7 @@ static struct zn_release *node_release_build(struct zn_node *n, uint64_t persist
         cap += 5 + ZN_NODEMSG_HDR_BYTES + zn_raft_msg_encoded_size(&msgs[i]);
     struct zn_release *r = malloc(cap);
     ZN_ASSERT(r != NULL);
+    memset(r, 0, sizeof(*r));
     r->persist_id = persist_id;
     r->n = 0;
     r->len = 0;
@@ -616,10 +644,10 @@ static void node_handle_update(struct zn_node *n, const struct zn_raft_update *u
         node_read_index_done(n, up->reads[i].ctx, up->reads[i].index, true);
     for (uint32_t i = 0; i < up->n_reads_failed; i++)
         node_read_index_done(n, up->reads_failed[i].ctx, 0, false);
-    if ((up->n_chunk_reqs || up->install.valid) && !n->snapshot_warned) {
-        n->snapshot_warned = true;
-        ZN_WARN("node", "a follower needs a snapshot transfer, which this build does not do yet");
-    }
+    for (uint32_t i = 0; i < up->n_chunk_reqs; i++)
+        node_snapshot_chunk_request(n, &up->chunk_reqs[i]);
+    if (up->install.valid)
+        node_install_chunk(n, &up->install);
     n->deadline_ns = up->deadline_ns;
 }
 
@@ -1494,6 +1522,27 @@ static unsigned node_stage_raft(void *ctx, struct zn_dp_lcore *lc, uint64_t now_
 
 static void node_release(struct zn_node *n, struct zn_release *r)
 {
+    if (r->kind == ZN_REL_CHUNK) {
+        struct zn_raft_event ev = {.type = ZN_RAFT_EV_SNAPSHOT_CHUNK, .now_ns = node_now(n)};
+        ev.chunk.to = r->chunk_to;
+        ev.chunk.last = r->chunk_last;
+        ev.chunk.len = r->chunk_len;
+        ev.chunk.index = r->snap_index;
+        ev.chunk.offset = r->chunk_offset;
+        ev.chunk.data = n->send_snap.p + r->chunk_offset; /* stable until the cache changes */
+        if (n->send_snap.p && n->send_snap.index == r->snap_index)
+            node_step(n, &ev);
+        free(r);
+        return;
+    }
+    if (r->kind == ZN_REL_INSTALLED) {
+        struct zn_raft_event ev = {.type = ZN_RAFT_EV_SNAPSHOT_INSTALLED, .now_ns = node_now(n)};
+        ev.installed.index = r->snap_index;
+        ev.installed.term = r->snap_term;
+        node_step(n, &ev);
+        free(r);
+        return;
+    }
     uint32_t off = 0;
     for (uint32_t i = 0; i < r->n; i++) {
         uint8_t to = r->data[off];
@@ -1889,6 +1938,197 @@ static int node_load_snapshot(struct zn_node *n, struct zn_snapfile_info *info, 
     return 0;
 }
 
+/* ---- snapshot transfer (InstallSnapshot) ----------------------------------------------------- */
+
+/* Leader: the body of snapshot `index` in memory (read once from its file per snapshot). */
+static int node_send_snap_cache(struct zn_node *n, uint64_t index)
+{
+    if (n->send_snap.p && n->send_snap.index == index)
+        return 0;
+    free(n->send_snap.p);
+    memset(&n->send_snap, 0, sizeof(n->send_snap));
+    size_t cap = 1u << 16;
+    uint8_t *buf = malloc(cap);
+    struct zn_snapfile_info info;
+    struct zn_disk_report rep;
+    memset(&rep, 0, sizeof(rep));
+    int rc =
+        buf ? zn_snapfile_latest(&n->disk, n->cfg.node.cluster_id, n->self, buf, cap, &info, &rep)
+            : ZN_ENOMEM;
+    if (!rc && info.index != index)
+        rc = ZN_ESTALE;
+    struct node_membuf m = {0};
+    if (!rc) {
+        m.p = malloc(info.body_bytes ? info.body_bytes : 1);
+        m.cap = info.body_bytes;
+        rc = m.p ? zn_snapfile_read(&n->disk, &info, buf, cap, node_membuf_put, &m, &rep)
+                 : ZN_ENOMEM;
+    }
+    free(buf);
+    if (rc) {
+        free(m.p);
+        ZN_WARN("node", "cannot read snapshot %llu to send: %s %s", (unsigned long long)index,
+                zn_strerror(rc), rep.message);
+        return rc;
+    }
+    n->send_snap.p = m.p;
+    n->send_snap.len = m.len;
+    n->send_snap.index = index;
+    return 0;
+}
+
+static void node_snapshot_chunk_request(struct zn_node *n, const struct zn_raft_chunk_request *q)
+{
+    if (node_send_snap_cache(n, q->index) != 0 || q->offset > n->send_snap.len)
+        return;
+    uint64_t rest = n->send_snap.len - q->offset;
+    uint32_t len = rest < q->max_bytes ? (uint32_t)rest : q->max_bytes;
+    struct zn_release *r = calloc(1, sizeof(*r));
+    ZN_ASSERT(r != NULL);
+    r->kind = ZN_REL_CHUNK;
+    r->chunk_to = q->to;
+    r->chunk_last = q->offset + len >= n->send_snap.len;
+    r->chunk_len = len;
+    r->chunk_offset = q->offset;
+    r->snap_index = q->index;
+    if (q->offset == 0)
+        ZN_INFO("node", "sending snapshot %llu (%llu bytes) to node %u",
+                (unsigned long long)q->index, (unsigned long long)n->send_snap.len, q->to);
+    node_relq_push(n, r); /* delivered by the wal stage: never step inside a step */
+}
+
+static int node_wal_reopen_cb(void *ctx, const struct zn_wal_entry *we)
+{
+    (void)ctx;
+    (void)we;
+    return 0; /* entries after an installed snapshot were truncated; nothing to load */
+}
+
+/* Follower: the whole snapshot arrived. Make it durable, restart the log after it, swap the
+ * tree. Blocking (file writes and fsyncs on the lcore): a rare event on a lagging follower. */
+static void node_install_finish(struct zn_node *n)
+{
+    uint64_t index = n->inst.index, term = n->inst.term;
+    struct node_membuf m = {.p = n->inst.p, .len = n->inst.len, .cap = n->inst.cap};
+    struct zn_store_config sc = {.data_size_max = (uint32_t)n->cfg.limits.data_bytes_max};
+    struct zn_store *loaded = NULL;
+    int rc = zn_snapshot_load(&sc, node_membuf_get, &m, &loaded);
+    if (rc) {
+        ZN_ERROR("node", "received snapshot %llu does not load: %s", (unsigned long long)index,
+                 zn_strerror(rc));
+        return;
+    }
+    size_t cap = 1u << 20;
+    void *stage = malloc(cap);
+    struct zn_snapfile_writer sw;
+    struct zn_snapfile_info info;
+    rc = stage ? zn_snapfile_begin(&sw, &n->disk, n->cfg.node.cluster_id, n->self, index, term,
+                                   n->cfg.snapshot.retain, stage, cap)
+               : ZN_ENOMEM;
+    if (!rc) {
+        rc = zn_snapfile_sink(&sw, n->inst.p, n->inst.len);
+        if (rc)
+            zn_snapfile_abort(&sw);
+        else
+            rc = zn_snapfile_commit(&sw, &info);
+    }
+    free(stage);
+    if (rc) {
+        ZN_ERROR("node", "received snapshot %llu cannot be made durable: %s",
+                 (unsigned long long)index, zn_strerror(rc));
+        zn_store_destroy(loaded);
+        return;
+    }
+    /* The log restarts after the snapshot: drop what follows it, reopen behind it. */
+    zn_wal_flush(n->wal);
+    node_wal_wait_idle(n);
+    if (zn_wal_last_index(n->wal) > index && zn_wal_first_index(n->wal) <= index + 1)
+        zn_wal_truncate_suffix(n->wal, index + 1);
+    zn_wal_close(n->wal);
+    n->wal = NULL;
+    struct zn_wal_config wc = {
+        .disk = &n->disk,
+        .alloc = {node_alloc, node_release_mem, NULL},
+        .cluster_id = n->cfg.node.cluster_id,
+        .node_id = n->self,
+        .segment_bytes = n->cfg.wal.segment_bytes,
+        .snapshot_index = index,
+        .snapshot_term = term,
+        .commit_hint = index,
+        .allow_repair = false,
+        .hardstate = &n->hsf,
+    };
+    struct zn_wal_recovery rec;
+    memset(&rec, 0, sizeof(rec));
+    rc = zn_wal_open(&n->wal, &wc, node_wal_reopen_cb, NULL, &rec);
+    if (rc)
+        zn_panic("WAL reopen after snapshot %llu failed: %s (%s)", (unsigned long long)index,
+                 zn_strerror(rc), rec.report.message);
+    if (n->snap) {
+        pthread_join(n->snap_thread, NULL);
+        zn_snapshot_end(n->store, n->snap);
+        n->snap = NULL;
+    }
+    zn_store_destroy(n->store);
+    n->store = loaded;
+    /* Sessions: the snapshot's set replaces the tracked set. */
+    for (uint32_t i = 0; i < n->sess.capacity; i++)
+        if (n->sess.rows[i].id)
+            n->sess.rows[i].flags &= (uint8_t)~ZN_SESSIONS_F_TRACKED;
+    node_track_snapshot_sessions(n, n->inst.p, n->inst.len);
+    uint64_t gone[64];
+    uint32_t n_gone = 0;
+    for (uint32_t i = 0; i < n->sess.capacity && n_gone < 64; i++)
+        if (n->sess.rows[i].id && !(n->sess.rows[i].flags & ZN_SESSIONS_F_TRACKED))
+            gone[n_gone++] = n->sess.rows[i].id;
+    for (uint32_t i = 0; i < n_gone; i++)
+        node_session_forget(n, gone[i], ZN_SESSIONS_F_OWNED);
+    n->applied_index = index;
+    if (n->apply_to < index)
+        n->apply_to = index;
+    n->last_snap_index = index;
+    ZN_INFO("node",
+            "installed snapshot %llu (term %llu, %llu bytes) from the leader; log "
+            "restarts at %llu",
+            (unsigned long long)index, (unsigned long long)term, (unsigned long long)n->inst.len,
+            (unsigned long long)index + 1);
+    free(n->inst.p);
+    memset(&n->inst, 0, sizeof(n->inst));
+    struct zn_release *r = calloc(1, sizeof(*r));
+    ZN_ASSERT(r != NULL);
+    r->kind = ZN_REL_INSTALLED;
+    r->snap_index = index;
+    r->snap_term = term;
+    node_relq_push(n, r);
+}
+
+static void node_install_chunk(struct zn_node *n, const struct zn_raft_install *in)
+{
+    if (in->offset == 0) {
+        n->inst.len = 0;
+        n->inst.index = in->index;
+        n->inst.term = in->term;
+        ZN_INFO("node", "receiving snapshot %llu from node %u", (unsigned long long)in->index,
+                in->from);
+    }
+    if (in->index != n->inst.index || in->offset != n->inst.len)
+        return; /* out of order: the core asks again */
+    if (n->inst.len + in->len > n->inst.cap) {
+        uint64_t cap = n->inst.cap ? n->inst.cap : 1u << 20;
+        while (cap < n->inst.len + in->len)
+            cap *= 2;
+        uint8_t *p = realloc(n->inst.p, cap);
+        if (!p)
+            return;
+        n->inst.p = p;
+        n->inst.cap = cap;
+    }
+    memcpy(n->inst.p + n->inst.len, in->data, in->len);
+    n->inst.len += in->len;
+    if (in->last)
+        node_install_finish(n);
+}
+
 struct node_recover_ctx {
     struct zn_node *n;
     uint64_t commit_hint;
@@ -1941,6 +2181,7 @@ static int node_open_raft(struct zn_node *n, char *err, size_t err_len)
     rc.election_timeout_ns = (uint64_t)n->cfg.raft.election_timeout_ms * ZN_NS_PER_MS;
     rc.heartbeat_interval_ns = (uint64_t)n->cfg.raft.heartbeat_interval_ms * ZN_NS_PER_MS;
     rc.inflight_max = n->cfg.raft.inflight_max;
+    rc.compact_keep = n->cfg.snapshot.keep_entries;
     rc.batch_entries_max = n->cfg.raft.batch_entries_max;
     uint64_t bb = n->cfg.raft.batch_bytes_max;
     rc.batch_bytes_max =
@@ -2325,6 +2566,8 @@ void zn_node_close(struct zn_node *n)
     free(n->nm);
     free(n->conv);
     free(n->relq);
+    free(n->send_snap.p);
+    free(n->inst.p);
     if (n->parked)
         for (uint32_t i = 0; i < ZN_PARKED_MAX; i++)
             free(n->parked[i].req);

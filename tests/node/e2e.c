@@ -6,7 +6,7 @@
  * and SIGTERM stops every node with exit status 0. Processes and the temporary directory are
  * removed on every exit path (including failures and a hard alarm).
  *
- * Usage: e2e ZINCD   (exit 0 when every check passed)
+ * Usage: e2e ZINCD [catchup]   (exit 0 when every check passed; catchup: see catchup_scenario)
  */
 #include <errno.h>
 #include <signal.h>
@@ -33,6 +33,7 @@ static const char *zincd;
 static pid_t pids[NODES + 1];
 static uint16_t ports[NODES + 1];
 static int checks;
+static unsigned keep_entries = 1024;
 
 static void cleanup(void)
 {
@@ -230,12 +231,61 @@ static void verify_on(int id, char keys[][32], char vals[][32], int n, int n_del
     tc_fini(&c);
 }
 
+/*
+ * Catch-up by snapshot transfer: a follower is killed, the others write far past what the log
+ * keeps behind a snapshot ([snapshot] keep_entries = 8, a snapshot every 16 entries), the
+ * follower restarts and must be brought up to date with InstallSnapshot, then serve every write.
+ */
+static int catchup_scenario(int leader)
+{
+    int follower = 1 + leader % NODES;
+    CHECK(kill(pids[follower], SIGKILL) == 0, "kill follower");
+    waitpid(pids[follower], NULL, 0);
+    pids[follower] = 0;
+    printf("e2e-catchup: follower %d killed; writing 120 znodes through leader %d\n", follower,
+           leader);
+    char servers[64];
+    servers_of(servers, sizeof(servers), leader, 1);
+    static struct tclient c;
+    CHECK(tc_init(&c, servers, 1) == 0 && tc_connect(&c, 4000, 8000) == 0, "session");
+    static char keys[120][32], vals[120][32];
+    int32_t err = 0;
+    for (int i = 0; i < 120; i++) {
+        snprintf(keys[i], 32, "/c%03d", i);
+        snprintf(vals[i], 32, "catchup-%d", i);
+        int rc = tc_create(&c, keys[i], vals[i], 0, &err);
+        CHECK(rc == 0 && err == 0, "create %s: rc %d err %d", keys[i], rc, err);
+    }
+    tc_fini(&c);
+    struct status ls;
+    CHECK(read_status(leader, &ls), "leader status");
+    start_node(follower);
+    uint64_t until = now_ms() + 20000;
+    struct status st;
+    while (now_ms() < until && !(read_status(follower, &st) && st.ready && st.applied >= ls.commit))
+        sleep_ms(50);
+    CHECK(read_status(follower, &st) && st.applied >= ls.commit,
+          "follower %d did not catch up (applied %llu, leader commit %llu)", follower, st.applied,
+          ls.commit);
+    char cmd[192];
+    snprintf(cmd, sizeof(cmd), "grep -q 'installed snapshot' '%s/n%d.log'", base, follower);
+    CHECK(system(cmd) == 0, "follower %d was not caught up by a snapshot transfer", follower);
+    verify_on(follower, keys, vals, 120, 0);
+    printf("e2e-catchup: PASS: follower %d caught up by InstallSnapshot (applied %llu) and "
+           "serves all 120 writes; %d checks\n",
+           follower, st.applied, checks);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: e2e ZINCD\n");
+    if (argc != 2 && !(argc == 3 && !strcmp(argv[2], "catchup"))) {
+        fprintf(stderr, "usage: e2e ZINCD [catchup]\n");
         return 2;
     }
+    bool catchup = argc == 3;
+    if (catchup)
+        keep_entries = 8;
     zincd = argv[1];
     setvbuf(stdout, NULL, _IOLBF, 0);
     snprintf(base, sizeof(base), "/tmp/zn-e2e-XXXXXX");
@@ -256,6 +306,8 @@ int main(int argc, char **argv)
     CHECK(leader != 0, "no leader within 20 s");
     printf("e2e: node %d elected leader in %llu ms after start\n", leader,
            (unsigned long long)(now_ms() - t0));
+    if (catchup)
+        return catchup_scenario(leader);
 
     char servers[64];
     /* The session starts on the leader, so that killing it moves the session too. */

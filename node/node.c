@@ -2054,7 +2054,7 @@ static void node_install_finish(struct zn_node *n)
         .segment_bytes = n->cfg.wal.segment_bytes,
         .snapshot_index = index,
         .snapshot_term = term,
-        .commit_hint = index,
+        .commit_hint = 0, /* the snapshot itself vouches for everything up to index */
         .allow_repair = false,
         .hardstate = &n->hsf,
     };

@@ -185,6 +185,7 @@ struct zn_node {
     bool msgr_open;
     struct zn_dp_addr peer[ZN_NODE_ID_MAX + 1];
     bool peer_known[ZN_NODE_ID_MAX + 1];
+    uint64_t peer_heard_ns[ZN_NODE_ID_MAX + 1]; /* last valid message from each peer */
     /* sessions */
     struct zn_sessions sess;
     struct zn_pending_connect pend[ZN_PENDING_MAX];
@@ -1443,6 +1444,7 @@ static void node_on_peer(struct zn_node *n, uint8_t sender, const uint8_t *data,
         n->n_client_dropped++;
         return;
     }
+    n->peer_heard_ns[sender] = node_now(n);
     switch (m.kind) {
     case ZN_NODEMSG_RAFT: {
         struct zn_raft_msg msg;
@@ -1730,9 +1732,16 @@ static void node_ctrl_report_fn(void *arg, struct zn_dp_lcore *lc)
     /* Ready: a leader is known and everything committed that the store executes is applied. */
     rep->st.ready = st.leader != 0 && n->applied_index >= st.commit && !n->draining;
     rep->is_leader = st.role == ZN_RAFT_LEADER;
-    for (uint32_t i = 0; i < st.conf.n_voters; i++)
-        if (st.conf.voters[i] != n->self && n->peer_known[st.conf.voters[i]])
-            rep->best_follower = st.conf.voters[i];
+    /* Hand-over target: the voter heard from most recently (a dead one would waste the
+     * bounded wait). */
+    uint64_t best = 0;
+    for (uint32_t i = 0; i < st.conf.n_voters; i++) {
+        uint8_t v = st.conf.voters[i];
+        if (v != n->self && n->peer_known[v] && n->peer_heard_ns[v] > best) {
+            best = n->peer_heard_ns[v];
+            rep->best_follower = v;
+        }
+    }
     n->ctrl_rc = 0;
 }
 

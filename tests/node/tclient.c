@@ -86,7 +86,8 @@ static void tc_send(struct tclient *c, const struct zn_sess_hdr *h, const uint8_
 {
     static uint8_t buf[1 << 17];
     zn_sess_hdr_encode(h, buf);
-    memcpy(buf + ZN_SESS_HDR_BYTES, body, len);
+    if (len)
+        memcpy(buf + ZN_SESS_HDR_BYTES, body, len);
     zn_dp_msgr_send(&c->msgr, &c->servers[c->cur], ZN_FRAME_CLIENT, 0, buf,
                     (uint32_t)(ZN_SESS_HDR_BYTES + len), tc_now(c));
 }

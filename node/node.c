@@ -75,6 +75,7 @@
 #define ZN_PARKED_MAX      4096u
 #define ZN_PARK_NS         (2000ull * ZN_NS_PER_MS)
 #define ZN_REMOTE_READS    4096u
+#define ZN_HELD_MAX        4096u
 #define ZN_EVENT_RETX_NS   (50ull * ZN_NS_PER_MS)
 
 /* Messages released together once the WAL made everything up to persist_id durable. */
@@ -215,6 +216,17 @@ struct zn_node {
     } * parked;
     uint32_t n_parked;
     uint64_t next_token;
+    /* requests held until their turn (the session's hold window) */
+    struct zn_held {
+        uint64_t session;
+        uint64_t seq;
+        uint8_t flags;
+        uint64_t zxid;
+        uint64_t deadline_ns;
+        uint8_t *req;
+        uint32_t len;
+    } * held;
+    uint32_t n_held;
     /* leader: ReadIndex requests forwarded by other nodes, by ctx */
     struct {
         uint64_t token;
@@ -236,6 +248,8 @@ static void node_read_index_done(struct zn_node *n, uint64_t ctx, uint64_t index
 static void node_forward(struct zn_node *n, const struct zn_nodemsg *m);
 static void node_snapshot_chunk_request(struct zn_node *n, const struct zn_raft_chunk_request *q);
 static void node_install_chunk(struct zn_node *n, const struct zn_raft_install *in);
+static void node_drain_held(struct zn_node *n, struct zn_session_row *row);
+static void node_held_expire(struct zn_node *n, uint64_t now);
 
 static uint64_t node_now(const struct zn_node *n)
 {
@@ -487,6 +501,7 @@ static void node_retransmit_events(struct zn_node *n, uint64_t now)
     if (now < n->next_retx_ns)
         return;
     n->next_retx_ns = now + ZN_EVENT_RETX_NS;
+    node_held_expire(n, now);
     uint64_t silent[64];
     uint32_t n_silent = 0;
     for (uint32_t i = 0; i < n->sess.capacity; i++) {
@@ -777,7 +792,8 @@ static void node_reply_client(struct zn_node *n, struct zn_session_row *row,
                               const struct zn_apply_result *res)
 {
     uint64_t seq = node_seq_of(row, res->cxid);
-    if (row->write_inflight == seq) {
+    bool completed = row->write_inflight == seq;
+    if (completed) {
         row->write_inflight = 0;
         if (row->next_seq == seq)
             row->next_seq = seq + 1;
@@ -796,6 +812,8 @@ static void node_reply_client(struct zn_node *n, struct zn_session_row *row,
                             .ack = row->next_seq - 1,
                             .zxid = res->zxid};
     node_send_client(n, row->client_ip, row->client_port, &h, body, w.len);
+    if (completed)
+        node_drain_held(n, row); /* the session's next requests, in order */
 }
 
 static void node_apply_one(struct zn_node *n, uint64_t index, bool live)
@@ -1257,6 +1275,94 @@ static bool node_is_logged(int32_t type)
     return zn_zk_op_is_write(type) || type == ZN_ZK_OP_SYNC || type == ZN_ZK_OP_CLOSESESSION;
 }
 
+/* ---- the hold window: requests that arrive before their turn ------------------------------ */
+
+static struct zn_held *node_held_find(struct zn_node *n, uint64_t session, uint64_t seq)
+{
+    for (uint32_t i = 0; i < ZN_HELD_MAX && n->n_held; i++)
+        if (n->held[i].req && n->held[i].session == session && n->held[i].seq == seq)
+            return &n->held[i];
+    return NULL;
+}
+
+static void node_held_drop(struct zn_node *n, struct zn_held *hd)
+{
+    free(hd->req);
+    memset(hd, 0, sizeof(*hd));
+    n->n_held--;
+}
+
+/* Keep a request that cannot be taken yet (a gap before it, or an earlier request in flight);
+ * false when it cannot be kept (the client's retransmission brings it back). */
+static bool node_hold(struct zn_node *n, const struct zn_sess_hdr *h, struct zn_bytes body)
+{
+    if (node_held_find(n, h->session_id, h->seq))
+        return true;
+    for (uint32_t i = 0; i < ZN_HELD_MAX; i++) {
+        struct zn_held *hd = &n->held[i];
+        if (hd->req)
+            continue;
+        hd->req = malloc(body.len > 0 ? (size_t)body.len : 1);
+        if (!hd->req)
+            return false;
+        memcpy(hd->req, body.ptr, (size_t)body.len);
+        hd->len = (uint32_t)body.len;
+        hd->session = h->session_id;
+        hd->seq = h->seq;
+        hd->flags = h->flags;
+        hd->zxid = h->zxid;
+        hd->deadline_ns = node_now(n) + ZN_PARK_NS;
+        n->n_held++;
+        return true;
+    }
+    return false;
+}
+
+static void node_take(struct zn_node *n, struct zn_session_row *row, const struct zn_sess_hdr *h,
+                      struct zn_bytes body);
+
+/* Take the held requests that are now next in line, in order, while nothing is in flight. */
+static void node_drain_held(struct zn_node *n, struct zn_session_row *row)
+{
+    for (uint32_t guard = 0; guard < ZN_NODE_HOLD_WINDOW && n->n_held; guard++) {
+        if (row->write_inflight || !(row->flags & ZN_SESSIONS_F_OWNED))
+            return;
+        struct zn_held *hd = node_held_find(n, row->id, row->next_seq);
+        if (!hd)
+            return;
+        struct zn_sess_hdr h = {.kind = ZN_SESS_REQUEST,
+                                .flags = hd->flags,
+                                .session_id = hd->session,
+                                .seq = hd->seq,
+                                .zxid = hd->zxid};
+        uint8_t *req = hd->req;
+        struct zn_bytes body = zn_bytes_make(req, hd->len);
+        hd->req = NULL; /* ownership moves here; freed after the take */
+        memset(hd, 0, sizeof(*hd));
+        n->n_held--;
+        uint64_t before = row->next_seq;
+        node_take(n, row, &h, body);
+        free(req);
+        if (row->next_seq == before && !row->write_inflight)
+            return; /* not taken (e.g. parked elsewhere): stop */
+    }
+}
+
+/* Held requests whose session is gone or that waited too long are dropped (the client
+ * retransmits). */
+static void node_held_expire(struct zn_node *n, uint64_t now)
+{
+    for (uint32_t i = 0; i < ZN_HELD_MAX && n->n_held; i++) {
+        struct zn_held *hd = &n->held[i];
+        if (!hd->req)
+            continue;
+        struct zn_session_row *row = zn_sessions_find(&n->sess, hd->session);
+        if (now > hd->deadline_ns || !row || !(row->flags & ZN_SESSIONS_F_OWNED) ||
+            hd->seq < row->next_seq)
+            node_held_drop(n, hd);
+    }
+}
+
 static void node_handle_request(struct zn_node *n, const struct zn_dp_addr *from,
                                 const struct zn_sess_hdr *h, struct zn_bytes body)
 {
@@ -1272,11 +1378,24 @@ static void node_handle_request(struct zn_node *n, const struct zn_dp_addr *from
     zn_sessions_heard(&n->sess, row, now);
     if (n->draining)
         return;
+    node_take(n, row, h, body);
+    node_drain_held(n, row);
+}
+
+static void node_take(struct zn_node *n, struct zn_session_row *row, const struct zn_sess_hdr *h,
+                      struct zn_bytes body)
+{
     enum zn_sess_order order = zn_sess_window_classify(row->next_seq, h->seq, ZN_NODE_HOLD_WINDOW);
     bool retry_inflight = row->write_inflight == h->seq;
-    if (order == ZN_SESS_EARLY || order == ZN_SESS_TOO_EARLY ||
-        (row->write_inflight && !retry_inflight && order == ZN_SESS_IN_ORDER)) {
-        n->n_early++; /* FIFO: taken after the earlier request (the client retransmits) */
+    bool blocked = row->write_inflight && !retry_inflight && order == ZN_SESS_IN_ORDER;
+    if (order == ZN_SESS_EARLY || blocked) {
+        /* FIFO: kept until its turn (the hold window, proto/session.h). */
+        if (!node_hold(n, h, body))
+            n->n_early++;
+        return;
+    }
+    if (order == ZN_SESS_TOO_EARLY) {
+        n->n_early++; /* beyond the window: dropped, the client retransmits */
         return;
     }
     struct zn_zk_request req;
@@ -1625,6 +1744,7 @@ static unsigned node_serve_parked(struct zn_node *n)
         if (row->next_seq == p->seq)
             row->next_seq = p->seq + 1;
         node_parked_drop(n, p);
+        node_drain_held(n, row);
         work++;
     }
     return work;
@@ -2469,11 +2589,12 @@ int zn_node_open(const struct zn_config *cfg, const struct zn_clock *clock, stru
     n->conv = malloc(sizeof(*n->conv));
     n->relq = calloc(ZN_RELQ_MAX, sizeof(*n->relq));
     n->parked = calloc(ZN_PARKED_MAX, sizeof(*n->parked));
+    n->held = calloc(ZN_HELD_MAX, sizeof(*n->held));
     n->remote_reads = calloc(ZN_REMOTE_READS, sizeof(*n->remote_reads));
     zn_wbuf_init(&n->rbuf, ZN_MSG_SIZE_MAX_BYTES);
     int rc = ZN_ENOMEM;
     if (!n->tx || !n->enc || !n->rx_entries || !n->nm || !n->conv || !n->relq || !n->parked ||
-        !n->remote_reads)
+        !n->remote_reads || !n->held)
         goto fail;
     rc = node_conf_from_config(cfg, &n->conf);
     if (rc)
@@ -2582,5 +2703,9 @@ void zn_node_close(struct zn_node *n)
             free(n->parked[i].req);
     free(n->parked);
     free(n->remote_reads);
+    if (n->held)
+        for (uint32_t i = 0; i < ZN_HELD_MAX; i++)
+            free(n->held[i].req);
+    free(n->held);
     free(n);
 }

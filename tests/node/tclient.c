@@ -53,33 +53,42 @@ void tc_fini(struct tclient *c)
     zn_udp_close(&c->udp);
 }
 
+/* Every message of a receive burst is queued (a burst may hold many replies). */
 static void tc_on_msg(void *ctx, const struct zn_dp_addr *from, const struct zn_reasm_msg *msg)
 {
     (void)from;
     struct tclient *c = ctx;
-    if (msg->hdr.type != ZN_FRAME_SERVER || msg->len > sizeof(c->in))
+    if (msg->hdr.type != ZN_FRAME_SERVER || msg->len > TC_MSG_MAX || c->q_count == TC_QUEUE)
         return;
-    memcpy(c->in, msg->data, msg->len);
-    c->in_len = msg->len;
-    c->got = true;
+    unsigned slot = (c->q_head + c->q_count) % TC_QUEUE;
+    memcpy(c->q[slot], msg->data, msg->len);
+    c->q_len[slot] = msg->len;
+    c->q_count++;
 }
 
-/* Wait up to wait_ms for one server message; returns true with it decoded in h/body. */
+/* Wait up to wait_ms for one server message; returns true with it decoded in h/body (valid
+ * until the next call). */
 static bool tc_recv(struct tclient *c, uint32_t wait_ms, struct zn_sess_hdr *h,
                     struct zn_bytes *body)
 {
     uint64_t until = tc_now(c) + wait_ms * MS;
-    while (tc_now(c) < until) {
-        c->got = false;
-        zn_dp_msgr_poll(&c->msgr, tc_now(c), tc_on_msg, c);
-        if (c->got && zn_sess_decode(c->in, c->in_len, ZN_SESS_TO_CLIENT, h, body) == 0)
-            return true;
-        if (!c->got) {
+    for (;;) {
+        while (c->q_count) {
+            unsigned slot = c->q_head;
+            c->q_head = (c->q_head + 1) % TC_QUEUE;
+            c->q_count--;
+            memcpy(c->in, c->q[slot], c->q_len[slot]);
+            c->in_len = c->q_len[slot];
+            if (zn_sess_decode(c->in, c->in_len, ZN_SESS_TO_CLIENT, h, body) == 0)
+                return true;
+        }
+        if (tc_now(c) >= until)
+            return false;
+        if (zn_dp_msgr_poll(&c->msgr, tc_now(c), tc_on_msg, c) == 0) {
             struct timespec ts = {0, 200000};
             nanosleep(&ts, NULL);
         }
     }
-    return false;
 }
 
 static void tc_send(struct tclient *c, const struct zn_sess_hdr *h, const uint8_t *body, size_t len)
@@ -363,4 +372,72 @@ int tc_sync(struct tclient *c, const char *path, int32_t *zk_err)
     const uint8_t *b;
     size_t bl;
     return tc_call(c, buf, w.len, 10000, zk_err, &b, &bl);
+}
+
+int tc_pipeline_sets(struct tclient *c, const char *path, int n, int32_t *versions,
+                     uint32_t deadline_ms)
+{
+    static uint8_t reqs[64][256];
+    static size_t lens[64];
+    static bool done[64];
+    if (n > 64)
+        return ZN_EINVAL;
+    uint64_t first = c->next_seq;
+    for (int k = 0; k < n; k++) {
+        struct zn_jute_writer w;
+        zn_jute_writer_init(&w, reqs[k], sizeof(reqs[k]));
+        zn_jute_put_int(&w, (int32_t)(uint32_t)(first + (uint64_t)k));
+        zn_jute_put_int(&w, ZN_ZK_OP_SETDATA);
+        zn_jute_put_string(&w, path);
+        char v[16];
+        snprintf(v, sizeof(v), "v%d", k);
+        zn_jute_put_buffer(&w, zn_bytes_make(v, strlen(v)));
+        zn_jute_put_int(&w, -1);
+        lens[k] = w.len;
+        done[k] = false;
+        versions[k] = -1;
+    }
+    uint64_t until = tc_now(c) + deadline_ms * MS;
+    int left = n;
+    bool first_round = true;
+    while (left > 0 && tc_now(c) < until) {
+        /* Newest first: every request but the last arrives before its turn. */
+        for (int k = n - 1; k >= 0; k--) {
+            if (done[k])
+                continue;
+            struct zn_sess_hdr h = {.kind = ZN_SESS_REQUEST,
+                                    .flags = first_round ? 0 : ZN_SESS_F_RETRY,
+                                    .session_id = c->session,
+                                    .seq = first + (uint64_t)k,
+                                    .zxid = c->last_zxid};
+            if (!first_round)
+                c->retransmits++;
+            tc_send(c, &h, reqs[k], lens[k]);
+        }
+        first_round = false;
+        struct zn_sess_hdr r;
+        struct zn_bytes rb;
+        uint64_t rto_until = tc_now(c) + 200 * MS;
+        while (left > 0 && tc_now(c) < rto_until && tc_recv(c, 200, &r, &rb)) {
+            if (r.kind != ZN_SESS_REPLY || r.seq < first || r.seq >= first + (uint64_t)n)
+                continue;
+            int k = (int)(r.seq - first);
+            if (done[k])
+                continue;
+            struct zn_jute_reader jr;
+            zn_jute_reader_init(&jr, rb.ptr, (size_t)rb.len);
+            struct zn_zk_reply_header rh;
+            struct zn_zk_stat st;
+            if (zn_zk_get_reply_header(&jr, &rh) != 0 || rh.err != 0)
+                continue;
+            zn_zk_get_stat(&jr, &st);
+            versions[k] = st.version;
+            done[k] = true;
+            left--;
+            if (r.zxid > c->last_zxid)
+                c->last_zxid = r.zxid;
+        }
+    }
+    c->next_seq = first + (uint64_t)n;
+    return left == 0 ? 0 : ZN_ETIMEDOUT;
 }

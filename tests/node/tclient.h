@@ -16,6 +16,8 @@
 #include "proto/zk.h"
 
 #define TC_SERVERS_MAX 8
+#define TC_QUEUE       128
+#define TC_MSG_MAX     4096
 
 struct tclient {
     struct zn_clock clock;
@@ -32,10 +34,12 @@ struct tclient {
     uint32_t timeout_ms;
     uint64_t next_seq;
     uint64_t last_zxid;
-    /* the last message received */
+    /* the message returned by the last receive, and the queue of messages received */
     uint8_t in[1 << 16];
     uint32_t in_len;
-    bool got;
+    uint8_t q[TC_QUEUE][TC_MSG_MAX];
+    uint32_t q_len[TC_QUEUE];
+    unsigned q_head, q_count;
     unsigned failovers;
     uint64_t retransmits;
     uint8_t next_flags; /* ZN_SESS_F_* for the next request (cleared by tc_call) */
@@ -60,6 +64,10 @@ int tc_create(struct tclient *c, const char *path, const char *data, int32_t mod
 int tc_get(struct tclient *c, const char *path, char *data, size_t cap, int32_t *zk_err);
 int tc_set(struct tclient *c, const char *path, const char *data, int32_t *zk_err);
 int tc_delete(struct tclient *c, const char *path, int32_t *zk_err);
+/* n (<= 64) setData(path, "v<k>") sent at once, newest first (so all but one arrive early),
+ * retransmitted until answered; versions[k] = the version in reply k. 0 or ZN_ETIMEDOUT. */
+int tc_pipeline_sets(struct tclient *c, const char *path, int n, int32_t *versions,
+                     uint32_t deadline_ms);
 /* sync(path): the session's next reads see every write committed before it. */
 int tc_sync(struct tclient *c, const char *path, int32_t *zk_err);
 /* getData/exists leaving a watch (exists: *zk_err NONODE is fine). */

@@ -64,19 +64,21 @@
 #include "store/wal.h"
 #include "store/watch.h"
 
-#define ZN_NS_PER_MS       1000000ull
-#define ZN_PENDING_MAX     256u
-#define ZN_RELQ_MAX        (2u * ZN_WAL_BATCH_WAITERS_MAX)
-#define ZN_RX_ENTRIES_MAX  4096u
-#define ZN_WAL_WAIT_NS     (10ull * 1000 * ZN_NS_PER_MS)
-#define ZN_TOUCH_MIN_NS    (20ull * ZN_NS_PER_MS)
-#define ZN_NODE_EVENT_POOL 65536u
-#define ZN_EVENT_RTO_NS    (200ull * ZN_NS_PER_MS)
-#define ZN_PARKED_MAX      4096u
-#define ZN_PARK_NS         (2000ull * ZN_NS_PER_MS)
-#define ZN_REMOTE_READS    4096u
-#define ZN_HELD_MAX        4096u
-#define ZN_EVENT_RETX_NS   (50ull * ZN_NS_PER_MS)
+#define ZN_NS_PER_MS             1000000ull
+#define ZN_PENDING_MAX           256u
+#define ZN_RELQ_MAX              (2u * ZN_WAL_BATCH_WAITERS_MAX)
+#define ZN_RX_ENTRIES_MAX        4096u
+#define ZN_WAL_WAIT_NS           (10ull * 1000 * ZN_NS_PER_MS)
+#define ZN_TOUCH_MIN_NS          (20ull * ZN_NS_PER_MS)
+#define ZN_NODE_EVENT_POOL       65536u
+#define ZN_EVENT_RTO_NS          (200ull * ZN_NS_PER_MS)
+#define ZN_PARKED_MAX            4096u
+#define ZN_PARK_NS               (2000ull * ZN_NS_PER_MS)
+#define ZN_REMOTE_READS          4096u
+#define ZN_HELD_MAX              4096u
+#define ZN_REPLY_CACHE           16384u /* direct-mapped; power of two */
+#define ZN_REPLY_CACHE_MAX_BYTES 4096u
+#define ZN_EVENT_RETX_NS         (50ull * ZN_NS_PER_MS)
 
 /* Messages released together once the WAL made everything up to persist_id durable. */
 enum zn_release_kind {
@@ -227,6 +229,15 @@ struct zn_node {
         uint32_t len;
     } * held;
     uint32_t n_held;
+    /* Recent write replies as sent (header + body), so that a retransmission whose reply was
+     * lost is answered even after later writes of the session applied (the store keeps only
+     * the session's last reply). Direct-mapped by (session, seq); node-local, best effort. */
+    struct zn_cached_reply {
+        uint64_t session;
+        uint64_t seq;
+        uint32_t len;
+        uint8_t *msg;
+    } * rcache;
     /* leader: ReadIndex requests forwarded by other nodes, by ctx */
     struct {
         uint64_t token;
@@ -728,6 +739,39 @@ static int node_propose_session_create(struct zn_node *n, uint64_t id, uint32_t 
 
 /* ---- apply ---------------------------------------------------------------------------------- */
 
+static struct zn_cached_reply *node_rcache_slot(struct zn_node *n, uint64_t session, uint64_t seq)
+{
+    uint64_t h = (session ^ (seq * 0x9E3779B97F4A7C15ull)) * 0xff51afd7ed558ccdull;
+    return &n->rcache[(h >> 32) & (ZN_REPLY_CACHE - 1)];
+}
+
+/* Remember the client message just built in n->tx (header + body of len bytes). */
+static void node_rcache_put(struct zn_node *n, uint64_t session, uint64_t seq, size_t len)
+{
+    if (len > ZN_REPLY_CACHE_MAX_BYTES)
+        return;
+    struct zn_cached_reply *c = node_rcache_slot(n, session, seq);
+    uint8_t *p = c->msg && c->len >= len ? c->msg : realloc(c->msg, len);
+    if (!p)
+        return;
+    memcpy(p, n->tx, len);
+    c->msg = p;
+    c->len = (uint32_t)len;
+    c->session = session;
+    c->seq = seq;
+}
+
+/* Resend a cached reply; false when (session, seq) is not cached. */
+static bool node_rcache_resend(struct zn_node *n, struct zn_session_row *row, uint64_t seq)
+{
+    struct zn_cached_reply *c = node_rcache_slot(n, row->id, seq);
+    if (!c->msg || c->session != row->id || c->seq != seq)
+        return false;
+    struct zn_dp_addr dst = {.ip = row->client_ip, .port = row->client_port};
+    zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, c->msg, c->len, node_now(n));
+    return true;
+}
+
 /* The request sequence whose low 32 bits are cxid, nearest below the session's next_seq. */
 static uint64_t node_seq_of(const struct zn_session_row *row, int32_t cxid)
 {
@@ -812,6 +856,7 @@ static void node_reply_client(struct zn_node *n, struct zn_session_row *row,
                             .ack = row->next_seq - 1,
                             .zxid = res->zxid};
     node_send_client(n, row->client_ip, row->client_port, &h, body, w.len);
+    node_rcache_put(n, row->id, seq, ZN_SESS_HDR_BYTES + w.len);
     if (completed)
         node_drain_held(n, row); /* the session's next requests, in order */
 }
@@ -1421,6 +1466,8 @@ static void node_take(struct zn_node *n, struct zn_session_row *row, const struc
         return;
     }
     if (node_is_logged(req.type)) {
+        if (order == ZN_SESS_DUPLICATE && !retry_inflight && node_rcache_resend(n, row, h->seq))
+            return; /* its reply was lost: the same reply again */
         if (order == ZN_SESS_IN_ORDER)
             row->write_inflight = h->seq;
         if (n->role == ZN_RAFT_LEADER) {
@@ -2590,11 +2637,12 @@ int zn_node_open(const struct zn_config *cfg, const struct zn_clock *clock, stru
     n->relq = calloc(ZN_RELQ_MAX, sizeof(*n->relq));
     n->parked = calloc(ZN_PARKED_MAX, sizeof(*n->parked));
     n->held = calloc(ZN_HELD_MAX, sizeof(*n->held));
+    n->rcache = calloc(ZN_REPLY_CACHE, sizeof(*n->rcache));
     n->remote_reads = calloc(ZN_REMOTE_READS, sizeof(*n->remote_reads));
     zn_wbuf_init(&n->rbuf, ZN_MSG_SIZE_MAX_BYTES);
     int rc = ZN_ENOMEM;
     if (!n->tx || !n->enc || !n->rx_entries || !n->nm || !n->conv || !n->relq || !n->parked ||
-        !n->remote_reads || !n->held)
+        !n->remote_reads || !n->held || !n->rcache)
         goto fail;
     rc = node_conf_from_config(cfg, &n->conf);
     if (rc)
@@ -2707,5 +2755,9 @@ void zn_node_close(struct zn_node *n)
         for (uint32_t i = 0; i < ZN_HELD_MAX; i++)
             free(n->held[i].req);
     free(n->held);
+    if (n->rcache)
+        for (uint32_t i = 0; i < ZN_REPLY_CACHE; i++)
+            free(n->rcache[i].msg);
+    free(n->rcache);
     free(n);
 }

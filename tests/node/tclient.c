@@ -374,12 +374,12 @@ int tc_sync(struct tclient *c, const char *path, int32_t *zk_err)
     return tc_call(c, buf, w.len, 10000, zk_err, &b, &bl);
 }
 
-int tc_pipeline_sets(struct tclient *c, const char *path, int n, int32_t *versions,
+int tc_pipeline_sets(struct tclient *c, const char *path, int n, int32_t *versions, bool lose_odd,
                      uint32_t deadline_ms)
 {
     static uint8_t reqs[64][256];
     static size_t lens[64];
-    static bool done[64];
+    static bool done[64], lost[64];
     if (n > 64)
         return ZN_EINVAL;
     uint64_t first = c->next_seq;
@@ -395,6 +395,7 @@ int tc_pipeline_sets(struct tclient *c, const char *path, int n, int32_t *versio
         zn_jute_put_int(&w, -1);
         lens[k] = w.len;
         done[k] = false;
+        lost[k] = false;
         versions[k] = -1;
     }
     uint64_t until = tc_now(c) + deadline_ms * MS;
@@ -424,6 +425,10 @@ int tc_pipeline_sets(struct tclient *c, const char *path, int n, int32_t *versio
             int k = (int)(r.seq - first);
             if (done[k])
                 continue;
+            if (lose_odd && (k & 1) && !lost[k]) {
+                lost[k] = true; /* simulated loss: the retransmission must get the same reply */
+                continue;
+            }
             struct zn_jute_reader jr;
             zn_jute_reader_init(&jr, rb.ptr, (size_t)rb.len);
             struct zn_zk_reply_header rh;

@@ -65,8 +65,10 @@ int tc_get(struct tclient *c, const char *path, char *data, size_t cap, int32_t 
 int tc_set(struct tclient *c, const char *path, const char *data, int32_t *zk_err);
 int tc_delete(struct tclient *c, const char *path, int32_t *zk_err);
 /* n (<= 64) setData(path, "v<k>") sent at once, newest first (so all but one arrive early),
- * retransmitted until answered; versions[k] = the version in reply k. 0 or ZN_ETIMEDOUT. */
-int tc_pipeline_sets(struct tclient *c, const char *path, int n, int32_t *versions,
+ * retransmitted until answered; versions[k] = the version in reply k. lose_odd: the first reply
+ * to every odd k is ignored (a lost datagram), so its answer must come to a retransmission
+ * after later writes applied. 0 or ZN_ETIMEDOUT. */
+int tc_pipeline_sets(struct tclient *c, const char *path, int n, int32_t *versions, bool lose_odd,
                      uint32_t deadline_ms);
 /* sync(path): the session's next reads see every write committed before it. */
 int tc_sync(struct tclient *c, const char *path, int32_t *zk_err);

@@ -77,79 +77,6 @@ _Static_assert(ZN_REASM_SLOTS_DEFAULT <= ZN_REASM_SLOTS_MAX, "default within the
 _Static_assert(ZN_REASM_BYTES_DEFAULT <= ZN_REASM_BYTES_MAX, "default within the maximum");
 _Static_assert(ZN_REASM_BYTES_DEFAULT >= ZN_MSG_SIZE_MAX_BYTES, "the largest message fits");
 
-/* ---- node (zincd) -------------------------------------------------------------------------- */
-
-/* Identities forwarded with a write (a session's auth ids: ZooKeeper clients add one or two). */
-#define ZN_NODE_FWD_IDS_MAX 16u
-/* Bytes of one identity's scheme or id: digest ids are user:base64(sha1) (< 300 bytes). */
-#define ZN_NODE_IDENT_BYTES_MAX 1024u
-/* Sessions per TOUCH batch: 12 bytes each, so a batch stays under 48 KiB (33 segments); a node
- * with more clients sends several batches per interval. */
-#define ZN_NODE_TOUCH_BATCH_MAX 4096u
-/* Unacknowledged events held per session: a session whose queue overflows is closed (its client
- * is not reading; ZooKeeper drops such a connection too). */
-#define ZN_NODE_EVENTS_PER_SESSION_MAX 1024u
-/* Early requests held per session while a gap fills (zn_sess_window_classify's window). */
-#define ZN_NODE_HOLD_WINDOW 64u
-_Static_assert(ZN_NODE_FWD_IDS_MAX * 2u * (ZN_NODE_IDENT_BYTES_MAX + 4u) <
-                   ZN_MSG_OVERHEAD_MAX_BYTES,
-               "forwarded identities fit in the message overhead");
-_Static_assert(ZN_NODE_TOUCH_BATCH_MAX * 12u + 8u < ZN_MSG_OVERHEAD_MAX_BYTES,
-               "a TOUCH batch is small");
-_Static_assert(ZN_NODE_HOLD_WINDOW <= ZN_NODE_EVENTS_PER_SESSION_MAX, "windows are small");
-/* ---- store (issue 4) -------------------------------------------------------------------- */
-
-/* Authenticated identities one request carries (ip + a few digest/auth ids). */
-#define ZN_STORE_IDENTITIES_MAX 16u
-/* Bytes of one identity or ACL id/scheme string: "user:" + 28-char base64 SHA-1 fits easily. */
-#define ZN_STORE_ID_LEN_MAX 1024u
-/* Entries in one ACL list (ZooKeeper has no limit; real lists hold a handful). */
-#define ZN_STORE_ACL_ENTRIES_MAX 64u
-/* ACL entries across all sub-operations of one entry: bounds the decode scratch. */
-#define ZN_STORE_ENTRY_ACLS_MAX (4u * ZN_MULTI_OPS_MAX)
-/* Largest encoded log entry: one request body plus the leader stamp and identities. */
-#define ZN_STORE_ENTRY_SIZE_MAX \
-    (ZN_MSG_SIZE_MAX_BYTES + ZN_STORE_IDENTITIES_MAX * (2u * ZN_STORE_ID_LEN_MAX + 4u) + 64u)
-/* Bytes of names in one getChildren/getEphemerals reply: the reply must fit one message. */
-#define ZN_STORE_LIST_BYTES_MAX (ZN_MSG_SIZE_MAX_BYTES - ZN_MSG_OVERHEAD_MAX_BYTES)
-/* Watches one node keeps in its registry (registrations beyond are refused, ZN_EFULL). */
-#define ZN_STORE_WATCHES_MAX (4u * 1024u * 1024u)
-/* Session password (ZooKeeper ConnectRequest.passwd). */
-#define ZN_SESSION_PASSWD_BYTES 16u
-_Static_assert(ZN_STORE_ENTRY_SIZE_MAX < INT32_MAX, "entry lengths travel in 32 bits");
-_Static_assert(ZN_STORE_ACL_ENTRIES_MAX <= UINT16_MAX, "ACL counts travel in 16 bits");
-_Static_assert(ZN_MULTI_OPS_MAX <= UINT16_MAX, "multi op counts travel in 16 bits");
-_Static_assert(ZN_STORE_ID_LEN_MAX <= UINT16_MAX, "id lengths travel in 16 bits");
-_Static_assert(ZN_STORE_LIST_BYTES_MAX > ZN_DATA_SIZE_DEFAULT_BYTES, "listings fit a message");
-/* ---- durable state: WAL, hard state, snapshot files (store/wal.h, issue 5) --------------- */
-
-/* A log entry is one client write command: at most one request body (ZN_MSG_SIZE_MAX_BYTES). */
-#define ZN_WAL_ENTRY_BYTES_MAX ZN_MSG_SIZE_MAX_BYTES
-/* Record framing: 32-byte header + payload + 4-byte CRC, padded to 8 bytes (docs/disk-format.md). */
-#define ZN_WAL_RECORD_OVERHEAD_BYTES 40u
-#define ZN_WAL_RECORD_BYTES_MAX      (ZN_WAL_ENTRY_BYTES_MAX + ZN_WAL_RECORD_OVERHEAD_BYTES)
-/* Bytes one group-commit batch gathers before it must be submitted: a batch of 512 entries of
- * 1 KiB is 532 KiB; 4 MiB keeps one fdatasync amortized over tens of ms of a 100 MB/s disk. */
-#define ZN_WAL_BATCH_BYTES_DEFAULT (4u * ZN_MIB)
-/* Replies/messages released after one batch is durable (a batch of 4096 entries at most). */
-#define ZN_WAL_BATCH_WAITERS_MAX 4096u
-/* Segment size: 64 MiB preallocated; a fresh segment must hold the largest batch buffer
- * (batch + one maximal record) so a batch never spans two segments. */
-#define ZN_WAL_SEGMENT_BYTES_DEFAULT (64u * ZN_MIB)
-#define ZN_WAL_SEGMENT_HEADER_BYTES  64u
-/* Segment files kept at once (64 GiB of log at the default size; compaction keeps far fewer). */
-#define ZN_WAL_SEGMENTS_MAX 1024u
-/* Snapshot files kept (the newest K; older ones are deleted after a new one is durable). */
-#define ZN_SNAPFILE_RETAIN_DEFAULT 2u
-#define ZN_SNAPFILE_RETAIN_MAX     16u
-_Static_assert(ZN_WAL_SEGMENT_BYTES_DEFAULT >= ZN_WAL_SEGMENT_HEADER_BYTES +
-                                                   ZN_WAL_BATCH_BYTES_DEFAULT +
-                                                   ZN_WAL_RECORD_BYTES_MAX,
-               "a fresh segment holds any batch");
-_Static_assert(ZN_WAL_RECORD_BYTES_MAX < UINT32_MAX, "record lengths are u32");
-_Static_assert(ZN_SNAPFILE_RETAIN_DEFAULT >= 1 &&
-                   ZN_SNAPFILE_RETAIN_DEFAULT <= ZN_SNAPFILE_RETAIN_MAX,
-               "keep at least the newest snapshot");
 /* ---- dataplane (dataplane/) --------------------------------------------------------------- */
 
 /* Stages a node registers (rx, raft, wal, apply, tx, mgmt, plus test and perf pollers). */
@@ -198,5 +125,118 @@ _Static_assert(ZN_RING_SIZE_DEFAULT <= ZN_RING_SIZE_MAX, "default ring within th
 _Static_assert(ZN_DP_IDLE_DEEP_AFTER_NS_DEFAULT > ZN_DP_IDLE_YIELD_WINDOW_NS_DEFAULT,
                "deep sleep only after the yield window");
 _Static_assert((ZN_DP_CTRL_RING_SIZE & (ZN_DP_CTRL_RING_SIZE - 1)) == 0, "power of two");
+/* ---- client: libzinc (client/) ----------------------------------------------------------- */
+
+/* Nodes in one connection string: a cluster's voters and learners. */
+#define ZN_CLIENT_NODES_MAX ZN_CLUSTER_MEMBERS_MAX
+/* Requests sent and not yet answered per session. The node holds early requests in a window
+ * of at least this many (docs/wire-format.md), so one lost datagram never makes it drop the
+ * requests behind the gap. */
+#define ZN_CLIENT_INFLIGHT_MAX 64u
+/* Bytes of those requests (one larger request is always allowed alone): bounds the burst a
+ * client puts on the wire and into the node's reassembly. */
+#define ZN_CLIENT_INFLIGHT_BYTES_MAX (4u * ZN_MIB)
+/* Calls queued in one handle (submitted, not yet answered): beyond it calls fail ZN_EFULL. */
+#define ZN_CLIENT_QUEUE_MAX 65536u
+/* Events held while an earlier event is missing (power of two, indexed by number mod size). */
+#define ZN_CLIENT_EVENT_WINDOW 256u
+/* Watch registrations per handle (client side). */
+#define ZN_CLIENT_WATCHES_MAX (1u << 20)
+/* Retransmission timeout: initial, floor and ceiling (adaptive in between, RFC 6298 style). */
+#define ZN_CLIENT_RTO_INITIAL_NS (10ull * 1000ull * 1000ull)
+#define ZN_CLIENT_RTO_MIN_NS     (1ull * 1000ull * 1000ull)
+#define ZN_CLIENT_RTO_MAX_NS     (1000ull * 1000ull * 1000ull)
+/* CONNECT retransmission backoff: starts at the initial RTO, doubles up to this. */
+#define ZN_CLIENT_CONNECT_BACKOFF_MAX_NS (200ull * 1000ull * 1000ull)
+_Static_assert(ZN_CLIENT_INFLIGHT_MAX <= 1024u, "the node's hold window must cover it");
+_Static_assert((ZN_CLIENT_EVENT_WINDOW & (ZN_CLIENT_EVENT_WINDOW - 1)) == 0, "power of two");
+_Static_assert(ZN_CLIENT_RTO_MIN_NS <= ZN_CLIENT_RTO_INITIAL_NS &&
+                   ZN_CLIENT_RTO_INITIAL_NS <= ZN_CLIENT_RTO_MAX_NS,
+               "RTO bounds");
+_Static_assert(ZN_CLIENT_INFLIGHT_BYTES_MAX >= ZN_DATA_SIZE_DEFAULT_BYTES,
+               "a default-size request fits in flight alongside others");
+/* ---- store (issue 4) -------------------------------------------------------------------- */
+
+/* Authenticated identities one request carries (ip + a few digest/auth ids). */
+#define ZN_STORE_IDENTITIES_MAX 16u
+/* Bytes of one identity or ACL id/scheme string: "user:" + 28-char base64 SHA-1 fits easily. */
+#define ZN_STORE_ID_LEN_MAX 1024u
+/* Entries in one ACL list (ZooKeeper has no limit; real lists hold a handful). */
+#define ZN_STORE_ACL_ENTRIES_MAX 64u
+/* ACL entries across all sub-operations of one entry: bounds the decode scratch. */
+#define ZN_STORE_ENTRY_ACLS_MAX (4u * ZN_MULTI_OPS_MAX)
+/* Largest encoded log entry: one request body plus the leader stamp and identities. */
+#define ZN_STORE_ENTRY_SIZE_MAX \
+    (ZN_MSG_SIZE_MAX_BYTES + ZN_STORE_IDENTITIES_MAX * (2u * ZN_STORE_ID_LEN_MAX + 4u) + 64u)
+/* Bytes of names in one getChildren/getEphemerals reply: the reply must fit one message. */
+#define ZN_STORE_LIST_BYTES_MAX (ZN_MSG_SIZE_MAX_BYTES - ZN_MSG_OVERHEAD_MAX_BYTES)
+/* Watches one node keeps in its registry (registrations beyond are refused, ZN_EFULL). */
+#define ZN_STORE_WATCHES_MAX (4u * 1024u * 1024u)
+/* Attempts a listing read makes to complete between two applies before it is served from a
+ * walk that may overlap writes (a listing of ~1000 names takes ~10 us; applies take ~5 us). */
+#define ZN_STORE_READ_LIST_TRIES 64u
+/* Largest hash table pre-sizing (zn_store_config.expected_znodes): 2^26 buckets = 1 GiB. */
+#define ZN_STORE_ZNODES_PRESIZE_MAX (1ull << 26)
+/* Items a finished snapshot releases after each apply (~0.5 us each: bounded added latency). */
+#define ZN_STORE_RELEASE_PER_APPLY 16u
+/* Session password (ZooKeeper ConnectRequest.passwd). */
+#define ZN_SESSION_PASSWD_BYTES 16u
+_Static_assert(ZN_STORE_ENTRY_SIZE_MAX < INT32_MAX, "entry lengths travel in 32 bits");
+_Static_assert(ZN_STORE_ACL_ENTRIES_MAX <= UINT16_MAX, "ACL counts travel in 16 bits");
+_Static_assert(ZN_MULTI_OPS_MAX <= UINT16_MAX, "multi op counts travel in 16 bits");
+_Static_assert(ZN_STORE_ID_LEN_MAX <= UINT16_MAX, "id lengths travel in 16 bits");
+_Static_assert(ZN_STORE_LIST_BYTES_MAX > ZN_DATA_SIZE_DEFAULT_BYTES, "listings fit a message");
+/* ---- durable state: WAL, hard state, snapshot files (store/wal.h, issue 5) --------------- */
+
+/* A log entry is one client write command: at most one request body (ZN_MSG_SIZE_MAX_BYTES). */
+#define ZN_WAL_ENTRY_BYTES_MAX ZN_MSG_SIZE_MAX_BYTES
+/* Record framing: 32-byte header + payload + 4-byte CRC, padded to 8 bytes (docs/disk-format.md). */
+#define ZN_WAL_RECORD_OVERHEAD_BYTES 40u
+#define ZN_WAL_RECORD_BYTES_MAX      (ZN_WAL_ENTRY_BYTES_MAX + ZN_WAL_RECORD_OVERHEAD_BYTES)
+/* Bytes one group-commit batch gathers before it must be submitted: a batch of 512 entries of
+ * 1 KiB is 532 KiB; 4 MiB keeps one fdatasync amortized over tens of ms of a 100 MB/s disk. */
+#define ZN_WAL_BATCH_BYTES_DEFAULT (4u * ZN_MIB)
+/* Replies/messages released after one batch is durable (a batch of 4096 entries at most). */
+#define ZN_WAL_BATCH_WAITERS_MAX 4096u
+/* Segment size: 64 MiB preallocated; a fresh segment must hold the largest batch buffer
+ * (batch + one maximal record) so a batch never spans two segments. */
+#define ZN_WAL_SEGMENT_BYTES_DEFAULT (64u * ZN_MIB)
+#define ZN_WAL_SEGMENT_HEADER_BYTES  64u
+/* Segment files kept at once (64 GiB of log at the default size; compaction keeps far fewer). */
+#define ZN_WAL_SEGMENTS_MAX 1024u
+/* Snapshot files kept (the newest K; older ones are deleted after a new one is durable). */
+#define ZN_SNAPFILE_RETAIN_DEFAULT 2u
+#define ZN_SNAPFILE_RETAIN_MAX     16u
+_Static_assert(ZN_WAL_SEGMENT_BYTES_DEFAULT >= ZN_WAL_SEGMENT_HEADER_BYTES +
+                                                   ZN_WAL_BATCH_BYTES_DEFAULT +
+                                                   ZN_WAL_RECORD_BYTES_MAX,
+               "a fresh segment holds any batch");
+_Static_assert(ZN_WAL_RECORD_BYTES_MAX < UINT32_MAX, "record lengths are u32");
+_Static_assert(ZN_SNAPFILE_RETAIN_DEFAULT >= 1 &&
+                   ZN_SNAPFILE_RETAIN_DEFAULT <= ZN_SNAPFILE_RETAIN_MAX,
+               "keep at least the newest snapshot");
+
+/* ---- node (zincd) -------------------------------------------------------------------------- */
+
+/* Identities forwarded with a write (a session's auth ids: ZooKeeper clients add one or two). */
+#define ZN_NODE_FWD_IDS_MAX 16u
+/* Bytes of one identity's scheme or id: digest ids are user:base64(sha1) (< 300 bytes). */
+#define ZN_NODE_IDENT_BYTES_MAX 1024u
+/* Sessions per TOUCH batch: 12 bytes each, so a batch stays under 48 KiB (33 segments); a node
+ * with more clients sends several batches per interval. */
+#define ZN_NODE_TOUCH_BATCH_MAX 4096u
+/* Unacknowledged events held per session: a session whose queue overflows is closed (its client
+ * is not reading; ZooKeeper drops such a connection too). */
+#define ZN_NODE_EVENTS_PER_SESSION_MAX 1024u
+/* Early requests held per session while a gap fills (zn_sess_window_classify's window). */
+#define ZN_NODE_HOLD_WINDOW 64u
+_Static_assert(ZN_NODE_FWD_IDS_MAX * 2u * (ZN_NODE_IDENT_BYTES_MAX + 4u) <
+                   ZN_MSG_OVERHEAD_MAX_BYTES,
+               "forwarded identities fit in the message overhead");
+_Static_assert(ZN_NODE_TOUCH_BATCH_MAX * 12u + 8u < ZN_MSG_OVERHEAD_MAX_BYTES,
+               "a TOUCH batch is small");
+_Static_assert(ZN_NODE_HOLD_WINDOW <= ZN_NODE_EVENTS_PER_SESSION_MAX, "windows are small");
+_Static_assert(ZN_CLIENT_INFLIGHT_MAX <= ZN_NODE_HOLD_WINDOW,
+               "the node holds everything a client may have in flight");
 
 #endif /* ZN_LIMITS_H */

@@ -14,8 +14,9 @@
  *    16   8  seq         client: request sequence (1, 2, ... per session, FIFO order);
  *                        server: the request answered (REPLY) or the event number (EVENT)
  *    24   8  ack         client: highest event number received in order (events up to it may be
- *                        forgotten by the server); server: highest request sequence the node has
- *                        taken in order for this session
+ *                        forgotten by the server), and in CONNECT the connection attempt number;
+ *                        server: highest request sequence the node has taken in order for this
+ *                        session (CONNECTED echoes the attempt number in seq instead)
  *    32   8  zxid        client: last zxid seen (reads never go older); server: zxid of the reply,
  *                        event, or the node's applied zxid (PONG)
  *
@@ -24,7 +25,8 @@
  * WatcherEvent, REFUSED = int32 ZooKeeper error (session expired, moved, unknown, throttled);
  * ACK, PING and PONG have no body.
  *
- * Ordering and exactly-once (the rules both ends follow): the client numbers requests and
+ * The full behaviour both ends follow is docs/wire-format.md "Native client protocol behaviour"
+ * (rules R1-R12). Ordering and exactly-once in short: the client numbers requests and
  * retransmits an unanswered one with the same seq (flag RETRY); the node takes requests of a
  * session strictly in seq order (zn_sess_window_classify), answers a duplicate of an applied
  * write from the session's cached reply (store/), and buffers at most a bounded window of

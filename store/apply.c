@@ -746,6 +746,7 @@ int zn_store_apply(struct zn_store *s, const uint8_t *entry, size_t len,
     arena_free(&c);
     atomic_store_explicit(&s->applied_zxid, e.zxid, memory_order_release);
     atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+    zn_store_maintain(s, ZN_STORE_RELEASE_PER_APPLY); /* outside the seqcount window */
 
     for (uint32_t i = 0; i < s->trig_count; i++)
         s->trig[i].path.ptr = (const char *)s->trig_paths.p + (uintptr_t)s->trig[i].path.ptr;

@@ -169,7 +169,8 @@ size_t zn_disk_posix_size(void);
  * ZN_ENOENT, ZN_EIO or ZN_ESYSTEM (thread creation).
  */
 int zn_disk_posix_init(struct zn_disk *disk, void *mem, const char *dir);
-/* Stops the syncer after the jobs already submitted; closes every file still open. */
+/* Stops the syncer after the jobs already submitted. Files must have been closed by their users
+ * (the WAL, hard state and snapshot code close what they open). */
 void zn_disk_posix_fini(struct zn_disk *disk);
 
 /* ---- simulated implementation ---------------------------------------------------------------- */

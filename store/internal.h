@@ -98,6 +98,7 @@ struct zn_store {
     uint32_t data_size_max;
     _Atomic uint64_t seq; /* odd while an apply mutates the tree */
     _Atomic uint64_t applied_zxid;
+    _Atomic uint64_t read_list_fallbacks;
     uint64_t digest;  /* znode terms */
     uint64_t sdigest; /* session and exactly-once terms */
     uint64_t node_count;
@@ -118,6 +119,7 @@ struct zn_store {
     void *apply_scratch; /* apply.c overlay and ACL fixup storage */
     /* snapshot (writer side) */
     bool snap_active;
+    bool snap_releasing; /* snapshot ended, kept versions/tombstones not all released yet */
     uint64_t snap_zxid;
     uint32_t snap_gen;
     struct zn_znode *_Atomic tombs;

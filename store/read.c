@@ -1,10 +1,18 @@
 /*
  * store/read.c - reads from QSBR reader threads, lock-free.
  *
- * A read runs inside a seqcount window (store.h): if an apply started or finished while the
- * read ran, the partial reply is discarded and the read retries, so every reply reflects the
- * tree after one whole entry (its zxid is returned). Pointers reached through the tree stay
- * valid for the whole read because the reader is online (no quiescent state inside).
+ * A read has two phases. 1: inside a seqcount window (store.h) it resolves every path it needs
+ * to a znode and that znode's current immutable version; if an apply was running or finished
+ * meanwhile, it resolves again (the window is a few hash lookups, so a busy writer cannot
+ * starve it). All versions resolved therefore belong to the tree after one whole entry - a
+ * multi is never seen half applied - and that entry's zxid is the reply's zxid. 2: outside the
+ * window it copies Stat, data and ACLs from those immutable versions. Listings
+ * (getChildren, getEphemerals, getAllChildrenNumber) walk RCU lists; they run phase 2 inside
+ * the window as well, retried up to ZN_STORE_READ_LIST_TRIES times; a listing that still
+ * overlaps applies after that (a huge parent under heavy writes) is served from one last walk
+ * outside the window: every name returned was a child during the walk, but creates/deletes
+ * that overlapped it may be mixed (counted: zn_store_read_list_fallbacks). Pointers stay valid for the
+ * whole read because the reader is online (no quiescent state inside).
  *
  * ZooKeeper rules (FinalRequestProcessor, 3.9): exists needs no permission; getData and
  * getChildren need READ; getACL needs READ or ADMIN and, without ADMIN, shows digest ids as
@@ -15,8 +23,11 @@
 #include <string.h>
 
 #include "common/zn_assert.h"
+#include "store/alloc.h"
 #include "store/internal.h"
 #include "store/reply.h"
+
+#define RESOLVED_MAX (1u + ZN_MULTI_OPS_MAX)
 
 struct rctx {
     const struct zn_store *s;
@@ -24,15 +35,50 @@ struct rctx {
     const struct zn_identity *ids;
     uint32_t nids;
     int64_t zxid;
+    uint32_t idx; /* next resolved slot (phase 2) */
+    uint32_t count;
+    const struct zn_znode **node; /* one slot per op and sub-op */
+    const struct zn_zstate **state;
 };
 
-static const struct zn_znode *find(const struct rctx *c, const struct zn_op *op, int *err)
+struct resolved_big {
+    const struct zn_znode *node[RESOLVED_MAX];
+    const struct zn_zstate *state[RESOLVED_MAX];
+};
+
+static bool needs_node(int32_t type)
 {
+    return type != ZN_OP_MULTIREAD && type != ZN_OP_GETEPHEMERALS && type != ZN_OP_SYNC;
+}
+
+/* Phase 1: resolve op (and multiRead sub-ops, one level only) to node + version, in op order;
+ * exactly one slot per op read_one will visit, so the slots never exceed RESOLVED_MAX. */
+static void resolve(struct rctx *c, const struct zn_op *op, bool top)
+{
+    const struct zn_znode *n = NULL;
+    if (needs_node(op->type) && zn_path_validate(op->path.ptr, op->path.len) == 0)
+        n = zn_node_lookup(c->s, op->path.ptr, op->path.len);
+    ZN_ASSERT(c->count < (top ? 1u : RESOLVED_MAX));
+    c->node[c->count] = n;
+    c->state[c->count] = n ? zn_node_state(n) : NULL;
+    c->count++;
+    if (top && op->type == ZN_OP_MULTIREAD && op->sub_count <= ZN_MULTI_OPS_MAX)
+        for (uint32_t i = 0; i < op->sub_count; i++)
+            resolve(c, &op->sub[i], false);
+}
+
+/* Phase 2: the resolved node of the next op; errors as ZooKeeper reports them. */
+static const struct zn_znode *find(struct rctx *c, const struct zn_op *op,
+                                   const struct zn_zstate **st, int *err)
+{
+    ZN_ASSERT(c->idx < c->count);
+    const struct zn_znode *n = c->node[c->idx];
+    *st = c->state[c->idx];
+    c->idx++;
     if (zn_path_validate(op->path.ptr, op->path.len)) {
         *err = ZN_EBADARGUMENTS;
         return NULL;
     }
-    const struct zn_znode *n = zn_node_lookup(c->s, op->path.ptr, op->path.len);
     if (!n)
         *err = ZN_ENONODE;
     return n;
@@ -85,18 +131,17 @@ static int32_t count_descendants(const struct zn_znode *top)
     return count;
 }
 
-static int read_one(const struct rctx *c, const struct zn_op *op, struct zn_wbuf *w)
+static int read_one(struct rctx *c, const struct zn_op *op, struct zn_wbuf *w)
 {
     int err = 0;
     size_t start = w->len;
     zn_reply_put_header(w, op->type, 0, c->zxid);
     const struct zn_znode *n = NULL;
     const struct zn_zstate *st = NULL;
-    if (op->type != ZN_OP_MULTIREAD && op->type != ZN_OP_GETEPHEMERALS && op->type != ZN_OP_SYNC) {
-        n = find(c, op, &err);
-        if (n)
-            st = zn_node_state(n);
-    }
+    if (needs_node(op->type))
+        n = find(c, op, &st, &err);
+    else
+        c->idx++;
     if (!err) {
         switch (op->type) {
         case ZN_OP_EXISTS:
@@ -195,6 +240,7 @@ static int read_one(const struct rctx *c, const struct zn_op *op, struct zn_wbuf
             for (uint32_t i = 0; i < op->sub_count; i++) {
                 const struct zn_op *sub = &op->sub[i];
                 if (sub->type != ZN_OP_GETDATA && sub->type != ZN_OP_GETCHILDREN) {
+                    c->idx++;
                     zn_reply_put_header(w, ZN_OP_ERROR, ZN_EBADARGUMENTS, c->zxid);
                     continue;
                 }
@@ -225,38 +271,86 @@ static int read_one(const struct rctx *c, const struct zn_op *op, struct zn_wbuf
     return 0;
 }
 
+static bool lists(const struct zn_op *op)
+{
+    switch (op->type) {
+    case ZN_OP_GETCHILDREN:
+    case ZN_OP_GETCHILDREN2:
+    case ZN_OP_GETEPHEMERALS:
+    case ZN_OP_GETALLCHILDRENNUMBER:
+        return true;
+    case ZN_OP_MULTIREAD:
+        for (uint32_t i = 0; i < op->sub_count && i < ZN_MULTI_OPS_MAX; i++)
+            if (lists(&op->sub[i]))
+                return true;
+        return false;
+    default:
+        return false;
+    }
+}
+
 int zn_store_read(const struct zn_store *s, uint64_t session, const struct zn_identity *ids,
                   uint32_t id_count, const struct zn_op *op, struct zn_wbuf *out,
                   uint64_t *zxid_out)
 {
     struct zn_store *ms = (struct zn_store *)s;
+    const struct zn_znode *node1[1];
+    const struct zn_zstate *state1[1];
+    struct resolved_big *big = NULL; /* multiRead: 16 KiB, too big for a worker's stack */
+    struct rctx ctx = {
+        .s = s, .session = session, .ids = ids, .nids = id_count, .node = node1, .state = state1};
+    struct rctx *c = &ctx;
+    if (op->type == ZN_OP_MULTIREAD) {
+        big = zn_mem_alloc(sizeof(*big));
+        if (!big)
+            return ZN_ENOMEM;
+        c->node = big->node;
+        c->state = big->state;
+    }
+    /* listings run phase 2 inside the window too, for a bounded number of attempts */
+    uint32_t listing_tries = lists(op) ? ZN_STORE_READ_LIST_TRIES : 0;
     size_t mark = out->len;
-    for (uint64_t attempt = 0;; attempt++) {
+    for (uint32_t attempt = 0;; attempt++) {
         uint64_t s1 = atomic_load_explicit(&ms->seq, memory_order_acquire);
         if (s1 & 1) {
-            caa_cpu_relax();
+            caa_cpu_relax(); /* an apply is running: it takes microseconds */
             continue;
         }
-        struct rctx c = {
-            .s = s,
-            .session = session,
-            .ids = ids,
-            .nids = id_count,
-            .zxid = (int64_t)atomic_load_explicit(&ms->applied_zxid, memory_order_acquire),
-        };
-        out->len = mark;
-        out->err = 0;
-        (void)read_one(&c, op, out);
+        c->zxid = (int64_t)atomic_load_explicit(&ms->applied_zxid, memory_order_acquire);
+        c->count = 0;
+        resolve(c, op, true);
+        bool in_window = attempt < listing_tries;
+        if (in_window) {
+            out->len = mark;
+            out->err = 0;
+            c->idx = 0;
+            (void)read_one(c, op, out);
+        }
         atomic_thread_fence(memory_order_acquire);
-        uint64_t s2 = atomic_load_explicit(&ms->seq, memory_order_relaxed);
-        if (s1 != s2)
+        if (atomic_load_explicit(&ms->seq, memory_order_relaxed) != s1)
             continue;
-        if (out->err)
-            return out->err;
-        if (zxid_out)
-            *zxid_out = (uint64_t)c.zxid;
-        return 0;
+        if (!in_window) {
+            if (listing_tries)
+                atomic_fetch_add_explicit(&ms->read_list_fallbacks, 1, memory_order_relaxed);
+            out->len = mark;
+            out->err = 0;
+            c->idx = 0;
+            (void)read_one(c, op, out);
+        }
+        break;
     }
+    int rc = out->err;
+    if (rc)
+        out->len = mark;
+    else if (zxid_out)
+        *zxid_out = (uint64_t)c->zxid;
+    zn_mem_free(big);
+    return rc;
+}
+
+uint64_t zn_store_read_list_fallbacks(const struct zn_store *s)
+{
+    return atomic_load_explicit(&((struct zn_store *)s)->read_list_fallbacks, memory_order_relaxed);
 }
 
 int zn_store_stat(const struct zn_store *s, const char *path, uint32_t path_len, struct zn_stat *st,
@@ -310,4 +404,17 @@ uint32_t zn_store_sessions(const struct zn_store *s,
         count++;
     }
     return count;
+}
+
+int zn_store_session_get(const struct zn_store *s, uint64_t id, uint32_t *timeout_ms,
+                         uint8_t passwd[ZN_SESSION_PASSWD_BYTES])
+{
+    const struct zn_session *se = zn_session_lookup(s, id);
+    if (!se)
+        return ZN_EUNKNOWNSESSION;
+    if (timeout_ms)
+        *timeout_ms = se->timeout_ms;
+    if (passwd)
+        memcpy(passwd, se->passwd, ZN_SESSION_PASSWD_BYTES);
+    return 0;
 }

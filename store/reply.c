@@ -10,8 +10,9 @@ uint64_t zn_hash64(const void *p, size_t len, uint64_t seed)
     const uint8_t *b = p;
     uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ull);
     while (len >= 8) {
-        uint64_t k;
-        memcpy(&k, b, 8);
+        uint64_t k = 0; /* little-endian load on every host: digests compare across machines */
+        for (int i = 7; i >= 0; i--)
+            k = (k << 8) | b[i];
         h ^= zn_mix64(k);
         h = (h << 27 | h >> 37) * 0x9e3779b97f4a7c15ull + 0x52dce729;
         b += 8;

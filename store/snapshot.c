@@ -47,7 +47,7 @@ static void put_session(struct zn_wbuf *w, const struct zn_session *se)
 
 int zn_snapshot_begin(struct zn_store *s, struct zn_snapshot **out)
 {
-    if (s->snap_active)
+    if (s->snap_active || s->snap_releasing)
         return ZN_EBUSY;
     struct zn_snapshot *snap = zn_mem_zalloc(sizeof(*snap));
     if (!snap)
@@ -81,27 +81,11 @@ int zn_snapshot_begin(struct zn_store *s, struct zn_snapshot **out)
 void zn_snapshot_end(struct zn_store *s, struct zn_snapshot *snap)
 {
     ZN_ASSERT(s->snap_active && snap->s == s);
-    for (struct zn_znode *n = s->dirty; n;) {
-        struct zn_znode *next = n->dirty_next;
-        struct zn_zstate *chain = n->state->prev;
-        n->state->prev = NULL;
-        while (chain) {
-            struct zn_zstate *prev = chain->prev;
-            zn_state_retire(s, chain);
-            chain = prev;
-        }
-        n->dirty_next = NULL;
-        n = next;
-    }
-    s->dirty = NULL;
-    struct zn_znode *t = atomic_load_explicit(&s->tombs, memory_order_relaxed);
-    while (t) {
-        struct zn_znode *next = t->tomb_next;
-        zn_node_retire(s, t);
-        t = next;
-    }
-    atomic_store_explicit(&s->tombs, NULL, memory_order_relaxed);
+    /* stop keeping versions; release what was kept in bounded steps (zn_store_maintain), so
+     * ending a snapshot does not stall the writer */
     s->snap_active = false;
+    s->snap_releasing = true;
+    zn_store_maintain(s, ZN_STORE_RELEASE_PER_APPLY);
     zn_wbuf_fini(&snap->session_image);
     zn_mem_free(snap);
 }
@@ -314,7 +298,6 @@ struct load_bufs {
 
 static int load_sessions(struct zn_store *s, struct source *r, uint64_t count)
 {
-    uint8_t *reply = NULL;
     for (uint64_t i = 0; i < count && !r->err; i++) {
         uint64_t id = src_u(r, 8);
         uint32_t timeout = (uint32_t)src_u(r, 4);
@@ -341,7 +324,6 @@ static int load_sessions(struct zn_store *s, struct source *r, uint64_t count)
         else if (rlen != 0)
             r->err = ZN_ECORRUPT;
     }
-    zn_mem_free(reply);
     return r->err;
 }
 

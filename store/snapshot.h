@@ -10,8 +10,10 @@
  * emits the newest version with vzxid <= S (skipping znodes created after S and tombstones it
  * already emitted). Because every version needed is kept, the image is exactly the tree after
  * entry S - not a fuzzy one - so loading it and applying entries S+1.. reproduces the live tree
- * (tests/store/test_snapshot.c proves it by digest). zn_snapshot_end (writer) releases the kept
- * versions and tombstones. Memory retained = the versions replaced during the snapshot.
+ * (tests/store/test_snapshot.c proves it by digest). zn_snapshot_end (writer) stops the
+ * retention; the kept versions and tombstones are then released a few at a time after each
+ * apply (zn_store_maintain), so ending a snapshot does not stall writes either. Memory retained
+ * = the versions replaced during the snapshot, until released.
  *
  * Stream format (big-endian), checksummed with CRC32C:
  *   "ZNSNAP\0\1", u32 version=1, u32 flags=0, u64 zxid, u64 digest, u64 znodes, u64 sessions,
@@ -33,7 +35,10 @@ typedef int (*zn_snap_write_fn)(void *ctx, const void *buf, size_t len);
 /* Source: read up to len bytes; returns bytes read (0 at the end) or a negative ZN_E* code. */
 typedef long (*zn_snap_read_fn)(void *ctx, void *buf, size_t len);
 
-/* Start a snapshot at the applied zxid. ZN_EBUSY if one is running. Context: writer. */
+/*
+ * Start a snapshot at the applied zxid. ZN_EBUSY if one is running or the previous one is still
+ * being released (zn_store_maintain). Context: writer.
+ */
 int zn_snapshot_begin(struct zn_store *s, struct zn_snapshot **out);
 
 /*

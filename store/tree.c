@@ -319,10 +319,30 @@ void zn_node_retire(struct zn_store *s, struct zn_znode *n)
     call_rcu(&n->rcu, node_free_cb);
 }
 
-/* Unlink n (no children) from the table, its parent and its session; retire or tombstone. */
+/*
+ * Unlink n (no children) from the table, its parent and its session; retire or tombstone.
+ *
+ * Race with a running snapshot (test_torture.c found it): the snapshot thread walks the table
+ * and then reads the tombstone list. If the node were pushed to the tombstones only after
+ * cds_lfht_del, this could happen:
+ *   1. the writer logically deletes n from the table (cds_lfht_del);
+ *   2. the snapshot walk passes n's position and skips it as removed, finishes, and loads the
+ *      tombstone head;
+ *   3. the writer pushes n to the tombstones - too late: n, which existed at the snapshot
+ *      zxid, is missing from the image (zn_snapshot_write reported ZN_EINCONSISTENT).
+ * So a node the snapshot needs is pushed first (release), then deleted from the table; the
+ * walk may then see it in both places, which snap_gen de-duplicates.
+ */
 void zn_node_remove(struct zn_store *s, struct zn_znode *n)
 {
     ZN_ASSERT(cds_list_empty(&n->children));
+    bool needed = s->snap_active && n->state->stat.czxid <= (int64_t)s->snap_zxid;
+    /* after snapshot end, a node still on the dirty list must outlive its release step */
+    bool pending = s->snap_releasing && n->dirty_gen == s->snap_gen;
+    if (needed || pending) {
+        n->tomb_next = atomic_load_explicit(&s->tombs, memory_order_relaxed);
+        atomic_store_explicit(&s->tombs, n, memory_order_release);
+    }
     int rc = cds_lfht_del(s->nodes, &n->ht);
     ZN_ASSERT(rc == 0);
     cds_list_del_rcu(&n->sibling);
@@ -330,12 +350,8 @@ void zn_node_remove(struct zn_store *s, struct zn_znode *n)
         cds_list_del_rcu(&n->eph); /* next/prev stay valid for concurrent readers */
     s->digest -= n->digest;
     s->node_count--;
-    if (s->snap_active && n->state->stat.czxid <= (int64_t)s->snap_zxid) {
-        n->tomb_next = atomic_load_explicit(&s->tombs, memory_order_relaxed);
-        atomic_store_explicit(&s->tombs, n, memory_order_release);
-        return;
-    }
-    zn_node_retire(s, n);
+    if (!needed && !pending)
+        zn_node_retire(s, n);
 }
 
 /* ---- sessions ----------------------------------------------------------------------------- */
@@ -417,7 +433,13 @@ struct zn_store *zn_store_alloc_empty(const struct zn_store_config *cfg)
     s->data_size_max = cfg && cfg->data_size_max ? cfg->data_size_max : ZN_DATA_SIZE_DEFAULT_BYTES;
     if (s->data_size_max > ZN_DATA_SIZE_MAX_BYTES)
         s->data_size_max = ZN_DATA_SIZE_MAX_BYTES;
-    s->nodes = cds_lfht_new(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+    unsigned long buckets = 1024;
+    uint64_t expected = cfg ? cfg->expected_znodes : 0;
+    if (expected > ZN_STORE_ZNODES_PRESIZE_MAX)
+        expected = ZN_STORE_ZNODES_PRESIZE_MAX;
+    while (buckets < expected)
+        buckets *= 2;
+    s->nodes = cds_lfht_new(buckets, buckets, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
     s->sessions = cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
     s->scratch = zn_mem_alloc(sizeof(*s->scratch));
     if (!s->nodes || !s->sessions || !s->scratch) {
@@ -477,6 +499,7 @@ void zn_store_destroy(struct zn_store *s)
     if (!s)
         return;
     ZN_ASSERT(!s->snap_active);
+    zn_store_maintain(s, UINT32_MAX); /* finish releasing what a snapshot kept */
     struct cds_lfht_iter it;
     struct zn_znode *n;
     ZN_LFHT_FOR_EACH(s->nodes, &it, n, ht)
@@ -546,4 +569,41 @@ void zn_store_counts(const struct zn_store *s, struct zn_store_counts *out)
     out->sessions = s->session_count;
     out->acls = s->acl_count;
     out->data_bytes = s->data_bytes;
+}
+
+/*
+ * Release what the last snapshot kept, at most budget items (a kept version chain or a
+ * tombstone each). Bounded so that snapshot end never stalls the writer: apply calls it with a
+ * small budget after every entry; an idle writer calls it from its housekeeping.
+ */
+uint32_t zn_store_maintain(struct zn_store *s, uint32_t budget)
+{
+    uint32_t done = 0;
+    if (!s->snap_releasing)
+        return 0;
+    while (done < budget && s->dirty) {
+        struct zn_znode *n = s->dirty;
+        s->dirty = n->dirty_next;
+        n->dirty_next = NULL;
+        n->dirty_gen = 0; /* released: a later delete retires it directly */
+        struct zn_zstate *chain = n->state->prev;
+        n->state->prev = NULL;
+        while (chain) {
+            struct zn_zstate *prev = chain->prev;
+            zn_state_retire(s, chain);
+            chain = prev;
+        }
+        done++;
+    }
+    while (done < budget && !s->dirty) {
+        struct zn_znode *t = atomic_load_explicit(&s->tombs, memory_order_relaxed);
+        if (!t)
+            break;
+        atomic_store_explicit(&s->tombs, t->tomb_next, memory_order_relaxed);
+        zn_node_retire(s, t);
+        done++;
+    }
+    if (!s->dirty && !atomic_load_explicit(&s->tombs, memory_order_relaxed))
+        s->snap_releasing = false;
+    return done;
 }

@@ -18,9 +18,10 @@
  * from "damage inside the last, possibly unsynced batch" (a torn tail).
  *
  * New segments: created as wal-<first>.tmp, preallocated (fallocate: an fdatasync into a
- * preallocated file costs ~0.12 ms against ~4 ms for a growing one, dpdk-notes.md), header
- * written, fdatasynced, renamed to wal-<first>.seg, directory fsynced - only then do records go
- * in. A .seg name therefore always had a durable valid header.
+ * preallocated file costs ~0.12 ms against ~4 ms for a growing one, dpdk-notes.md), header and
+ * the batch that starts the segment written, ONE fdatasync, renamed to wal-<first>.seg,
+ * directory fsynced - only then is the batch acknowledged. A .seg name therefore always had a
+ * durable valid header (the crash matrix fails if the rename comes before the fdatasync).
  *
  * Fail-stop: EIO from a write or fdatasync panics (a retried fsync can report success for data
  * the kernel already dropped). ENOSPC (only possible when creating a segment, the rest is
@@ -139,8 +140,14 @@ static void fail_stop(const char *what, const char *file, uint64_t off, int rc)
              what, file, (unsigned long long)off, zn_strerror(rc));
 }
 
-/* Create the batch's new segment: tmp name, preallocate, header, sync, rename, sync dir. */
-static int job_create_segment(struct zn_wal *w, struct wal_batch *b)
+/*
+ * Start the batch's new segment and write the batch into it: create wal-<first>.tmp,
+ * preallocate, header + records, ONE fdatasync, rename to wal-<first>.seg, fsync the directory.
+ * The .seg name thus only appears with a durable header (and records); a crash before the rename
+ * leaves a .tmp that recovery deletes (its records were never acknowledged). One flush fewer than
+ * syncing the header on its own.
+ */
+static int job_new_segment(struct zn_wal *w, struct wal_batch *b)
 {
     char tmp[ZN_DISK_NAME_MAX], name[ZN_DISK_NAME_MAX];
     wal_seg_name(tmp, sizeof(tmp), b->new_seg.first_index, true);
@@ -154,17 +161,19 @@ static int job_create_segment(struct zn_wal *w, struct wal_batch *b)
     rc = zn_disk_fallocate(w->disk, fd, 0, w->segment_bytes);
     if (rc == 0) {
         rc = zn_disk_pwrite(w->disk, fd, b->seg_hdr, WAL_SEG_HDR, 0);
-        if (rc == ZN_EIO) {
-            fail_stop("header write", tmp, 0, rc);
-        }
+    }
+    if (rc == 0 && b->len > 0) {
+        ZN_ASSERT(b->off == WAL_SEG_HDR && b->off + b->len <= w->segment_bytes);
+        rc = zn_disk_pwrite(w->disk, fd, b->buf, b->len, b->off);
+    }
+    if (rc == ZN_EIO) {
+        fail_stop("write", tmp, 0, rc);
     }
     if (rc == 0) {
         rc = zn_disk_fdatasync(w->disk, fd);
         if (rc != 0) {
             fail_stop("fdatasync", tmp, 0, rc);
         }
-    }
-    if (rc == 0) {
         rc = zn_disk_rename(w->disk, tmp, name);
     }
     if (rc == 0) {
@@ -183,9 +192,15 @@ static int job_create_segment(struct zn_wal *w, struct wal_batch *b)
         zn_disk_close(w->disk, active_seg(w)->fd);
         active_seg(w)->fd = -1;
     }
-    w->segs[w->nsegs] = b->new_seg;
-    w->segs[w->nsegs].fd = fd;
-    w->nsegs++;
+    struct wal_seg *s = &w->segs[w->nsegs++];
+    *s = b->new_seg;
+    s->fd = fd;
+    if (b->len > 0) {
+        s->last_index = b->last_index;
+        s->last_term = b->last_term;
+        s->end_off = b->off + b->len;
+        s->end_crc = b->end_crc;
+    }
     return 0;
 }
 
@@ -195,14 +210,13 @@ static void wal_job(void *arg)
     struct zn_wal *w = b->wal;
     b->result = 0;
     if (b->rotate && !b->rotated) {
-        int rc = job_create_segment(w, b);
+        int rc = job_new_segment(w, b); /* writes the batch too */
         if (rc != 0) {
             b->result = rc;
             return;
         }
         b->rotated = true;
-    }
-    if (b->len > 0) {
+    } else if (b->len > 0) {
         struct wal_seg *s = active_seg(w);
         char name[ZN_DISK_NAME_MAX];
         wal_seg_file_name(s, name);
@@ -260,6 +274,9 @@ static void wal_free(struct zn_wal *w)
             a.release(a.ctx, w->b[i].items, ZN_WAL_BATCH_WAITERS_MAX * sizeof(void *));
         }
     }
+    if (w->rsegs != NULL) {
+        a.release(a.ctx, w->rsegs, ZN_WAL_SEGMENTS_MAX * sizeof(struct wal_rseg));
+    }
     if (w->released != NULL) {
         a.release(a.ctx, w->released, ZN_WAL_BATCH_WAITERS_MAX * sizeof(void *));
     }
@@ -304,8 +321,9 @@ int zn_wal_open(struct zn_wal **out, const struct zn_wal_config *cfg, zn_wal_ent
     w->entry_bytes_max = entry_max;
     w->hardstate = cfg->hardstate;
     w->segs = a->alloc(a->ctx, ZN_WAL_SEGMENTS_MAX * sizeof(struct wal_seg));
+    w->rsegs = a->alloc(a->ctx, ZN_WAL_SEGMENTS_MAX * sizeof(struct wal_rseg));
     w->released = a->alloc(a->ctx, ZN_WAL_BATCH_WAITERS_MAX * sizeof(void *));
-    bool ok = w->segs != NULL && w->released != NULL;
+    bool ok = w->segs != NULL && w->rsegs != NULL && w->released != NULL;
     for (int i = 0; i < 2 && ok; i++) {
         w->b[i].wal = w;
         w->b[i].cap = cap;
@@ -323,6 +341,7 @@ int zn_wal_open(struct zn_wal **out, const struct zn_wal_config *cfg, zn_wal_ent
         wal_free(w);
         return rc;
     }
+    wal_rsegs_sync(w);
     *out = w;
     return 0;
 }
@@ -334,10 +353,14 @@ void zn_wal_close(struct zn_wal *w)
     }
     /* The job owns buffers and files: wait for it (one job, bounded by the disk; yield the CPU
      * to the syncer meanwhile). */
-    while (w->in_flight != NULL) {
+    while (w->in_flight != NULL || w->op_in_flight) {
         void *arg;
         if (zn_disk_job_poll(w->disk, &arg, 1) == 1) {
-            w->in_flight = NULL;
+            if (arg == &w->op) {
+                w->op_in_flight = false;
+            } else {
+                w->in_flight = NULL;
+            }
         } else {
             sched_yield();
         }
@@ -355,6 +378,9 @@ static struct wal_batch *open_batch(struct zn_wal *w)
 int zn_wal_append(struct zn_wal *w, uint16_t type, uint64_t term, uint64_t index,
                   const void *payload, uint32_t len)
 {
+    if (w->op_in_flight && w->op.kind != ZN_WAL_OP_COMPACT) {
+        return ZN_EBUSY; /* a truncation or reset owns the tail until zn_wal_poll reports it */
+    }
     if (w->repair) {
         return ZN_EREPAIR;
     }
@@ -436,7 +462,7 @@ void zn_wal_set_hardstate(struct zn_wal *w, const struct zn_hardstate *hs)
 
 int zn_wal_flush(struct zn_wal *w)
 {
-    if (w->in_flight != NULL) {
+    if (w->in_flight != NULL || w->op_in_flight) {
         return 0;
     }
     struct wal_batch *b = w->failed;
@@ -444,6 +470,15 @@ int zn_wal_flush(struct zn_wal *w)
         b = open_batch(w);
         if (b->len == 0 && b->nitems == 0 && !b->has_hs && !b->rotate) {
             return 0;
+        }
+    }
+    if (b->has_hs) {
+        /* The commit hint is a promise that the log holds entries up to it: never let it run
+         * ahead of what is durable once this batch is (a follower may know a higher commit
+         * index than it has entries for; recovery would then refuse as "entries missing"). */
+        uint64_t durable_after = b->first_index != 0 ? b->last_index : w->durable_index;
+        if (b->hs.commit > durable_after) {
+            b->hs.commit = durable_after;
         }
     }
     int rc = zn_disk_job_submit(w->disk, wal_job, b);
@@ -460,14 +495,20 @@ int zn_wal_flush(struct zn_wal *w)
     return 1;
 }
 
+static void op_finish(struct zn_wal *w, struct zn_wal_persisted *out);
+
 int zn_wal_poll(struct zn_wal *w, struct zn_wal_persisted *out)
 {
-    if (w->in_flight == NULL) {
+    if (w->in_flight == NULL && !w->op_in_flight) {
         return 0;
     }
     void *arg;
     if (zn_disk_job_poll(w->disk, &arg, 1) != 1) {
         return 0;
+    }
+    if (arg == &w->op) {
+        op_finish(w, out);
+        return 1;
     }
     struct wal_batch *b = arg;
     ZN_ASSERT(b == w->in_flight);
@@ -475,6 +516,9 @@ int zn_wal_poll(struct zn_wal *w, struct zn_wal_persisted *out)
     if (b->result != 0) {
         w->failed = b;
         return b->result;
+    }
+    if (b->rotate) {
+        wal_rsegs_sync(w); /* nothing is in flight now: the table is ours to read */
     }
     if (b->first_index != 0) {
         ZN_ASSERT(b->first_index == w->durable_index + 1);
@@ -497,8 +541,8 @@ int zn_wal_poll(struct zn_wal *w, struct zn_wal_persisted *out)
 bool zn_wal_idle(const struct zn_wal *w)
 {
     const struct wal_batch *b = &w->b[w->open_b];
-    return w->in_flight == NULL && w->failed == NULL && b->len == 0 && b->nitems == 0 &&
-           !b->has_hs && !b->rotate;
+    return w->in_flight == NULL && !w->op_in_flight && w->failed == NULL && b->len == 0 &&
+           b->nitems == 0 && !b->has_hs && !b->rotate;
 }
 
 uint64_t zn_wal_last_index(const struct zn_wal *w)
@@ -521,7 +565,7 @@ uint32_t zn_wal_segment_count(const struct zn_wal *w)
     return w->nsegs;
 }
 
-/* ---- truncation, compaction, reading (idle WAL, synchronous) ---------------------------------- */
+/* ---- truncation, compaction, reset (jobs), reading (idle WAL) ---------------------------------- */
 
 static int seg_open_fd(struct zn_wal *w, struct wal_seg *s)
 {
@@ -533,16 +577,11 @@ static int seg_open_fd(struct zn_wal *w, struct wal_seg *s)
     return zn_disk_open(w->disk, name, 0, &s->fd);
 }
 
-int zn_wal_truncate_suffix(struct zn_wal *w, uint64_t index)
+/* Job side of a truncation (arguments validated by the submitter). */
+static int op_truncate(struct zn_wal *w, uint64_t index)
 {
-    if (!zn_wal_idle(w)) {
-        return ZN_EBUSY;
-    }
-    if (index < w->first_index || index == 0 || w->nsegs == 0) {
-        return ZN_EINVAL;
-    }
-    if (index > w->last_index + 1 || (index == w->last_index + 1 && !w->repair)) {
-        return index > w->last_index + 1 ? ZN_EINVAL : 0;
+    if (index == w->last_index + 1 && !w->repair) {
+        return 0;
     }
     uint32_t k = w->nsegs;
     while (k > 0 && w->segs[k - 1].first_index > index) {
@@ -670,15 +709,12 @@ int zn_wal_truncate_suffix(struct zn_wal *w, uint64_t index)
     return 0;
 }
 
-int zn_wal_compact(struct zn_wal *w, uint64_t snapshot_index)
+/* Job side of a compaction: touches only the segment table (first_index is applied by the poll
+ * loop from op.new_first_index). */
+static int op_compact(struct zn_wal *w, uint64_t snapshot_index)
 {
-    /* Only the job touches the segment table; the open (or ENOSPC-failed) batch does not
-     * matter: compaction never removes the active segment. Allowed with a failed batch, since
-     * freeing space is how a node gets out of ENOSPC. */
-    if (w->in_flight != NULL) {
-        return ZN_EBUSY;
-    }
     uint32_t drop = 0;
+    w->op.new_first_index = w->nsegs > 0 ? w->segs[0].first_index : w->first_index;
     /* segs[i] is entirely <= snapshot_index when the next one starts at or before index + 1 */
     while (drop + 1 < w->nsegs && w->segs[drop + 1].first_index <= snapshot_index + 1) {
         drop++;
@@ -695,71 +731,217 @@ int zn_wal_compact(struct zn_wal *w, uint64_t snapshot_index)
             /* keep the table consistent with what was removed so far */
             memmove(w->segs, w->segs + i, (w->nsegs - i) * sizeof(struct wal_seg));
             w->nsegs -= i;
-            w->first_index = w->segs[0].first_index;
+            w->op.new_first_index = w->segs[0].first_index;
             return rc;
         }
     }
     if (drop > 0) {
         memmove(w->segs, w->segs + drop, (w->nsegs - drop) * sizeof(struct wal_seg));
         w->nsegs -= drop;
-        w->first_index = w->segs[0].first_index;
+        w->op.new_first_index = w->segs[0].first_index;
         int rc = zn_disk_fsync_dir(w->disk);
         if (rc != 0) {
             fail_stop("directory fsync", "data directory", 0, rc);
         }
     }
-    if (snapshot_index > w->snapshot_index) {
-        w->snapshot_index = snapshot_index;
-    }
     return (int)drop;
 }
 
-int zn_wal_read(struct zn_wal *w, uint64_t from, uint64_t to, zn_wal_entry_fn fn, void *ctx)
+static int op_reset(struct zn_wal *w, uint64_t snapshot_index, uint64_t snapshot_term)
+{
+    int rc = wal_reset_after(w, snapshot_index, snapshot_term);
+    if (rc == ZN_EIO) {
+        fail_stop("directory fsync", "data directory", 0, rc);
+    }
+    if (rc == 0) {
+        w->repair = false;
+    }
+    return rc;
+}
+
+static void wal_op_job(void *arg)
+{
+    struct wal_op *op = arg;
+    switch (op->kind) {
+    case ZN_WAL_OP_TRUNCATE:
+        op->result = op_truncate(op->wal, op->index);
+        break;
+    case ZN_WAL_OP_COMPACT:
+        op->result = op_compact(op->wal, op->index);
+        break;
+    case ZN_WAL_OP_RESET:
+        op->result = op_reset(op->wal, op->index, op->term);
+        break;
+    default:
+        ZN_ASSERT(0 && "unknown WAL operation");
+    }
+}
+
+static int op_submit(struct zn_wal *w, int kind, uint64_t index, uint64_t term)
+{
+    if (w->in_flight != NULL || w->op_in_flight) {
+        return ZN_EBUSY;
+    }
+    if (kind != ZN_WAL_OP_COMPACT && !zn_wal_idle(w)) {
+        return ZN_EBUSY;
+    }
+    w->op = (struct wal_op){.wal = w, .kind = kind, .index = index, .term = term};
+    int rc = zn_disk_job_submit(w->disk, wal_op_job, &w->op);
+    if (rc != 0) {
+        return rc;
+    }
+    w->op_in_flight = true;
+    return 0;
+}
+
+/* Poll-loop side of a finished operation. */
+static void op_finish(struct zn_wal *w, struct zn_wal_persisted *out)
+{
+    w->op_in_flight = false;
+    wal_rsegs_sync(w); /* only the operation was in flight */
+    if (w->op.kind == ZN_WAL_OP_COMPACT && w->op.result >= 0) {
+        w->first_index = w->op.new_first_index;
+        if (w->op.index > w->snapshot_index) {
+            w->snapshot_index = w->op.index;
+        }
+    }
+    if (out != NULL) {
+        memset(out, 0, sizeof(*out));
+        out->op = w->op.kind;
+        out->op_result = w->op.result;
+        out->index = w->durable_index;
+        out->term = w->durable_term;
+        out->items = w->released;
+    }
+}
+
+/* Submit and wait (only the operation can be in flight: op_submit checked it). */
+static int op_run(struct zn_wal *w, int kind, uint64_t index, uint64_t term)
+{
+    int rc = op_submit(w, kind, index, term);
+    if (rc != 0) {
+        return rc;
+    }
+    while (w->op_in_flight) {
+        void *arg;
+        if (zn_disk_job_poll(w->disk, &arg, 1) == 1) {
+            ZN_ASSERT(arg == &w->op);
+            op_finish(w, NULL);
+        } else {
+            sched_yield();
+        }
+    }
+    return w->op.result;
+}
+
+static int truncate_check(struct zn_wal *w, uint64_t index)
 {
     if (!zn_wal_idle(w)) {
         return ZN_EBUSY;
     }
-    if (from < w->first_index || to > w->durable_index || from > to) {
+    if (index < w->first_index || index == 0 || w->nsegs == 0 || index > w->last_index + 1) {
         return ZN_EINVAL;
     }
+    return 0;
+}
+
+int zn_wal_truncate_suffix_submit(struct zn_wal *w, uint64_t index)
+{
+    int rc = truncate_check(w, index);
+    return rc != 0 ? rc : op_submit(w, ZN_WAL_OP_TRUNCATE, index, 0);
+}
+
+int zn_wal_truncate_suffix(struct zn_wal *w, uint64_t index)
+{
+    int rc = truncate_check(w, index);
+    return rc != 0 ? rc : op_run(w, ZN_WAL_OP_TRUNCATE, index, 0);
+}
+
+int zn_wal_compact_submit(struct zn_wal *w, uint64_t snapshot_index)
+{
+    return op_submit(w, ZN_WAL_OP_COMPACT, snapshot_index, 0);
+}
+
+int zn_wal_compact(struct zn_wal *w, uint64_t snapshot_index)
+{
+    return op_run(w, ZN_WAL_OP_COMPACT, snapshot_index, 0);
+}
+
+int zn_wal_reset_submit(struct zn_wal *w, uint64_t snapshot_index, uint64_t snapshot_term)
+{
+    return op_submit(w, ZN_WAL_OP_RESET, snapshot_index, snapshot_term);
+}
+
+int zn_wal_reset(struct zn_wal *w, uint64_t snapshot_index, uint64_t snapshot_term)
+{
+    return op_run(w, ZN_WAL_OP_RESET, snapshot_index, snapshot_term);
+}
+
+void wal_rsegs_sync(struct zn_wal *w)
+{
     for (uint32_t i = 0; i < w->nsegs; i++) {
-        struct wal_seg *s = &w->segs[i];
-        if (s->last_index < from || s->first_index > to) {
+        w->rsegs[i] = (struct wal_rseg){.first_index = w->segs[i].first_index,
+                                        .prev_term = w->segs[i].prev_term,
+                                        .hdr_crc = w->segs[i].hdr_crc};
+    }
+    w->nrsegs = w->nsegs;
+}
+
+int zn_wal_read(struct zn_wal *w, uint64_t from, uint64_t to, zn_wal_entry_fn fn, void *ctx,
+                void *buf, size_t cap)
+{
+    if (w->op_in_flight) {
+        return ZN_EBUSY; /* the segment table is changing */
+    }
+    if (cap < wal_record_size(w->entry_bytes_max)) {
+        return ZN_EINVAL;
+    }
+    if (w->nrsegs == 0 || from < w->rsegs[0].first_index || to > w->durable_index || from > to) {
+        return ZN_EINVAL;
+    }
+    for (uint32_t i = 0; i < w->nrsegs; i++) {
+        const struct wal_rseg *s = &w->rsegs[i];
+        uint64_t seg_last = i + 1 < w->nrsegs ? w->rsegs[i + 1].first_index - 1 : w->durable_index;
+        if (seg_last < from || s->first_index > to || seg_last < s->first_index) {
             continue;
         }
-        bool opened = s->fd < 0;
-        int rc = seg_open_fd(w, s);
+        /* our own descriptor: the batch job may be appending to (or rotating away from) the
+         * active segment meanwhile; everything read is at or below the durable index */
+        char name[ZN_DISK_NAME_MAX];
+        wal_seg_name(name, sizeof(name), s->first_index, false);
+        int fd;
+        int rc = zn_disk_open(w->disk, name, 0, &fd);
         if (rc != 0) {
             return rc;
         }
         uint64_t fsize = 0;
-        rc = zn_disk_size(w->disk, s->fd, &fsize);
+        uint64_t want = seg_last < to ? seg_last : to;
+        rc = zn_disk_size(w->disk, fd, &fsize);
         struct wal_scan sc = {
-            .fd = s->fd,
+            .fd = fd,
             .size = fsize,
             .first_index = s->first_index,
             .prev_term = s->prev_term,
             .seed = s->hdr_crc,
-            .stop_before = to + 1,
+            .stop_before = want + 1,
             .deliver_from = from,
             .fn = fn,
             .ctx = ctx,
+            .buf = buf,
+            .cap = cap,
         };
         if (rc == 0) {
             rc = wal_scan_records(w, &sc);
         }
-        if (opened && i + 1 < w->nsegs) {
-            zn_disk_close(w->disk, s->fd);
-            s->fd = -1;
-        }
+        zn_disk_close(w->disk, fd);
         if (rc != 0) {
             return rc;
         }
         if (sc.fn_rc != 0) {
             return sc.fn_rc;
         }
-        if (sc.last_index < (s->last_index < to ? s->last_index : to)) {
-            return ZN_ECORRUPT;
+        if (sc.last_index < want) {
+            return ZN_ECORRUPT; /* durable entries no longer verify: damage since recovery */
         }
     }
     return 0;

@@ -12,14 +12,23 @@
  *   zn_wal_flush()       submit the open batch as one job (write + ONE fdatasync) if no batch
  *                        is in flight - group commit: while one batch syncs the next gathers;
  *   zn_wal_poll()        harvest a finished batch: persisted(index, term) + the deferred items.
- * zn_wal_truncate_suffix() (Raft conflict) and zn_wal_compact() (after a durable snapshot) run
- * synchronously and need an idle WAL (nothing open or in flight): they are rare, and each costs a
- * directory fsync.
+ * Log-wide operations - suffix truncation (Raft conflict), compaction (after a durable snapshot)
+ * and reset (after InstallSnapshot) - run as jobs too, so the poll loop never waits for their
+ * unlinks and directory fsync: the *_submit() form returns at once and zn_wal_poll reports the
+ * completion (zn_wal_persisted.op); the plain form submits and waits (start-up, tools, tests).
+ * Truncate and reset need an idle WAL and refuse appends (ZN_EBUSY) until they complete;
+ * compaction needs no batch in flight and lets appends continue (flushes wait for it).
  *
  * Failure policy: an fdatasync or write that fails with EIO ends the process (zn_panic): after a
  * failed fsync the kernel may have dropped the dirty pages, so no retry can be trusted. ENOSPC is
  * reported by zn_wal_poll (ZN_ENOSPC); the batch stays unacknowledged and the next zn_wal_flush
  * retries it.
+ *
+ * Start-up order (the node): zn_snapfile_latest (snapshot index/term) -> zn_hardstate_open
+ * (term, vote, commit hint; may_create only on a fresh data directory) -> zn_wal_open with
+ * snapshot_index/term and commit_hint = hs.commit -> on rec.repair, persist
+ * hs.repair_until = rec.damaged_last, do not vote or count toward commit, and call
+ * zn_wal_truncate_suffix(rec.damaged_first) before accepting entries from the leader.
  *
  * Context: one thread (the WAL stage) calls everything; jobs run on the disk's job runner.
  */
@@ -27,6 +36,7 @@
 #define ZN_WAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/zn_limits.h"
@@ -48,7 +58,8 @@ struct zn_wal_config {
     uint64_t snapshot_term;
     uint64_t commit_hint; /* hard state commit index: entries up to it were durable */
     bool allow_repair;    /* multi-node: corruption -> repair state instead of refusal */
-    /* The hard state file to write with batches (may be NULL: no hard state via the WAL). */
+    /* The hard state file to write with batches (may be NULL: no hard state via the WAL). Once
+     * given to the WAL it is written only through zn_wal_set_hardstate (the job writes it). */
     struct zn_hardstate_file *hardstate;
 };
 
@@ -102,12 +113,21 @@ int zn_wal_append(struct zn_wal *wal, uint16_t type, uint64_t term, uint64_t ind
                   const void *payload, uint32_t len);
 /* Attach an item released with the open batch (ZN_EFULL past ZN_WAL_BATCH_WAITERS_MAX). */
 int zn_wal_defer(struct zn_wal *wal, void *item);
-/* Persist hs with the open batch (the last call before a flush wins). */
+/* Persist hs with the open batch, after its entries (the last call before a flush wins).
+ * hs.commit is clamped to the last index durable with that batch. */
 void zn_wal_set_hardstate(struct zn_wal *wal, const struct zn_hardstate *hs);
 /* Submit the open batch if it holds anything and nothing is in flight. 1 submitted, 0 not. */
 int zn_wal_flush(struct zn_wal *wal);
 
+/* Log-wide operations reported by zn_wal_poll (zn_wal_persisted.op). */
+#define ZN_WAL_OP_NONE     0
+#define ZN_WAL_OP_TRUNCATE 1
+#define ZN_WAL_OP_COMPACT  2
+#define ZN_WAL_OP_RESET    3
+
 struct zn_wal_persisted {
+    int op;         /* ZN_WAL_OP_NONE for a batch; else the operation that finished */
+    int op_result;  /* its result (truncate/reset: 0 or a code; compact: segments removed) */
     uint64_t index; /* every entry <= index is durable (0 / unchanged if the batch had none) */
     uint64_t term;
     bool hardstate; /* the batch carried a hard state, now durable */
@@ -131,6 +151,7 @@ uint32_t zn_wal_segment_count(const struct zn_wal *wal);
  * when index <= damaged_first. index must be > the snapshot-compacted prefix (ZN_EINVAL).
  */
 int zn_wal_truncate_suffix(struct zn_wal *wal, uint64_t index);
+int zn_wal_truncate_suffix_submit(struct zn_wal *wal, uint64_t index);
 /*
  * After a snapshot covering [1, snapshot_index] is durable (zn_snapfile_write returned 0): unlink
  * whole segments whose every entry is <= snapshot_index, oldest first, then fsync the directory.
@@ -138,7 +159,25 @@ int zn_wal_truncate_suffix(struct zn_wal *wal, uint64_t index);
  * for space after ZN_ENOSPC (that is how space comes back). Returns the number removed.
  */
 int zn_wal_compact(struct zn_wal *wal, uint64_t snapshot_index);
-/* Read entries [from, to] back from disk (idle WAL), in order, through fn. */
-int zn_wal_read(struct zn_wal *wal, uint64_t from, uint64_t to, zn_wal_entry_fn fn, void *ctx);
+int zn_wal_compact_submit(struct zn_wal *wal, uint64_t snapshot_index);
+/*
+ * After installing a snapshot (index, term) received from the leader whose history the local log
+ * does not share: discard the whole log (segments unlinked newest first, directory fsynced) and
+ * continue at index + 1. The snapshot file must be durable first. A crash part-way leaves a prefix
+ * of the old log; recovery then discards whatever follows an entry at the snapshot index whose
+ * term differs from the snapshot's (Raft section 7), or keeps a log that matches it. Idle WAL.
+ */
+int zn_wal_reset(struct zn_wal *wal, uint64_t snapshot_index, uint64_t snapshot_term);
+int zn_wal_reset_submit(struct zn_wal *wal, uint64_t snapshot_index, uint64_t snapshot_term);
+/*
+ * Read durable entries [from, to] back from disk, in order, through fn (a leader catching up a
+ * follower beyond its entry cache). Works while batches are in flight (own descriptors, the WAL
+ * stage's copy of the segment table); not during a truncate/compact/reset (ZN_EBUSY). buf/cap:
+ * the read window, at least one maximal record (entry_bytes_max + ZN_WAL_RECORD_OVERHEAD_BYTES).
+ * Synchronous reads: page-cache hits in the common case. ZN_EINVAL outside [first, durable];
+ * ZN_ECORRUPT if durable entries no longer verify.
+ */
+int zn_wal_read(struct zn_wal *wal, uint64_t from, uint64_t to, zn_wal_entry_fn fn, void *ctx,
+                void *buf, size_t cap);
 
 #endif /* ZN_WAL_H */

@@ -23,6 +23,14 @@ struct wal_seg {
     int fd;             /* -1 unless this is the active (last) segment */
 };
 
+/* What readers need of a segment; a copy owned by the WAL stage (zn_wal_read runs while a batch
+ * job owns the segment table). Refreshed whenever no job is in flight and the table changed. */
+struct wal_rseg {
+    uint64_t first_index;
+    uint64_t prev_term;
+    uint32_t hdr_crc;
+};
+
 struct wal_batch {
     struct zn_wal *wal;
     uint8_t *buf;
@@ -44,6 +52,17 @@ struct wal_batch {
     int result;
 };
 
+/* A log-wide operation run as a job (truncate, compact, reset): the job owns the segment table
+ * and, for truncate/reset, the logical tail while it runs (appends are refused meanwhile). */
+struct wal_op {
+    struct zn_wal *wal;
+    int kind; /* ZN_WAL_OP_* */
+    uint64_t index;
+    uint64_t term;
+    int result;
+    uint64_t new_first_index; /* compact: first index after the removal */
+};
+
 struct zn_wal {
     struct zn_disk *disk;
     struct zn_allocator alloc;
@@ -56,6 +75,8 @@ struct zn_wal {
 
     struct wal_seg *segs; /* ZN_WAL_SEGMENTS_MAX */
     uint32_t nsegs;
+    struct wal_rseg *rsegs; /* ZN_WAL_SEGMENTS_MAX, the WAL stage's copy for readers */
+    uint32_t nrsegs;
 
     /* logical tail (WAL stage) */
     uint64_t first_index;
@@ -75,6 +96,8 @@ struct zn_wal {
     int open_b;
     struct wal_batch *in_flight; /* submitted, not yet polled */
     struct wal_batch *failed;    /* came back with ENOSPC: resubmit before anything else */
+    struct wal_op op;
+    bool op_in_flight;
     void **released;
 };
 
@@ -90,6 +113,8 @@ struct wal_scan {
     uint32_t seed;         /* header CRC */
     uint64_t stop_before;  /* stop at the record with this index (0: scan all) */
     uint64_t deliver_from; /* fn sees records with index >= this */
+    uint8_t *buf;          /* read window (NULL: the WAL's first batch buffer, idle WAL only) */
+    uint64_t cap;
     zn_wal_entry_fn fn;
     void *ctx;
     /* out */
@@ -106,6 +131,12 @@ int wal_scan_records(struct zn_wal *w, struct wal_scan *sc);
 /* Recovery proper (wal_recover.c), called by zn_wal_open with allocations done. */
 int wal_recover(struct zn_wal *w, const struct zn_wal_config *cfg, zn_wal_entry_fn on_entry,
                 void *ctx, struct zn_wal_recovery *rec);
+/* An empty log continuing snapshot (index, term); the next append creates a segment. */
+void wal_start_after(struct zn_wal *w, uint64_t index, uint64_t term);
+/* Unlink every segment (newest first, directory fsynced) and continue after (index, term). */
+int wal_reset_after(struct zn_wal *w, uint64_t index, uint64_t term);
+/* Copy the segment table for readers (call only when no job is in flight). */
+void wal_rsegs_sync(struct zn_wal *w);
 void wal_seg_file_name(const struct wal_seg *s, char out[ZN_DISK_NAME_MAX]);
 
 #endif /* ZN_WAL_INTERNAL_H */

@@ -87,6 +87,10 @@ int wal_scan_records(struct zn_wal *w, struct wal_scan *sc)
 {
     struct window win;
     win_init(&win, w, sc->fd, sc->size);
+    if (sc->buf != NULL) {
+        win.buf = sc->buf;
+        win.cap = sc->cap;
+    }
     uint64_t pos = WAL_SEG_HDR;
     uint32_t seed = sc->seed;
     uint64_t expect = sc->first_index;
@@ -321,6 +325,77 @@ static int zero_range(struct zn_wal *w, int fd, const char *name, uint64_t from,
 
 /* ---- recovery ----------------------------------------------------------------------------------- */
 
+/* Delivers entries to the caller, except after a divergence from the snapshot: if the log's entry
+ * at the snapshot index has another term than the snapshot, everything after it belongs to a
+ * history the cluster abandoned (Raft section 7: a follower that installs a snapshot discards its
+ * log unless the entry at the snapshot's index matches) and is never delivered. */
+struct deliver {
+    zn_wal_entry_fn fn;
+    void *ctx;
+    uint64_t snapshot_index;
+    uint64_t snapshot_term;
+    bool diverged;
+    uint64_t diverged_term;
+};
+
+static int deliver_entry(void *ctx, const struct zn_wal_entry *e)
+{
+    struct deliver *d = ctx;
+    if (e->index == d->snapshot_index && d->snapshot_index > 0 && e->term != d->snapshot_term) {
+        d->diverged = true;
+        d->diverged_term = e->term;
+    }
+    if (d->diverged || d->fn == NULL) {
+        return 0;
+    }
+    return d->fn(d->ctx, e);
+}
+
+/* Remove every segment, newest first, and sync the directory. A crash part-way leaves a prefix
+ * of the old log, which the next recovery judges by the same rules. */
+static int unlink_all_segments(struct zn_wal *w)
+{
+    char name[ZN_DISK_NAME_MAX];
+    while (w->nsegs > 0) {
+        struct wal_seg *s = &w->segs[w->nsegs - 1];
+        if (s->fd >= 0) {
+            zn_disk_close(w->disk, s->fd);
+            s->fd = -1;
+        }
+        wal_seg_file_name(s, name);
+        int rc = zn_disk_unlink(w->disk, name);
+        if (rc != 0 && rc != ZN_ENOENT) {
+            return rc;
+        }
+        w->nsegs--;
+    }
+    return zn_disk_fsync_dir(w->disk);
+}
+
+/* State of an empty log that continues snapshot (index, term). */
+void wal_start_after(struct zn_wal *w, uint64_t index, uint64_t term)
+{
+    w->first_index = index + 1;
+    w->last_index = index;
+    w->last_term = term;
+    w->durable_index = index;
+    w->durable_term = term;
+    w->chain_crc = 0;
+    w->need_segment = true;
+    w->snapshot_index = index;
+    w->snapshot_term = term;
+}
+
+int wal_reset_after(struct zn_wal *w, uint64_t index, uint64_t term)
+{
+    int rc = unlink_all_segments(w);
+    if (rc != 0) {
+        return rc;
+    }
+    wal_start_after(w, index, term);
+    return 0;
+}
+
 struct damage {
     bool found;
     uint64_t first;
@@ -388,13 +463,7 @@ int wal_recover(struct zn_wal *w, const struct zn_wal_config *cfg, zn_wal_entry_
                      (unsigned long long)cfg->commit_hint, (unsigned long long)cfg->snapshot_index);
             return refuse(rec, ZN_ECORRUPT, ZN_HARDSTATE_FILE, 0, msg);
         }
-        w->first_index = cfg->snapshot_index + 1;
-        w->last_index = cfg->snapshot_index;
-        w->last_term = cfg->snapshot_term;
-        w->durable_index = w->last_index;
-        w->durable_term = w->last_term;
-        w->chain_crc = 0;
-        w->need_segment = true;
+        wal_start_after(w, cfg->snapshot_index, cfg->snapshot_term);
         rec->first_index = w->first_index;
         rec->last_index = w->last_index;
         rec->last_term = w->last_term;
@@ -429,6 +498,10 @@ int wal_recover(struct zn_wal *w, const struct zn_wal_config *cfg, zn_wal_entry_
     w->nsegs = n;
 
     struct damage d = {0};
+    struct deliver dv = {.fn = on_entry,
+                         .ctx = ctx,
+                         .snapshot_index = cfg->snapshot_index,
+                         .snapshot_term = cfg->snapshot_term};
     uint64_t last_index = 0, last_term = 0;
     uint32_t end_crc = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -514,8 +587,8 @@ int wal_recover(struct zn_wal *w, const struct zn_wal_config *cfg, zn_wal_entry_
                               .first_index = h.first_index,
                               .prev_term = h.prev_term,
                               .seed = h.crc,
-                              .fn = on_entry,
-                              .ctx = ctx};
+                              .fn = deliver_entry,
+                              .ctx = &dv};
         rc = wal_scan_records(w, &sc);
         if (rc != 0) {
             return refuse(rec, rc, name, sc.end_off, "read error on WAL segment");
@@ -640,15 +713,33 @@ int wal_recover(struct zn_wal *w, const struct zn_wal_config *cfg, zn_wal_entry_
     w->chain_crc = a->end_crc;
     w->tail_off = a->end_off;
     w->need_segment = a->fd < 0;
+    if (!d.found && dv.diverged) {
+        snprintf(msg, sizeof(msg),
+                 "the log's entry %llu has term %llu but the snapshot's is %llu: the log after "
+                 "the snapshot is from an abandoned history and was discarded",
+                 (unsigned long long)cfg->snapshot_index, (unsigned long long)dv.diverged_term,
+                 (unsigned long long)cfg->snapshot_term);
+        rc = wal_reset_after(w, cfg->snapshot_index, cfg->snapshot_term);
+        if (rc != 0) {
+            return refuse(rec, rc, "", 0, "cannot discard the diverging log");
+        }
+        rec->first_index = w->first_index;
+        rec->last_index = w->last_index;
+        rec->last_term = w->last_term;
+        rec->segments = 0;
+        zn_disk_report_set(&rec->report, 0, "", 0, "%s", msg);
+        return 0;
+    }
     if (!d.found && w->last_index < cfg->snapshot_index) {
-        /* The whole log is older than the snapshot (installed from the leader): the next
-         * append starts a new segment right after the snapshot. */
-        w->last_index = cfg->snapshot_index;
-        w->last_term = cfg->snapshot_term;
-        w->durable_index = w->last_index;
-        w->durable_term = w->last_term;
-        w->chain_crc = 0;
-        w->need_segment = true;
+        /* The whole log is older than the snapshot (installed from the leader): every entry is
+         * covered by it. Remove the old segments now (newest first) so that the new segment at
+         * snapshot_index + 1 can never share a name or the table with a stale one. */
+        rc = wal_reset_after(w, cfg->snapshot_index, cfg->snapshot_term);
+        if (rc != 0) {
+            return refuse(rec, rc, "", 0, "cannot remove the log older than the snapshot");
+        }
+        rec->first_index = w->first_index;
+        rec->segments = 0;
     }
     rec->last_index = w->last_index;
     rec->last_term = w->last_term;

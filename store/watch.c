@@ -210,7 +210,6 @@ void zn_watch_session_drop(struct zn_watch_reg *r, uint64_t session)
         struct wentry **slot = &r->tab[b];
         while (*slot) {
             struct wentry *e = *slot;
-            uint32_t before = e->count;
             for (uint32_t i = 0; i < e->count;) {
                 if (e->w[i].session == session) {
                     remove_at(r, slot, i);
@@ -222,7 +221,6 @@ void zn_watch_session_drop(struct zn_watch_reg *r, uint64_t session)
             }
             if (*slot == e)
                 slot = &e->next;
-            (void)before;
         }
     }
     struct wauth **pp = &r->auth;

@@ -1,10 +1,13 @@
 /*
  * fuzz_wal_recover.c - libFuzzer target: WAL segment recovery on untrusted bytes.
  *
- * Input: [flags u8][commit hint u16 LE][segment file bytes...]. flags bit 0: allow_repair.
- * The bytes become wal-0000000000000001.seg on a simulated disk; zn_wal_open must either refuse
- * with a report or deliver consecutive, size-bounded entries - never crash, over-read or
- * allocate from an untrusted length. After a successful open, one append must work.
+ * Input: [flags u8][commit hint u16 LE][file bytes...]. flags bit 0: allow_repair.
+ * flags bits 1-2 choose which decoder gets the bytes:
+ *   0: wal-0000000000000001.seg -> zn_wal_open must either refuse with a report or deliver
+ *      consecutive, size-bounded entries (never crash, over-read or allocate from an untrusted
+ *      length); after a successful open, one append must work;
+ *   1: the hard state file -> zn_hardstate_open (refuse or a state; a write must then work);
+ *   2: a snapshot file -> zn_snapfile_latest + zn_snapfile_read (refuse or verified body).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +17,8 @@
 #include "common/zn_assert.h"
 #include "common/zn_err.h"
 #include "store/disk.h"
+#include "store/hardstate.h"
+#include "store/snapfile.h"
 #include "store/wal.h"
 
 #define FZ_ENTRY_MAX 4096u
@@ -53,6 +58,50 @@ static int fz_entry(void *ctx, const struct zn_wal_entry *e)
     return 0;
 }
 
+static int fz_sink(void *ctx, const void *buf, size_t len)
+{
+    uint64_t *n = ctx;
+    (void)buf;
+    *n += len;
+    return 0;
+}
+
+static void fuzz_hardstate(struct zn_disk *d, const uint8_t *data, size_t size)
+{
+    ZN_ASSERT(zn_disk_sim_put(d, ZN_HARDSTATE_FILE, data, size) == 0);
+    struct zn_hardstate_file hf;
+    struct zn_hardstate hs;
+    struct zn_disk_report rep;
+    int rc = zn_hardstate_open(&hf, d, 0xC1C1C1C1ULL, 3, false, &hs, &rep);
+    if (rc == 0) {
+        struct zn_hardstate n = {.term = hs.term + 1, .vote = 3, .commit = hs.commit};
+        ZN_ASSERT(zn_hardstate_write(&hf, &n) == 0);
+        zn_hardstate_close(&hf);
+        ZN_ASSERT(zn_hardstate_open(&hf, d, 0xC1C1C1C1ULL, 3, false, &hs, &rep) == 0);
+        ZN_ASSERT(hs.term == n.term);
+        zn_hardstate_close(&hf);
+    } else {
+        ZN_ASSERT(rep.code == rc && rep.message[0] != '\0');
+    }
+}
+
+static void fuzz_snapfile(struct zn_disk *d, const uint8_t *data, size_t size)
+{
+    ZN_ASSERT(zn_disk_sim_put(d, "snap-0000000000000064-0000000000000002.snap", data, size) == 0);
+    static uint8_t buf[4096];
+    struct zn_snapfile_info info;
+    struct zn_disk_report rep;
+    int rc = zn_snapfile_latest(d, 0xC1C1C1C1ULL, 3, buf, sizeof(buf), &info, &rep);
+    if (rc == 0) {
+        ZN_ASSERT(info.index == 100 && info.term == 2);
+        uint64_t n = 0;
+        ZN_ASSERT(zn_snapfile_read(d, &info, buf, sizeof(buf), fz_sink, &n, &rep) == 0);
+        ZN_ASSERT(n == info.body_bytes);
+    } else {
+        ZN_ASSERT(rep.code == rc && rep.message[0] != '\0');
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 3 || size > (1u << 20)) {
@@ -61,6 +110,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const struct zn_allocator a = {fz_alloc, fz_free, NULL};
     struct zn_disk d;
     ZN_ASSERT(zn_disk_sim_create(&d, &a, 1, 0) == 0);
+    int which = (data[0] >> 1) & 3;
+    if (which == 1 || which == 2) {
+        if (which == 1) {
+            fuzz_hardstate(&d, data + 3, size - 3);
+        } else {
+            fuzz_snapfile(&d, data + 3, size - 3);
+        }
+        zn_disk_sim_destroy(&d);
+        return 0;
+    }
     ZN_ASSERT(zn_disk_sim_put(&d, "wal-0000000000000001.seg", data + 3, size - 3) == 0);
     struct zn_wal_config c;
     memset(&c, 0, sizeof(c));

@@ -385,6 +385,14 @@ Test(store_ops, reads)
     cr_assert_eq(zn_reply_next_sub(&R, &sub), 0);
     cr_assert(sub.op == ZN_OP_GETCHILDREN && sub.count == 5);
     cr_assert_eq(zn_reply_next_sub(&R, &sub), ZN_ENOENT);
+    /* a nested multiRead is refused as one sub-op and does not shift the others */
+    struct zn_op nested[2] = {op, op_path(ZN_OP_GETDATA, "/r", -1)};
+    struct zn_op outer = {.type = ZN_OP_MULTIREAD, .sub = nested, .sub_count = 2};
+    cr_assert_eq(tst_read(&T, 0x100, &outer, &W, &R), 0);
+    cr_assert_eq(zn_reply_next_sub(&R, &sub), 0);
+    cr_assert(sub.op == ZN_OP_ERROR && sub.err == ZN_EBADARGUMENTS);
+    cr_assert_eq(zn_reply_next_sub(&R, &sub), 0);
+    cr_assert(sub.op == ZN_OP_GETDATA && sub.data_len == 4 && memcmp(sub.data, "data", 4) == 0);
 }
 
 Test(store_ops, sessions_ephemerals_dedup)
@@ -394,6 +402,18 @@ Test(store_ops, sessions_ephemerals_dedup)
     cr_assert_eq(tst_session(&T, 0x200), 0);
     cr_assert_eq(T.rep.session, 0x200u);
     cr_assert_eq(T.rep.timeout_ms, 10000u);
+    uint32_t timeout;
+    uint8_t pw[ZN_SESSION_PASSWD_BYTES];
+    cr_assert_eq(zn_store_session_get(T.s, 0x200, &timeout, pw), 0);
+    cr_assert(timeout == 10000 && pw[0] == 0x5a && pw[15] == 0x5a);
+    cr_assert_eq(zn_store_session_get(T.s, 0x201, &timeout, pw), ZN_EUNKNOWNSESSION);
+    struct zn_entry se = {.type = ZN_ENTRY_SESSION_CREATE, .session = 0x400, .timeout_ms = 1};
+    tst_apply_entry(&T, &se);
+    cr_assert_eq(T.rep.timeout_ms, ZN_SESSION_TIMEOUT_MIN_MS, "timeouts are clamped");
+    se =
+        (struct zn_entry){.type = ZN_ENTRY_SESSION_CREATE, .session = 0x401, .timeout_ms = 1000000};
+    tst_apply_entry(&T, &se);
+    cr_assert_eq(T.rep.timeout_ms, ZN_SESSION_TIMEOUT_MAX_MS);
     struct zn_op op = op_create("/p", NULL, 0);
     cr_assert_eq(tst_op_ids(&T, 0x200, 1, &op, NULL, 0), 0);
     op = op_create("/p/e1", NULL, ZN_MODE_EPHEMERAL);
@@ -610,4 +630,85 @@ Test(store_ops, many_children_listing)
     while (zn_reply_next_name(&R, &name) == 0)
         odd += (name.ptr[name.len - 1] - '0') % 2;
     cr_assert_eq(odd, n / 2);
+}
+
+Test(store_ops, limits_refused_before_anything_changes)
+{
+    static char longpath[ZN_PATH_LEN_MAX + 2];
+    longpath[0] = '/';
+    memset(longpath + 1, 'p', ZN_PATH_LEN_MAX);
+    struct zn_op get = op_path(ZN_OP_GETDATA, longpath, -1);
+    cr_assert_eq(tst_read(&T, 0x100, &get, &W, &R), ZN_EBADARGUMENTS, "path over the limit");
+    struct zn_op create = op_create(longpath, NULL, 0);
+    struct zn_entry e = {.type = ZN_ENTRY_CLIENT, .session = 0x100, .op = create};
+    size_t len;
+    cr_assert_eq(zn_entry_encode(&e, T.buf, ZN_STORE_ENTRY_SIZE_MAX, &len), ZN_ELIMIT,
+                 "an over-long path cannot become an entry");
+    static struct zn_op subs[ZN_MULTI_OPS_MAX + 1];
+    for (uint32_t i = 0; i <= ZN_MULTI_OPS_MAX; i++)
+        subs[i] = op_path(ZN_OP_CHECK, "/", -1);
+    e.op = (struct zn_op){.type = ZN_OP_MULTI, .sub = subs, .sub_count = ZN_MULTI_OPS_MAX + 1};
+    cr_assert_eq(zn_entry_encode(&e, T.buf, ZN_STORE_ENTRY_SIZE_MAX, &len), ZN_ELIMIT,
+                 "too many ops in one multi");
+    struct zn_op mr = {.type = ZN_OP_MULTIREAD, .sub = subs, .sub_count = ZN_MULTI_OPS_MAX + 1};
+    cr_assert_eq(tst_read(&T, 0x100, &mr, &W, &R), ZN_ELIMIT);
+    cr_assert_eq(R.count, 0);
+    e.op.sub_count = ZN_MULTI_OPS_MAX;
+    uint64_t d = zn_store_tree_digest(T.s);
+    cr_assert_eq(tst_op(&T, 0x100, &e.op), 0, "exactly the maximum is accepted");
+    cr_assert_eq(T.rep.count, ZN_MULTI_OPS_MAX);
+    cr_assert_eq(zn_store_tree_digest(T.s), d);
+}
+
+Test(store_ops, configured_data_limit)
+{
+    struct zn_store *dflt = T.s;
+    struct zn_store_config cfg = {.data_size_max = 4};
+    cr_assert_eq(zn_store_create(&cfg, &T.s), 0);
+    cr_assert_eq(tst_session(&T, 0x100), 0);
+    cr_assert_eq(create("/x", "1234", 0), 0);
+    cr_assert_eq(create("/y", "12345", 0), ZN_ELIMIT);
+    struct zn_op set = op_set("/x", "12345", -1);
+    cr_assert_eq(tst_op(&T, 0x100, &set), ZN_ELIMIT);
+    cr_assert_eq(stat_of("/x").data_length, 4);
+    zn_store_destroy(T.s);
+    T.s = dflt;
+}
+
+Test(store_ops, read_permissions_and_unimplemented)
+{
+    struct zn_acl_entry admin_only[] = {{ZN_PERM_ADMIN, {"world", 5}, {"anyone", 6}}};
+    struct zn_op op = op_create("/locked", "secret", 0);
+    op.acl = admin_only;
+    cr_assert_eq(tst_op(&T, 0x100, &op), 0);
+    struct zn_acl_entry none[] = {{ZN_PERM_WRITE, {"world", 5}, {"anyone", 6}}};
+    op = op_create("/none", NULL, 0);
+    op.acl = none;
+    cr_assert_eq(tst_op(&T, 0x100, &op), 0);
+    struct zn_op r = op_path(ZN_OP_GETDATA, "/locked", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &r, &W, &R), ZN_ENOAUTH);
+    r = op_path(ZN_OP_GETCHILDREN, "/locked", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &r, &W, &R), ZN_ENOAUTH);
+    r = op_path(ZN_OP_GETCHILDREN2, "/locked", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &r, &W, &R), ZN_ENOAUTH);
+    r = op_path(ZN_OP_GETALLCHILDRENNUMBER, "/locked", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &r, &W, &R), ZN_ENOAUTH);
+    r = op_path(ZN_OP_EXISTS, "/locked", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &r, &W, &R), 0, "exists needs no permission");
+    cr_assert_eq(R.stat.data_length, 6);
+    r = op_path(ZN_OP_GETACL, "/locked", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &r, &W, &R), 0, "ADMIN alone may read the ACL");
+    r = op_path(ZN_OP_GETACL, "/none", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &r, &W, &R), ZN_ENOAUTH, "neither READ nor ADMIN");
+    struct zn_op chk = op_path(ZN_OP_CHECK, "/locked", -1);
+    cr_assert_eq(tst_op(&T, 0x100, &chk), ZN_ENOAUTH, "check needs READ");
+    /* an op the store does not execute as a client write */
+    struct zn_op dc = op_path(ZN_OP_DELETECONTAINER, "/locked", -1);
+    cr_assert_eq(tst_op(&T, 0x100, &dc), ZN_EUNIMPLEMENTED);
+    struct zn_op rd = op_path(ZN_OP_GETCHILDREN, "/", -1);
+    rd.type = ZN_OP_SETDATA;
+    cr_assert_eq(tst_read(&T, 0x100, &rd, &W, &R), ZN_EUNIMPLEMENTED, "writes are not reads");
+    /* getEphemerals of an unknown session */
+    r = op_path(ZN_OP_GETEPHEMERALS, "/", -1);
+    cr_assert_eq(tst_read(&T, 0x999, &r, &W, &R), ZN_ESESSIONEXPIRED);
 }

@@ -14,6 +14,7 @@
 
 #include "gen.h"
 #include "store/reply.h"
+#include "store/snapshot.h"
 #include "store/store.h"
 
 #define MAXN 1024
@@ -74,6 +75,23 @@ struct model {
 };
 
 static const struct zn_entry *E;
+
+/* Watch triggers the model expects from the current entry (compared as a multiset). */
+struct mtrig {
+    int32_t type;
+    char path[80];
+};
+static struct mtrig mtr[4096];
+static int nmtr;
+
+static void mtrigger(int32_t type, const char *path)
+{
+    if (nmtr < (int)(sizeof(mtr) / sizeof(mtr[0]))) {
+        mtr[nmtr].type = type;
+        snprintf(mtr[nmtr].path, sizeof(mtr[nmtr].path), "%s", path);
+        nmtr++;
+    }
+}
 
 static struct mnode *mfind(struct model *m, const char *path)
 {
@@ -268,6 +286,8 @@ static int m_create(struct model *m, const struct zn_op *op, struct msub *r)
     r->has_stat = true;
     r->st = n->st;
     snprintf(r->path, sizeof(r->path), "%s", path);
+    mtrigger(ZN_EVENT_NODE_CREATED, path);
+    mtrigger(ZN_EVENT_NODE_CHILDREN_CHANGED, ppath);
     return 0;
 }
 
@@ -298,6 +318,8 @@ static int m_delete(struct model *m, const char *path, int32_t version, bool int
     n->used = false;
     p->st.pzxid = (int64_t)E->zxid;
     p->st.num_children--;
+    mtrigger(ZN_EVENT_NODE_DELETED, path);
+    mtrigger(ZN_EVENT_NODE_CHILDREN_CHANGED, ppath);
     return 0;
 }
 
@@ -332,6 +354,7 @@ static int m_op(struct model *m, const struct zn_op *op, struct msub *r)
         n->st.data_length = (int32_t)op->data_len;
         r->has_stat = true;
         r->st = n->st;
+        mtrigger(ZN_EVENT_NODE_DATA_CHANGED, path);
         return 0;
     case ZN_OP_SETACL: {
         if (!valid_universe_path(path))
@@ -389,6 +412,7 @@ static void m_client(struct model *m, struct mrep *rep)
         return;
     }
     memcpy(&scratch_model, m, sizeof(*m));
+    int trig_mark = nmtr;
     rep->nsub = (int)op->sub_count;
     int failed = -1;
     for (uint32_t i = 0; i < op->sub_count; i++) {
@@ -404,6 +428,7 @@ static void m_client(struct model *m, struct mrep *rep)
         memcpy(m, &scratch_model, sizeof(*m));
         return;
     }
+    nmtr = trig_mark; /* a failed multi fires nothing */
     for (int i = 0; i < rep->nsub; i++) {
         int code = i < failed ? 0 : i == failed ? rep->err : ZN_EINCONSISTENT;
         memset(&rep->sub[i], 0, sizeof(rep->sub[i]));
@@ -431,6 +456,8 @@ static void m_close(struct model *m, struct msess *se)
             p->st.pzxid = (int64_t)E->zxid;
             p->st.num_children--;
             n->used = false;
+            mtrigger(ZN_EVENT_NODE_DELETED, n->path);
+            mtrigger(ZN_EVENT_NODE_CHILDREN_CHANGED, ppath);
         }
     }
     se->used = false;
@@ -439,6 +466,7 @@ static void m_close(struct model *m, struct msess *se)
 static void model_apply(struct model *m, struct mrep *rep)
 {
     memset(rep, 0, sizeof(*rep));
+    nmtr = 0;
     switch (E->type) {
     case ZN_ENTRY_SESSION_CREATE: {
         rep->has_reply = true;
@@ -575,6 +603,32 @@ static void compare_reply(const struct zn_apply_result *res, const struct mrep *
     }
 }
 
+static int trig_cmp(const void *a, const void *b)
+{
+    const struct mtrig *x = a, *y = b;
+    if (x->type != y->type)
+        return x->type < y->type ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+static void compare_triggers(const struct zn_apply_result *res)
+{
+    static struct mtrig got[4096];
+    CHECK(res->trigger_count == (uint32_t)nmtr, "%u triggers, model %d", res->trigger_count, nmtr);
+    for (uint32_t i = 0; i < res->trigger_count; i++) {
+        const struct zn_trigger *t = &res->triggers[i];
+        CHECK(t->zxid == (int64_t)E->zxid, "trigger zxid");
+        got[i].type = t->type;
+        snprintf(got[i].path, sizeof(got[i].path), "%.*s", (int)t->path.len, t->path.ptr);
+    }
+    qsort(got, res->trigger_count, sizeof(got[0]), trig_cmp);
+    qsort(mtr, (size_t)nmtr, sizeof(mtr[0]), trig_cmp);
+    for (int i = 0; i < nmtr; i++)
+        CHECK(got[i].type == mtr[i].type && !strcmp(got[i].path, mtr[i].path),
+              "trigger %d: %d %s vs model %d %s", i, got[i].type, got[i].path, mtr[i].type,
+              mtr[i].path);
+}
+
 static void compare_tree(struct zn_store *s, struct model *m, bool deep)
 {
     uint64_t count = 0;
@@ -601,6 +655,21 @@ static void compare_tree(struct zn_store *s, struct model *m, bool deep)
         CHECK(n->dlen == 0 || memcmp(data, n->data, n->dlen) == 0, "data of %s", n->path);
         if (!deep)
             continue;
+        /* children listing: exactly the model's children, each once */
+        struct zn_op gc = {.type = ZN_OP_GETCHILDREN, .path = {n->path, (uint32_t)strlen(n->path)}};
+        w.len = 0;
+        CHECK(zn_store_read(s, 0, &super, 1, &gc, &w, NULL) == 0, "getChildren");
+        struct zn_reply lr;
+        CHECK(zn_reply_decode(w.p, w.len, &lr) == 0 && lr.err == 0, "getChildren reply");
+        CHECK(lr.count == (uint32_t)n->st.num_children, "listing of %s: %u names, numChildren %d",
+              n->path, lr.count, n->st.num_children);
+        struct zn_str name;
+        while (zn_reply_next_name(&lr, &name) == 0) {
+            char child[160];
+            snprintf(child, sizeof(child), "%s/%.*s", strcmp(n->path, "/") ? n->path : "",
+                     (int)name.len, name.ptr);
+            CHECK(mfind(m, child) != NULL, "listed child %s not in the model", child);
+        }
         struct zn_op ga = {.type = ZN_OP_GETACL, .path = {n->path, (uint32_t)strlen(n->path)}};
         w.len = 0;
         CHECK(zn_store_read(s, 0, &super, 1, &ga, &w, NULL) == 0, "getACL");
@@ -615,16 +684,71 @@ static void compare_tree(struct zn_store *s, struct model *m, bool deep)
                   "acl %d of %s", k, n->path);
         }
     }
+    if (deep) {
+        /* each session's ephemerals (getEphemerals "/") match the model */
+        for (int i = 0; i < MAXS; i++) {
+            if (!m->s[i].used)
+                continue;
+            uint32_t want = 0;
+            for (int k = 0; k < m->hw; k++)
+                if (m->n[k].used && is_eph(m->n[k].st.ephemeral_owner) &&
+                    (uint64_t)m->n[k].st.ephemeral_owner == m->s[i].id)
+                    want++;
+            struct zn_op ge = {.type = ZN_OP_GETEPHEMERALS, .path = {"/", 1}};
+            w.len = 0;
+            struct zn_reply er;
+            CHECK(zn_store_read(s, m->s[i].id, NULL, 0, &ge, &w, NULL) == 0 &&
+                      zn_reply_decode(w.p, w.len, &er) == 0 && er.err == 0,
+                  "getEphemerals");
+            CHECK(er.count == want, "session %llx: %u ephemerals, model %u",
+                  (unsigned long long)m->s[i].id, er.count, want);
+        }
+    }
     zn_wbuf_fini(&w);
     struct zn_store_counts c;
     zn_store_counts(s, &c);
     CHECK(c.znodes == count, "znode count %llu vs %llu", (unsigned long long)c.znodes,
           (unsigned long long)count);
+    uint64_t sessions = 0;
+    for (int i = 0; i < MAXS; i++)
+        sessions += m->s[i].used;
+    CHECK(c.sessions == sessions, "session count %llu vs %llu", (unsigned long long)c.sessions,
+          (unsigned long long)sessions);
     if (deep)
         CHECK(zn_store_digest(s) == zn_store_digest_compute(s), "incremental digest");
 }
 
 static struct model M;
+
+/* Snapshot image in memory: the snapshot is written 1500 entries after it began, so every
+ * znode is read through the versions kept for it (deterministic test of the retention). */
+struct mem {
+    uint8_t *p;
+    size_t len, cap, off;
+};
+
+static int mem_write(void *ctx, const void *b, size_t n)
+{
+    struct mem *m = ctx;
+    if (m->len + n > m->cap) {
+        m->cap = (m->len + n) * 2;
+        m->p = realloc(m->p, m->cap);
+        if (!m->p)
+            return ZN_ENOMEM;
+    }
+    memcpy(m->p + m->len, b, n);
+    m->len += n;
+    return 0;
+}
+
+static long mem_read(void *ctx, void *b, size_t n)
+{
+    struct mem *m = ctx;
+    size_t k = m->len - m->off < n ? m->len - m->off : n;
+    memcpy(b, m->p + m->off, k);
+    m->off += k;
+    return (long)k;
+}
 
 static void run(uint64_t seed, uint64_t steps)
 {
@@ -637,6 +761,8 @@ static void run(uint64_t seed, uint64_t steps)
     gen_init(&g, seed);
     uint8_t *buf = malloc(1 << 16);
     uint64_t counts[8] = {0};
+    struct zn_snapshot *snap = NULL;
+    uint64_t snap_step = 0, snaps = 0;
     uint64_t errs[64] = {0};
     for (step_no = 0; step_no < steps; step_no++) {
         struct zn_entry e;
@@ -652,6 +778,7 @@ static void run(uint64_t seed, uint64_t steps)
         struct mrep want;
         model_apply(&M, &want);
         compare_reply(&res, &want);
+        compare_triggers(&res);
         free(sc);
         counts[e.type]++;
         if (want.has_reply && want.err) {
@@ -661,15 +788,33 @@ static void run(uint64_t seed, uint64_t steps)
         if (want.op == ZN_OP_MULTI)
             counts[7]++;
         compare_tree(s, &M, step_no % 64 == 0);
+        if (!snap && step_no % 5000 == 1000 && zn_snapshot_begin(s, &snap) == 0)
+            snap_step = step_no;
+        if (snap && step_no == snap_step + 1500) {
+            struct mem img = {0};
+            CHECK(zn_snapshot_write(snap, mem_write, &img) == 0, "snapshot write");
+            uint64_t snap_digest = zn_snapshot_digest(snap);
+            zn_snapshot_end(s, snap);
+            snap = NULL;
+            struct zn_store *l;
+            CHECK(zn_snapshot_load(NULL, mem_read, &img, &l) == 0, "snapshot load");
+            CHECK(zn_store_digest(l) == snap_digest, "snapshot image = tree at its zxid");
+            zn_store_destroy(l);
+            free(img.p);
+            snaps++;
+        }
         rcu_quiescent_state();
     }
     compare_tree(s, &M, true);
+    if (snap)
+        zn_snapshot_end(s, snap);
     printf("seed %llu: %llu entries (client %llu, session create %llu, close %llu, expire %llu, "
-           "multi %llu, error replies %llu) matched the model\n",
+           "multi %llu, error replies %llu, %llu snapshots written 1500 entries after they "
+           "began) matched the model\n",
            (unsigned long long)seed, (unsigned long long)steps, (unsigned long long)counts[1],
            (unsigned long long)counts[2], (unsigned long long)counts[3],
            (unsigned long long)counts[4], (unsigned long long)counts[7],
-           (unsigned long long)counts[6]);
+           (unsigned long long)counts[6], (unsigned long long)snaps);
     printf("  error replies by code:");
     for (int i = 1; i < 64; i++)
         if (errs[i])
@@ -682,10 +827,10 @@ static void run(uint64_t seed, uint64_t steps)
 int main(void)
 {
     rcu_register_thread();
-    uint64_t steps = 20000, seeds = 5;
+    uint64_t steps = 30000, seeds = 8;
 #if defined(ZN_SANITIZER_BUILD)
-    steps = 4000;
-    seeds = 2;
+    steps = 10000;
+    seeds = 4;
 #endif
     const char *env = getenv("ZN_PROP_SEED");
     if (env) {

@@ -13,7 +13,9 @@
  * be able to reach it. A reader also checks stamp == Stat.mzxid, the check word, the pattern
  * and Stat.dataLength, so a blob that was freed and reused under it would be caught; in the
  * ASan build the allocator layer uses malloc/free, so a read of freed memory aborts at once.
- * Readers go offline before sleeping, as the contract requires. Exits non-zero on a violation.
+ * Readers go offline before sleeping, as the contract requires. Every 0.2 s a snapshot is
+ * written by a fourth thread while all this goes on, so version retention and its release run
+ * under the same oracle (and ASan). Exits non-zero on a violation.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -25,9 +27,11 @@
 #include <unistd.h>
 #include <urcu-qsbr.h>
 
+#include "common/zn_limits.h"
 #include "common/zn_prng.h"
 #include "store/entry.h"
 #include "store/reply.h"
+#include "store/snapshot.h"
 #include "store/store.h"
 
 #define PATHS     256u
@@ -100,10 +104,12 @@ static void *reader_main(void *arg)
             struct zn_op op = {.type = ZN_OP_GETCHILDREN2, .path = {"/t", 2}};
             w.len = 0;
             struct zn_reply r;
+            uint64_t fb = zn_store_read_list_fallbacks(S);
             if (zn_store_read(S, 0, NULL, 0, &op, &w, NULL) != 0 ||
                 zn_reply_decode(w.p, w.len, &r) != 0 || r.err != 0)
                 fail("getChildren2 of /t", 0, 0);
-            else if ((int32_t)r.count != r.stat.num_children)
+            else if ((int32_t)r.count != r.stat.num_children &&
+                     zn_store_read_list_fallbacks(S) == fb)
                 fail("listing length != numChildren of the same read", r.count,
                      (uint64_t)r.stat.num_children);
         }
@@ -116,6 +122,31 @@ static void *reader_main(void *arg)
     zn_wbuf_fini(&w);
     rcu_unregister_thread();
     atomic_fetch_add(&reads_total, reads);
+    return NULL;
+}
+
+/* A snapshot written by its own thread while the writer churns and the readers read. */
+struct snap_job {
+    struct zn_snapshot *snap;
+    uint64_t bytes;
+    atomic_int done;
+    int rc;
+};
+
+static int null_sink(void *ctx, const void *b, size_t len)
+{
+    (void)b;
+    ((struct snap_job *)ctx)->bytes += len;
+    return 0;
+}
+
+static void *snap_main(void *arg)
+{
+    struct snap_job *j = arg;
+    rcu_register_thread();
+    j->rc = zn_snapshot_write(j->snap, null_sink, j);
+    rcu_unregister_thread();
+    atomic_store(&j->done, 1);
     return NULL;
 }
 
@@ -171,7 +202,28 @@ int main(void)
     double start = now_s();
     for (uintptr_t i = 0; i < READERS; i++)
         pthread_create(&th[i], NULL, reader_main, (void *)(i + 1));
+    struct snap_job job;
+    pthread_t snap_th;
+    bool snap_running = false;
+    uint64_t snapshots = 0;
+    double last_snap = now_s();
     while (!atomic_load(&stop)) {
+        if (snap_running && atomic_load(&job.done)) {
+            pthread_join(snap_th, NULL);
+            zn_snapshot_end(S, job.snap);
+            if (job.rc != 0)
+                fail("snapshot write", (uint64_t)-job.rc, 0);
+            snap_running = false;
+            snapshots++;
+        }
+        if (!snap_running && now_s() - last_snap > 0.2) {
+            memset(&job, 0, sizeof(job));
+            if (zn_snapshot_begin(S, &job.snap) == 0) {
+                pthread_create(&snap_th, NULL, snap_main, &job);
+                snap_running = true;
+                last_snap = now_s();
+            }
+        }
         e.zxid = ++zxid;
         e.time_ms = (int64_t)zxid;
         e.cxid = ++cxid;
@@ -224,13 +276,21 @@ int main(void)
     }
     for (int i = 0; i < READERS; i++)
         pthread_join(th[i], NULL);
+    if (snap_running) {
+        pthread_join(snap_th, NULL);
+        zn_snapshot_end(S, job.snap);
+        snapshots++;
+    }
     double el = now_s() - start;
     int ok = !atomic_load(&failed) && zn_store_digest(S) == zn_store_digest_compute(S);
     printf("rcu torture: %.1f s, writer applied %llu entries (%.0f/s), %d readers did %llu reads, "
-           "%llu blobs checked against the age oracle: %s\n",
+           "%llu blobs checked against the age oracle, %llu listings served after %u tries, "
+           "%llu concurrent snapshots: %s\n",
            el, (unsigned long long)applied, (double)applied / el, READERS,
            (unsigned long long)atomic_load(&reads_total),
-           (unsigned long long)atomic_load(&checked_total), ok ? "OK" : "FAILED");
+           (unsigned long long)atomic_load(&checked_total),
+           (unsigned long long)zn_store_read_list_fallbacks(S), ZN_STORE_READ_LIST_TRIES,
+           (unsigned long long)snapshots, ok ? "OK" : "FAILED");
     zn_store_destroy(S);
     rcu_unregister_thread();
     free(retired_at);

@@ -185,6 +185,24 @@ Test(wal, hardstate_written_with_batch)
     cr_assert_eq(hs.term, 3);
     cr_assert_eq(hs.vote, 2);
     zn_hardstate_close(&hf);
+    /* a commit index beyond the local log is clamped to what is durable */
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, 0xC1C1C1C1ULL, 3, false, &hs, NULL), 0);
+    w = open_ok(&c, &l);
+    struct zn_hardstate ahead = {.term = 4, .vote = 1, .commit = 1000};
+    zn_wal_set_hardstate(w, &ahead);
+    cr_assert_eq(wt_append_range(w, 21, 25, 4, EMAX), 0);
+    zn_wal_close(w);
+    zn_hardstate_close(&hf);
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, 0xC1C1C1C1ULL, 3, false, &hs, NULL), 0);
+    cr_assert_eq(hs.term, 4);
+    cr_assert_eq(hs.commit, 25);
+    zn_hardstate_close(&hf);
+    c.commit_hint = hs.commit;
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    w = open_ok(&c, &l);
+    cr_assert_eq(l.last, 25);
+    zn_wal_close(w);
     wt_log_free(&l);
 }
 
@@ -580,5 +598,190 @@ Test(wal, posix_disk_roundtrip)
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
+    wt_log_free(&l);
+}
+
+struct read_ctx {
+    uint64_t first, last, n;
+    bool bad;
+};
+
+static int read_cb(void *ctx, const struct zn_wal_entry *e)
+{
+    struct read_ctx *r = ctx;
+    uint8_t p[EMAX];
+    if (r->n == 0) {
+        r->first = e->index;
+    } else if (e->index != r->last + 1) {
+        r->bad = true;
+    }
+    wt_payload(e->index, e->term, p, e->len);
+    if (e->len != wt_len(e->index, e->term, EMAX) || memcmp(p, e->payload, e->len) != 0) {
+        r->bad = true;
+    }
+    r->last = e->index;
+    r->n++;
+    return 0;
+}
+
+Test(wal, read_back_ranges_across_segments)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(wt_append_range(w, 1, 250, 1, EMAX), 0);
+    static uint8_t rbuf[4096];
+    struct read_ctx r = {0};
+    cr_assert_eq(zn_wal_read(w, 17, 203, read_cb, &r, rbuf, sizeof(rbuf)), 0);
+    cr_assert_not(r.bad);
+    cr_assert_eq(r.first, 17);
+    cr_assert_eq(r.last, 203);
+    cr_assert_eq(r.n, 187);
+    cr_assert_eq(zn_wal_read(w, 200, 251, read_cb, &r, rbuf, sizeof(rbuf)), ZN_EINVAL,
+                 "beyond the durable index");
+    cr_assert_eq(zn_wal_read(w, 1, 2, read_cb, &r, rbuf, 100), ZN_EINVAL, "window too small");
+    /* while batches are in flight (rotations included), durable entries stay readable */
+    zn_disk_sim_job_delay(&disk, 1, 2);
+    uint8_t p[EMAX];
+    uint64_t next = 251;
+    for (int round = 0; round < 300; round++) {
+        uint32_t len = wt_len(next, 1, EMAX);
+        wt_payload(next, 1, p, len);
+        if (zn_wal_append(w, (uint16_t)(1 + next % 3), 1, next, p, len) == 0) {
+            next++;
+        }
+        zn_wal_flush(w);
+        struct zn_wal_persisted pr;
+        (void)zn_wal_poll(w, &pr);
+        uint64_t dur = zn_wal_durable_index(w);
+        struct read_ctx q = {0};
+        uint64_t from = 1 + (uint64_t)round % dur;
+        cr_assert_eq(zn_wal_read(w, from, dur, read_cb, &q, rbuf, sizeof(rbuf)), 0);
+        cr_assert_not(q.bad);
+        cr_assert_eq(q.first, from);
+        cr_assert_eq(q.last, dur);
+    }
+    cr_assert_eq(wt_drain(w), 0);
+    zn_wal_close(w);
+    wt_log_free(&l);
+}
+
+/* Raft section 7: a snapshot from the leader whose last entry does not match the local log. */
+Test(wal, snapshot_divergence_discards_log_and_reset)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(wt_append_range(w, 1, 120, 1, EMAX), 0);
+    zn_wal_close(w);
+    /* the node crashed after making the leader's snapshot (index 60, term 2) durable but before
+     * resetting its log: entries 61.. of term 1 must not come back */
+    c.snapshot_index = 60;
+    c.snapshot_term = 2;
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    struct zn_wal_recovery rec;
+    cr_assert_eq(zn_wal_open(&w, &c, wt_collect, &l, &rec), 0, "%s", rec.report.message);
+    cr_assert(strstr(rec.report.message, "abandoned") != NULL, "%s", rec.report.message);
+    cr_assert_eq(rec.last_index, 60);
+    cr_assert_leq(l.last, 60, "nothing after the snapshot is delivered");
+    cr_assert_eq(wt_append_range(w, 61, 80, 2, EMAX), 0);
+    zn_wal_close(w);
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    w = open_ok(&c, &l);
+    cr_assert_eq(l.first, 61);
+    cr_assert_eq(l.last, 80);
+    cr_assert_eq(l.terms[61], 2);
+    /* zn_wal_reset at run time: a newer snapshot (200, term 3) */
+    cr_assert_eq(zn_wal_reset(w, 200, 3), 0);
+    cr_assert_eq(zn_wal_last_index(w), 200);
+    cr_assert_eq(zn_wal_segment_count(w), 0);
+    cr_assert_eq(wt_append_range(w, 201, 230, 3, EMAX), 0);
+    zn_wal_close(w);
+    c.snapshot_index = 200;
+    c.snapshot_term = 3;
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    w = open_ok(&c, &l);
+    cr_assert_eq(l.first, 201);
+    cr_assert_eq(l.last, 230);
+    zn_wal_close(w);
+    wt_log_free(&l);
+}
+
+Test(wal, log_operations_as_jobs_do_not_block)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(wt_append_range(w, 1, 200, 1, EMAX), 0);
+    /* truncation: submitted, appends refused until zn_wal_poll reports it */
+    cr_assert_eq(zn_wal_truncate_suffix_submit(w, 150), 0);
+    uint8_t p[EMAX];
+    wt_payload(150, 2, p, wt_len(150, 2, EMAX));
+    cr_assert_eq(zn_wal_append(w, 1 + 150 % 3, 2, 150, p, wt_len(150, 2, EMAX)), ZN_EBUSY);
+    cr_assert_eq(zn_wal_compact_submit(w, 10), ZN_EBUSY, "one operation at a time");
+    struct zn_wal_persisted pr;
+    int rc;
+    for (int i = 0; i < 100 && (rc = zn_wal_poll(w, &pr)) == 0; i++) {
+    }
+    cr_assert_eq(rc, 1);
+    cr_assert_eq(pr.op, ZN_WAL_OP_TRUNCATE);
+    cr_assert_eq(pr.op_result, 0);
+    cr_assert_eq(zn_wal_last_index(w), 149);
+    /* compaction: appends continue while it runs; the batch is flushed after it */
+    cr_assert_eq(zn_wal_compact_submit(w, 100), 0);
+    cr_assert_eq(zn_wal_append(w, 1 + 150 % 3, 2, 150, p, wt_len(150, 2, EMAX)), 0);
+    cr_assert_eq(zn_wal_flush(w), 0, "the batch waits for the operation");
+    for (int i = 0; i < 100 && (rc = zn_wal_poll(w, &pr)) == 0; i++) {
+    }
+    cr_assert_eq(pr.op, ZN_WAL_OP_COMPACT);
+    cr_assert_gt(pr.op_result, 0);
+    cr_assert_gt(zn_wal_first_index(w), 1);
+    cr_assert_eq(wt_append_range(w, 151, 180, 2, EMAX), 0);
+    zn_wal_close(w);
+    c.snapshot_index = 100;
+    c.snapshot_term = 1;
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    w = open_ok(&c, &l);
+    cr_assert_eq(l.last, 180);
+    cr_assert_eq(l.terms[149], 1);
+    cr_assert_eq(l.terms[150], 2);
+    zn_wal_close(w);
+    wt_log_free(&l);
+}
+
+Test(wal, log_older_than_snapshot_restarts_after_it)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct wt_log l;
+    wt_log_init(&l, EMAX);
+    struct zn_wal *w = open_ok(&c, &l);
+    cr_assert_eq(wt_append_range(w, 1, 120, 1, EMAX), 0);
+    zn_wal_close(w);
+    /* a snapshot from the leader beyond the whole local log */
+    c.snapshot_index = 500;
+    c.snapshot_term = 4;
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    struct zn_wal_recovery rec;
+    cr_assert_eq(zn_wal_open(&w, &c, wt_collect, &l, &rec), 0, "%s", rec.report.message);
+    cr_assert_eq(rec.last_index, 500);
+    cr_assert_eq(zn_wal_segment_count(w), 0, "old segments removed");
+    cr_assert_eq(wt_append_range(w, 501, 560, 4, EMAX), 0);
+    cr_assert_eq(zn_wal_compact(w, 530), 0, "the active segment is kept");
+    zn_wal_close(w);
+    wt_log_free(&l);
+    wt_log_init(&l, EMAX);
+    w = open_ok(&c, &l);
+    cr_assert_eq(l.first, 501);
+    cr_assert_eq(l.last, 560);
+    cr_assert_eq(l.terms[501], 4);
+    zn_wal_close(w);
     wt_log_free(&l);
 }

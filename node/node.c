@@ -106,6 +106,8 @@ struct zn_pending_connect {
     uint64_t id;
     uint32_t ip;
     uint16_t port;
+    uint64_t epoch;
+    uint8_t nonce[16];
     uint32_t timeout_ms;
     uint8_t passwd[ZN_NODEMSG_PASSWD_BYTES];
     uint64_t next_seq;
@@ -261,6 +263,7 @@ static void node_snapshot_chunk_request(struct zn_node *n, const struct zn_raft_
 static void node_install_chunk(struct zn_node *n, const struct zn_raft_install *in);
 static void node_drain_held(struct zn_node *n, struct zn_session_row *row);
 static void node_held_expire(struct zn_node *n, uint64_t now);
+static void node_send_connected(struct zn_node *n, struct zn_session_row *row, uint64_t zxid);
 
 static uint64_t node_now(const struct zn_node *n)
 {
@@ -812,22 +815,11 @@ static void node_on_session_created(struct zn_node *n, const struct zn_apply_res
     row->client_port = pc->port;
     row->next_seq = pc->next_seq;
     row->last_zxid = res->zxid;
+    row->epoch = pc->epoch;
+    memcpy(row->nonce, pc->nonce, 16);
     zn_sessions_heard(&n->sess, row, now);
     memset(pc, 0, sizeof(*pc));
-    uint8_t body[64];
-    struct zn_zk_connect_response cr = {.protocol_version = 0,
-                                        .timeout_ms = (int32_t)rep.timeout_ms,
-                                        .session_id = (int64_t)res->session,
-                                        .passwd = zn_bytes_make(rep.passwd, 16),
-                                        .read_only = false};
-    long blen = zn_zk_connect_response_encode(&cr, body, sizeof(body));
-    struct zn_sess_hdr h = {.kind = ZN_SESS_CONNECTED,
-                            .leader = n->leader,
-                            .session_id = res->session,
-                            .ack = row->next_seq - 1,
-                            .zxid = res->zxid};
-    if (blen > 0)
-        node_send_client(n, row->client_ip, row->client_port, &h, body, (size_t)blen);
+    node_send_connected(n, row, res->zxid);
     ZN_INFO("node", "session %016llx created (timeout %u ms) for a client of this node",
             (unsigned long long)res->session, rep.timeout_ms);
 }
@@ -1084,14 +1076,14 @@ static void node_request_read_index(struct zn_node *n, struct zn_parked *p)
 /* ---- client session layer ------------------------------------------------------------------ */
 
 static struct zn_pending_connect *node_pending_for(struct zn_node *n, uint32_t ip, uint16_t port,
-                                                   uint64_t now)
+                                                   const uint8_t *nonce, uint64_t now)
 {
     struct zn_pending_connect *free_slot = NULL;
     for (uint32_t i = 0; i < ZN_PENDING_MAX; i++) {
         struct zn_pending_connect *p = &n->pend[i];
         if (p->id && p->deadline_ns < now)
             memset(p, 0, sizeof(*p));
-        if (p->id && p->ip == ip && p->port == port)
+        if (p->id && p->ip == ip && p->port == port && !memcmp(p->nonce, nonce, 16))
             return p;
         if (!p->id && !free_slot)
             free_slot = p;
@@ -1107,20 +1099,66 @@ static void node_forward(struct zn_node *n, const struct zn_nodemsg *m)
     node_send_nodemsg(n, n->leader, m);
 }
 
+/* CONNECTED for the session's current connection: seq echoes the epoch ([R2]). */
+static void node_send_connected(struct zn_node *n, struct zn_session_row *row, uint64_t zxid)
+{
+    uint8_t out[64];
+    struct zn_zk_connect_response cr = {.timeout_ms = (int32_t)row->timeout_ms,
+                                        .session_id = (int64_t)row->id,
+                                        .passwd = zn_bytes_make(row->passwd, 16)};
+    long blen = zn_zk_connect_response_encode(&cr, out, sizeof(out));
+    struct zn_sess_hdr rh = {.kind = ZN_SESS_CONNECTED,
+                             .leader = n->leader,
+                             .session_id = row->id,
+                             .seq = row->epoch,
+                             .ack = row->next_seq - 1,
+                             .zxid = zxid};
+    if (blen > 0)
+        node_send_client(n, row->client_ip, row->client_port, &rh, out, (size_t)blen);
+}
+
+/* An owned session created from this (address, nonce): a retransmitted new-session CONNECT. */
+static struct zn_session_row *node_session_by_nonce(struct zn_node *n, uint32_t ip, uint16_t port,
+                                                    const uint8_t *nonce)
+{
+    for (uint32_t i = 0; i < n->sess.capacity; i++) {
+        struct zn_session_row *r = &n->sess.rows[i];
+        if (r->id && (r->flags & ZN_SESSIONS_F_OWNED) && r->client_ip == ip &&
+            r->client_port == port && !memcmp(r->nonce, nonce, 16))
+            return r;
+    }
+    return NULL;
+}
+
 static void node_handle_connect(struct zn_node *n, const struct zn_dp_addr *from,
                                 const struct zn_sess_hdr *h, struct zn_bytes body)
 {
     struct zn_zk_connect_request req;
-    if (zn_zk_connect_request_decode(body.ptr, (size_t)body.len, &req) != 0 || n->draining) {
+    if (zn_zk_connect_request_decode(body.ptr, (size_t)body.len, &req) != 0 || n->draining ||
+        req.passwd.len != 16) {
         n->n_client_dropped++;
         return;
     }
     uint64_t now = node_now(n);
     uint64_t applied = zn_store_applied_zxid(n->store);
+    if ((uint64_t)req.last_zxid_seen > applied || h->zxid > applied) {
+        /* [R2]: never answer a client that saw more than this node applied; it retransmits
+         * (by then apply may have caught up) or tries another node. */
+        n->n_behind++;
+        return;
+    }
     if (req.session_id == 0) {
-        struct zn_pending_connect *pc = node_pending_for(n, from->ip, from->port, now);
+        struct zn_session_row *done =
+            node_session_by_nonce(n, from->ip, from->port, req.passwd.ptr);
+        if (done) {
+            done->epoch = h->ack;
+            node_send_connected(n, done, applied);
+            return;
+        }
+        struct zn_pending_connect *pc =
+            node_pending_for(n, from->ip, from->port, req.passwd.ptr, now);
         if (!pc) {
-            n->n_client_dropped++;
+            node_send_refused(n, from->ip, from->port, 0, ZK_THROTTLEDOP);
             return;
         }
         if (!pc->id) {
@@ -1129,11 +1167,13 @@ static void node_handle_connect(struct zn_node *n, const struct zn_dp_addr *from
             ZN_ASSERT(got == (ssize_t)sizeof(pc->passwd));
             pc->ip = from->ip;
             pc->port = from->port;
+            memcpy(pc->nonce, req.passwd.ptr, 16);
             pc->timeout_ms = zn_sessions_clamp_timeout(
                 req.timeout_ms > 0 ? (uint32_t)req.timeout_ms : 0, n->cfg.session.timeout_min_ms,
                 n->cfg.session.timeout_max_ms);
             pc->next_seq = h->seq ? h->seq : 1;
         }
+        pc->epoch = h->ack;
         pc->deadline_ns = now + (uint64_t)pc->timeout_ms * ZN_NS_PER_MS;
         if (n->role == ZN_RAFT_LEADER) {
             node_propose_session_create(n, pc->id, pc->timeout_ms, pc->passwd);
@@ -1150,41 +1190,45 @@ static void node_handle_connect(struct zn_node *n, const struct zn_dp_addr *from
     /* Reconnect of an existing session (ZooKeeper: session id + password). */
     uint64_t id = (uint64_t)req.session_id;
     struct zn_session_row *row = zn_sessions_find(&n->sess, id);
-    bool known = row && (row->flags & ZN_SESSIONS_F_TRACKED) && req.passwd.len == 16 &&
-                 memcmp(req.passwd.ptr, row->passwd, 16) == 0;
-    int rc = zn_sessions_reconnect_check(known, (uint64_t)req.last_zxid_seen, applied);
-    if (rc == ZN_ENOENT) {
+    if (!row || !(row->flags & ZN_SESSIONS_F_TRACKED)) {
         node_send_refused(n, from->ip, from->port, id, ZK_SESSIONEXPIRED);
         return;
     }
-    if (rc == ZN_EAGAIN) {
-        /* This node is behind what the client saw: it must try another (ZooKeeper refuses
-         * such a connection too). */
-        n->n_behind++;
-        node_send_refused(n, from->ip, from->port, id, ZK_CONNECTIONLOSS);
+    if (memcmp(req.passwd.ptr, row->passwd, 16) != 0) {
+        node_send_refused(n, from->ip, from->port, id, ZK_AUTHFAILED);
         return;
     }
-    if (!(row->flags & ZN_SESSIONS_F_OWNED)) {
-        zn_sessions_add(&n->sess, id, ZN_SESSIONS_F_OWNED, row->timeout_ms, now, &row);
-        row->next_seq = h->seq ? h->seq : 1;
-        row->last_zxid = (uint64_t)req.last_zxid_seen;
-        ZN_INFO("node", "session %016llx reconnected to this node", (unsigned long long)id);
+    bool owned = (row->flags & ZN_SESSIONS_F_OWNED) != 0;
+    if (owned && row->client_ip == from->ip && row->client_port == from->port &&
+        row->epoch == h->ack) {
+        zn_sessions_heard(&n->sess, row, now); /* a retransmission: same answer */
+        node_send_connected(n, row, applied);
+        return;
     }
+    /* A new connection ([R2]): events restart at 1, this node's queue of the old connection
+     * and its watches are dropped (the client sends setWatches2), the request order goes on. */
+    uint64_t next = owned ? row->next_seq : 0;
+    uint8_t pw[16];
+    memcpy(pw, row->passwd, 16);
+    uint32_t timeout = row->timeout_ms;
+    if (owned)
+        node_session_forget(n, id, ZN_SESSIONS_F_OWNED);
+    if (zn_sessions_add(&n->sess, id, ZN_SESSIONS_F_OWNED | ZN_SESSIONS_F_TRACKED, timeout, now,
+                        &row) != 0) {
+        node_send_refused(n, from->ip, from->port, id, ZK_THROTTLEDOP);
+        return;
+    }
+    memcpy(row->passwd, pw, 16);
+    uint64_t client_next = h->seq ? h->seq : 1;
+    row->next_seq = next > client_next ? next : client_next;
+    row->last_zxid = (uint64_t)req.last_zxid_seen;
+    row->epoch = h->ack;
     row->client_ip = from->ip;
     row->client_port = from->port;
     zn_sessions_heard(&n->sess, row, now);
-    uint8_t out[64];
-    struct zn_zk_connect_response cr = {.timeout_ms = (int32_t)row->timeout_ms,
-                                        .session_id = (int64_t)id,
-                                        .passwd = zn_bytes_make(row->passwd, 16)};
-    long blen = zn_zk_connect_response_encode(&cr, out, sizeof(out));
-    struct zn_sess_hdr rh = {.kind = ZN_SESS_CONNECTED,
-                             .leader = n->leader,
-                             .session_id = id,
-                             .ack = row->next_seq - 1,
-                             .zxid = applied};
-    if (blen > 0)
-        node_send_client(n, from->ip, from->port, &rh, out, (size_t)blen);
+    ZN_INFO("node", "session %016llx connected to this node (epoch %llu)", (unsigned long long)id,
+            (unsigned long long)h->ack);
+    node_send_connected(n, row, applied);
 }
 
 static void node_reply_error(struct zn_node *n, struct zn_session_row *row, uint64_t seq, int err)

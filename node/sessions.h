@@ -46,6 +46,8 @@ struct zn_session_row {
     /* owned */
     uint32_t client_ip; /* where the client was last heard from (host order) */
     uint16_t client_port;
+    uint64_t epoch;    /* connection attempt number of the current connection (CONNECT.ack) */
+    uint8_t nonce[16]; /* the new-session CONNECT's nonce (dedups its retransmissions) */
     uint64_t last_heard_ns;
     uint64_t next_seq;       /* next request sequence to take (starts at 1) */
     uint64_t write_inflight; /* seq of the write forwarded/proposed and not applied yet, 0 */

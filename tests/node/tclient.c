@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/zn_err.h"
 #include "proto/session.h"
@@ -44,6 +45,10 @@ int tc_init(struct tclient *c, const char *servers, uint32_t cluster_id)
         return -1;
     c->cluster_id = cluster_id;
     c->next_seq = 1;
+    /* The new-session nonce ([R2]): random per handle. */
+    uint64_t t = tc_now(c) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
+    for (int i = 0; i < 16; i++)
+        c->passwd[i] = (uint8_t)((t >> ((i % 8) * 8)) + (uint64_t)i * 131u);
     return 0;
 }
 
@@ -121,9 +126,11 @@ static int tc_connect_once(struct tclient *c, uint32_t wait_ms)
                                         .read_only = false,
                                         .has_read_only = true};
     long len = zn_zk_connect_request_encode(&req, body, sizeof(body));
+    c->epoch++; /* a new connection attempt ([R2]) */
     struct zn_sess_hdr h = {.kind = ZN_SESS_CONNECT,
                             .session_id = c->session,
                             .seq = c->next_seq,
+                            .ack = c->epoch,
                             .zxid = c->last_zxid};
     uint64_t until = tc_now(c) + wait_ms * MS;
     while (tc_now(c) < until) {
@@ -132,7 +139,7 @@ static int tc_connect_once(struct tclient *c, uint32_t wait_ms)
         struct zn_bytes rb;
         uint64_t step_until = tc_now(c) + 150 * MS;
         while (tc_now(c) < step_until && tc_recv(c, 150, &r, &rb)) {
-            if (r.kind == ZN_SESS_CONNECTED) {
+            if (r.kind == ZN_SESS_CONNECTED && r.seq == c->epoch) {
                 struct zn_zk_connect_response cr;
                 if (zn_zk_connect_response_decode(rb.ptr, (size_t)rb.len, &cr) != 0)
                     continue;

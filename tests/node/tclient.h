@@ -42,6 +42,7 @@ struct tclient {
     unsigned q_head, q_count;
     unsigned failovers;
     uint64_t retransmits;
+    uint64_t epoch;     /* connection attempt number, CONNECT.ack */
     uint8_t next_flags; /* ZN_SESS_F_* for the next request (cleared by tc_call) */
 };
 

@@ -19,6 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stdatomic.h>
+
+#include "client/zinc.h"
 #include "common/zn_err.h"
 #include "proto/session.h"
 #include "proto/zk.h"
@@ -292,13 +295,104 @@ static int catchup_scenario(int leader)
     return 0;
 }
 
+/* ---- the same through libzinc (client/zinc.h) --------------------------------------------- */
+
+static _Atomic int lz_created;
+
+static void lz_watcher(zn_handle *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)zh;
+    (void)state;
+    (void)ctx;
+    if (type == ZN_EVENT_CREATED && !strcmp(path, "/lz/w"))
+        atomic_fetch_add(&lz_created, 1);
+}
+
+/*
+ * libzinc against the three nodes: open (starting at the leader), create/get/set/delete, a
+ * watch, SIGKILL of the leader under the session, writes through the failover, every
+ * acknowledged write read back, close.
+ */
+static int libzinc_scenario(int leader)
+{
+    char hosts[96];
+    servers_of(hosts, sizeof(hosts), 0, leader);
+    struct zn_options o;
+    zn_options_init(&o);
+    o.cluster_id = 1;
+    o.session_timeout_ms = 4000;
+    o.shuffle_nodes = false;
+    o.request_timeout_ms = 10000;
+    zn_handle *zh = NULL;
+    int rc = zn_open(hosts, &o, &zh);
+    CHECK(rc == 0, "zn_open(%s): %s", hosts, zn_strerror(rc));
+    printf("e2e-libzinc: session %016llx open through libzinc on node %d\n",
+           (unsigned long long)zn_session_id(zh), zn_current_node(zh));
+    char buf[64];
+    int32_t len = sizeof(buf);
+    CHECK(zn_create(zh, "/lz", "a", 1, &ZN_OPEN_ACL_UNSAFE, ZN_PERSISTENT, 0, NULL, 0, NULL) == 0,
+          "zn_create /lz");
+    CHECK(zn_get(zh, "/lz", 0, buf, &len, NULL) == 0 && len == 1 && buf[0] == 'a', "zn_get /lz");
+    CHECK(zn_set(zh, "/lz", "b", 1, -1, NULL) == 0, "zn_set /lz");
+    len = sizeof(buf);
+    CHECK(zn_get(zh, "/lz", 0, buf, &len, NULL) == 0 && len == 1 && buf[0] == 'b', "zn_get b");
+    CHECK(zn_create(zh, "/lz", "x", 1, &ZN_OPEN_ACL_UNSAFE, ZN_PERSISTENT, 0, NULL, 0, NULL) ==
+              ZN_ENODEEXISTS,
+          "second create must be NODEEXISTS");
+    CHECK(zn_wexists(zh, "/lz/w", lz_watcher, NULL, NULL) == ZN_ENONODE, "wexists /lz/w");
+    CHECK(zn_create(zh, "/lz/w", "", 0, &ZN_OPEN_ACL_UNSAFE, ZN_PERSISTENT, 0, NULL, 0, NULL) == 0,
+          "create /lz/w");
+    for (int i = 0; i < 100 && atomic_load(&lz_created) == 0; i++)
+        sleep_ms(20);
+    CHECK(atomic_load(&lz_created) == 1, "the exists watch fired %d times",
+          atomic_load(&lz_created));
+    static char keys[40][32], vals[40][32];
+    int n = 0;
+    for (int i = 0; i < 20; i++, n++) {
+        snprintf(keys[n], 32, "/lz/k%02d", i);
+        snprintf(vals[n], 32, "lz-%d", i);
+        rc = zn_create(zh, keys[n], vals[n], (int32_t)strlen(vals[n]), &ZN_OPEN_ACL_UNSAFE,
+                       ZN_PERSISTENT, 0, NULL, 0, NULL);
+        CHECK(rc == 0, "zn_create %s: %s", keys[n], zn_strerror(rc));
+    }
+    CHECK(kill(pids[leader], SIGKILL) == 0, "kill leader");
+    waitpid(pids[leader], NULL, 0);
+    pids[leader] = 0;
+    uint64_t t_kill = now_ms();
+    for (int i = 0; i < 20; i++, n++) {
+        snprintf(keys[n], 32, "/lz/after%02d", i);
+        snprintf(vals[n], 32, "after-%d", i);
+        rc = zn_create(zh, keys[n], vals[n], (int32_t)strlen(vals[n]), &ZN_OPEN_ACL_UNSAFE,
+                       ZN_PERSISTENT, 0, NULL, 0, NULL);
+        CHECK(rc == 0, "zn_create %s after the kill: %s", keys[n], zn_strerror(rc));
+        if (i == 0)
+            printf("e2e-libzinc: leader %d killed; first write acknowledged %llu ms later, "
+                   "session now on node %d\n",
+                   leader, (unsigned long long)(now_ms() - t_kill), zn_current_node(zh));
+    }
+    for (int i = 0; i < n; i++) {
+        len = sizeof(buf) - 1;
+        rc = zn_get(zh, keys[i], 0, buf, &len, NULL);
+        CHECK(rc == 0 && len == (int32_t)strlen(vals[i]) && !memcmp(buf, vals[i], (size_t)len),
+              "acknowledged %s missing or wrong: %s", keys[i], zn_strerror(rc));
+    }
+    int new_leader = wait_leader(leader, 10000);
+    CHECK(new_leader != 0 && new_leader != leader, "no new leader");
+    CHECK(zn_close(zh) == 0, "zn_close");
+    printf("e2e-libzinc: PASS: %d acknowledged writes through libzinc, 0 lost across the leader "
+           "kill; new leader %d; %d checks\n",
+           n + 3, new_leader, checks);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2 && !(argc == 3 && !strcmp(argv[2], "catchup"))) {
-        fprintf(stderr, "usage: e2e ZINCD [catchup]\n");
+    if (argc != 2 && !(argc == 3 && (!strcmp(argv[2], "catchup") || !strcmp(argv[2], "libzinc")))) {
+        fprintf(stderr, "usage: e2e ZINCD [catchup|libzinc]\n");
         return 2;
     }
-    bool catchup = argc == 3;
+    bool catchup = argc == 3 && !strcmp(argv[2], "catchup");
+    bool libzinc = argc == 3 && !strcmp(argv[2], "libzinc");
     if (catchup)
         keep_entries = 8;
     zincd = argv[1];
@@ -323,6 +417,8 @@ int main(int argc, char **argv)
            (unsigned long long)(now_ms() - t0));
     if (catchup)
         return catchup_scenario(leader);
+    if (libzinc)
+        return libzinc_scenario(leader);
 
     char servers[64];
     /* The session starts on the leader, so that killing it moves the session too. */

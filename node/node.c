@@ -77,6 +77,7 @@
 #define ZN_REMOTE_READS          4096u
 #define ZN_HELD_MAX              4096u
 #define ZN_REPLY_CACHE           16384u /* direct-mapped; power of two */
+#define ZN_DELAYED_MAX           4096u
 #define ZN_REPLY_CACHE_MAX_BYTES 4096u
 #define ZN_EVENT_RETX_NS         (50ull * ZN_NS_PER_MS)
 
@@ -240,6 +241,18 @@ struct zn_node {
         uint32_t len;
         uint8_t *msg;
     } * rcache;
+    /* Replies held behind an unacknowledged event of the same connection ([R7]), in order. */
+    struct zn_delayed {
+        uint64_t session;
+        uint64_t order;
+        uint64_t zxid;
+        uint64_t seq;
+        bool cache;
+        uint32_t len;
+        uint8_t *msg;
+    } * delayed;
+    uint32_t n_delayed;
+    uint64_t delayed_order;
     /* leader: ReadIndex requests forwarded by other nodes, by ctx */
     struct {
         uint64_t token;
@@ -264,6 +277,7 @@ static void node_install_chunk(struct zn_node *n, const struct zn_raft_install *
 static void node_drain_held(struct zn_node *n, struct zn_session_row *row);
 static void node_held_expire(struct zn_node *n, uint64_t now);
 static void node_send_connected(struct zn_node *n, struct zn_session_row *row, uint64_t zxid);
+static void node_drop_delayed(struct zn_node *n, uint64_t session);
 
 static uint64_t node_now(const struct zn_node *n)
 {
@@ -453,8 +467,10 @@ static void node_session_forget(struct zn_node *n, uint64_t id, uint8_t flags)
     if (zn_sessions_drop(&n->sess, id, flags, released, ZN_NODE_EVENTS_PER_SESSION_MAX, &k) == 0)
         for (uint32_t i = 0; i < k; i++)
             node_event_free(n, released[i]);
-    if (flags & ZN_SESSIONS_F_OWNED)
+    if (flags & ZN_SESSIONS_F_OWNED) {
         zn_watch_session_drop(n->watches, id);
+        node_drop_delayed(n, id);
+    }
 }
 
 static void node_emit(void *ctx, const struct zn_watch_event *ev)
@@ -775,6 +791,84 @@ static bool node_rcache_resend(struct zn_node *n, struct zn_session_row *row, ui
     return true;
 }
 
+/*
+ * Every REPLY to a session goes through here. [R7]: a reply whose zxid is at or above the zxid
+ * of an event of the connection that the client has not acked yet is held (in order) and sent
+ * when the acks arrive, so that no completion reflects a change before its event. The message
+ * is built in n->tx (header + body at ZN_SESS_HDR_BYTES).
+ */
+static void node_send_reply(struct zn_node *n, struct zn_session_row *row,
+                            const struct zn_sess_hdr *h, const uint8_t *body, size_t body_len,
+                            bool cache)
+{
+    uint64_t oldest = zn_sessions_event_oldest_zxid(&n->sess, row);
+    bool earlier_held = false;
+    for (uint32_t i = 0; i < ZN_DELAYED_MAX && n->n_delayed && !earlier_held; i++)
+        earlier_held = n->delayed[i].msg && n->delayed[i].session == row->id;
+    if ((oldest == 0 || h->zxid < oldest) && !earlier_held) {
+        node_send_client(n, row->client_ip, row->client_port, h, body, body_len);
+        if (cache)
+            node_rcache_put(n, row->id, h->seq, ZN_SESS_HDR_BYTES + body_len);
+        return;
+    }
+    for (uint32_t i = 0; i < ZN_DELAYED_MAX; i++) {
+        struct zn_delayed *d = &n->delayed[i];
+        if (d->msg)
+            continue;
+        d->msg = malloc(ZN_SESS_HDR_BYTES + body_len);
+        if (!d->msg)
+            return; /* lost like a datagram: the client retransmits */
+        zn_sess_hdr_encode(h, d->msg);
+        memcpy(d->msg + ZN_SESS_HDR_BYTES, body, body_len);
+        d->len = (uint32_t)(ZN_SESS_HDR_BYTES + body_len);
+        d->session = row->id;
+        d->zxid = h->zxid;
+        d->seq = h->seq;
+        d->cache = cache;
+        d->order = ++n->delayed_order;
+        n->n_delayed++;
+        return;
+    }
+}
+
+/* After an ACK: send the session's held replies, oldest first, while none is blocked. */
+static void node_flush_delayed(struct zn_node *n, struct zn_session_row *row)
+{
+    while (n->n_delayed) {
+        struct zn_delayed *first = NULL;
+        for (uint32_t i = 0; i < ZN_DELAYED_MAX; i++) {
+            struct zn_delayed *d = &n->delayed[i];
+            if (d->msg && d->session == row->id && (!first || d->order < first->order))
+                first = d;
+        }
+        if (!first)
+            return;
+        uint64_t oldest = zn_sessions_event_oldest_zxid(&n->sess, row);
+        if (oldest != 0 && first->zxid >= oldest)
+            return;
+        struct zn_dp_addr dst = {.ip = row->client_ip, .port = row->client_port};
+        zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, first->msg, first->len, node_now(n));
+        if (first->cache && first->len <= ZN_REPLY_CACHE_MAX_BYTES) {
+            memcpy(n->tx, first->msg, first->len);
+            node_rcache_put(n, row->id, first->seq, first->len);
+        }
+        free(first->msg);
+        memset(first, 0, sizeof(*first));
+        n->n_delayed--;
+    }
+}
+
+/* Drop a session's held replies (its connection ended). */
+static void node_drop_delayed(struct zn_node *n, uint64_t session)
+{
+    for (uint32_t i = 0; i < ZN_DELAYED_MAX && n->n_delayed; i++)
+        if (n->delayed[i].msg && n->delayed[i].session == session) {
+            free(n->delayed[i].msg);
+            memset(&n->delayed[i], 0, sizeof(n->delayed[i]));
+            n->n_delayed--;
+        }
+}
+
 /* The request sequence whose low 32 bits are cxid, nearest below the session's next_seq. */
 static uint64_t node_seq_of(const struct zn_session_row *row, int32_t cxid)
 {
@@ -847,8 +941,7 @@ static void node_reply_client(struct zn_node *n, struct zn_session_row *row,
                             .seq = seq,
                             .ack = row->next_seq - 1,
                             .zxid = res->zxid};
-    node_send_client(n, row->client_ip, row->client_port, &h, body, w.len);
-    node_rcache_put(n, row->id, seq, ZN_SESS_HDR_BYTES + w.len);
+    node_send_reply(n, row, &h, body, w.len, true);
     if (completed)
         node_drain_held(n, row); /* the session's next requests, in order */
 }
@@ -1244,7 +1337,7 @@ static void node_reply_error(struct zn_node *n, struct zn_session_row *row, uint
                             .seq = seq,
                             .ack = row->next_seq - 1,
                             .zxid = applied};
-    node_send_client(n, row->client_ip, row->client_port, &h, body, w.len);
+    node_send_reply(n, row, &h, body, w.len, false);
 }
 
 /* The watch a read leaves (ZooKeeper: exists always, getData/getChildren when found). */
@@ -1355,7 +1448,7 @@ static void node_serve_read(struct zn_node *n, struct zn_session_row *row, uint6
                             .seq = seq,
                             .ack = row->next_seq - 1,
                             .zxid = zxid};
-    node_send_client(n, row->client_ip, row->client_port, &h, body, w.len);
+    node_send_reply(n, row, &h, body, w.len, false);
     node_maybe_watch(n, row, op, zxid);
 }
 
@@ -1596,6 +1689,7 @@ static void node_on_client(struct zn_node *n, const struct zn_dp_addr *from, con
             while ((k = zn_sessions_event_ack(&n->sess, row, h.ack, released, 256)) > 0)
                 for (uint32_t i = 0; i < k; i++)
                     node_event_free(n, released[i]);
+            node_flush_delayed(n, row);
             return;
         }
         struct zn_sess_hdr p = {.kind = ZN_SESS_PONG,
@@ -2682,6 +2776,7 @@ int zn_node_open(const struct zn_config *cfg, const struct zn_clock *clock, stru
     n->parked = calloc(ZN_PARKED_MAX, sizeof(*n->parked));
     n->held = calloc(ZN_HELD_MAX, sizeof(*n->held));
     n->rcache = calloc(ZN_REPLY_CACHE, sizeof(*n->rcache));
+    n->delayed = calloc(ZN_DELAYED_MAX, sizeof(*n->delayed));
     n->remote_reads = calloc(ZN_REMOTE_READS, sizeof(*n->remote_reads));
     zn_wbuf_init(&n->rbuf, ZN_MSG_SIZE_MAX_BYTES);
     int rc = ZN_ENOMEM;
@@ -2803,5 +2898,9 @@ void zn_node_close(struct zn_node *n)
         for (uint32_t i = 0; i < ZN_REPLY_CACHE; i++)
             free(n->rcache[i].msg);
     free(n->rcache);
+    if (n->delayed)
+        for (uint32_t i = 0; i < ZN_DELAYED_MAX; i++)
+            free(n->delayed[i].msg);
+    free(n->delayed);
     free(n);
 }

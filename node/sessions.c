@@ -309,3 +309,11 @@ int zn_sessions_reconnect_check(bool session_known, uint64_t client_zxid, uint64
         return ZN_EAGAIN;
     return 0;
 }
+
+uint64_t zn_sessions_event_oldest_zxid(const struct zn_sessions *t,
+                                       const struct zn_session_row *row)
+{
+    if (!(row->flags & ZN_SESSIONS_F_OWNED) || row->event_head == ZN_NONE)
+        return 0;
+    return t->events[row->event_head].zxid;
+}

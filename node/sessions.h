@@ -140,6 +140,10 @@ uint32_t zn_sessions_event_ack(struct zn_sessions *t, struct zn_session_row *row
 uint32_t zn_sessions_event_due(struct zn_sessions *t, struct zn_session_row *row, uint64_t now_ns,
                                uint64_t rto_ns, uint32_t *out, uint32_t max);
 
+/* zxid of the oldest unacknowledged event of row (0: none). Events are queued in zxid order. */
+uint64_t zn_sessions_event_oldest_zxid(const struct zn_sessions *t,
+                                       const struct zn_session_row *row);
+
 /* Timeout the node grants: requested clamped to [min_ms, max_ms] (ZooKeeper's rule). */
 static inline uint32_t zn_sessions_clamp_timeout(uint32_t requested, uint32_t min_ms,
                                                  uint32_t max_ms)

@@ -226,6 +226,15 @@ int tc_call(struct tclient *c, const uint8_t *req, size_t req_len, uint32_t dead
                 server_since = 0; /* moved or behind: switch now */
                 break;
             }
+            if (r.kind == ZN_SESS_EVENT) {
+                /* Not waiting for events here, but ack them: the node holds replies behind
+                 * unacknowledged events ([R7]). */
+                struct zn_sess_hdr ack = {.kind = ZN_SESS_ACK,
+                                          .session_id = c->session,
+                                          .ack = r.seq,
+                                          .zxid = c->last_zxid};
+                tc_send(c, &ack, NULL, 0);
+            }
         }
         if (tc_now(c) - server_since > TC_SWITCH_MS * MS) {
             /* No answer from this server: fail over, keeping the session. */

@@ -64,22 +64,12 @@
 #include "store/wal.h"
 #include "store/watch.h"
 
-#define ZN_NS_PER_MS             1000000ull
-#define ZN_PENDING_MAX           256u
-#define ZN_RELQ_MAX              (2u * ZN_WAL_BATCH_WAITERS_MAX)
-#define ZN_RX_ENTRIES_MAX        4096u
-#define ZN_WAL_WAIT_NS           (10ull * 1000 * ZN_NS_PER_MS)
-#define ZN_TOUCH_MIN_NS          (20ull * ZN_NS_PER_MS)
-#define ZN_NODE_EVENT_POOL       65536u
-#define ZN_EVENT_RTO_NS          (200ull * ZN_NS_PER_MS)
-#define ZN_PARKED_MAX            4096u
-#define ZN_PARK_NS               (2000ull * ZN_NS_PER_MS)
-#define ZN_REMOTE_READS          4096u
-#define ZN_HELD_MAX              4096u
-#define ZN_REPLY_CACHE           16384u /* direct-mapped; power of two */
-#define ZN_DELAYED_MAX           4096u
-#define ZN_REPLY_CACHE_MAX_BYTES 4096u
-#define ZN_EVENT_RETX_NS         (50ull * ZN_NS_PER_MS)
+#define ZN_NS_PER_MS     1000000ull
+#define ZN_WAL_WAIT_NS   (10ull * 1000 * ZN_NS_PER_MS)
+#define ZN_TOUCH_MIN_NS  (20ull * ZN_NS_PER_MS)
+#define ZN_EVENT_RTO_NS  (200ull * ZN_NS_PER_MS)
+#define ZN_PARK_NS       (2000ull * ZN_NS_PER_MS)
+#define ZN_EVENT_RETX_NS (50ull * ZN_NS_PER_MS)
 
 /* Messages released together once the WAL made everything up to persist_id durable. */
 enum zn_release_kind {
@@ -194,7 +184,7 @@ struct zn_node {
     uint64_t peer_heard_ns[ZN_NODE_ID_MAX + 1]; /* last valid message from each peer */
     /* sessions */
     struct zn_sessions sess;
-    struct zn_pending_connect pend[ZN_PENDING_MAX];
+    struct zn_pending_connect pend[ZN_NODE_PENDING_CONNECTS_MAX];
     uint32_t touch_cursor;
     uint64_t next_touch_ns;
     bool draining;
@@ -359,8 +349,8 @@ static long node_encode_raft(struct zn_node *n, const struct zn_raft_msg *msg, u
 
 static void node_relq_push(struct zn_node *n, struct zn_release *r)
 {
-    ZN_ASSERT(n->relq_count < ZN_RELQ_MAX);
-    n->relq[(n->relq_head + n->relq_count) % ZN_RELQ_MAX] = r;
+    ZN_ASSERT(n->relq_count < ZN_NODE_RELEASE_QUEUE_MAX);
+    n->relq[(n->relq_head + n->relq_count) % ZN_NODE_RELEASE_QUEUE_MAX] = r;
     n->relq_count++;
 }
 
@@ -761,13 +751,13 @@ static int node_propose_session_create(struct zn_node *n, uint64_t id, uint32_t 
 static struct zn_cached_reply *node_rcache_slot(struct zn_node *n, uint64_t session, uint64_t seq)
 {
     uint64_t h = (session ^ (seq * 0x9E3779B97F4A7C15ull)) * 0xff51afd7ed558ccdull;
-    return &n->rcache[(h >> 32) & (ZN_REPLY_CACHE - 1)];
+    return &n->rcache[(h >> 32) & (ZN_NODE_REPLY_CACHE_SLOTS - 1)];
 }
 
 /* Remember the client message just built in n->tx (header + body of len bytes). */
 static void node_rcache_put(struct zn_node *n, uint64_t session, uint64_t seq, size_t len)
 {
-    if (len > ZN_REPLY_CACHE_MAX_BYTES)
+    if (len > ZN_NODE_REPLY_CACHE_BYTES_MAX)
         return;
     struct zn_cached_reply *c = node_rcache_slot(n, session, seq);
     uint8_t *p = c->msg && c->len >= len ? c->msg : realloc(c->msg, len);
@@ -803,7 +793,7 @@ static void node_send_reply(struct zn_node *n, struct zn_session_row *row,
 {
     uint64_t oldest = zn_sessions_event_oldest_zxid(&n->sess, row);
     bool earlier_held = false;
-    for (uint32_t i = 0; i < ZN_DELAYED_MAX && n->n_delayed && !earlier_held; i++)
+    for (uint32_t i = 0; i < ZN_NODE_DELAYED_REPLIES_MAX && n->n_delayed && !earlier_held; i++)
         earlier_held = n->delayed[i].msg && n->delayed[i].session == row->id;
     if ((oldest == 0 || h->zxid < oldest) && !earlier_held) {
         node_send_client(n, row->client_ip, row->client_port, h, body, body_len);
@@ -811,7 +801,7 @@ static void node_send_reply(struct zn_node *n, struct zn_session_row *row,
             node_rcache_put(n, row->id, h->seq, ZN_SESS_HDR_BYTES + body_len);
         return;
     }
-    for (uint32_t i = 0; i < ZN_DELAYED_MAX; i++) {
+    for (uint32_t i = 0; i < ZN_NODE_DELAYED_REPLIES_MAX; i++) {
         struct zn_delayed *d = &n->delayed[i];
         if (d->msg)
             continue;
@@ -836,7 +826,7 @@ static void node_flush_delayed(struct zn_node *n, struct zn_session_row *row)
 {
     while (n->n_delayed) {
         struct zn_delayed *first = NULL;
-        for (uint32_t i = 0; i < ZN_DELAYED_MAX; i++) {
+        for (uint32_t i = 0; i < ZN_NODE_DELAYED_REPLIES_MAX; i++) {
             struct zn_delayed *d = &n->delayed[i];
             if (d->msg && d->session == row->id && (!first || d->order < first->order))
                 first = d;
@@ -848,7 +838,7 @@ static void node_flush_delayed(struct zn_node *n, struct zn_session_row *row)
             return;
         struct zn_dp_addr dst = {.ip = row->client_ip, .port = row->client_port};
         zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, first->msg, first->len, node_now(n));
-        if (first->cache && first->len <= ZN_REPLY_CACHE_MAX_BYTES) {
+        if (first->cache && first->len <= ZN_NODE_REPLY_CACHE_BYTES_MAX) {
             memcpy(n->tx, first->msg, first->len);
             node_rcache_put(n, row->id, first->seq, first->len);
         }
@@ -861,7 +851,7 @@ static void node_flush_delayed(struct zn_node *n, struct zn_session_row *row)
 /* Drop a session's held replies (its connection ended). */
 static void node_drop_delayed(struct zn_node *n, uint64_t session)
 {
-    for (uint32_t i = 0; i < ZN_DELAYED_MAX && n->n_delayed; i++)
+    for (uint32_t i = 0; i < ZN_NODE_DELAYED_REPLIES_MAX && n->n_delayed; i++)
         if (n->delayed[i].msg && n->delayed[i].session == session) {
             free(n->delayed[i].msg);
             memset(&n->delayed[i], 0, sizeof(n->delayed[i]));
@@ -885,7 +875,7 @@ static void node_on_session_created(struct zn_node *n, const struct zn_apply_res
     if (!res->has_reply || zn_reply_decode(res->reply, res->reply_len, &rep) != 0)
         return;
     struct zn_pending_connect *pc = NULL;
-    for (uint32_t i = 0; i < ZN_PENDING_MAX; i++)
+    for (uint32_t i = 0; i < ZN_NODE_PENDING_CONNECTS_MAX; i++)
         if (n->pend[i].id == res->session)
             pc = &n->pend[i];
     if (rep.err != 0) {
@@ -1082,7 +1072,7 @@ static void node_maybe_compact(struct zn_node *n)
 
 static struct zn_parked *node_parked_find(struct zn_node *n, uint64_t session, uint64_t seq)
 {
-    for (uint32_t i = 0; i < ZN_PARKED_MAX && n->n_parked; i++)
+    for (uint32_t i = 0; i < ZN_NODE_PARKED_READS_MAX && n->n_parked; i++)
         if (n->parked[i].req && n->parked[i].session == session && n->parked[i].seq == seq)
             return &n->parked[i];
     return NULL;
@@ -1099,7 +1089,7 @@ static void node_parked_drop(struct zn_node *n, struct zn_parked *p)
 static struct zn_parked *node_park(struct zn_node *n, uint64_t session, uint64_t seq,
                                    struct zn_bytes body, uint64_t need_index)
 {
-    for (uint32_t i = 0; i < ZN_PARKED_MAX; i++) {
+    for (uint32_t i = 0; i < ZN_NODE_PARKED_READS_MAX; i++) {
         struct zn_parked *p = &n->parked[i];
         if (p->req)
             continue;
@@ -1122,7 +1112,7 @@ static struct zn_parked *node_park(struct zn_node *n, uint64_t session, uint64_t
 static void node_read_index_done(struct zn_node *n, uint64_t ctx, uint64_t index, bool ok)
 {
     /* A remote request (forwarded by another node)? */
-    uint32_t slot = (uint32_t)(ctx % ZN_REMOTE_READS);
+    uint32_t slot = (uint32_t)(ctx % ZN_NODE_REMOTE_READS_MAX);
     if (n->remote_reads[slot].token == ctx) {
         if (ok) {
             struct zn_nodemsg m = {.kind = ZN_NODEMSG_READ_INDEX, .origin = n->self};
@@ -1134,7 +1124,7 @@ static void node_read_index_done(struct zn_node *n, uint64_t ctx, uint64_t index
         n->remote_reads[slot].token = 0;
         return;
     }
-    for (uint32_t i = 0; i < ZN_PARKED_MAX && n->n_parked; i++) {
+    for (uint32_t i = 0; i < ZN_NODE_PARKED_READS_MAX && n->n_parked; i++) {
         struct zn_parked *p = &n->parked[i];
         if (p->req && p->token == ctx) {
             p->token = 0;
@@ -1172,7 +1162,7 @@ static struct zn_pending_connect *node_pending_for(struct zn_node *n, uint32_t i
                                                    const uint8_t *nonce, uint64_t now)
 {
     struct zn_pending_connect *free_slot = NULL;
-    for (uint32_t i = 0; i < ZN_PENDING_MAX; i++) {
+    for (uint32_t i = 0; i < ZN_NODE_PENDING_CONNECTS_MAX; i++) {
         struct zn_pending_connect *p = &n->pend[i];
         if (p->id && p->deadline_ns < now)
             memset(p, 0, sizeof(*p));
@@ -1461,7 +1451,7 @@ static bool node_is_logged(int32_t type)
 
 static struct zn_held *node_held_find(struct zn_node *n, uint64_t session, uint64_t seq)
 {
-    for (uint32_t i = 0; i < ZN_HELD_MAX && n->n_held; i++)
+    for (uint32_t i = 0; i < ZN_NODE_HELD_MAX && n->n_held; i++)
         if (n->held[i].req && n->held[i].session == session && n->held[i].seq == seq)
             return &n->held[i];
     return NULL;
@@ -1480,7 +1470,7 @@ static bool node_hold(struct zn_node *n, const struct zn_sess_hdr *h, struct zn_
 {
     if (node_held_find(n, h->session_id, h->seq))
         return true;
-    for (uint32_t i = 0; i < ZN_HELD_MAX; i++) {
+    for (uint32_t i = 0; i < ZN_NODE_HELD_MAX; i++) {
         struct zn_held *hd = &n->held[i];
         if (hd->req)
             continue;
@@ -1534,7 +1524,7 @@ static void node_drain_held(struct zn_node *n, struct zn_session_row *row)
  * retransmits). */
 static void node_held_expire(struct zn_node *n, uint64_t now)
 {
-    for (uint32_t i = 0; i < ZN_HELD_MAX && n->n_held; i++) {
+    for (uint32_t i = 0; i < ZN_NODE_HELD_MAX && n->n_held; i++) {
         struct zn_held *hd = &n->held[i];
         if (!hd->req)
             continue;
@@ -1718,7 +1708,7 @@ static void node_on_forward(struct zn_node *n, const struct zn_nodemsg *m)
         rc = ZN_ENOTLEADER;
     else {
         uint64_t token = ++n->next_token;
-        uint32_t slot = (uint32_t)(token % ZN_REMOTE_READS);
+        uint32_t slot = (uint32_t)(token % ZN_NODE_REMOTE_READS_MAX);
         n->remote_reads[slot].token = token; /* an older request in the slot is forgotten */
         n->remote_reads[slot].origin = m->origin;
         n->remote_reads[slot].session = m->u.fwd.session;
@@ -1752,7 +1742,7 @@ static void node_on_peer(struct zn_node *n, uint8_t sender, const uint8_t *data,
     switch (m.kind) {
     case ZN_NODEMSG_RAFT: {
         struct zn_raft_msg msg;
-        if (zn_raft_msg_decode(&msg, n->rx_entries, ZN_RX_ENTRIES_MAX, m.u.raft.bytes,
+        if (zn_raft_msg_decode(&msg, n->rx_entries, ZN_NODE_RX_ENTRIES_MAX, m.u.raft.bytes,
                                m.u.raft.len) != 0 ||
             msg.from != sender) {
             n->n_client_dropped++;
@@ -1888,7 +1878,7 @@ static unsigned node_stage_wal(void *ctx, struct zn_dp_lcore *lc, uint64_t now_n
     /* Bounded: what is queued now (releasing may queue more for the next iteration). */
     for (uint32_t k = n->relq_count; k > 0 && n->relq_count > 0; k--) {
         struct zn_release *r = n->relq[n->relq_head];
-        n->relq_head = (n->relq_head + 1) % ZN_RELQ_MAX;
+        n->relq_head = (n->relq_head + 1) % ZN_NODE_RELEASE_QUEUE_MAX;
         n->relq_count--;
         node_release(n, r);
         work++;
@@ -1902,7 +1892,7 @@ static unsigned node_serve_parked(struct zn_node *n)
 {
     unsigned work = 0;
     uint64_t now = node_now(n);
-    for (uint32_t i = 0; i < ZN_PARKED_MAX && n->n_parked; i++) {
+    for (uint32_t i = 0; i < ZN_NODE_PARKED_READS_MAX && n->n_parked; i++) {
         struct zn_parked *p = &n->parked[i];
         if (!p->req)
             continue;
@@ -2769,15 +2759,15 @@ int zn_node_open(const struct zn_config *cfg, const struct zn_clock *clock, stru
     n->tx = malloc(ZN_MSG_SIZE_MAX_BYTES);
     n->enc = malloc(ZN_STORE_ENTRY_SIZE_MAX > ZN_MSG_SIZE_MAX_BYTES ? ZN_STORE_ENTRY_SIZE_MAX
                                                                     : ZN_MSG_SIZE_MAX_BYTES);
-    n->rx_entries = calloc(ZN_RX_ENTRIES_MAX, sizeof(*n->rx_entries));
+    n->rx_entries = calloc(ZN_NODE_RX_ENTRIES_MAX, sizeof(*n->rx_entries));
     n->nm = malloc(sizeof(*n->nm));
     n->conv = malloc(sizeof(*n->conv));
-    n->relq = calloc(ZN_RELQ_MAX, sizeof(*n->relq));
-    n->parked = calloc(ZN_PARKED_MAX, sizeof(*n->parked));
-    n->held = calloc(ZN_HELD_MAX, sizeof(*n->held));
-    n->rcache = calloc(ZN_REPLY_CACHE, sizeof(*n->rcache));
-    n->delayed = calloc(ZN_DELAYED_MAX, sizeof(*n->delayed));
-    n->remote_reads = calloc(ZN_REMOTE_READS, sizeof(*n->remote_reads));
+    n->relq = calloc(ZN_NODE_RELEASE_QUEUE_MAX, sizeof(*n->relq));
+    n->parked = calloc(ZN_NODE_PARKED_READS_MAX, sizeof(*n->parked));
+    n->held = calloc(ZN_NODE_HELD_MAX, sizeof(*n->held));
+    n->rcache = calloc(ZN_NODE_REPLY_CACHE_SLOTS, sizeof(*n->rcache));
+    n->delayed = calloc(ZN_NODE_DELAYED_REPLIES_MAX, sizeof(*n->delayed));
+    n->remote_reads = calloc(ZN_NODE_REMOTE_READS_MAX, sizeof(*n->remote_reads));
     zn_wbuf_init(&n->rbuf, ZN_MSG_SIZE_MAX_BYTES);
     int rc = ZN_ENOMEM;
     if (!n->tx || !n->enc || !n->rx_entries || !n->nm || !n->conv || !n->relq || !n->parked ||
@@ -2834,7 +2824,7 @@ void zn_node_close(struct zn_node *n)
         node_wal_wait_idle(n);
         while (n->relq_count) {
             free(n->relq[n->relq_head]);
-            n->relq_head = (n->relq_head + 1) % ZN_RELQ_MAX;
+            n->relq_head = (n->relq_head + 1) % ZN_NODE_RELEASE_QUEUE_MAX;
             n->relq_count--;
         }
         zn_wal_close(n->wal);
@@ -2886,20 +2876,20 @@ void zn_node_close(struct zn_node *n)
     free(n->send_snap.p);
     free(n->inst.p);
     if (n->parked)
-        for (uint32_t i = 0; i < ZN_PARKED_MAX; i++)
+        for (uint32_t i = 0; i < ZN_NODE_PARKED_READS_MAX; i++)
             free(n->parked[i].req);
     free(n->parked);
     free(n->remote_reads);
     if (n->held)
-        for (uint32_t i = 0; i < ZN_HELD_MAX; i++)
+        for (uint32_t i = 0; i < ZN_NODE_HELD_MAX; i++)
             free(n->held[i].req);
     free(n->held);
     if (n->rcache)
-        for (uint32_t i = 0; i < ZN_REPLY_CACHE; i++)
+        for (uint32_t i = 0; i < ZN_NODE_REPLY_CACHE_SLOTS; i++)
             free(n->rcache[i].msg);
     free(n->rcache);
     if (n->delayed)
-        for (uint32_t i = 0; i < ZN_DELAYED_MAX; i++)
+        for (uint32_t i = 0; i < ZN_NODE_DELAYED_REPLIES_MAX; i++)
             free(n->delayed[i].msg);
     free(n->delayed);
     free(n);

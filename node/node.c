@@ -12,276 +12,85 @@
  *         and release: send the waiting messages, then ZN_RAFT_EV_PERSISTED(id).
  *   apply committed entries into the store in index order (zxid = Raft index); the node that
  *         owns the client's session answers from the apply result.
- *   tx    TOUCH batches to the leader, expiry of pending connects.
+ *   tx    watch events resent until acked, TOUCH batches to the leader.
+ * The client session layer is in node_session.c, snapshots and InstallSnapshot in
+ * node_snapshot.c; what the three files share is node/internal.h.
  *
  * Ordering rules that carry correctness:
  *  1. An acknowledgement never leaves before the entries it acknowledges are durable: it is in
  *     a release item deferred on the WAL batch holding them (or a later one). In
  *     wal.sync = memory the items are released at once (replicated-memory mode; see
  *     docs/operations.md for the risk).
- *  2. Per-session FIFO with one write in flight per session: a session's next request is taken
- *     only after its previous write was applied (node/sessions.h next_seq, write_inflight);
- *     later requests are left to the client's retransmission. The leader stamps cxid = low 32
- *     bits of seq and the store answers a retry from its cached reply (exactly-once).
+ *  2. Per-session FIFO with one write (or parked read) in flight per session: a session's next
+ *     request is taken only after the previous one completed (node/sessions.h next_seq,
+ *     write_inflight); requests that arrive early wait in the hold window (node_session.c).
+ *     The leader stamps cxid = low 32 bits of seq; a retry is answered from the node's reply
+ *     cache or the store's cached reply (exactly-once).
  *  3. A read is served only when this node applied at least the session's last seen zxid.
  *  4. zxid = Raft index: the leader stamps entry zxid = last_index + 1 and proposes it in the
  *     same step, so the index it gets is exactly that (asserted).
  */
-#include "node/node.h"
+#include "node/internal.h"
 
-#include <errno.h>
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <urcu-qsbr.h>
-
-#include "common/zn_assert.h"
-#include "common/zn_err.h"
-#include "common/zn_log.h"
-#include "consensus/codec.h"
-#include "consensus/raft.h"
-#include "dataplane/zn_dp_msg.h"
-#include "dataplane/zn_dp_port.h"
-#include "dataplane/zn_dp_stack.h"
-#include "dataplane/zn_udp.h"
-#include "node/nodemsg.h"
-#include "node/sessions.h"
-#include "node/zkconv.h"
-#include "proto/session.h"
-#include "proto/zk.h"
-#include "store/disk.h"
-#include "store/entry.h"
-#include "store/hardstate.h"
-#include "store/reply.h"
-#include "store/snapfile.h"
-#include "store/snapshot.h"
-#include "store/store.h"
-#include "store/wal.h"
-#include "store/watch.h"
-
-#define ZN_NS_PER_MS     1000000ull
-#define ZN_WAL_WAIT_NS   (10ull * 1000 * ZN_NS_PER_MS)
-#define ZN_TOUCH_MIN_NS  (20ull * ZN_NS_PER_MS)
-#define ZN_EVENT_RTO_NS  (200ull * ZN_NS_PER_MS)
-#define ZN_PARK_NS       (2000ull * ZN_NS_PER_MS)
-#define ZN_EVENT_RETX_NS (50ull * ZN_NS_PER_MS)
-
-/* Messages released together once the WAL made everything up to persist_id durable. */
-enum zn_release_kind {
-    ZN_REL_MSGS = 0,      /* messages (and a persisted report) */
-    ZN_REL_CHUNK = 1,     /* leader: hand a snapshot chunk to the core (EV_SNAPSHOT_CHUNK) */
-    ZN_REL_INSTALLED = 2, /* follower: the received snapshot is durable (EV_SNAPSHOT_INSTALLED) */
-};
-
-struct zn_release {
-    uint64_t persist_id; /* 0: nothing to report (a local message only) */
-    uint8_t kind;        /* enum zn_release_kind */
-    uint8_t chunk_to;
-    uint8_t chunk_last;
-    uint32_t chunk_len;
-    uint64_t snap_index;
-    uint64_t snap_term;
-    uint64_t chunk_offset;
-    uint32_t n;
-    uint32_t len;
-    uint8_t data[]; /* n x {u8 to, u32 len (host order), len bytes of node message} */
-};
-
-/* A CONNECT for a new session waiting for its SESSION_CREATE entry to apply. */
-struct zn_pending_connect {
-    uint64_t id;
-    uint32_t ip;
-    uint16_t port;
-    uint64_t epoch;
-    uint8_t nonce[16];
-    uint32_t timeout_ms;
-    uint8_t passwd[ZN_NODEMSG_PASSWD_BYTES];
-    uint64_t next_seq;
-    uint64_t deadline_ns;
-};
-
-struct zn_node {
-    struct zn_config cfg;
-    const struct zn_clock *clock;
-    uint8_t self;
-    char state_dir[ZN_CONFIG_PATH_MAX + 16];
-    /* durable state */
-    struct zn_disk disk;
-    void *disk_mem;
-    bool disk_open;
-    struct zn_hardstate_file hsf;
-    bool hsf_open;
-    struct zn_wal *wal;
-    bool memory_mode;
-    /* consensus */
-    struct zn_raft *raft;
-    void *raft_mem;
-    struct zn_raft_conf conf;
-    uint64_t deadline_ns;
-    uint8_t role;
-    uint8_t leader;
-    uint64_t term;
-    uint64_t commit;
-    uint64_t apply_to;      /* highest index handed out for apply */
-    uint64_t applied_index; /* highest index applied (store entries or skipped no-ops) */
-    int64_t last_election_ms;
-    char last_election_reason[64];
-    bool snapshot_warned;
-    /* snapshots: taken by a background thread on a disk instance of its own */
-    struct zn_disk snap_disk;
-    void *snap_disk_mem;
-    bool snap_disk_open;
-    struct zn_snapshot *snap; /* running snapshot (store side), NULL when none */
-    pthread_t snap_thread;
-    _Atomic bool snap_done;
-    int snap_rc;
-    uint64_t snap_index; /* index and term of the running snapshot */
-    uint64_t snap_term;
-    uint64_t last_snap_index; /* newest durable snapshot */
-    uint64_t compact_pending; /* WAL compaction to run once the WAL is idle (0: none) */
-    struct zn_snapfile_info snap_info;
-    struct {
-        uint8_t *p; /* leader: body of the snapshot being sent to followers */
-        uint64_t len;
-        uint64_t index;
-    } send_snap;
-    struct {
-        uint8_t *p; /* follower: body being received */
-        uint64_t len;
-        uint64_t cap;
-        uint64_t index;
-        uint64_t term;
-    } inst;
-    /* store */
-    struct zn_store *store;
-    struct zn_watch_reg *watches;
-    /* encoded watch events held until acked: slot = the handle in the session's event queue */
-    struct {
-        uint8_t *p;
-        uint32_t len;
-    } * evbuf;
-    uint32_t *evfree;
-    uint32_t evfree_n;
-    uint64_t next_retx_ns;
-    uint64_t overflow_session; /* a session whose event queue overflowed during a fire */
-    uint64_t n_events;
-    /* network */
-    struct zn_udp *udp;
-    struct zn_dp_stack *stack; /* net.transport = dpdk */
-    struct zn_dp_port_info port;
-    bool eal_open;
-    bool port_open;
-    struct zn_dp_transport tr;
-    struct zn_dp_msgr *msgr;
-    bool msgr_open;
-    struct zn_dp_addr peer[ZN_NODE_ID_MAX + 1];
-    bool peer_known[ZN_NODE_ID_MAX + 1];
-    uint64_t peer_heard_ns[ZN_NODE_ID_MAX + 1]; /* last valid message from each peer */
-    /* sessions */
-    struct zn_sessions sess;
-    struct zn_pending_connect pend[ZN_NODE_PENDING_CONNECTS_MAX];
-    uint32_t touch_cursor;
-    uint64_t next_touch_ns;
-    bool draining;
-    /* release queue (items whose batch is durable, waiting for the wal stage) */
-    struct zn_release **relq;
-    uint32_t relq_head;
-    uint32_t relq_count;
-    /* buffers */
-    uint8_t *tx;  /* node messages and client messages */
-    uint8_t *enc; /* raft message / entry encoding */
-    struct zn_raft_entry *rx_entries;
-    struct zn_nodemsg_scratch *nm;
-    struct zn_zkconv_scratch *conv;
-    struct zn_wbuf rbuf;
-    /* reads waiting: for a read index (linearizable) and/or for apply to reach an index */
-    struct zn_parked {
-        uint64_t session;
-        uint64_t seq;
-        uint64_t need_index; /* serve once applied_index >= need_index; UINT64_MAX: unknown */
-        uint64_t token;      /* ReadIndex ctx while waiting for the index (leader-local) */
-        uint64_t deadline_ns;
-        uint8_t *req;
-        uint32_t len;
-    } * parked;
-    uint32_t n_parked;
-    uint64_t next_token;
-    /* requests held until their turn (the session's hold window) */
-    struct zn_held {
-        uint64_t session;
-        uint64_t seq;
-        uint8_t flags;
-        uint64_t zxid;
-        uint64_t deadline_ns;
-        uint8_t *req;
-        uint32_t len;
-    } * held;
-    uint32_t n_held;
-    /* Recent write replies as sent (header + body), so that a retransmission whose reply was
-     * lost is answered even after later writes of the session applied (the store keeps only
-     * the session's last reply). Direct-mapped by (session, seq); node-local, best effort. */
-    struct zn_cached_reply {
-        uint64_t session;
-        uint64_t seq;
-        uint32_t len;
-        uint8_t *msg;
-    } * rcache;
-    /* Replies held behind an unacknowledged event of the same connection ([R7]), in order. */
-    struct zn_delayed {
-        uint64_t session;
-        uint64_t order;
-        uint64_t zxid;
-        uint64_t seq;
-        bool cache;
-        uint32_t len;
-        uint8_t *msg;
-    } * delayed;
-    uint32_t n_delayed;
-    uint64_t delayed_order;
-    /* leader: ReadIndex requests forwarded by other nodes, by ctx */
-    struct {
-        uint64_t token;
-        uint8_t origin;
-        uint64_t session;
-        uint64_t seq;
-    } * remote_reads;
-    /* counters */
-    uint64_t n_forwarded, n_nacks, n_client_dropped, n_proposals, n_early, n_behind;
-    /* control message in flight (one at a time, management waits for it) */
-    struct zn_dp_ctrl ctrl;
-    struct zn_node_report *ctrl_rep;
-    uint8_t ctrl_to;
-    int ctrl_rc;
-};
-
+static void node_send_peer_bytes(struct zn_node *n, uint8_t to, const uint8_t *buf, size_t len);
+static long node_encode_raft(struct zn_node *n, const struct zn_raft_msg *msg, uint8_t *buf,
+                             size_t cap);
+static struct zn_release *node_release_build(struct zn_node *n, uint64_t persist_id,
+                                             const struct zn_raft_msg *msgs, uint32_t count);
+static void node_send_raft(struct zn_node *n, const struct zn_raft_msg *msg);
+static void node_wal_harvest(struct zn_node *n, const struct zn_wal_persisted *p);
+static void node_persist(struct zn_node *n, const struct zn_raft_persist *p);
+static void node_log_role(struct zn_node *n, const struct zn_raft_update *up);
 static void node_handle_update(struct zn_node *n, const struct zn_raft_update *up);
-static void node_read_index_done(struct zn_node *n, uint64_t ctx, uint64_t index, bool ok);
-static void node_forward(struct zn_node *n, const struct zn_nodemsg *m);
-static void node_snapshot_chunk_request(struct zn_node *n, const struct zn_raft_chunk_request *q);
-static void node_install_chunk(struct zn_node *n, const struct zn_raft_install *in);
-static void node_drain_held(struct zn_node *n, struct zn_session_row *row);
-static void node_held_expire(struct zn_node *n, uint64_t now);
-static void node_send_connected(struct zn_node *n, struct zn_session_row *row, uint64_t zxid);
-static void node_drop_delayed(struct zn_node *n, uint64_t session);
+static uint64_t node_next_index(struct zn_node *n);
+static int node_propose_client(struct zn_node *n, uint64_t session, uint64_t seq,
+                               struct zn_bytes request);
+static struct zn_cached_reply *node_rcache_slot(struct zn_node *n, uint64_t session, uint64_t seq);
+static void node_rcache_put(struct zn_node *n, uint64_t session, uint64_t seq, size_t len);
+static uint64_t node_seq_of(const struct zn_session_row *row, int32_t cxid);
+static void node_on_session_created(struct zn_node *n, const struct zn_apply_result *res);
+static void node_reply_client(struct zn_node *n, struct zn_session_row *row,
+                              const struct zn_apply_result *res);
+static void node_apply_one(struct zn_node *n, uint64_t index, bool live);
+static void node_on_forward(struct zn_node *n, const struct zn_nodemsg *m);
+static void node_on_peer(struct zn_node *n, uint8_t sender, const uint8_t *data, uint32_t len);
+static void node_on_message(void *ctx, const struct zn_dp_addr *from,
+                            const struct zn_reasm_msg *msg);
+static unsigned node_stage_rx(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns);
+static void node_stage_rx_housekeeping(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns);
+static unsigned node_stage_raft(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns);
+static void node_release(struct zn_node *n, struct zn_release *r);
+static unsigned node_stage_wal(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns);
+static unsigned node_serve_parked(struct zn_node *n);
+static unsigned node_stage_apply(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns);
+static unsigned node_stage_tx(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns);
+static void node_ctrl_report_fn(void *arg, struct zn_dp_lcore *lc);
+static void node_ctrl_drain_fn(void *arg, struct zn_dp_lcore *lc);
+static void node_ctrl_transfer_fn(void *arg, struct zn_dp_lcore *lc);
+static void node_ctrl_expire_fn(void *arg, struct zn_dp_lcore *lc);
+static int node_ctrl_run(struct zn_node *n, struct zn_dp_lcore *lc,
+                         void (*fn)(void *, struct zn_dp_lcore *), uint64_t timeout_ns);
+static int node_recover_entry(void *ctx, const struct zn_wal_entry *we);
+static int node_conf_from_config(const struct zn_config *cfg, struct zn_raft_conf *conf);
+static int node_open_raft(struct zn_node *n, char *err, size_t err_len);
+static int node_recover(struct zn_node *n, char *err, size_t err_len);
+static int node_eal_cfg(struct zn_node *n, struct zn_dp_eal_cfg *eal, char *args, char *err,
+                        size_t err_len);
+static int node_open_dpdk(struct zn_node *n, const struct zn_dp_addr *local, char *err,
+                          size_t err_len);
+static int node_open_net(struct zn_node *n, char *err, size_t err_len);
 
-static uint64_t node_now(const struct zn_node *n)
+uint64_t node_now(const struct zn_node *n)
 {
     return n->clock->monotonic_ns(n->clock->ctx);
 }
 
-static int64_t node_realtime_ms(const struct zn_node *n)
+int64_t node_realtime_ms(const struct zn_node *n)
 {
     return n->clock->realtime_ns(n->clock->ctx) / (int64_t)ZN_NS_PER_MS;
 }
 
-static void node_errf(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void node_errf(char *err, size_t err_len, const char *fmt, ...)
+void node_errf(char *err, size_t err_len, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -289,20 +98,20 @@ static void node_errf(char *err, size_t err_len, const char *fmt, ...)
     va_end(ap);
 }
 
-static void *node_alloc(void *ctx, size_t size)
+void *node_alloc(void *ctx, size_t size)
 {
     (void)ctx;
     return malloc(size);
 }
 
-static void node_release_mem(void *ctx, void *p, size_t size)
+void node_release_mem(void *ctx, void *p, size_t size)
 {
     (void)ctx;
     (void)size;
     free(p);
 }
 
-static uint64_t node_random_u64(void)
+uint64_t node_random_u64(void)
 {
     uint64_t v = 0;
     while (v == 0) {
@@ -322,7 +131,7 @@ static void node_send_peer_bytes(struct zn_node *n, uint8_t to, const uint8_t *b
 }
 
 /* Encode a node message into n->tx and send it to `to`. */
-static void node_send_nodemsg(struct zn_node *n, uint8_t to, const struct zn_nodemsg *m)
+void node_send_nodemsg(struct zn_node *n, uint8_t to, const struct zn_nodemsg *m)
 {
     long len = zn_nodemsg_encode(m, n->tx, ZN_MSG_SIZE_MAX_BYTES);
     if (len < 0) {
@@ -347,7 +156,7 @@ static long node_encode_raft(struct zn_node *n, const struct zn_raft_msg *msg, u
     return zn_nodemsg_encode(&m, buf, cap);
 }
 
-static void node_relq_push(struct zn_node *n, struct zn_release *r)
+void node_relq_push(struct zn_node *n, struct zn_release *r)
 {
     ZN_ASSERT(n->relq_count < ZN_NODE_RELEASE_QUEUE_MAX);
     n->relq[(n->relq_head + n->relq_count) % ZN_NODE_RELEASE_QUEUE_MAX] = r;
@@ -399,8 +208,8 @@ static void node_send_raft(struct zn_node *n, const struct zn_raft_msg *msg)
 }
 
 /* A session-layer message to a client: header + body. */
-static void node_send_client(struct zn_node *n, uint32_t ip, uint16_t port,
-                             const struct zn_sess_hdr *h, const uint8_t *body, size_t body_len)
+void node_send_client(struct zn_node *n, uint32_t ip, uint16_t port, const struct zn_sess_hdr *h,
+                      const uint8_t *body, size_t body_len)
 {
     if (ZN_SESS_HDR_BYTES + body_len > ZN_MSG_SIZE_MAX_BYTES)
         return;
@@ -414,8 +223,8 @@ static void node_send_client(struct zn_node *n, uint32_t ip, uint16_t port,
                     (uint32_t)(ZN_SESS_HDR_BYTES + body_len), node_now(n));
 }
 
-static void node_send_refused(struct zn_node *n, uint32_t ip, uint16_t port, uint64_t session,
-                              int32_t zk_err)
+void node_send_refused(struct zn_node *n, uint32_t ip, uint16_t port, uint64_t session,
+                       int32_t zk_err)
 {
     ZN_DEBUG("node", "refusing session %016llx: ZooKeeper error %d", (unsigned long long)session,
              zk_err);
@@ -428,121 +237,6 @@ static void node_send_refused(struct zn_node *n, uint32_t ip, uint16_t port, uin
     node_send_client(n, ip, port, &h, body, sizeof(body));
 }
 
-/* ---- watch events --------------------------------------------------------------------------- */
-
-static void node_event_free(struct zn_node *n, uint32_t handle)
-{
-    free(n->evbuf[handle].p);
-    n->evbuf[handle].p = NULL;
-    n->evfree[n->evfree_n++] = handle;
-}
-
-/* Send the events of row that are due (new, or unacked for ZN_EVENT_RTO_NS). */
-static void node_flush_events(struct zn_node *n, struct zn_session_row *row, uint64_t now)
-{
-    static uint32_t due[ZN_NODE_EVENTS_PER_SESSION_MAX];
-    uint32_t k = zn_sessions_event_due(&n->sess, row, now, ZN_EVENT_RTO_NS, due,
-                                       ZN_NODE_EVENTS_PER_SESSION_MAX);
-    struct zn_dp_addr dst = {.ip = row->client_ip, .port = row->client_port};
-    for (uint32_t i = 0; i < k; i++)
-        zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, n->evbuf[due[i]].p, n->evbuf[due[i]].len,
-                        now);
-}
-
-/* Forget a session here: its watches and queued events (closed, expired, moved, overflowed). */
-static void node_session_forget(struct zn_node *n, uint64_t id, uint8_t flags)
-{
-    static uint32_t released[ZN_NODE_EVENTS_PER_SESSION_MAX];
-    uint32_t k = 0;
-    if (zn_sessions_drop(&n->sess, id, flags, released, ZN_NODE_EVENTS_PER_SESSION_MAX, &k) == 0)
-        for (uint32_t i = 0; i < k; i++)
-            node_event_free(n, released[i]);
-    if (flags & ZN_SESSIONS_F_OWNED) {
-        zn_watch_session_drop(n->watches, id);
-        node_drop_delayed(n, id);
-    }
-}
-
-static void node_emit(void *ctx, const struct zn_watch_event *ev)
-{
-    struct zn_node *n = ctx;
-    struct zn_session_row *row = zn_sessions_find(&n->sess, ev->session);
-    if (!row || !(row->flags & ZN_SESSIONS_F_OWNED) || n->evfree_n == 0) {
-        if (row && (row->flags & ZN_SESSIONS_F_OWNED))
-            n->overflow_session = ev->session;
-        return;
-    }
-    uint32_t handle = n->evfree[--n->evfree_n];
-    int64_t number = zn_sessions_event_push(&n->sess, row, (uint64_t)ev->zxid, handle);
-    if (number < 0) {
-        n->evfree[n->evfree_n++] = handle;
-        n->overflow_session = ev->session;
-        return;
-    }
-    size_t cap = ZN_SESS_HDR_BYTES + 16 + 12 + ev->path.len;
-    uint8_t *p = malloc(cap);
-    ZN_ASSERT(p != NULL);
-    struct zn_sess_hdr h = {.kind = ZN_SESS_EVENT,
-                            .leader = n->leader,
-                            .session_id = row->id,
-                            .seq = (uint64_t)number,
-                            .ack = row->next_seq - 1,
-                            .zxid = (uint64_t)ev->zxid};
-    zn_sess_hdr_encode(&h, p);
-    struct zn_jute_writer w;
-    zn_jute_writer_init(&w, p + ZN_SESS_HDR_BYTES, cap - ZN_SESS_HDR_BYTES);
-    struct zn_zk_reply_header rh = {.xid = ZN_ZK_XID_WATCH_EVENT, .zxid = ev->zxid, .err = 0};
-    zn_zk_put_reply_header(&w, &rh);
-    struct zn_zk_watch_event we = {.type = ev->type,
-                                   .state = ZN_ZK_STATE_SYNC_CONNECTED,
-                                   .path = zn_bytes_make(ev->path.ptr, ev->path.len)};
-    zn_zk_put_watch_event(&w, &we);
-    ZN_ASSERT(w.err == 0);
-    n->evbuf[handle].p = p;
-    n->evbuf[handle].len = (uint32_t)(ZN_SESS_HDR_BYTES + w.len);
-    n->n_events++;
-    node_flush_events(n, row, node_now(n)); /* sent now, before the reply of this zxid */
-}
-
-/* After a fire: send what it queued; a session whose queue overflowed loses this node (its
- * client is not reading; it reconnects and sets its watches again, as with ZooKeeper). */
-static void node_after_fire(struct zn_node *n)
-{
-    if (n->overflow_session) {
-        ZN_WARN("node", "session %016llx: event queue full, dropping its connection here",
-                (unsigned long long)n->overflow_session);
-        node_session_forget(n, n->overflow_session, ZN_SESSIONS_F_OWNED);
-        n->overflow_session = 0;
-    }
-}
-
-static void node_retransmit_events(struct zn_node *n, uint64_t now)
-{
-    if (now < n->next_retx_ns)
-        return;
-    n->next_retx_ns = now + ZN_EVENT_RETX_NS;
-    node_held_expire(n, now);
-    uint64_t silent[64];
-    uint32_t n_silent = 0;
-    for (uint32_t i = 0; i < n->sess.capacity; i++) {
-        struct zn_session_row *row = &n->sess.rows[i];
-        if (!row->id || !(row->flags & ZN_SESSIONS_F_OWNED))
-            continue;
-        /* Not heard for a whole timeout: the client moved to another node or is gone (the
-         * leader expires it then); stop serving it here. */
-        if (now > row->last_heard_ns &&
-            now - row->last_heard_ns > (uint64_t)row->timeout_ms * ZN_NS_PER_MS) {
-            if (n_silent < 64)
-                silent[n_silent++] = row->id;
-            continue;
-        }
-        if (row->event_count)
-            node_flush_events(n, row, now);
-    }
-    for (uint32_t i = 0; i < n_silent; i++)
-        node_session_forget(n, silent[i], ZN_SESSIONS_F_OWNED);
-}
-
 /* ---- WAL ------------------------------------------------------------------------------------ */
 
 static void node_wal_harvest(struct zn_node *n, const struct zn_wal_persisted *p)
@@ -552,7 +246,7 @@ static void node_wal_harvest(struct zn_node *n, const struct zn_wal_persisted *p
 }
 
 /* Wait until nothing is open or in flight (truncation, full batches, shutdown). Bounded. */
-static void node_wal_wait_idle(struct zn_node *n)
+void node_wal_wait_idle(struct zn_node *n)
 {
     uint64_t start = node_now(n);
     while (!zn_wal_idle(n->wal)) {
@@ -610,7 +304,7 @@ static void node_persist(struct zn_node *n, const struct zn_raft_persist *p)
 
 /* ---- raft ----------------------------------------------------------------------------------- */
 
-static int node_step(struct zn_node *n, const struct zn_raft_event *ev)
+int node_step(struct zn_node *n, const struct zn_raft_event *ev)
 {
     struct zn_raft_update up;
     int rc = zn_raft_step(n->raft, ev, &up);
@@ -695,7 +389,7 @@ static uint64_t node_next_index(struct zn_node *n)
     return st.last_index + 1;
 }
 
-static int node_propose_entry(struct zn_node *n, struct zn_entry *e)
+int node_propose_entry(struct zn_node *n, struct zn_entry *e)
 {
     if (n->role != ZN_RAFT_LEADER)
         return ZN_ENOTLEADER;
@@ -738,8 +432,8 @@ static int node_propose_client(struct zn_node *n, uint64_t session, uint64_t seq
     return node_propose_entry(n, &e);
 }
 
-static int node_propose_session_create(struct zn_node *n, uint64_t id, uint32_t timeout_ms,
-                                       const uint8_t *passwd)
+int node_propose_session_create(struct zn_node *n, uint64_t id, uint32_t timeout_ms,
+                                const uint8_t *passwd)
 {
     struct zn_entry e = {.type = ZN_ENTRY_SESSION_CREATE, .session = id, .timeout_ms = timeout_ms};
     memcpy(e.passwd, passwd, ZN_NODEMSG_PASSWD_BYTES);
@@ -771,7 +465,7 @@ static void node_rcache_put(struct zn_node *n, uint64_t session, uint64_t seq, s
 }
 
 /* Resend a cached reply; false when (session, seq) is not cached. */
-static bool node_rcache_resend(struct zn_node *n, struct zn_session_row *row, uint64_t seq)
+bool node_rcache_resend(struct zn_node *n, struct zn_session_row *row, uint64_t seq)
 {
     struct zn_cached_reply *c = node_rcache_slot(n, row->id, seq);
     if (!c->msg || c->session != row->id || c->seq != seq)
@@ -787,9 +481,8 @@ static bool node_rcache_resend(struct zn_node *n, struct zn_session_row *row, ui
  * when the acks arrive, so that no completion reflects a change before its event. The message
  * is built in n->tx (header + body at ZN_SESS_HDR_BYTES).
  */
-static void node_send_reply(struct zn_node *n, struct zn_session_row *row,
-                            const struct zn_sess_hdr *h, const uint8_t *body, size_t body_len,
-                            bool cache)
+void node_send_reply(struct zn_node *n, struct zn_session_row *row, const struct zn_sess_hdr *h,
+                     const uint8_t *body, size_t body_len, bool cache)
 {
     uint64_t oldest = zn_sessions_event_oldest_zxid(&n->sess, row);
     bool earlier_held = false;
@@ -822,7 +515,7 @@ static void node_send_reply(struct zn_node *n, struct zn_session_row *row,
 }
 
 /* After an ACK: send the session's held replies, oldest first, while none is blocked. */
-static void node_flush_delayed(struct zn_node *n, struct zn_session_row *row)
+void node_flush_delayed(struct zn_node *n, struct zn_session_row *row)
 {
     while (n->n_delayed) {
         struct zn_delayed *first = NULL;
@@ -849,7 +542,7 @@ static void node_flush_delayed(struct zn_node *n, struct zn_session_row *row)
 }
 
 /* Drop a session's held replies (its connection ended). */
-static void node_drop_delayed(struct zn_node *n, uint64_t session)
+void node_drop_delayed(struct zn_node *n, uint64_t session)
 {
     for (uint32_t i = 0; i < ZN_NODE_DELAYED_REPLIES_MAX && n->n_delayed; i++)
         if (n->delayed[i].msg && n->delayed[i].session == session) {
@@ -973,725 +666,6 @@ static void node_apply_one(struct zn_node *n, uint64_t index, bool live)
         if (live)
             ZN_INFO("node", "session %016llx %s", (unsigned long long)res.closed_session,
                     res.entry_type == ZN_ENTRY_SESSION_CLOSE ? "expired" : "closed");
-    }
-}
-
-/* ---- snapshots ------------------------------------------------------------------------------ */
-
-static void *node_snapshot_thread(void *arg)
-{
-    struct zn_node *n = arg;
-    rcu_register_thread(); /* a QSBR reader, online for the whole write (store/snapshot.h) */
-    size_t cap = 1u << 20;
-    void *buf = malloc(cap);
-    int rc = buf ? 0 : ZN_ENOMEM;
-    struct zn_snapfile_writer sw;
-    if (!rc)
-        rc = zn_snapfile_begin(&sw, &n->snap_disk, n->cfg.node.cluster_id, n->self, n->snap_index,
-                               n->snap_term, n->cfg.snapshot.retain, buf, cap);
-    if (!rc) {
-        rc = zn_snapshot_write(n->snap, zn_snapfile_sink, &sw);
-        if (rc)
-            zn_snapfile_abort(&sw);
-        else
-            rc = zn_snapfile_commit(&sw, &n->snap_info);
-    }
-    free(buf);
-    rcu_unregister_thread();
-    n->snap_rc = rc;
-    atomic_store_explicit(&n->snap_done, true, memory_order_release);
-    return NULL;
-}
-
-/* Apply stage: start a snapshot every [snapshot] interval_entries applied entries. */
-static void node_maybe_snapshot(struct zn_node *n)
-{
-    if (n->snap) {
-        if (!atomic_load_explicit(&n->snap_done, memory_order_acquire))
-            return;
-        pthread_join(n->snap_thread, NULL);
-        zn_snapshot_end(n->store, n->snap);
-        n->snap = NULL;
-        if (n->snap_rc) {
-            ZN_ERROR("node", "snapshot at index %llu failed: %s (the log is kept)",
-                     (unsigned long long)n->snap_index, zn_strerror(n->snap_rc));
-            return;
-        }
-        n->last_snap_index = n->snap_index;
-        struct zn_raft_event ev = {.type = ZN_RAFT_EV_SNAPSHOT_TAKEN, .now_ns = node_now(n)};
-        ev.snapshot_taken.index = n->snap_index;
-        int rc = node_step(n, &ev);
-        n->compact_pending = n->snap_index;
-        ZN_INFO("node", "snapshot %s at index %llu (term %llu, %llu bytes) is durable%s%s",
-                n->snap_info.name, (unsigned long long)n->snap_index,
-                (unsigned long long)n->snap_term, (unsigned long long)n->snap_info.body_bytes,
-                rc ? "; consensus core: " : "", rc ? zn_strerror(rc) : "");
-        return;
-    }
-    if (n->applied_index < n->last_snap_index + n->cfg.snapshot.interval_entries ||
-        !n->snap_disk_open)
-        return;
-    uint64_t index = n->applied_index;
-    uint64_t term = zn_raft_term_at(n->raft, index);
-    if (term == 0)
-        return;
-    int rc = zn_snapshot_begin(n->store, &n->snap);
-    if (rc) {
-        n->snap = NULL;
-        return;
-    }
-    n->snap_index = index;
-    n->snap_term = term;
-    atomic_store(&n->snap_done, false);
-    if (pthread_create(&n->snap_thread, NULL, node_snapshot_thread, n) != 0) {
-        zn_snapshot_end(n->store, n->snap);
-        n->snap = NULL;
-        ZN_ERROR("node", "cannot start the snapshot thread");
-        return;
-    }
-    ZN_INFO("node", "snapshot started at index %llu (zxid %llu)", (unsigned long long)index,
-            (unsigned long long)zn_store_applied_zxid(n->store));
-}
-
-/* WAL stage: compaction behind a durable snapshot, once the WAL is idle. */
-static void node_maybe_compact(struct zn_node *n)
-{
-    if (!n->compact_pending || !zn_wal_idle(n->wal))
-        return;
-    int rc = zn_wal_compact(n->wal, n->compact_pending);
-    if (rc < 0)
-        ZN_WARN("node", "WAL compaction behind %llu: %s", (unsigned long long)n->compact_pending,
-                zn_strerror(rc));
-    else if (rc > 0)
-        ZN_INFO("node", "WAL compacted behind snapshot %llu: %d segments removed",
-                (unsigned long long)n->compact_pending, rc);
-    n->compact_pending = 0;
-}
-
-/* ---- parked reads (ReadIndex, and reads ahead of this node's apply) ------------------------- */
-
-static struct zn_parked *node_parked_find(struct zn_node *n, uint64_t session, uint64_t seq)
-{
-    for (uint32_t i = 0; i < ZN_NODE_PARKED_READS_MAX && n->n_parked; i++)
-        if (n->parked[i].req && n->parked[i].session == session && n->parked[i].seq == seq)
-            return &n->parked[i];
-    return NULL;
-}
-
-static void node_parked_drop(struct zn_node *n, struct zn_parked *p)
-{
-    free(p->req);
-    memset(p, 0, sizeof(*p));
-    n->n_parked--;
-}
-
-/* Park request bytes; NULL when the table is full (the client's retransmission retries). */
-static struct zn_parked *node_park(struct zn_node *n, uint64_t session, uint64_t seq,
-                                   struct zn_bytes body, uint64_t need_index)
-{
-    for (uint32_t i = 0; i < ZN_NODE_PARKED_READS_MAX; i++) {
-        struct zn_parked *p = &n->parked[i];
-        if (p->req)
-            continue;
-        p->req = malloc((size_t)body.len);
-        if (!p->req)
-            return NULL;
-        memcpy(p->req, body.ptr, (size_t)body.len);
-        p->len = (uint32_t)body.len;
-        p->session = session;
-        p->seq = seq;
-        p->need_index = need_index;
-        p->token = 0;
-        p->deadline_ns = node_now(n) + ZN_PARK_NS;
-        n->n_parked++;
-        return p;
-    }
-    return NULL;
-}
-
-static void node_read_index_done(struct zn_node *n, uint64_t ctx, uint64_t index, bool ok)
-{
-    /* A remote request (forwarded by another node)? */
-    uint32_t slot = (uint32_t)(ctx % ZN_NODE_REMOTE_READS_MAX);
-    if (n->remote_reads[slot].token == ctx) {
-        if (ok) {
-            struct zn_nodemsg m = {.kind = ZN_NODEMSG_READ_INDEX, .origin = n->self};
-            m.u.read_index.session = n->remote_reads[slot].session;
-            m.u.read_index.seq = n->remote_reads[slot].seq;
-            m.u.read_index.index = index;
-            node_send_nodemsg(n, n->remote_reads[slot].origin, &m);
-        }
-        n->remote_reads[slot].token = 0;
-        return;
-    }
-    for (uint32_t i = 0; i < ZN_NODE_PARKED_READS_MAX && n->n_parked; i++) {
-        struct zn_parked *p = &n->parked[i];
-        if (p->req && p->token == ctx) {
-            p->token = 0;
-            if (ok)
-                p->need_index = index;
-            else
-                node_parked_drop(n, p); /* leadership lost: the client retries */
-            return;
-        }
-    }
-}
-
-/* Ask for a read index: locally on the leader, else from the leader. */
-static void node_request_read_index(struct zn_node *n, struct zn_parked *p)
-{
-    if (n->role == ZN_RAFT_LEADER) {
-        p->token = ++n->next_token;
-        struct zn_raft_event ev = {.type = ZN_RAFT_EV_READ_INDEX, .now_ns = node_now(n)};
-        ev.read.ctx = p->token;
-        if (node_step(n, &ev) != 0)
-            p->token = 0;
-        return;
-    }
-    struct zn_nodemsg m = {.kind = ZN_NODEMSG_FORWARD, .origin = n->self};
-    m.u.fwd.op = ZN_FWD_READ_INDEX;
-    m.u.fwd.flags = ZN_SESS_F_LINEARIZABLE;
-    m.u.fwd.session = p->session;
-    m.u.fwd.seq = p->seq;
-    node_forward(n, &m);
-}
-
-/* ---- client session layer ------------------------------------------------------------------ */
-
-static struct zn_pending_connect *node_pending_for(struct zn_node *n, uint32_t ip, uint16_t port,
-                                                   const uint8_t *nonce, uint64_t now)
-{
-    struct zn_pending_connect *free_slot = NULL;
-    for (uint32_t i = 0; i < ZN_NODE_PENDING_CONNECTS_MAX; i++) {
-        struct zn_pending_connect *p = &n->pend[i];
-        if (p->id && p->deadline_ns < now)
-            memset(p, 0, sizeof(*p));
-        if (p->id && p->ip == ip && p->port == port && !memcmp(p->nonce, nonce, 16))
-            return p;
-        if (!p->id && !free_slot)
-            free_slot = p;
-    }
-    return free_slot;
-}
-
-static void node_forward(struct zn_node *n, const struct zn_nodemsg *m)
-{
-    if (n->leader == 0 || n->leader == n->self)
-        return;
-    n->n_forwarded++;
-    node_send_nodemsg(n, n->leader, m);
-}
-
-/* CONNECTED for the session's current connection: seq echoes the epoch ([R2]). */
-static void node_send_connected(struct zn_node *n, struct zn_session_row *row, uint64_t zxid)
-{
-    uint8_t out[64];
-    struct zn_zk_connect_response cr = {.timeout_ms = (int32_t)row->timeout_ms,
-                                        .session_id = (int64_t)row->id,
-                                        .passwd = zn_bytes_make(row->passwd, 16)};
-    long blen = zn_zk_connect_response_encode(&cr, out, sizeof(out));
-    struct zn_sess_hdr rh = {.kind = ZN_SESS_CONNECTED,
-                             .leader = n->leader,
-                             .session_id = row->id,
-                             .seq = row->epoch,
-                             .ack = row->next_seq - 1,
-                             .zxid = zxid};
-    if (blen > 0)
-        node_send_client(n, row->client_ip, row->client_port, &rh, out, (size_t)blen);
-}
-
-/* An owned session created from this (address, nonce): a retransmitted new-session CONNECT. */
-static struct zn_session_row *node_session_by_nonce(struct zn_node *n, uint32_t ip, uint16_t port,
-                                                    const uint8_t *nonce)
-{
-    for (uint32_t i = 0; i < n->sess.capacity; i++) {
-        struct zn_session_row *r = &n->sess.rows[i];
-        if (r->id && (r->flags & ZN_SESSIONS_F_OWNED) && r->client_ip == ip &&
-            r->client_port == port && !memcmp(r->nonce, nonce, 16))
-            return r;
-    }
-    return NULL;
-}
-
-static void node_handle_connect(struct zn_node *n, const struct zn_dp_addr *from,
-                                const struct zn_sess_hdr *h, struct zn_bytes body)
-{
-    struct zn_zk_connect_request req;
-    if (zn_zk_connect_request_decode(body.ptr, (size_t)body.len, &req) != 0 || n->draining ||
-        req.passwd.len != 16) {
-        n->n_client_dropped++;
-        return;
-    }
-    uint64_t now = node_now(n);
-    uint64_t applied = zn_store_applied_zxid(n->store);
-    if ((uint64_t)req.last_zxid_seen > applied || h->zxid > applied) {
-        /* [R2]: never answer a client that saw more than this node applied; it retransmits
-         * (by then apply may have caught up) or tries another node. */
-        n->n_behind++;
-        return;
-    }
-    if (req.session_id == 0) {
-        struct zn_session_row *done =
-            node_session_by_nonce(n, from->ip, from->port, req.passwd.ptr);
-        if (done) {
-            done->epoch = h->ack;
-            node_send_connected(n, done, applied);
-            return;
-        }
-        struct zn_pending_connect *pc =
-            node_pending_for(n, from->ip, from->port, req.passwd.ptr, now);
-        if (!pc) {
-            node_send_refused(n, from->ip, from->port, 0, ZK_THROTTLEDOP);
-            return;
-        }
-        if (!pc->id) {
-            pc->id = node_random_u64();
-            ssize_t got = getrandom(pc->passwd, sizeof(pc->passwd), 0);
-            ZN_ASSERT(got == (ssize_t)sizeof(pc->passwd));
-            pc->ip = from->ip;
-            pc->port = from->port;
-            memcpy(pc->nonce, req.passwd.ptr, 16);
-            pc->timeout_ms = zn_sessions_clamp_timeout(
-                req.timeout_ms > 0 ? (uint32_t)req.timeout_ms : 0, n->cfg.session.timeout_min_ms,
-                n->cfg.session.timeout_max_ms);
-            pc->next_seq = h->seq ? h->seq : 1;
-        }
-        pc->epoch = h->ack;
-        pc->deadline_ns = now + (uint64_t)pc->timeout_ms * ZN_NS_PER_MS;
-        if (n->role == ZN_RAFT_LEADER) {
-            node_propose_session_create(n, pc->id, pc->timeout_ms, pc->passwd);
-        } else {
-            struct zn_nodemsg m = {.kind = ZN_NODEMSG_FORWARD, .origin = n->self};
-            m.u.fwd.op = ZN_FWD_SESSION_CREATE;
-            m.u.fwd.session = pc->id;
-            m.u.fwd.timeout_ms = pc->timeout_ms;
-            memcpy(m.u.fwd.passwd, pc->passwd, sizeof(pc->passwd));
-            node_forward(n, &m);
-        }
-        return;
-    }
-    /* Reconnect of an existing session (ZooKeeper: session id + password). */
-    uint64_t id = (uint64_t)req.session_id;
-    struct zn_session_row *row = zn_sessions_find(&n->sess, id);
-    if (!row || !(row->flags & ZN_SESSIONS_F_TRACKED)) {
-        node_send_refused(n, from->ip, from->port, id, ZK_SESSIONEXPIRED);
-        return;
-    }
-    if (memcmp(req.passwd.ptr, row->passwd, 16) != 0) {
-        node_send_refused(n, from->ip, from->port, id, ZK_AUTHFAILED);
-        return;
-    }
-    bool owned = (row->flags & ZN_SESSIONS_F_OWNED) != 0;
-    if (owned && row->client_ip == from->ip && row->client_port == from->port &&
-        row->epoch == h->ack) {
-        zn_sessions_heard(&n->sess, row, now); /* a retransmission: same answer */
-        node_send_connected(n, row, applied);
-        return;
-    }
-    /* A new connection ([R2]): events restart at 1, this node's queue of the old connection
-     * and its watches are dropped (the client sends setWatches2), the request order goes on. */
-    uint64_t next = owned ? row->next_seq : 0;
-    uint8_t pw[16];
-    memcpy(pw, row->passwd, 16);
-    uint32_t timeout = row->timeout_ms;
-    if (owned)
-        node_session_forget(n, id, ZN_SESSIONS_F_OWNED);
-    if (zn_sessions_add(&n->sess, id, ZN_SESSIONS_F_OWNED | ZN_SESSIONS_F_TRACKED, timeout, now,
-                        &row) != 0) {
-        node_send_refused(n, from->ip, from->port, id, ZK_THROTTLEDOP);
-        return;
-    }
-    memcpy(row->passwd, pw, 16);
-    uint64_t client_next = h->seq ? h->seq : 1;
-    row->next_seq = next > client_next ? next : client_next;
-    row->last_zxid = (uint64_t)req.last_zxid_seen;
-    row->epoch = h->ack;
-    row->client_ip = from->ip;
-    row->client_port = from->port;
-    zn_sessions_heard(&n->sess, row, now);
-    ZN_INFO("node", "session %016llx connected to this node (epoch %llu)", (unsigned long long)id,
-            (unsigned long long)h->ack);
-    node_send_connected(n, row, applied);
-}
-
-static void node_reply_error(struct zn_node *n, struct zn_session_row *row, uint64_t seq, int err)
-{
-    uint8_t body[32];
-    struct zn_jute_writer w;
-    zn_jute_writer_init(&w, body, sizeof(body));
-    uint64_t applied = zn_store_applied_zxid(n->store);
-    zn_zkconv_error((int32_t)(uint32_t)seq, (int64_t)applied, err, &w);
-    struct zn_sess_hdr h = {.kind = ZN_SESS_REPLY,
-                            .leader = n->leader,
-                            .session_id = row->id,
-                            .seq = seq,
-                            .ack = row->next_seq - 1,
-                            .zxid = applied};
-    node_send_reply(n, row, &h, body, w.len, false);
-}
-
-/* The watch a read leaves (ZooKeeper: exists always, getData/getChildren when found). */
-static void node_maybe_watch(struct zn_node *n, struct zn_session_row *row, const struct zn_op *op,
-                             uint64_t zxid)
-{
-    if (!op->watch)
-        return;
-    struct zn_reply rep;
-    if (zn_reply_decode(n->rbuf.p, n->rbuf.len, &rep) != 0)
-        return;
-    int kind = op->type == ZN_OP_EXISTS    ? ZN_WATCH_EXISTS
-               : op->type == ZN_OP_GETDATA ? ZN_WATCH_DATA
-                                           : ZN_WATCH_CHILD;
-    if (kind != ZN_WATCH_EXISTS && rep.err != 0)
-        return;
-    int rc = zn_watch_add(n->watches, n->store, row->id, op->path.ptr, op->path.len, kind, zxid,
-                          rep.err == 0, node_emit, n);
-    if (rc)
-        ZN_DEBUG("node", "watch on %.*s not registered: %s", (int)op->path.len, op->path.ptr,
-                 zn_strerror(rc));
-    node_after_fire(n);
-}
-
-/* setWatches(2), addWatch, removeWatches, checkWatches: node-local, answered at once. */
-static int node_watch_request(struct zn_node *n, struct zn_session_row *row,
-                              const struct zn_zk_request *req)
-{
-    uint64_t applied = zn_store_applied_zxid(n->store);
-    switch (req->type) {
-    case ZN_ZK_OP_ADDWATCH: {
-        int kind = req->u.watch.type == ZN_ZK_ADDWATCH_PERSISTENT_RECURSIVE
-                       ? ZN_WATCH_PERSISTENT_RECURSIVE
-                       : ZN_WATCH_PERSISTENT;
-        if (req->u.watch.type != ZN_ZK_ADDWATCH_PERSISTENT &&
-            req->u.watch.type != ZN_ZK_ADDWATCH_PERSISTENT_RECURSIVE)
-            return ZN_EBADARGUMENTS;
-        struct zn_stat st;
-        bool exists = zn_store_stat(n->store, (const char *)req->u.watch.path.ptr,
-                                    (uint32_t)req->u.watch.path.len, &st, NULL) == 0;
-        int rc = zn_watch_add(n->watches, n->store, row->id, (const char *)req->u.watch.path.ptr,
-                              (uint32_t)req->u.watch.path.len, kind, applied, exists, node_emit, n);
-        node_after_fire(n);
-        return rc;
-    }
-    case ZN_ZK_OP_REMOVEWATCHES:
-    case ZN_ZK_OP_CHECKWATCHES:
-        return zn_watch_remove(n->watches, row->id, (const char *)req->u.watch.path.ptr,
-                               (uint32_t)req->u.watch.path.len, req->u.watch.type,
-                               req->type == ZN_ZK_OP_REMOVEWATCHES);
-    case ZN_ZK_OP_SETWATCHES:
-    case ZN_ZK_OP_SETWATCHES2: {
-        /* Re-registration after a reconnect: each watch fires at once if its node changed
-         * after relative_zxid (what the client had seen). */
-        const struct zn_zk_vec *vecs[5] = {
-            &req->u.set_watches.data, &req->u.set_watches.exist, &req->u.set_watches.child,
-            &req->u.set_watches.persistent, &req->u.set_watches.persistent_recursive};
-        const int kinds[5] = {ZN_WATCH_DATA, ZN_WATCH_EXISTS, ZN_WATCH_CHILD, ZN_WATCH_PERSISTENT,
-                              ZN_WATCH_PERSISTENT_RECURSIVE};
-        uint64_t seen = (uint64_t)req->u.set_watches.relative_zxid;
-        for (int v = 0; v < 5; v++) {
-            struct zn_zk_vec_iter it;
-            struct zn_bytes path;
-            zn_zk_vec_iter_init(&it, vecs[v]);
-            while (zn_zk_vec_next_string(&it, &path)) {
-                struct zn_stat st;
-                bool exists = zn_store_stat(n->store, (const char *)path.ptr, (uint32_t)path.len,
-                                            &st, NULL) == 0;
-                /* A data or child watch on a node that is gone fires NodeDeleted at once. */
-                zn_watch_add(n->watches, n->store, row->id, (const char *)path.ptr,
-                             (uint32_t)path.len, kinds[v], seen,
-                             kinds[v] == ZN_WATCH_EXISTS ? exists : true, node_emit, n);
-            }
-        }
-        node_after_fire(n);
-        return 0;
-    }
-    default:
-        return ZN_EUNIMPLEMENTED;
-    }
-}
-
-static bool node_is_watch_op(int32_t type)
-{
-    return type == ZN_ZK_OP_ADDWATCH || type == ZN_ZK_OP_REMOVEWATCHES ||
-           type == ZN_ZK_OP_CHECKWATCHES || type == ZN_ZK_OP_SETWATCHES ||
-           type == ZN_ZK_OP_SETWATCHES2;
-}
-
-static void node_serve_read(struct zn_node *n, struct zn_session_row *row, uint64_t seq,
-                            const struct zn_op *op)
-{
-    n->rbuf.len = 0;
-    n->rbuf.err = 0;
-    uint64_t zxid = 0;
-    if (zn_store_read(n->store, row->id, NULL, 0, op, &n->rbuf, &zxid) != 0) {
-        node_reply_error(n, row, seq, ZN_ESYSTEM);
-        return;
-    }
-    uint8_t *body = n->tx + ZN_SESS_HDR_BYTES;
-    struct zn_jute_writer w;
-    zn_jute_writer_init(&w, body, ZN_MSG_SIZE_MAX_BYTES - ZN_SESS_HDR_BYTES);
-    if (zn_zkconv_reply((int32_t)(uint32_t)seq, n->rbuf.p, n->rbuf.len, &w) != 0)
-        return;
-    struct zn_sess_hdr h = {.kind = ZN_SESS_REPLY,
-                            .leader = n->leader,
-                            .session_id = row->id,
-                            .seq = seq,
-                            .ack = row->next_seq - 1,
-                            .zxid = zxid};
-    node_send_reply(n, row, &h, body, w.len, false);
-    node_maybe_watch(n, row, op, zxid);
-}
-
-static bool node_is_logged(int32_t type)
-{
-    return zn_zk_op_is_write(type) || type == ZN_ZK_OP_SYNC || type == ZN_ZK_OP_CLOSESESSION;
-}
-
-/* ---- the hold window: requests that arrive before their turn ------------------------------ */
-
-static struct zn_held *node_held_find(struct zn_node *n, uint64_t session, uint64_t seq)
-{
-    for (uint32_t i = 0; i < ZN_NODE_HELD_MAX && n->n_held; i++)
-        if (n->held[i].req && n->held[i].session == session && n->held[i].seq == seq)
-            return &n->held[i];
-    return NULL;
-}
-
-static void node_held_drop(struct zn_node *n, struct zn_held *hd)
-{
-    free(hd->req);
-    memset(hd, 0, sizeof(*hd));
-    n->n_held--;
-}
-
-/* Keep a request that cannot be taken yet (a gap before it, or an earlier request in flight);
- * false when it cannot be kept (the client's retransmission brings it back). */
-static bool node_hold(struct zn_node *n, const struct zn_sess_hdr *h, struct zn_bytes body)
-{
-    if (node_held_find(n, h->session_id, h->seq))
-        return true;
-    for (uint32_t i = 0; i < ZN_NODE_HELD_MAX; i++) {
-        struct zn_held *hd = &n->held[i];
-        if (hd->req)
-            continue;
-        hd->req = malloc(body.len > 0 ? (size_t)body.len : 1);
-        if (!hd->req)
-            return false;
-        memcpy(hd->req, body.ptr, (size_t)body.len);
-        hd->len = (uint32_t)body.len;
-        hd->session = h->session_id;
-        hd->seq = h->seq;
-        hd->flags = h->flags;
-        hd->zxid = h->zxid;
-        hd->deadline_ns = node_now(n) + ZN_PARK_NS;
-        n->n_held++;
-        return true;
-    }
-    return false;
-}
-
-static void node_take(struct zn_node *n, struct zn_session_row *row, const struct zn_sess_hdr *h,
-                      struct zn_bytes body);
-
-/* Take the held requests that are now next in line, in order, while nothing is in flight. */
-static void node_drain_held(struct zn_node *n, struct zn_session_row *row)
-{
-    for (uint32_t guard = 0; guard < ZN_NODE_HOLD_WINDOW && n->n_held; guard++) {
-        if (row->write_inflight || !(row->flags & ZN_SESSIONS_F_OWNED))
-            return;
-        struct zn_held *hd = node_held_find(n, row->id, row->next_seq);
-        if (!hd)
-            return;
-        struct zn_sess_hdr h = {.kind = ZN_SESS_REQUEST,
-                                .flags = hd->flags,
-                                .session_id = hd->session,
-                                .seq = hd->seq,
-                                .zxid = hd->zxid};
-        uint8_t *req = hd->req;
-        struct zn_bytes body = zn_bytes_make(req, hd->len);
-        hd->req = NULL; /* ownership moves here; freed after the take */
-        memset(hd, 0, sizeof(*hd));
-        n->n_held--;
-        uint64_t before = row->next_seq;
-        node_take(n, row, &h, body);
-        free(req);
-        if (row->next_seq == before && !row->write_inflight)
-            return; /* not taken (e.g. parked elsewhere): stop */
-    }
-}
-
-/* Held requests whose session is gone or that waited too long are dropped (the client
- * retransmits). */
-static void node_held_expire(struct zn_node *n, uint64_t now)
-{
-    for (uint32_t i = 0; i < ZN_NODE_HELD_MAX && n->n_held; i++) {
-        struct zn_held *hd = &n->held[i];
-        if (!hd->req)
-            continue;
-        struct zn_session_row *row = zn_sessions_find(&n->sess, hd->session);
-        if (now > hd->deadline_ns || !row || !(row->flags & ZN_SESSIONS_F_OWNED) ||
-            hd->seq < row->next_seq)
-            node_held_drop(n, hd);
-    }
-}
-
-static void node_handle_request(struct zn_node *n, const struct zn_dp_addr *from,
-                                const struct zn_sess_hdr *h, struct zn_bytes body)
-{
-    struct zn_session_row *row = zn_sessions_find(&n->sess, h->session_id);
-    if (!row || !(row->flags & ZN_SESSIONS_F_OWNED)) {
-        node_send_refused(n, from->ip, from->port, h->session_id,
-                          row ? ZK_SESSIONMOVED : ZK_SESSIONEXPIRED);
-        return;
-    }
-    uint64_t now = node_now(n);
-    row->client_ip = from->ip;
-    row->client_port = from->port;
-    zn_sessions_heard(&n->sess, row, now);
-    if (n->draining)
-        return;
-    node_take(n, row, h, body);
-    node_drain_held(n, row);
-}
-
-static void node_take(struct zn_node *n, struct zn_session_row *row, const struct zn_sess_hdr *h,
-                      struct zn_bytes body)
-{
-    enum zn_sess_order order = zn_sess_window_classify(row->next_seq, h->seq, ZN_NODE_HOLD_WINDOW);
-    bool retry_inflight = row->write_inflight == h->seq;
-    bool blocked = row->write_inflight && !retry_inflight && order == ZN_SESS_IN_ORDER;
-    if (order == ZN_SESS_EARLY || blocked) {
-        /* FIFO: kept until its turn (the hold window, proto/session.h). */
-        if (!node_hold(n, h, body))
-            n->n_early++;
-        return;
-    }
-    if (order == ZN_SESS_TOO_EARLY) {
-        n->n_early++; /* beyond the window: dropped, the client retransmits */
-        return;
-    }
-    struct zn_zk_request req;
-    struct zn_zk_limits lim;
-    zn_zk_limits_default(&lim);
-    lim.data_bytes_max = (int32_t)n->cfg.limits.data_bytes_max;
-    int rc = zn_zk_request_decode(body.ptr, (size_t)body.len, &lim, &req);
-    if (rc == 0 && node_is_watch_op(req.type)) {
-        rc = node_watch_request(n, row, &req);
-        node_reply_error(n, row, h->seq, rc); /* header only; err 0 on success */
-        if (order == ZN_SESS_IN_ORDER)
-            row->next_seq++;
-        return;
-    }
-    struct zn_op op;
-    if (rc == 0)
-        rc = zn_zkconv_op(&req, n->conv, &op);
-    if (rc) {
-        /* Malformed or not executable: answered now, in order (ZooKeeper answers the same). */
-        node_reply_error(n, row, h->seq, rc == ZN_EPROTO ? ZN_EMARSHALLING : rc);
-        if (order == ZN_SESS_IN_ORDER)
-            row->next_seq++;
-        return;
-    }
-    if (node_is_logged(req.type)) {
-        if (order == ZN_SESS_DUPLICATE && !retry_inflight && node_rcache_resend(n, row, h->seq))
-            return; /* its reply was lost: the same reply again */
-        if (order == ZN_SESS_IN_ORDER)
-            row->write_inflight = h->seq;
-        if (n->role == ZN_RAFT_LEADER) {
-            struct zn_entry e = {.type = ZN_ENTRY_CLIENT,
-                                 .session = row->id,
-                                 .cxid = (int32_t)(uint32_t)h->seq,
-                                 .op = op};
-            node_propose_entry(n, &e);
-        } else {
-            struct zn_nodemsg m = {.kind = ZN_NODEMSG_FORWARD, .origin = n->self};
-            m.u.fwd.op = ZN_FWD_WRITE;
-            m.u.fwd.flags = h->flags;
-            m.u.fwd.session = row->id;
-            m.u.fwd.seq = h->seq;
-            m.u.fwd.zxid = h->zxid;
-            m.u.fwd.request = body;
-            node_forward(n, &m);
-        }
-        return;
-    }
-    uint64_t applied = zn_store_applied_zxid(n->store);
-    uint64_t seen = h->zxid > row->last_zxid ? h->zxid : row->last_zxid;
-    bool linearizable = (h->flags & ZN_SESS_F_LINEARIZABLE) != 0;
-    if ((linearizable || seen > applied) && order == ZN_SESS_IN_ORDER) {
-        /* Park it: a linearizable read waits for a read index (ReadIndex, Raft dissertation
-         * 6.4) and then for apply to reach it; a read ahead of this node's apply waits for
-         * the apply (rule 3). Later requests of the session wait behind it (FIFO). */
-        struct zn_parked *again = node_parked_find(n, row->id, h->seq);
-        if (again) {
-            /* A retransmission: ask again if the read index never came (lost, no leader). */
-            if (again->need_index == UINT64_MAX && again->token == 0)
-                node_request_read_index(n, again);
-            return;
-        }
-        struct zn_parked *p = node_park(n, row->id, h->seq, body, linearizable ? UINT64_MAX : seen);
-        if (!p) {
-            n->n_behind++;
-            return;
-        }
-        row->write_inflight = h->seq;
-        if (linearizable)
-            node_request_read_index(n, p);
-        return;
-    }
-    if (seen > applied) {
-        n->n_behind++; /* a duplicate ahead of apply: its retry comes later */
-        return;
-    }
-    node_serve_read(n, row, h->seq, &op);
-    if (order == ZN_SESS_IN_ORDER)
-        row->next_seq++;
-}
-
-static void node_on_client(struct zn_node *n, const struct zn_dp_addr *from, const uint8_t *data,
-                           uint32_t len)
-{
-    struct zn_sess_hdr h;
-    struct zn_bytes body;
-    if (zn_sess_decode(data, len, ZN_SESS_TO_SERVER, &h, &body) != 0) {
-        n->n_client_dropped++;
-        return;
-    }
-    switch (h.kind) {
-    case ZN_SESS_CONNECT:
-        node_handle_connect(n, from, &h, body);
-        break;
-    case ZN_SESS_REQUEST:
-        node_handle_request(n, from, &h, body);
-        break;
-    case ZN_SESS_PING:
-    case ZN_SESS_ACK: {
-        struct zn_session_row *row = zn_sessions_find(&n->sess, h.session_id);
-        if (!row || !(row->flags & ZN_SESSIONS_F_OWNED)) {
-            node_send_refused(n, from->ip, from->port, h.session_id,
-                              row ? ZK_SESSIONMOVED : ZK_SESSIONEXPIRED);
-            return;
-        }
-        zn_sessions_heard(&n->sess, row, node_now(n));
-        if (h.kind == ZN_SESS_ACK) {
-            static uint32_t released[256];
-            uint32_t k;
-            while ((k = zn_sessions_event_ack(&n->sess, row, h.ack, released, 256)) > 0)
-                for (uint32_t i = 0; i < k; i++)
-                    node_event_free(n, released[i]);
-            node_flush_delayed(n, row);
-            return;
-        }
-        struct zn_sess_hdr p = {.kind = ZN_SESS_PONG,
-                                .leader = n->leader,
-                                .session_id = row->id,
-                                .ack = row->next_seq - 1,
-                                .zxid = zn_store_applied_zxid(n->store)};
-        node_send_client(n, from->ip, from->port, &p, NULL, 0);
-        break;
-    }
-    default:
-        n->n_client_dropped++;
     }
 }
 
@@ -2129,310 +1103,6 @@ int zn_node_ctrl_expire(struct zn_node *n, struct zn_dp_lcore *lc, uint64_t time
 }
 
 /* ---- recovery and set-up -------------------------------------------------------------------- */
-
-/* ---- recovery from a snapshot file ---------------------------------------------------------- */
-
-struct node_membuf {
-    uint8_t *p;
-    size_t len;
-    size_t cap;
-    size_t pos;
-};
-
-static int node_membuf_put(void *ctx, const void *buf, size_t len)
-{
-    struct node_membuf *m = ctx;
-    if (m->len + len > m->cap)
-        return ZN_ECORRUPT;
-    memcpy(m->p + m->len, buf, len);
-    m->len += len;
-    return 0;
-}
-
-static long node_membuf_get(void *ctx, void *buf, size_t len)
-{
-    struct node_membuf *m = ctx;
-    size_t k = m->len - m->pos < len ? m->len - m->pos : len;
-    memcpy(buf, m->p + m->pos, k);
-    m->pos += k;
-    return (long)k;
-}
-
-static uint64_t node_be(const uint8_t *p, unsigned bytes)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-/*
- * The store has no accessor for session passwords, which a node needs to accept a reconnect;
- * they are in the snapshot stream's session section (store/snapshot.h format), read here from
- * the already validated body.
- */
-static void node_track_snapshot_sessions(struct zn_node *n, const uint8_t *b, size_t len)
-{
-    size_t off = 8 + 4 + 4 + 8 + 8 + 8;
-    if (len < off + 8)
-        return;
-    uint64_t count = node_be(b + off, 8);
-    off += 8;
-    uint64_t now = node_now(n);
-    for (uint64_t i = 0; i < count && off + 8 + 4 + 16 + 1 + 4 + 4 <= len; i++) {
-        uint64_t id = node_be(b + off, 8);
-        uint32_t timeout = (uint32_t)node_be(b + off + 8, 4);
-        const uint8_t *pw = b + off + 12;
-        uint32_t rlen = (uint32_t)node_be(b + off + 12 + 16 + 1 + 4, 4);
-        off += 12 + 16 + 1 + 4 + 4 + rlen;
-        struct zn_session_row *row;
-        if (zn_sessions_add(&n->sess, id, ZN_SESSIONS_F_TRACKED, timeout, now, &row) == 0)
-            memcpy(row->passwd, pw, 16);
-    }
-}
-
-/* Load the newest verified snapshot file into the store. 0 (info->index = 0 when none), or a
- * refusal with err filled. */
-static int node_load_snapshot(struct zn_node *n, struct zn_snapfile_info *info, char *err,
-                              size_t err_len)
-{
-    memset(info, 0, sizeof(*info));
-    size_t cap = 1u << 16;
-    uint8_t *buf = malloc(cap);
-    if (!buf)
-        return ZN_ENOMEM;
-    struct zn_disk_report rep;
-    memset(&rep, 0, sizeof(rep));
-    int rc = zn_snapfile_latest(&n->disk, n->cfg.node.cluster_id, n->self, buf, cap, info, &rep);
-    if (rc == ZN_ENOENT) {
-        free(buf);
-        memset(info, 0, sizeof(*info));
-        return 0;
-    }
-    if (rc) {
-        node_errf(err, err_len, "snapshot files refused: %s (file %s, offset %llu): %s",
-                  zn_strerror(rc), rep.file, (unsigned long long)rep.offset, rep.message);
-        free(buf);
-        return rc;
-    }
-    if (rep.code)
-        ZN_WARN("node", "snapshot %s skipped: %s", rep.file, rep.message);
-    struct node_membuf m = {.p = malloc(info->body_bytes ? info->body_bytes : 1),
-                            .cap = info->body_bytes};
-    rc = m.p ? zn_snapfile_read(&n->disk, info, buf, cap, node_membuf_put, &m, &rep) : ZN_ENOMEM;
-    free(buf);
-    struct zn_store *loaded = NULL;
-    if (!rc) {
-        struct zn_store_config sc = {.data_size_max = (uint32_t)n->cfg.limits.data_bytes_max};
-        rc = zn_snapshot_load(&sc, node_membuf_get, &m, &loaded);
-    }
-    if (rc) {
-        node_errf(err, err_len, "snapshot %s (index %llu) does not load: %s %s", info->name,
-                  (unsigned long long)info->index, zn_strerror(rc), rep.message);
-        free(m.p);
-        return rc;
-    }
-    zn_store_destroy(n->store);
-    n->store = loaded;
-    node_track_snapshot_sessions(n, m.p, m.len);
-    free(m.p);
-    ZN_INFO("node", "loaded snapshot %s: index %llu, term %llu, zxid %llu, %u sessions", info->name,
-            (unsigned long long)info->index, (unsigned long long)info->term,
-            (unsigned long long)zn_store_applied_zxid(n->store), n->sess.count);
-    return 0;
-}
-
-/* ---- snapshot transfer (InstallSnapshot) ----------------------------------------------------- */
-
-/* Leader: the body of snapshot `index` in memory (read once from its file per snapshot). */
-static int node_send_snap_cache(struct zn_node *n, uint64_t index)
-{
-    if (n->send_snap.p && n->send_snap.index == index)
-        return 0;
-    free(n->send_snap.p);
-    memset(&n->send_snap, 0, sizeof(n->send_snap));
-    size_t cap = 1u << 16;
-    uint8_t *buf = malloc(cap);
-    struct zn_snapfile_info info;
-    struct zn_disk_report rep;
-    memset(&rep, 0, sizeof(rep));
-    int rc =
-        buf ? zn_snapfile_latest(&n->disk, n->cfg.node.cluster_id, n->self, buf, cap, &info, &rep)
-            : ZN_ENOMEM;
-    if (!rc && info.index != index)
-        rc = ZN_ESTALE;
-    struct node_membuf m = {0};
-    if (!rc) {
-        m.p = malloc(info.body_bytes ? info.body_bytes : 1);
-        m.cap = info.body_bytes;
-        rc = m.p ? zn_snapfile_read(&n->disk, &info, buf, cap, node_membuf_put, &m, &rep)
-                 : ZN_ENOMEM;
-    }
-    free(buf);
-    if (rc) {
-        free(m.p);
-        ZN_WARN("node", "cannot read snapshot %llu to send: %s %s", (unsigned long long)index,
-                zn_strerror(rc), rep.message);
-        return rc;
-    }
-    n->send_snap.p = m.p;
-    n->send_snap.len = m.len;
-    n->send_snap.index = index;
-    return 0;
-}
-
-static void node_snapshot_chunk_request(struct zn_node *n, const struct zn_raft_chunk_request *q)
-{
-    if (node_send_snap_cache(n, q->index) != 0 || q->offset > n->send_snap.len)
-        return;
-    uint64_t rest = n->send_snap.len - q->offset;
-    uint32_t len = rest < q->max_bytes ? (uint32_t)rest : q->max_bytes;
-    struct zn_release *r = calloc(1, sizeof(*r));
-    ZN_ASSERT(r != NULL);
-    r->kind = ZN_REL_CHUNK;
-    r->chunk_to = q->to;
-    r->chunk_last = q->offset + len >= n->send_snap.len;
-    r->chunk_len = len;
-    r->chunk_offset = q->offset;
-    r->snap_index = q->index;
-    if (q->offset == 0)
-        ZN_INFO("node", "sending snapshot %llu (%llu bytes) to node %u",
-                (unsigned long long)q->index, (unsigned long long)n->send_snap.len, q->to);
-    node_relq_push(n, r); /* delivered by the wal stage: never step inside a step */
-}
-
-static int node_wal_reopen_cb(void *ctx, const struct zn_wal_entry *we)
-{
-    (void)ctx;
-    (void)we;
-    return 0; /* entries after an installed snapshot were truncated; nothing to load */
-}
-
-/* Follower: the whole snapshot arrived. Make it durable, restart the log after it, swap the
- * tree. Blocking (file writes and fsyncs on the lcore): a rare event on a lagging follower. */
-static void node_install_finish(struct zn_node *n)
-{
-    uint64_t index = n->inst.index, term = n->inst.term;
-    struct node_membuf m = {.p = n->inst.p, .len = n->inst.len, .cap = n->inst.cap};
-    struct zn_store_config sc = {.data_size_max = (uint32_t)n->cfg.limits.data_bytes_max};
-    struct zn_store *loaded = NULL;
-    int rc = zn_snapshot_load(&sc, node_membuf_get, &m, &loaded);
-    if (rc) {
-        ZN_ERROR("node", "received snapshot %llu does not load: %s", (unsigned long long)index,
-                 zn_strerror(rc));
-        return;
-    }
-    size_t cap = 1u << 20;
-    void *stage = malloc(cap);
-    struct zn_snapfile_writer sw;
-    struct zn_snapfile_info info;
-    rc = stage ? zn_snapfile_begin(&sw, &n->disk, n->cfg.node.cluster_id, n->self, index, term,
-                                   n->cfg.snapshot.retain, stage, cap)
-               : ZN_ENOMEM;
-    if (!rc) {
-        rc = zn_snapfile_sink(&sw, n->inst.p, n->inst.len);
-        if (rc)
-            zn_snapfile_abort(&sw);
-        else
-            rc = zn_snapfile_commit(&sw, &info);
-    }
-    free(stage);
-    if (rc) {
-        ZN_ERROR("node", "received snapshot %llu cannot be made durable: %s",
-                 (unsigned long long)index, zn_strerror(rc));
-        zn_store_destroy(loaded);
-        return;
-    }
-    /* The log restarts after the snapshot: drop what follows it, reopen behind it. */
-    zn_wal_flush(n->wal);
-    node_wal_wait_idle(n);
-    if (zn_wal_last_index(n->wal) > index && zn_wal_first_index(n->wal) <= index + 1)
-        zn_wal_truncate_suffix(n->wal, index + 1);
-    zn_wal_close(n->wal);
-    n->wal = NULL;
-    struct zn_wal_config wc = {
-        .disk = &n->disk,
-        .alloc = {node_alloc, node_release_mem, NULL},
-        .cluster_id = n->cfg.node.cluster_id,
-        .node_id = n->self,
-        .segment_bytes = n->cfg.wal.segment_bytes,
-        .snapshot_index = index,
-        .snapshot_term = term,
-        .commit_hint = 0, /* the snapshot itself vouches for everything up to index */
-        .allow_repair = false,
-        .hardstate = &n->hsf,
-    };
-    struct zn_wal_recovery rec;
-    memset(&rec, 0, sizeof(rec));
-    rc = zn_wal_open(&n->wal, &wc, node_wal_reopen_cb, NULL, &rec);
-    if (rc)
-        zn_panic("WAL reopen after snapshot %llu failed: %s (%s)", (unsigned long long)index,
-                 zn_strerror(rc), rec.report.message);
-    if (n->snap) {
-        pthread_join(n->snap_thread, NULL);
-        zn_snapshot_end(n->store, n->snap);
-        n->snap = NULL;
-    }
-    zn_store_destroy(n->store);
-    n->store = loaded;
-    /* Sessions: the snapshot's set replaces the tracked set. */
-    for (uint32_t i = 0; i < n->sess.capacity; i++)
-        if (n->sess.rows[i].id)
-            n->sess.rows[i].flags &= (uint8_t)~ZN_SESSIONS_F_TRACKED;
-    node_track_snapshot_sessions(n, n->inst.p, n->inst.len);
-    uint64_t gone[64];
-    uint32_t n_gone = 0;
-    for (uint32_t i = 0; i < n->sess.capacity && n_gone < 64; i++)
-        if (n->sess.rows[i].id && !(n->sess.rows[i].flags & ZN_SESSIONS_F_TRACKED))
-            gone[n_gone++] = n->sess.rows[i].id;
-    for (uint32_t i = 0; i < n_gone; i++)
-        node_session_forget(n, gone[i], ZN_SESSIONS_F_OWNED);
-    n->applied_index = index;
-    if (n->apply_to < index)
-        n->apply_to = index;
-    n->last_snap_index = index;
-    ZN_INFO("node",
-            "installed snapshot %llu (term %llu, %llu bytes) from the leader; log "
-            "restarts at %llu",
-            (unsigned long long)index, (unsigned long long)term, (unsigned long long)n->inst.len,
-            (unsigned long long)index + 1);
-    free(n->inst.p);
-    memset(&n->inst, 0, sizeof(n->inst));
-    struct zn_release *r = calloc(1, sizeof(*r));
-    ZN_ASSERT(r != NULL);
-    r->kind = ZN_REL_INSTALLED;
-    r->snap_index = index;
-    r->snap_term = term;
-    node_relq_push(n, r);
-}
-
-static void node_install_chunk(struct zn_node *n, const struct zn_raft_install *in)
-{
-    if (in->offset == 0) {
-        n->inst.len = 0;
-        n->inst.index = in->index;
-        n->inst.term = in->term;
-        ZN_INFO("node", "receiving snapshot %llu from node %u", (unsigned long long)in->index,
-                in->from);
-    }
-    if (in->index != n->inst.index || in->offset != n->inst.len)
-        return; /* out of order: the core asks again */
-    if (n->inst.len + in->len > n->inst.cap) {
-        uint64_t cap = n->inst.cap ? n->inst.cap : 1u << 20;
-        while (cap < n->inst.len + in->len)
-            cap *= 2;
-        uint8_t *p = realloc(n->inst.p, cap);
-        if (!p)
-            return;
-        n->inst.p = p;
-        n->inst.cap = cap;
-    }
-    memcpy(n->inst.p + n->inst.len, in->data, in->len);
-    n->inst.len += in->len;
-    if (in->last)
-        node_install_finish(n);
-}
-
 struct node_recover_ctx {
     struct zn_node *n;
     uint64_t commit_hint;

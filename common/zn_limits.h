@@ -236,4 +236,54 @@ _Static_assert(ZN_RAFT_BATCH_ENTRIES_MAX < ZN_RAFT_LOG_ENTRIES_MAX, "a batch fit
 _Static_assert(ZN_RAFT_SNAPSHOT_CHUNK_MAX_BYTES < ZN_MSG_SIZE_MAX_BYTES,
                "a snapshot chunk fits one peer message");
 
+/* ---- node (zincd) -------------------------------------------------------------------------- */
+
+/* Identities forwarded with a write (a session's auth ids: ZooKeeper clients add one or two). */
+#define ZN_NODE_FWD_IDS_MAX 16u
+/* Bytes of one identity's scheme or id: digest ids are user:base64(sha1) (< 300 bytes). */
+#define ZN_NODE_IDENT_BYTES_MAX 1024u
+/* Sessions per TOUCH batch: 12 bytes each, so a batch stays under 48 KiB (33 segments); a node
+ * with more clients sends several batches per interval. */
+#define ZN_NODE_TOUCH_BATCH_MAX 4096u
+/* Unacknowledged events held per session: a session whose queue overflows is closed (its client
+ * is not reading; ZooKeeper drops such a connection too). */
+#define ZN_NODE_EVENTS_PER_SESSION_MAX 1024u
+/* Early requests held per session while a gap fills (zn_sess_window_classify's window). */
+#define ZN_NODE_HOLD_WINDOW 64u
+_Static_assert(ZN_NODE_FWD_IDS_MAX * 2u * (ZN_NODE_IDENT_BYTES_MAX + 4u) <
+                   ZN_MSG_OVERHEAD_MAX_BYTES,
+               "forwarded identities fit in the message overhead");
+_Static_assert(ZN_NODE_TOUCH_BATCH_MAX * 12u + 8u < ZN_MSG_OVERHEAD_MAX_BYTES,
+               "a TOUCH batch is small");
+_Static_assert(ZN_NODE_HOLD_WINDOW <= ZN_NODE_EVENTS_PER_SESSION_MAX, "windows are small");
+/* New-session CONNECTs waiting for their SESSION_CREATE entry to apply on one node (each is a
+ * client connecting right now; more are refused with THROTTLEDOP and retried by the client). */
+#define ZN_NODE_PENDING_CONNECTS_MAX 256u
+/* Release items (acks waiting for durability, local messages) queued for the wal stage: at most
+ * two WAL batches' worth of deferred items can be harvested before the stage drains them. */
+#define ZN_NODE_RELEASE_QUEUE_MAX (2u * ZN_WAL_BATCH_WAITERS_MAX)
+/* Entries decoded from one AppendEntries message: the consensus batch limit's default (256)
+ * with room for a peer configured up to 16x larger. */
+#define ZN_NODE_RX_ENTRIES_MAX 4096u
+/* Watch events held until acked, for all sessions of a node (each session at most
+ * ZN_NODE_EVENTS_PER_SESSION_MAX). */
+#define ZN_NODE_EVENT_POOL 65536u
+/* Reads waiting for a read index or for apply, per node; and ReadIndex requests other nodes
+ * forwarded to the leader (a slot is reused after 4096 newer ones: the origin retries). */
+#define ZN_NODE_PARKED_READS_MAX 4096u
+#define ZN_NODE_REMOTE_READS_MAX 4096u
+/* Requests held until their turn (hold window) and replies held behind unacked events, per
+ * node: 64 sessions with a full window each; beyond, the client's retransmission retries. */
+#define ZN_NODE_HELD_MAX            4096u
+#define ZN_NODE_DELAYED_REPLIES_MAX 4096u
+/* Recent write replies kept for retransmissions (direct-mapped, power of two), and the largest
+ * reply kept (write replies are a path and a Stat; a large multi reply is not cached). */
+#define ZN_NODE_REPLY_CACHE_SLOTS     16384u
+#define ZN_NODE_REPLY_CACHE_BYTES_MAX 4096u
+_Static_assert((ZN_NODE_REPLY_CACHE_SLOTS & (ZN_NODE_REPLY_CACHE_SLOTS - 1)) == 0,
+               "the reply cache is indexed by a mask");
+_Static_assert(ZN_NODE_HELD_MAX >= ZN_NODE_HOLD_WINDOW, "one full window fits");
+_Static_assert(ZN_CLIENT_INFLIGHT_MAX <= ZN_NODE_HOLD_WINDOW,
+               "the node holds everything a client may have in flight");
+
 #endif /* ZN_LIMITS_H */

@@ -1,0 +1,289 @@
+/*
+ * internal.h - what the files of the running node share (node.c, node_session.c,
+ * node_snapshot.c): struct zn_node, the release items, and the functions each file offers the
+ * others. Everything here runs on the lcore that owns the node unless a function says
+ * otherwise.
+ */
+#ifndef ZN_NODE_INTERNAL_H
+#define ZN_NODE_INTERNAL_H
+
+#include "node/node.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <urcu-qsbr.h>
+#include "common/zn_assert.h"
+#include "common/zn_err.h"
+#include "common/zn_log.h"
+#include "consensus/codec.h"
+#include "consensus/raft.h"
+#include "dataplane/zn_dp_msg.h"
+#include "dataplane/zn_dp_port.h"
+#include "dataplane/zn_dp_stack.h"
+#include "dataplane/zn_udp.h"
+#include "node/nodemsg.h"
+#include "node/sessions.h"
+#include "node/zkconv.h"
+#include "proto/session.h"
+#include "proto/zk.h"
+#include "store/disk.h"
+#include "store/entry.h"
+#include "store/hardstate.h"
+#include "store/reply.h"
+#include "store/snapfile.h"
+#include "store/snapshot.h"
+#include "store/store.h"
+#include "store/wal.h"
+#include "store/watch.h"
+
+/* Times (capacities are in common/zn_limits.h, "node" section). */
+#define ZN_NS_PER_MS     1000000ull
+#define ZN_WAL_WAIT_NS   (10ull * 1000 * ZN_NS_PER_MS) /* a WAL batch not durable by then: panic */
+#define ZN_TOUCH_MIN_NS  (20ull * ZN_NS_PER_MS)
+#define ZN_EVENT_RTO_NS  (200ull * ZN_NS_PER_MS)
+#define ZN_PARK_NS       (2000ull * ZN_NS_PER_MS)
+#define ZN_EVENT_RETX_NS (50ull * ZN_NS_PER_MS)
+
+/* Messages released together once the WAL made everything up to persist_id durable. */
+enum zn_release_kind {
+    ZN_REL_MSGS = 0,      /* messages (and a persisted report) */
+    ZN_REL_CHUNK = 1,     /* leader: hand a snapshot chunk to the core (EV_SNAPSHOT_CHUNK) */
+    ZN_REL_INSTALLED = 2, /* follower: the received snapshot is durable (EV_SNAPSHOT_INSTALLED) */
+};
+
+struct zn_release {
+    uint64_t persist_id; /* 0: nothing to report (a local message only) */
+    uint8_t kind;        /* enum zn_release_kind */
+    uint8_t chunk_to;
+    uint8_t chunk_last;
+    uint32_t chunk_len;
+    uint64_t snap_index;
+    uint64_t snap_term;
+    uint64_t chunk_offset;
+    uint32_t n;
+    uint32_t len;
+    uint8_t data[]; /* n x {u8 to, u32 len (host order), len bytes of node message} */
+};
+
+/* A CONNECT for a new session waiting for its SESSION_CREATE entry to apply. */
+struct zn_pending_connect {
+    uint64_t id;
+    uint32_t ip;
+    uint16_t port;
+    uint64_t epoch;
+    uint8_t nonce[16];
+    uint32_t timeout_ms;
+    uint8_t passwd[ZN_NODEMSG_PASSWD_BYTES];
+    uint64_t next_seq;
+    uint64_t deadline_ns;
+};
+
+struct zn_node {
+    struct zn_config cfg;
+    const struct zn_clock *clock;
+    uint8_t self;
+    char state_dir[ZN_CONFIG_PATH_MAX + 16];
+    /* durable state */
+    struct zn_disk disk;
+    void *disk_mem;
+    bool disk_open;
+    struct zn_hardstate_file hsf;
+    bool hsf_open;
+    struct zn_wal *wal;
+    bool memory_mode;
+    /* consensus */
+    struct zn_raft *raft;
+    void *raft_mem;
+    struct zn_raft_conf conf;
+    uint64_t deadline_ns;
+    uint8_t role;
+    uint8_t leader;
+    uint64_t term;
+    uint64_t commit;
+    uint64_t apply_to;      /* highest index handed out for apply */
+    uint64_t applied_index; /* highest index applied (store entries or skipped no-ops) */
+    int64_t last_election_ms;
+    char last_election_reason[64];
+    bool snapshot_warned;
+    /* snapshots: taken by a background thread on a disk instance of its own */
+    struct zn_disk snap_disk;
+    void *snap_disk_mem;
+    bool snap_disk_open;
+    struct zn_snapshot *snap; /* running snapshot (store side), NULL when none */
+    pthread_t snap_thread;
+    _Atomic bool snap_done;
+    int snap_rc;
+    uint64_t snap_index; /* index and term of the running snapshot */
+    uint64_t snap_term;
+    uint64_t last_snap_index; /* newest durable snapshot */
+    uint64_t compact_pending; /* WAL compaction to run once the WAL is idle (0: none) */
+    struct zn_snapfile_info snap_info;
+    struct {
+        uint8_t *p; /* leader: body of the snapshot being sent to followers */
+        uint64_t len;
+        uint64_t index;
+    } send_snap;
+    struct {
+        uint8_t *p; /* follower: body being received */
+        uint64_t len;
+        uint64_t cap;
+        uint64_t index;
+        uint64_t term;
+    } inst;
+    /* store */
+    struct zn_store *store;
+    struct zn_watch_reg *watches;
+    /* encoded watch events held until acked: slot = the handle in the session's event queue */
+    struct {
+        uint8_t *p;
+        uint32_t len;
+    } * evbuf;
+    uint32_t *evfree;
+    uint32_t evfree_n;
+    uint64_t next_retx_ns;
+    uint64_t overflow_session; /* a session whose event queue overflowed during a fire */
+    uint64_t n_events;
+    /* network */
+    struct zn_udp *udp;
+    struct zn_dp_stack *stack; /* net.transport = dpdk */
+    struct zn_dp_port_info port;
+    bool eal_open;
+    bool port_open;
+    struct zn_dp_transport tr;
+    struct zn_dp_msgr *msgr;
+    bool msgr_open;
+    struct zn_dp_addr peer[ZN_NODE_ID_MAX + 1];
+    bool peer_known[ZN_NODE_ID_MAX + 1];
+    uint64_t peer_heard_ns[ZN_NODE_ID_MAX + 1]; /* last valid message from each peer */
+    /* sessions */
+    struct zn_sessions sess;
+    struct zn_pending_connect pend[ZN_NODE_PENDING_CONNECTS_MAX];
+    uint32_t touch_cursor;
+    uint64_t next_touch_ns;
+    bool draining;
+    /* release queue (items whose batch is durable, waiting for the wal stage) */
+    struct zn_release **relq;
+    uint32_t relq_head;
+    uint32_t relq_count;
+    /* buffers */
+    uint8_t *tx;  /* node messages and client messages */
+    uint8_t *enc; /* raft message / entry encoding */
+    struct zn_raft_entry *rx_entries;
+    struct zn_nodemsg_scratch *nm;
+    struct zn_zkconv_scratch *conv;
+    struct zn_wbuf rbuf;
+    /* reads waiting: for a read index (linearizable) and/or for apply to reach an index */
+    struct zn_parked {
+        uint64_t session;
+        uint64_t seq;
+        uint64_t need_index; /* serve once applied_index >= need_index; UINT64_MAX: unknown */
+        uint64_t token;      /* ReadIndex ctx while waiting for the index (leader-local) */
+        uint64_t deadline_ns;
+        uint8_t *req;
+        uint32_t len;
+    } * parked;
+    uint32_t n_parked;
+    uint64_t next_token;
+    /* requests held until their turn (the session's hold window) */
+    struct zn_held {
+        uint64_t session;
+        uint64_t seq;
+        uint8_t flags;
+        uint64_t zxid;
+        uint64_t deadline_ns;
+        uint8_t *req;
+        uint32_t len;
+    } * held;
+    uint32_t n_held;
+    /* Recent write replies as sent (header + body), so that a retransmission whose reply was
+     * lost is answered even after later writes of the session applied (the store keeps only
+     * the session's last reply). Direct-mapped by (session, seq); node-local, best effort. */
+    struct zn_cached_reply {
+        uint64_t session;
+        uint64_t seq;
+        uint32_t len;
+        uint8_t *msg;
+    } * rcache;
+    /* Replies held behind an unacknowledged event of the same connection ([R7]), in order. */
+    struct zn_delayed {
+        uint64_t session;
+        uint64_t order;
+        uint64_t zxid;
+        uint64_t seq;
+        bool cache;
+        uint32_t len;
+        uint8_t *msg;
+    } * delayed;
+    uint32_t n_delayed;
+    uint64_t delayed_order;
+    /* leader: ReadIndex requests forwarded by other nodes, by ctx */
+    struct {
+        uint64_t token;
+        uint8_t origin;
+        uint64_t session;
+        uint64_t seq;
+    } * remote_reads;
+    /* counters */
+    uint64_t n_forwarded, n_nacks, n_client_dropped, n_proposals, n_early, n_behind;
+    /* control message in flight (one at a time, management waits for it) */
+    struct zn_dp_ctrl ctrl;
+    struct zn_node_report *ctrl_rep;
+    uint8_t ctrl_to;
+    int ctrl_rc;
+};
+
+/* node.c */
+uint64_t node_now(const struct zn_node *n);
+int64_t node_realtime_ms(const struct zn_node *n);
+void node_errf(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void *node_alloc(void *ctx, size_t size);
+void node_release_mem(void *ctx, void *p, size_t size);
+uint64_t node_random_u64(void);
+void node_drop_delayed(struct zn_node *n, uint64_t session);
+void node_flush_delayed(struct zn_node *n, struct zn_session_row *row);
+int node_propose_entry(struct zn_node *n, struct zn_entry *e);
+int node_propose_session_create(struct zn_node *n, uint64_t id, uint32_t timeout_ms,
+                                const uint8_t *passwd);
+bool node_rcache_resend(struct zn_node *n, struct zn_session_row *row, uint64_t seq);
+void node_relq_push(struct zn_node *n, struct zn_release *r);
+void node_send_client(struct zn_node *n, uint32_t ip, uint16_t port, const struct zn_sess_hdr *h,
+                      const uint8_t *body, size_t body_len);
+void node_send_nodemsg(struct zn_node *n, uint8_t to, const struct zn_nodemsg *m);
+void node_send_refused(struct zn_node *n, uint32_t ip, uint16_t port, uint64_t session,
+                       int32_t zk_err);
+void node_send_reply(struct zn_node *n, struct zn_session_row *row, const struct zn_sess_hdr *h,
+                     const uint8_t *body, size_t body_len, bool cache);
+int node_step(struct zn_node *n, const struct zn_raft_event *ev);
+void node_wal_wait_idle(struct zn_node *n);
+
+/* node_session.c: the client session layer, watches, parked and held requests */
+void node_after_fire(struct zn_node *n);
+void node_drain_held(struct zn_node *n, struct zn_session_row *row);
+void node_emit(void *ctx, const struct zn_watch_event *ev);
+void node_on_client(struct zn_node *n, const struct zn_dp_addr *from, const uint8_t *data,
+                    uint32_t len);
+void node_parked_drop(struct zn_node *n, struct zn_parked *p);
+struct zn_parked *node_parked_find(struct zn_node *n, uint64_t session, uint64_t seq);
+void node_read_index_done(struct zn_node *n, uint64_t ctx, uint64_t index, bool ok);
+void node_retransmit_events(struct zn_node *n, uint64_t now);
+void node_send_connected(struct zn_node *n, struct zn_session_row *row, uint64_t zxid);
+void node_serve_read(struct zn_node *n, struct zn_session_row *row, uint64_t seq,
+                     const struct zn_op *op);
+void node_session_forget(struct zn_node *n, uint64_t id, uint8_t flags);
+
+/* node_snapshot.c: snapshots, recovery from a snapshot file, InstallSnapshot */
+void node_install_chunk(struct zn_node *n, const struct zn_raft_install *in);
+int node_load_snapshot(struct zn_node *n, struct zn_snapfile_info *info, char *err, size_t err_len);
+void node_maybe_compact(struct zn_node *n);
+void node_maybe_snapshot(struct zn_node *n);
+void node_snapshot_chunk_request(struct zn_node *n, const struct zn_raft_chunk_request *q);
+
+#endif /* ZN_NODE_INTERNAL_H */

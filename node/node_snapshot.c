@@ -1,0 +1,408 @@
+/*
+ * node_snapshot.c - snapshots of the tree (taken on the apply stage, written by a background
+ * thread), recovery from the newest snapshot file, and InstallSnapshot in both directions.
+ */
+#include "node/internal.h"
+
+static void *node_snapshot_thread(void *arg);
+static int node_membuf_put(void *ctx, const void *buf, size_t len);
+static long node_membuf_get(void *ctx, void *buf, size_t len);
+static uint64_t node_be(const uint8_t *p, unsigned bytes);
+static void node_track_snapshot_sessions(struct zn_node *n, const uint8_t *b, size_t len);
+static int node_send_snap_cache(struct zn_node *n, uint64_t index);
+static int node_wal_reopen_cb(void *ctx, const struct zn_wal_entry *we);
+static void node_install_finish(struct zn_node *n);
+
+/* ---- snapshots ------------------------------------------------------------------------------ */
+
+static void *node_snapshot_thread(void *arg)
+{
+    struct zn_node *n = arg;
+    rcu_register_thread(); /* a QSBR reader, online for the whole write (store/snapshot.h) */
+    size_t cap = 1u << 20;
+    void *buf = malloc(cap);
+    int rc = buf ? 0 : ZN_ENOMEM;
+    struct zn_snapfile_writer sw;
+    if (!rc)
+        rc = zn_snapfile_begin(&sw, &n->snap_disk, n->cfg.node.cluster_id, n->self, n->snap_index,
+                               n->snap_term, n->cfg.snapshot.retain, buf, cap);
+    if (!rc) {
+        rc = zn_snapshot_write(n->snap, zn_snapfile_sink, &sw);
+        if (rc)
+            zn_snapfile_abort(&sw);
+        else
+            rc = zn_snapfile_commit(&sw, &n->snap_info);
+    }
+    free(buf);
+    rcu_unregister_thread();
+    n->snap_rc = rc;
+    atomic_store_explicit(&n->snap_done, true, memory_order_release);
+    return NULL;
+}
+
+/* Apply stage: start a snapshot every [snapshot] interval_entries applied entries. */
+void node_maybe_snapshot(struct zn_node *n)
+{
+    if (n->snap) {
+        if (!atomic_load_explicit(&n->snap_done, memory_order_acquire))
+            return;
+        pthread_join(n->snap_thread, NULL);
+        zn_snapshot_end(n->store, n->snap);
+        n->snap = NULL;
+        if (n->snap_rc) {
+            ZN_ERROR("node", "snapshot at index %llu failed: %s (the log is kept)",
+                     (unsigned long long)n->snap_index, zn_strerror(n->snap_rc));
+            return;
+        }
+        n->last_snap_index = n->snap_index;
+        struct zn_raft_event ev = {.type = ZN_RAFT_EV_SNAPSHOT_TAKEN, .now_ns = node_now(n)};
+        ev.snapshot_taken.index = n->snap_index;
+        int rc = node_step(n, &ev);
+        n->compact_pending = n->snap_index;
+        ZN_INFO("node", "snapshot %s at index %llu (term %llu, %llu bytes) is durable%s%s",
+                n->snap_info.name, (unsigned long long)n->snap_index,
+                (unsigned long long)n->snap_term, (unsigned long long)n->snap_info.body_bytes,
+                rc ? "; consensus core: " : "", rc ? zn_strerror(rc) : "");
+        return;
+    }
+    if (n->applied_index < n->last_snap_index + n->cfg.snapshot.interval_entries ||
+        !n->snap_disk_open)
+        return;
+    uint64_t index = n->applied_index;
+    uint64_t term = zn_raft_term_at(n->raft, index);
+    if (term == 0)
+        return;
+    int rc = zn_snapshot_begin(n->store, &n->snap);
+    if (rc) {
+        n->snap = NULL;
+        return;
+    }
+    n->snap_index = index;
+    n->snap_term = term;
+    atomic_store(&n->snap_done, false);
+    if (pthread_create(&n->snap_thread, NULL, node_snapshot_thread, n) != 0) {
+        zn_snapshot_end(n->store, n->snap);
+        n->snap = NULL;
+        ZN_ERROR("node", "cannot start the snapshot thread");
+        return;
+    }
+    ZN_INFO("node", "snapshot started at index %llu (zxid %llu)", (unsigned long long)index,
+            (unsigned long long)zn_store_applied_zxid(n->store));
+}
+
+/* WAL stage: compaction behind a durable snapshot, once the WAL is idle. */
+void node_maybe_compact(struct zn_node *n)
+{
+    if (!n->compact_pending || !zn_wal_idle(n->wal))
+        return;
+    int rc = zn_wal_compact(n->wal, n->compact_pending);
+    if (rc < 0)
+        ZN_WARN("node", "WAL compaction behind %llu: %s", (unsigned long long)n->compact_pending,
+                zn_strerror(rc));
+    else if (rc > 0)
+        ZN_INFO("node", "WAL compacted behind snapshot %llu: %d segments removed",
+                (unsigned long long)n->compact_pending, rc);
+    n->compact_pending = 0;
+}
+
+/* ---- recovery from a snapshot file ---------------------------------------------------------- */
+
+struct node_membuf {
+    uint8_t *p;
+    size_t len;
+    size_t cap;
+    size_t pos;
+};
+
+static int node_membuf_put(void *ctx, const void *buf, size_t len)
+{
+    struct node_membuf *m = ctx;
+    if (m->len + len > m->cap)
+        return ZN_ECORRUPT;
+    memcpy(m->p + m->len, buf, len);
+    m->len += len;
+    return 0;
+}
+
+static long node_membuf_get(void *ctx, void *buf, size_t len)
+{
+    struct node_membuf *m = ctx;
+    size_t k = m->len - m->pos < len ? m->len - m->pos : len;
+    memcpy(buf, m->p + m->pos, k);
+    m->pos += k;
+    return (long)k;
+}
+
+static uint64_t node_be(const uint8_t *p, unsigned bytes)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < bytes; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/*
+ * The store has no accessor for session passwords, which a node needs to accept a reconnect;
+ * they are in the snapshot stream's session section (store/snapshot.h format), read here from
+ * the already validated body.
+ */
+static void node_track_snapshot_sessions(struct zn_node *n, const uint8_t *b, size_t len)
+{
+    size_t off = 8 + 4 + 4 + 8 + 8 + 8;
+    if (len < off + 8)
+        return;
+    uint64_t count = node_be(b + off, 8);
+    off += 8;
+    uint64_t now = node_now(n);
+    for (uint64_t i = 0; i < count && off + 8 + 4 + 16 + 1 + 4 + 4 <= len; i++) {
+        uint64_t id = node_be(b + off, 8);
+        uint32_t timeout = (uint32_t)node_be(b + off + 8, 4);
+        const uint8_t *pw = b + off + 12;
+        uint32_t rlen = (uint32_t)node_be(b + off + 12 + 16 + 1 + 4, 4);
+        off += 12 + 16 + 1 + 4 + 4 + rlen;
+        struct zn_session_row *row;
+        if (zn_sessions_add(&n->sess, id, ZN_SESSIONS_F_TRACKED, timeout, now, &row) == 0)
+            memcpy(row->passwd, pw, 16);
+    }
+}
+
+/* Load the newest verified snapshot file into the store. 0 (info->index = 0 when none), or a
+ * refusal with err filled. */
+int node_load_snapshot(struct zn_node *n, struct zn_snapfile_info *info, char *err, size_t err_len)
+{
+    memset(info, 0, sizeof(*info));
+    size_t cap = 1u << 16;
+    uint8_t *buf = malloc(cap);
+    if (!buf)
+        return ZN_ENOMEM;
+    struct zn_disk_report rep;
+    memset(&rep, 0, sizeof(rep));
+    int rc = zn_snapfile_latest(&n->disk, n->cfg.node.cluster_id, n->self, buf, cap, info, &rep);
+    if (rc == ZN_ENOENT) {
+        free(buf);
+        memset(info, 0, sizeof(*info));
+        return 0;
+    }
+    if (rc) {
+        node_errf(err, err_len, "snapshot files refused: %s (file %s, offset %llu): %s",
+                  zn_strerror(rc), rep.file, (unsigned long long)rep.offset, rep.message);
+        free(buf);
+        return rc;
+    }
+    if (rep.code)
+        ZN_WARN("node", "snapshot %s skipped: %s", rep.file, rep.message);
+    struct node_membuf m = {.p = malloc(info->body_bytes ? info->body_bytes : 1),
+                            .cap = info->body_bytes};
+    rc = m.p ? zn_snapfile_read(&n->disk, info, buf, cap, node_membuf_put, &m, &rep) : ZN_ENOMEM;
+    free(buf);
+    struct zn_store *loaded = NULL;
+    if (!rc) {
+        struct zn_store_config sc = {.data_size_max = (uint32_t)n->cfg.limits.data_bytes_max};
+        rc = zn_snapshot_load(&sc, node_membuf_get, &m, &loaded);
+    }
+    if (rc) {
+        node_errf(err, err_len, "snapshot %s (index %llu) does not load: %s %s", info->name,
+                  (unsigned long long)info->index, zn_strerror(rc), rep.message);
+        free(m.p);
+        return rc;
+    }
+    zn_store_destroy(n->store);
+    n->store = loaded;
+    node_track_snapshot_sessions(n, m.p, m.len);
+    free(m.p);
+    ZN_INFO("node", "loaded snapshot %s: index %llu, term %llu, zxid %llu, %u sessions", info->name,
+            (unsigned long long)info->index, (unsigned long long)info->term,
+            (unsigned long long)zn_store_applied_zxid(n->store), n->sess.count);
+    return 0;
+}
+
+/* ---- snapshot transfer (InstallSnapshot) ----------------------------------------------------- */
+
+/* Leader: the body of snapshot `index` in memory (read once from its file per snapshot). */
+static int node_send_snap_cache(struct zn_node *n, uint64_t index)
+{
+    if (n->send_snap.p && n->send_snap.index == index)
+        return 0;
+    free(n->send_snap.p);
+    memset(&n->send_snap, 0, sizeof(n->send_snap));
+    size_t cap = 1u << 16;
+    uint8_t *buf = malloc(cap);
+    struct zn_snapfile_info info;
+    struct zn_disk_report rep;
+    memset(&rep, 0, sizeof(rep));
+    int rc =
+        buf ? zn_snapfile_latest(&n->disk, n->cfg.node.cluster_id, n->self, buf, cap, &info, &rep)
+            : ZN_ENOMEM;
+    if (!rc && info.index != index)
+        rc = ZN_ESTALE;
+    struct node_membuf m = {0};
+    if (!rc) {
+        m.p = malloc(info.body_bytes ? info.body_bytes : 1);
+        m.cap = info.body_bytes;
+        rc = m.p ? zn_snapfile_read(&n->disk, &info, buf, cap, node_membuf_put, &m, &rep)
+                 : ZN_ENOMEM;
+    }
+    free(buf);
+    if (rc) {
+        free(m.p);
+        ZN_WARN("node", "cannot read snapshot %llu to send: %s %s", (unsigned long long)index,
+                zn_strerror(rc), rep.message);
+        return rc;
+    }
+    n->send_snap.p = m.p;
+    n->send_snap.len = m.len;
+    n->send_snap.index = index;
+    return 0;
+}
+
+void node_snapshot_chunk_request(struct zn_node *n, const struct zn_raft_chunk_request *q)
+{
+    if (node_send_snap_cache(n, q->index) != 0 || q->offset > n->send_snap.len)
+        return;
+    uint64_t rest = n->send_snap.len - q->offset;
+    uint32_t len = rest < q->max_bytes ? (uint32_t)rest : q->max_bytes;
+    struct zn_release *r = calloc(1, sizeof(*r));
+    ZN_ASSERT(r != NULL);
+    r->kind = ZN_REL_CHUNK;
+    r->chunk_to = q->to;
+    r->chunk_last = q->offset + len >= n->send_snap.len;
+    r->chunk_len = len;
+    r->chunk_offset = q->offset;
+    r->snap_index = q->index;
+    if (q->offset == 0)
+        ZN_INFO("node", "sending snapshot %llu (%llu bytes) to node %u",
+                (unsigned long long)q->index, (unsigned long long)n->send_snap.len, q->to);
+    node_relq_push(n, r); /* delivered by the wal stage: never step inside a step */
+}
+
+static int node_wal_reopen_cb(void *ctx, const struct zn_wal_entry *we)
+{
+    (void)ctx;
+    (void)we;
+    return 0; /* entries after an installed snapshot were truncated; nothing to load */
+}
+
+/* Follower: the whole snapshot arrived. Make it durable, restart the log after it, swap the
+ * tree. Blocking (file writes and fsyncs on the lcore): a rare event on a lagging follower. */
+static void node_install_finish(struct zn_node *n)
+{
+    uint64_t index = n->inst.index, term = n->inst.term;
+    struct node_membuf m = {.p = n->inst.p, .len = n->inst.len, .cap = n->inst.cap};
+    struct zn_store_config sc = {.data_size_max = (uint32_t)n->cfg.limits.data_bytes_max};
+    struct zn_store *loaded = NULL;
+    int rc = zn_snapshot_load(&sc, node_membuf_get, &m, &loaded);
+    if (rc) {
+        ZN_ERROR("node", "received snapshot %llu does not load: %s", (unsigned long long)index,
+                 zn_strerror(rc));
+        return;
+    }
+    size_t cap = 1u << 20;
+    void *stage = malloc(cap);
+    struct zn_snapfile_writer sw;
+    struct zn_snapfile_info info;
+    rc = stage ? zn_snapfile_begin(&sw, &n->disk, n->cfg.node.cluster_id, n->self, index, term,
+                                   n->cfg.snapshot.retain, stage, cap)
+               : ZN_ENOMEM;
+    if (!rc) {
+        rc = zn_snapfile_sink(&sw, n->inst.p, n->inst.len);
+        if (rc)
+            zn_snapfile_abort(&sw);
+        else
+            rc = zn_snapfile_commit(&sw, &info);
+    }
+    free(stage);
+    if (rc) {
+        ZN_ERROR("node", "received snapshot %llu cannot be made durable: %s",
+                 (unsigned long long)index, zn_strerror(rc));
+        zn_store_destroy(loaded);
+        return;
+    }
+    /* The log restarts after the snapshot: drop what follows it, reopen behind it. */
+    zn_wal_flush(n->wal);
+    node_wal_wait_idle(n);
+    if (zn_wal_last_index(n->wal) > index && zn_wal_first_index(n->wal) <= index + 1)
+        zn_wal_truncate_suffix(n->wal, index + 1);
+    zn_wal_close(n->wal);
+    n->wal = NULL;
+    struct zn_wal_config wc = {
+        .disk = &n->disk,
+        .alloc = {node_alloc, node_release_mem, NULL},
+        .cluster_id = n->cfg.node.cluster_id,
+        .node_id = n->self,
+        .segment_bytes = n->cfg.wal.segment_bytes,
+        .snapshot_index = index,
+        .snapshot_term = term,
+        .commit_hint = 0, /* the snapshot itself vouches for everything up to index */
+        .allow_repair = false,
+        .hardstate = &n->hsf,
+    };
+    struct zn_wal_recovery rec;
+    memset(&rec, 0, sizeof(rec));
+    rc = zn_wal_open(&n->wal, &wc, node_wal_reopen_cb, NULL, &rec);
+    if (rc)
+        zn_panic("WAL reopen after snapshot %llu failed: %s (%s)", (unsigned long long)index,
+                 zn_strerror(rc), rec.report.message);
+    if (n->snap) {
+        pthread_join(n->snap_thread, NULL);
+        zn_snapshot_end(n->store, n->snap);
+        n->snap = NULL;
+    }
+    zn_store_destroy(n->store);
+    n->store = loaded;
+    /* Sessions: the snapshot's set replaces the tracked set. */
+    for (uint32_t i = 0; i < n->sess.capacity; i++)
+        if (n->sess.rows[i].id)
+            n->sess.rows[i].flags &= (uint8_t)~ZN_SESSIONS_F_TRACKED;
+    node_track_snapshot_sessions(n, n->inst.p, n->inst.len);
+    uint64_t gone[64];
+    uint32_t n_gone = 0;
+    for (uint32_t i = 0; i < n->sess.capacity && n_gone < 64; i++)
+        if (n->sess.rows[i].id && !(n->sess.rows[i].flags & ZN_SESSIONS_F_TRACKED))
+            gone[n_gone++] = n->sess.rows[i].id;
+    for (uint32_t i = 0; i < n_gone; i++)
+        node_session_forget(n, gone[i], ZN_SESSIONS_F_OWNED);
+    n->applied_index = index;
+    if (n->apply_to < index)
+        n->apply_to = index;
+    n->last_snap_index = index;
+    ZN_INFO("node",
+            "installed snapshot %llu (term %llu, %llu bytes) from the leader; log "
+            "restarts at %llu",
+            (unsigned long long)index, (unsigned long long)term, (unsigned long long)n->inst.len,
+            (unsigned long long)index + 1);
+    free(n->inst.p);
+    memset(&n->inst, 0, sizeof(n->inst));
+    struct zn_release *r = calloc(1, sizeof(*r));
+    ZN_ASSERT(r != NULL);
+    r->kind = ZN_REL_INSTALLED;
+    r->snap_index = index;
+    r->snap_term = term;
+    node_relq_push(n, r);
+}
+
+void node_install_chunk(struct zn_node *n, const struct zn_raft_install *in)
+{
+    if (in->offset == 0) {
+        n->inst.len = 0;
+        n->inst.index = in->index;
+        n->inst.term = in->term;
+        ZN_INFO("node", "receiving snapshot %llu from node %u", (unsigned long long)in->index,
+                in->from);
+    }
+    if (in->index != n->inst.index || in->offset != n->inst.len)
+        return; /* out of order: the core asks again */
+    if (n->inst.len + in->len > n->inst.cap) {
+        uint64_t cap = n->inst.cap ? n->inst.cap : 1u << 20;
+        while (cap < n->inst.len + in->len)
+            cap *= 2;
+        uint8_t *p = realloc(n->inst.p, cap);
+        if (!p)
+            return;
+        n->inst.p = p;
+        n->inst.cap = cap;
+    }
+    memcpy(n->inst.p + n->inst.len, in->data, in->len);
+    n->inst.len += in->len;
+    if (in->last)
+        node_install_finish(n);
+}

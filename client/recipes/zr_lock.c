@@ -382,6 +382,14 @@ int zr_queue_take(zn_handle *zh, const char *path, int timeout_ms, char *buf, in
         } else {
             rc = zn_get_children(zh, path, 0, &ch);
         }
+        if (rc == ZN_ENONODE) { /* no queue yet: create it and look again (the watch on
+                                   the missing node fires on session end at the latest) */
+            if (w)
+                zr_waiter_put(w);
+            if ((rc = zr_ensure_path(zh, path)) != 0)
+                return rc;
+            continue;
+        }
         if (rc != 0) {
             zn_strings_free(&ch);
             if (w)

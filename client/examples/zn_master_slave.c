@@ -186,7 +186,7 @@ int main(int argc, char **argv)
                 "[--kill9]\n");
         return 2;
     }
-    int num = atoi(argv[3]) >= 0 ? (int)strtol(argv[3], NULL, 10) : 0;
+    int num = (int)strtol(argv[3], NULL, 10);
     int seconds = (int)strtol(argv[4], NULL, 10);
     const char *style = argc > 5 ? argv[5] : "ring";
     const char *cid = argc > 6 ? argv[6] : "0";

@@ -4,8 +4,8 @@
  */
 #include "client/recipes/zr_internal.h"
 
-#include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,27 +87,28 @@ void zr_session_add(struct zr_session *s, struct zr_obj *o)
 
 /* ---- waiters ------------------------------------------------------------------------------ */
 
-struct zr_waiter *zr_waiter_new(void)
+static pthread_mutex_t waiters_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct zr_waiter *waiters;
+static uint64_t waiters_next_id;
+
+void zr_waiter_init(struct zr_waiter *w)
 {
-    struct zr_waiter *w = calloc(1, sizeof(*w));
-    if (w == NULL)
-        return NULL;
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cond, NULL);
-    w->refs = 2; /* the waiting thread and the watch */
-    return w;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    w->fired = false;
+    pthread_mutex_lock(&waiters_mu);
+    w->id = ++waiters_next_id;
+    w->next = waiters;
+    waiters = w;
+    pthread_mutex_unlock(&waiters_mu);
 }
 
-void zr_waiter_put(struct zr_waiter *w)
+void *zr_waiter_ctx(const struct zr_waiter *w)
 {
-    pthread_mutex_lock(&w->mu);
-    int left = --w->refs;
-    pthread_mutex_unlock(&w->mu);
-    if (left == 0) {
-        pthread_mutex_destroy(&w->mu);
-        pthread_cond_destroy(&w->cond);
-        free(w);
-    }
+    return (void *)(uintptr_t)w->id;
 }
 
 void zr_waiter_watch(zn_handle *zh, int type, int state, const char *path, void *ctx)
@@ -116,12 +117,47 @@ void zr_waiter_watch(zn_handle *zh, int type, int state, const char *path, void 
     (void)type;
     (void)state;
     (void)path;
-    struct zr_waiter *w = ctx;
-    pthread_mutex_lock(&w->mu);
-    w->fired = true;
-    pthread_cond_broadcast(&w->cond);
-    pthread_mutex_unlock(&w->mu);
-    zr_waiter_put(w);
+    uint64_t id = (uint64_t)(uintptr_t)ctx;
+    pthread_mutex_lock(&waiters_mu);
+    for (struct zr_waiter *w = waiters; w; w = w->next) {
+        if (w->id == id) {
+            w->fired = true;
+            pthread_cond_broadcast(&w->cond);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&waiters_mu);
+}
+
+int zr_waiter_wait(struct zr_waiter *w, int64_t deadline_ms)
+{
+    int rc = 0;
+    pthread_mutex_lock(&waiters_mu);
+    while (!w->fired) {
+        int64_t now = zr_now_ms();
+        if (now >= deadline_ms) {
+            rc = ZN_ETIMEDOUT;
+            break;
+        }
+        int64_t until = deadline_ms - now < 3600000 ? deadline_ms : now + 3600000;
+        struct timespec ts = {(time_t)(until / 1000), (long)(until % 1000) * 1000000L};
+        (void)pthread_cond_timedwait(&w->cond, &waiters_mu, &ts);
+    }
+    pthread_mutex_unlock(&waiters_mu);
+    return rc;
+}
+
+void zr_waiter_done(struct zr_waiter *w)
+{
+    pthread_mutex_lock(&waiters_mu);
+    for (struct zr_waiter **pp = &waiters; *pp; pp = &(*pp)->next) {
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&waiters_mu);
+    pthread_cond_destroy(&w->cond);
 }
 
 int64_t zr_now_ms(void)
@@ -133,31 +169,7 @@ int64_t zr_now_ms(void)
 
 int64_t zr_deadline(int timeout_ms)
 {
-    return timeout_ms < 0 ? INT64_MAX : zr_now_ms() + timeout_ms;
-}
-
-/* Wait for the watch to fire or the deadline. 0 or ZN_ETIMEDOUT. Drops the caller's ref. */
-int zr_waiter_wait(struct zr_waiter *w, int64_t deadline_ms)
-{
-    int rc = 0;
-    pthread_mutex_lock(&w->mu);
-    while (!w->fired) {
-        int64_t now = zr_now_ms();
-        if (now >= deadline_ms) {
-            rc = ZN_ETIMEDOUT;
-            break;
-        }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t wait_ms = deadline_ms - now < 3600000 ? deadline_ms - now : 3600000;
-        int64_t ns = ts.tv_nsec + wait_ms * 1000000;
-        ts.tv_sec += ns / 1000000000;
-        ts.tv_nsec = ns % 1000000000;
-        (void)pthread_cond_timedwait(&w->cond, &w->mu, &ts);
-    }
-    pthread_mutex_unlock(&w->mu);
-    zr_waiter_put(w);
-    return rc;
+    return timeout_ms < 0 ? INT64_MAX / 2 : zr_now_ms() + timeout_ms;
 }
 
 /* ---- paths and names ---------------------------------------------------------------------- */

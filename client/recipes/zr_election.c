@@ -143,13 +143,28 @@ static void yield_watch(zn_handle *zh, int type, int state, const char *path, vo
         (void)zn_awexists(zh, e->yield_path, yield_watch, e, on_yield_exists, e);
 }
 
+/* The yield node this candidate created when it asked for a hand-off: delete it only if it
+ * still holds our own request (version-checked), so a newer requester's set is not lost. */
+static void on_own_yield(int rc, const char *v, int32_t len, const struct zn_stat *st,
+                         const void *data)
+{
+    struct zr_election *e = (struct zr_election *)data;
+    if (rc != 0 || gone(e))
+        return;
+    if (v && len == (int32_t)strlen(e->name) && memcmp(v, e->name, (size_t)len) == 0 &&
+        st->version == 0)
+        (void)zn_adelete(e->s->zh, e->yield_path, st->version, NULL, NULL);
+    else
+        election_check(e);
+}
+
 static void on_yield_exists(int rc, const struct zn_stat *st, const void *data)
 {
     struct zr_election *e = (struct zr_election *)data;
     if (rc != 0 || gone(e))
         return;
     if (st->ephemeral_owner == zn_session_id(e->s->zh))
-        (void)zn_adelete(e->s->zh, e->yield_path, st->version, NULL, NULL); /* my old request */
+        (void)zn_aget(e->s->zh, e->yield_path, 0, on_own_yield, e); /* my old request? */
     else
         election_check(e); /* a request: the check decides whether it outranks this leader */
 }
@@ -181,6 +196,18 @@ static void on_yield_create(int rc, const char *path, const struct zn_stat *st, 
         (void)zn_aset(e->s->zh, e->yield_path, e->name, (int32_t)strlen(e->name), -1, NULL, NULL);
 }
 
+static void request_watch(zn_handle *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)zh;
+    (void)state;
+    (void)path;
+    struct zr_election *e = ctx;
+    if (type == ZN_EVENT_DELETED && !gone(e))
+        election_check(e);
+    else if (type != ZN_EVENT_SESSION && !gone(e))
+        (void)zn_awexists(zh, e->yield_path, request_watch, e, NULL, NULL);
+}
+
 static void on_leader_exists(int rc, const struct zn_stat *st, const void *data)
 {
     struct zr_election *e = (struct zr_election *)data;
@@ -192,8 +219,11 @@ static void on_leader_exists(int rc, const struct zn_stat *st, const void *data)
         become_leader(e, st->czxid, st->version); /* still ours (resumed after a suspension) */
         election_check(e);
     } else if (rc == 0) {
+        /* Ask the leader to yield, and watch the request: if it disappears before the hand-off
+         * (its creator - an earlier requester that became leader - removed it), ask again. */
         (void)zn_acreate(e->s->zh, e->yield_path, e->name, (int32_t)strlen(e->name),
                          &ZN_OPEN_ACL_UNSAFE, ZN_EPHEMERAL, 0, on_yield_create, e);
+        (void)zn_awexists(e->s->zh, e->yield_path, request_watch, e, NULL, NULL);
     }
 }
 

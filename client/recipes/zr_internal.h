@@ -31,18 +31,22 @@ struct zr_session {
 
 void zr_session_add(struct zr_session *s, struct zr_obj *o);
 
-/* A one-shot wake-up: refcounted by the waiting thread and the watch, which libzinc calls
- * exactly once (event, removal, or the session's end). */
+/* A one-shot wake-up living on the waiting thread's stack. The watch's context is the
+ * waiter's id, not its address: a process-wide registry maps ids to live waiters, so a watch
+ * that fires (or never fires, or is dropped by libzinc after a failed call) once the waiter
+ * is gone finds nothing and does nothing - no lifetime coupling to watch delivery. */
 struct zr_waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
+    struct zr_waiter *next;
+    uint64_t id;
     bool fired;
-    int refs;
+    pthread_cond_t cond;
 };
-struct zr_waiter *zr_waiter_new(void);
-void zr_waiter_put(struct zr_waiter *w);
+void zr_waiter_init(struct zr_waiter *w);
+void *zr_waiter_ctx(const struct zr_waiter *w);
 void zr_waiter_watch(zn_handle *zh, int type, int state, const char *path, void *ctx);
+/* 0 when the watch fired, ZN_ETIMEDOUT at the deadline. */
 int zr_waiter_wait(struct zr_waiter *w, int64_t deadline_ms);
+void zr_waiter_done(struct zr_waiter *w);
 
 int64_t zr_now_ms(void);
 int64_t zr_deadline(int timeout_ms);

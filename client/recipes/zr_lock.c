@@ -125,21 +125,15 @@ static int lock_acquire(zr_session *s, const char *path, char kind, int timeout_
         char pp[ZR_PATH_MAX];
         if ((rc = zr_join(pp, sizeof(pp), path, pred)) != 0)
             break;
-        struct zr_waiter *w = zr_waiter_new();
-        if (w == NULL) {
-            rc = ZN_ENOMEM;
-            break;
-        }
-        rc = zn_wexists(zh, pp, zr_waiter_watch, w, NULL);
-        if (rc == ZN_ENONODE) { /* gone already (the watch stays set, holding its ref) */
-            zr_waiter_put(w);
-            continue;
-        }
-        if (rc != 0) {
-            zr_waiter_put(w); /* ours; the watch's ref is kept in case it was registered */
-            break;
-        }
-        if ((rc = zr_waiter_wait(w, deadline)) != 0)
+        struct zr_waiter w;
+        zr_waiter_init(&w);
+        rc = zn_wexists(zh, pp, zr_waiter_watch, zr_waiter_ctx(&w), NULL);
+        if (rc == 0)
+            rc = zr_waiter_wait(&w, deadline);
+        else if (rc == ZN_ENONODE)
+            rc = 0; /* gone already: look again */
+        zr_waiter_done(&w);
+        if (rc != 0)
             break;
     }
     (void)zr_lock_release(l);
@@ -222,38 +216,31 @@ int zr_barrier_wait(zn_handle *zh, const char *path, int timeout_ms)
         return ZN_EBADARGUMENTS;
     int64_t deadline = zr_deadline(timeout_ms);
     for (;;) {
-        struct zr_waiter *w = zr_waiter_new();
-        if (w == NULL)
-            return ZN_ENOMEM;
-        int rc = zn_wexists(zh, path, zr_waiter_watch, w, NULL);
+        struct zr_waiter w;
+        zr_waiter_init(&w);
+        int rc = zn_wexists(zh, path, zr_waiter_watch, zr_waiter_ctx(&w), NULL);
         if (rc == ZN_ENONODE) {
-            zr_waiter_put(w);
+            zr_waiter_done(&w);
             return 0;
         }
-        if (rc != 0) {
-            zr_waiter_put(w);
-            return rc;
-        }
-        if ((rc = zr_waiter_wait(w, deadline)) != 0)
+        if (rc == 0)
+            rc = zr_waiter_wait(&w, deadline);
+        zr_waiter_done(&w);
+        if (rc != 0)
             return rc;
     }
 }
 
-/* Children of `path` other than "ready"; with a child watch on a fresh waiter in *wout. */
-static int count_members(zn_handle *zh, const char *path, struct zr_waiter **wout, int *count)
+static int count_members(zn_handle *zh, const char *path, struct zr_waiter *w, int *count)
 {
-    *wout = NULL;
-    struct zr_waiter *w = zr_waiter_new();
-    if (w == NULL)
-        return ZN_ENOMEM;
     struct zn_strings ch = {0, NULL};
-    int rc = zn_wget_children(zh, path, zr_waiter_watch, w, &ch);
+    int rc = w ? zn_wget_children(zh, path, zr_waiter_watch, zr_waiter_ctx(w), &ch)
+               : zn_get_children(zh, path, 0, &ch);
     *count = 0;
     for (int32_t i = 0; rc == 0 && i < ch.count; i++)
         if (strcmp(ch.data[i], "ready") != 0)
             (*count)++;
     zn_strings_free(&ch);
-    *wout = w;
     return rc;
 }
 
@@ -273,36 +260,27 @@ int zr_dbarrier_enter(zn_handle *zh, const char *path, const char *name, int cou
     if (rc != 0 && rc != ZN_ENODEEXISTS)
         return rc;
     for (;;) {
-        struct zr_waiter *w = zr_waiter_new();
-        if (w == NULL)
-            return ZN_ENOMEM;
-        rc = zn_wexists(zh, ready, zr_waiter_watch, w, NULL);
+        struct zr_waiter w;
+        zr_waiter_init(&w);
+        /* Watch "ready" (the last to arrive creates it), then count. */
+        rc = zn_wexists(zh, ready, zr_waiter_watch, zr_waiter_ctx(&w), NULL);
         if (rc == 0) {
-            zr_waiter_put(w);
+            zr_waiter_done(&w);
             return 0;
         }
-        if (rc != ZN_ENONODE) {
-            zr_waiter_put(w);
-            return rc;
-        }
-        struct zn_strings ch = {0, NULL};
-        rc = zn_get_children(zh, path, 0, &ch);
         int n = 0;
-        for (int32_t i = 0; rc == 0 && i < ch.count; i++)
-            if (strcmp(ch.data[i], "ready") != 0)
-                n++;
-        zn_strings_free(&ch);
-        if (rc != 0) {
-            zr_waiter_put(w);
-            return rc;
-        }
-        if (n >= count) {
-            zr_waiter_put(w);
+        if (rc == ZN_ENONODE)
+            rc = count_members(zh, path, NULL, &n);
+        if (rc == 0 && n >= count) {
+            zr_waiter_done(&w);
             rc = zn_create(zh, ready, NULL, -1, &ZN_OPEN_ACL_UNSAFE, ZN_PERSISTENT, 0, NULL, 0,
                            NULL);
             return rc == ZN_ENODEEXISTS ? 0 : rc;
         }
-        if ((rc = zr_waiter_wait(w, deadline)) != 0) {
+        if (rc == 0)
+            rc = zr_waiter_wait(&w, deadline);
+        zr_waiter_done(&w);
+        if (rc != 0) {
             (void)zn_delete(zh, me, -1);
             return rc;
         }
@@ -324,20 +302,19 @@ int zr_dbarrier_leave(zn_handle *zh, const char *path, const char *name, int tim
     if (rc != 0 && rc != ZN_ENONODE)
         return rc;
     for (;;) {
-        struct zr_waiter *w = NULL;
-        int n;
+        struct zr_waiter w;
+        zr_waiter_init(&w);
+        int n = 0;
         rc = count_members(zh, path, &w, &n);
-        if (rc != 0) {
-            if (w)
-                zr_waiter_put(w);
-            return rc;
-        }
-        if (n == 0) {
-            zr_waiter_put(w);
+        if (rc == 0 && n == 0) {
+            zr_waiter_done(&w);
             rc = zn_delete(zh, ready, -1);
             return rc == ZN_ENONODE ? 0 : rc;
         }
-        if ((rc = zr_waiter_wait(w, deadline)) != 0)
+        if (rc == 0)
+            rc = zr_waiter_wait(&w, deadline);
+        zr_waiter_done(&w);
+        if (rc != 0)
             return rc;
     }
 }
@@ -372,28 +349,21 @@ int zr_queue_take(zn_handle *zh, const char *path, int timeout_ms, char *buf, in
         return ZN_EBADARGUMENTS;
     int64_t deadline = zr_deadline(timeout_ms);
     for (;;) {
-        struct zr_waiter *w = NULL;
+        struct zr_waiter w;
+        zr_waiter_init(&w);
         struct zn_strings ch = {0, NULL};
-        int rc;
-        if (timeout_ms != 0) {
-            if ((w = zr_waiter_new()) == NULL)
-                return ZN_ENOMEM;
-            rc = zn_wget_children(zh, path, zr_waiter_watch, w, &ch);
-        } else {
-            rc = zn_get_children(zh, path, 0, &ch);
-        }
-        if (rc == ZN_ENONODE) { /* no queue yet: create it and look again (the watch on
-                                   the missing node fires on session end at the latest) */
-            if (w)
-                zr_waiter_put(w);
+        int rc = timeout_ms != 0
+                     ? zn_wget_children(zh, path, zr_waiter_watch, zr_waiter_ctx(&w), &ch)
+                     : zn_get_children(zh, path, 0, &ch);
+        if (rc == ZN_ENONODE) { /* no queue yet: create it and look again */
+            zr_waiter_done(&w);
             if ((rc = zr_ensure_path(zh, path)) != 0)
                 return rc;
             continue;
         }
         if (rc != 0) {
             zn_strings_free(&ch);
-            if (w)
-                zr_waiter_put(w);
+            zr_waiter_done(&w);
             return rc;
         }
         int32_t k = 0;
@@ -417,16 +387,15 @@ int zr_queue_take(zn_handle *zh, const char *path, int timeout_ms, char *buf, in
             if (rc == ZN_ENONODE)
                 continue;
             zn_strings_free(&ch);
-            if (w)
-                zr_waiter_put(w);
+            zr_waiter_done(&w);
             if (rc == 0)
                 *len = n;
             return rc;
         }
         zn_strings_free(&ch);
-        if (w == NULL)
-            return ZN_ENONODE;
-        if ((rc = zr_waiter_wait(w, deadline)) != 0)
+        rc = timeout_ms == 0 ? ZN_ENONODE : zr_waiter_wait(&w, deadline);
+        zr_waiter_done(&w);
+        if (rc != 0)
             return rc;
     }
 }

@@ -257,7 +257,9 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--n") == 0)
             ns = argv[i + 1];
         else if (strcmp(argv[i], "--failovers") == 0)
-            failovers = atoi(argv[i + 1]) > 0 ? (int)strtol(argv[i + 1], NULL, 10) : 5;
+            failovers = (int)strtol(argv[i + 1], NULL, 10);
+        if (failovers <= 0)
+            failovers = 5;
         else {
             fprintf(stderr, "usage: zr_failover_bench [--connect HOSTS] [--cluster-id ID] "
                             "[--n 3,10,30,60,100] [--failovers K]\n");

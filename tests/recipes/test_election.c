@@ -121,6 +121,19 @@ static void join(int i, const char *hosts)
     RT_CHECK(rc == 0, "join %d: %s", i, zn_strerror(rc));
 }
 
+static uint64_t live_events(void)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < g_n; i++) {
+        if (g_c[i].dead)
+            continue;
+        struct zn_client_stats st;
+        zn_get_stats(zr_session_handle(g_c[i].s), &st);
+        sum += st.events;
+    }
+    return sum;
+}
+
 static void mark_dead(int i)
 {
     pthread_mutex_lock(&g_mu);
@@ -129,14 +142,71 @@ static void mark_dead(int i)
     pthread_mutex_unlock(&g_mu);
 }
 
+/* Bully under racing joins: N candidates join at once from N threads with priorities 0..N-1;
+ * the highest must end up leading (every hand-off request survives the races between
+ * requesters), R rounds. */
+static void *race_join(void *arg)
+{
+    join((int)(intptr_t)arg, NULL);
+    return NULL;
+}
+
+static int bully_race(int n)
+{
+    style = ZR_ELECT_BULLY;
+    int64_t t0 = rt_now_us();
+    for (int round = 0; round < 5; round++) {
+        snprintf(dir, sizeof(dir), "/test-bully-race-%d-%d", round, (int)getpid());
+        memset(g_c, 0, sizeof(g_c));
+        g_n = 0;
+        g_last_token = 0;
+        if (env.fake) { /* a fresh fake cluster: its 64 session slots are not reused */
+            rt_env_fini(&env);
+            RT_CHECK(rt_env_init(&env) == 0, "environment");
+        }
+        pthread_t t[MAXC];
+        for (int i = 0; i < n; i++) {
+            g_c[i].prio = (uint32_t)i;
+            pthread_create(&t[i], NULL, race_join, (void *)(intptr_t)i);
+        }
+        for (int i = 0; i < n; i++)
+            pthread_join(t[i], NULL);
+        int64_t token = 0;
+        int rc = zr_election_wait_leader(g_c[n - 1].e, WAIT_MS, &token);
+        RT_CHECK(rc == 0, "round %d: the highest priority does not lead: %s", round,
+                 zn_strerror(rc));
+        for (int i = 0; i < n - 1; i++)
+            RT_CHECK(!zr_election_is_leader(g_c[i].e, NULL), "round %d: %d also leads", round, i);
+        for (int i = 0; i < n; i++) {
+            mark_dead(i);
+            zr_session_close(g_c[i].s);
+        }
+    }
+    pthread_mutex_lock(&g_mu);
+    int overlap = g_overlap;
+    pthread_mutex_unlock(&g_mu);
+    RT_CHECK(overlap == 0, "%d overlapping leaderships", overlap);
+    rt_env_fini(&env);
+    printf("PASS bully-race N=%d: 5 rounds of simultaneous joins, the highest priority leads "
+           "each time, no overlap (%.1f s)\n",
+           n, (rt_now_us() - t0) / 1e6);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "bully-race") == 0) {
+        RT_CHECK(rt_env_init(&env) == 0, "environment");
+        int n = (int)strtol(argv[2], NULL, 10);
+        RT_CHECK(n >= 2 && n <= MAXC, "N");
+        return bully_race(n);
+    }
     if (argc != 3) {
         fprintf(stderr, "usage: test_election ring|bully N\n");
         return 2;
     }
     style = strcmp(argv[1], "bully") == 0 ? ZR_ELECT_BULLY : ZR_ELECT_RING;
-    int n = atoi(argv[2]) > 0 ? (int)strtol(argv[2], NULL, 10) : 3;
+    int n = (int)strtol(argv[2], NULL, 10);
     RT_CHECK(n >= 3 && n <= MAXC, "N in 3..%d", MAXC);
     RT_CHECK(rt_env_init(&env) == 0, "environment");
     snprintf(dir, sizeof(dir), "/test-election-%s-%d-%d", argv[1], n, (int)getpid());
@@ -205,16 +275,25 @@ int main(int argc, char **argv)
         RT_CHECK(g_c[old].ended == 1, "old leader got ZR_ENDED");
         printf("  old leader's fenced writes rejected (expired session; stale token: ESTALE)\n");
     }
-    /* (2) close the leader's session. */
+    /* (2) close the leader's session: herd-free - the watch events delivered to all live
+     * candidates for this failover are 1 (Ring: the successor) or at most 2 (Bully: the
+     * next-ranked and the one watching the leader node). */
     {
         int old = lead;
         mark_dead(old);
+        uint64_t ev0 = live_events();
         RT_CHECK(zr_session_close(g_c[old].s) == 0, "close");
         lead = expected();
         int64_t t = wait_leader(lead);
         RT_CHECK(t > tok, "token order");
         tok = t;
-        printf("  after close of %d: leader %d token %lld\n", old, lead, (long long)tok);
+        rt_sleep_ms(100);
+        uint64_t ev = live_events() - ev0;
+        printf("  after close of %d: leader %d token %lld, %llu watch event(s) among %d "
+               "candidates\n",
+               old, lead, (long long)tok, (unsigned long long)ev, g_n);
+        RT_CHECK(ev >= 1 && ev <= (style == ZR_ELECT_RING ? 1u : 2u), "herd: %llu events",
+                 (unsigned long long)ev);
     }
     /* (3) crash (expire) the leader. */
     if (env.fake && expected() >= 0) {

@@ -258,14 +258,14 @@ int main(int argc, char **argv)
             ns = argv[i + 1];
         else if (strcmp(argv[i], "--failovers") == 0)
             failovers = (int)strtol(argv[i + 1], NULL, 10);
-        if (failovers <= 0)
-            failovers = 5;
         else {
             fprintf(stderr, "usage: zr_failover_bench [--connect HOSTS] [--cluster-id ID] "
                             "[--n 3,10,30,60,100] [--failovers K]\n");
             return 2;
         }
     }
+    if (failovers <= 0 || failovers > NMAX)
+        failovers = 5;
     if (rt_env_init(&env) != 0)
         return 1;
     printf("# failover: leader session closed -> new leader's first fenced write acked\n");

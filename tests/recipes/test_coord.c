@@ -139,6 +139,67 @@ static void test_lock(void)
     RT_CHECK(atomic_load(&max_holders) == 1, "mutual exclusion");
 }
 
+/* ---- a paused lock holder (fake node: its server muted past the session timeout) ---------- */
+
+static void test_lockpause(void)
+{
+    if (!env.fake) {
+        printf("lockpause: skipped (needs the fake node's mute and expiry)\n");
+        return;
+    }
+    char dir[160], reg[160];
+    snprintf(dir, sizeof(dir), "%s/plock", base);
+    snprintf(reg, sizeof(reg), "%s/preg", base);
+    zn_handle *ah = zr_session_handle(admin);
+    zr_session *s1, *s2;
+    RT_CHECK(rt_open(&env, env.host_a, 1500, &s1) == 0, "open on A");
+    RT_CHECK(rt_open(&env, env.host_b, 1500, &s2) == 0, "open on B");
+    zr_lock *l1, *l2;
+    RT_CHECK(zr_lock_acquire(s1, dir, 5000, &l1) == 0, "holder 1");
+    RT_CHECK(zr_register_write(zr_session_handle(s1), reg, zr_lock_node(l1), zr_lock_token(l1),
+                               "one", 3) == 0,
+             "holder 1 writes");
+    RT_CHECK(zr_lock_acquire(s2, dir, 200, &l2) == ZN_ETIMEDOUT, "holder 2 waits");
+    rt_mute_a(&env, true); /* holder 1 pauses */
+    for (int i = 0; i < 300 && zr_lock_valid(l1); i++)
+        rt_sleep_ms(10);
+    RT_CHECK(!zr_lock_valid(l1), "the paused holder's lock invalid on suspension");
+    RT_CHECK(rt_crash(&env, ah, dir, zn_session_id(zr_session_handle(s1))) >= 1, "expiry");
+    RT_CHECK(zr_lock_acquire(s2, dir, 5000, &l2) == 0, "holder 2 after the expiry");
+    RT_CHECK(zr_lock_token(l2) > zr_lock_token(l1), "tokens grow");
+    RT_CHECK(zr_register_write(zr_session_handle(s2), reg, zr_lock_node(l2), zr_lock_token(l2),
+                               "two", 3) == 0,
+             "holder 2 writes");
+    rt_mute_a(&env, false); /* holder 1 resumes and tries its write */
+    int rc = zr_register_write(zr_session_handle(s1), reg, zr_lock_node(l1), zr_lock_token(l1),
+                               "late", 4);
+    RT_CHECK(rc != 0, "the resumed holder's write was accepted");
+    struct zn_op op;
+    struct zn_op_result res[2];
+    memset(res, 0, sizeof(res));
+    zn_op_set(&op, reg, "late", 4, -1);
+    int rc2 = zr_fenced_multi(ah, zr_lock_node(l1), 1, &op, res);
+    zn_op_results_free(res, 2);
+    RT_CHECK(rc2 == ZN_ENONODE, "fenced on the old lock node: %s", zn_strerror(rc2));
+    int rc3 = zr_register_write(ah, reg, NULL, zr_lock_token(l1), "late", 4);
+    RT_CHECK(rc3 == ZN_ESTALE, "old token at the register: %s", zn_strerror(rc3));
+    int64_t t;
+    char v[8];
+    int32_t n = sizeof(v);
+    RT_CHECK(zr_register_read(ah, reg, &t, v, &n) == 0 && t == zr_lock_token(l2) && n == 3 &&
+                 memcmp(v, "two", 3) == 0,
+             "register holds holder 2's write");
+    printf("lockpause: paused holder invalid on suspension; after its expiry the next holder "
+           "(token %lld > %lld) wrote; the resumed holder's writes rejected (%s; fence %s; "
+           "token %s)\n",
+           (long long)zr_lock_token(l2), (long long)zr_lock_token(l1), zn_err_name(rc),
+           zn_err_name(rc2), zn_err_name(rc3));
+    (void)zr_lock_release(l1);
+    RT_CHECK(zr_lock_release(l2) == 0, "release");
+    zr_session_close(s1);
+    zr_session_close(s2);
+}
+
 /* ---- read/write lock ------------------------------------------------------------------------ */
 
 static atomic_int readers_in, writers_in, rw_violations, reads_done, writes_done;
@@ -503,7 +564,7 @@ static void test_config(void)
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: test_coord lock|rwlock|barrier|queue|group|config\n");
+        fprintf(stderr, "usage: test_coord lock|lockpause|rwlock|barrier|queue|group|config\n");
         return 2;
     }
     RT_CHECK(rt_env_init(&env) == 0, "environment");
@@ -513,6 +574,8 @@ int main(int argc, char **argv)
     int64_t t0 = rt_now_us();
     if (strcmp(argv[1], "lock") == 0)
         test_lock();
+    else if (strcmp(argv[1], "lockpause") == 0)
+        test_lockpause();
     else if (strcmp(argv[1], "rwlock") == 0)
         test_rwlock();
     else if (strcmp(argv[1], "barrier") == 0)

@@ -41,8 +41,8 @@ typedef struct zr_session zr_session;
  * called, after the recipes). Blocks; not from a callback. */
 int zr_session_open(const char *hosts, const struct zn_options *opts, zr_session **out);
 zn_handle *zr_session_handle(zr_session *s);
-/* Closes every recipe object still open on it is the caller's job first (zr_*_close); then
- * zn_close. Not from a callback. */
+/* zn_close, then free every recipe object of the session (elections, groups, configs, and
+ * locks not yet released: their pointers are invalid afterwards). Not from a callback. */
 int zr_session_close(zr_session *s);
 
 /* Create `path` and its missing parents as persistent nodes (ZN_ENODEEXISTS ignored).

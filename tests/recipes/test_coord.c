@@ -500,8 +500,8 @@ static void test_group(void)
     RT_CHECK(zr_group_members(g, &names, &ver) == 0, "members");
     for (int i = 0; i < names.count; i++)
         RT_CHECK(strcmp(names.data[i], "m0") && strcmp(names.data[i], "m1") &&
-                     strcmp(names.data[i], "m2") && strcmp(names.data[i], "m3"),
-                 "departed member %s still listed", names.data[i]);
+                     strcmp(names.data[i], "m2") && (!env.fake || strcmp(names.data[i], "m3")),
+                 "departed member %s still listed", names.data[i]); /* m3 crashes on fake only */
     zn_strings_free(&names);
     printf("group: %d members joined with payloads, 2 closed + 1 left + %d crashed -> %d in view "
            "(%d views, %d bad payloads)\n",

@@ -249,23 +249,43 @@ int main(int argc, char **argv)
 {
     const char *ns = "3,10,30,60,100";
     int failovers = 5;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    static const char usage[] =
+        "usage: zr_failover_bench [--connect HOSTS] [--cluster-id ID] [--n 3,10,30,60,100]\n"
+        "                         [--failovers 1..%d]\n"
+        "Leader session closed -> the new leader's first fenced write acknowledged, for the Ring\n"
+        "and Bully elections and a naive everyone-watches-the-leader baseline. Without --connect\n"
+        "it uses the in-process fake node (figures are then not zinc cluster figures).\n";
+    for (int i = 1; i < argc; i += 2) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf(usage, NMAX);
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "zr_failover_bench: %s needs a value\n", argv[i]);
+            fprintf(stderr, usage, NMAX);
+            return 2;
+        }
         if (strcmp(argv[i], "--connect") == 0)
             setenv("ZN_TEST_CONNECT", argv[i + 1], 1);
         else if (strcmp(argv[i], "--cluster-id") == 0)
             setenv("ZN_TEST_CLUSTER_ID", argv[i + 1], 1);
         else if (strcmp(argv[i], "--n") == 0)
             ns = argv[i + 1];
-        else if (strcmp(argv[i], "--failovers") == 0)
-            failovers = (int)strtol(argv[i + 1], NULL, 10);
-        else {
-            fprintf(stderr, "usage: zr_failover_bench [--connect HOSTS] [--cluster-id ID] "
-                            "[--n 3,10,30,60,100] [--failovers K]\n");
+        else if (strcmp(argv[i], "--failovers") == 0) {
+            char *end;
+            long v = strtol(argv[i + 1], &end, 10);
+            if (*argv[i + 1] == '\0' || *end != '\0' || v <= 0 || v > NMAX) {
+                fprintf(stderr, "zr_failover_bench: --failovers '%s': expected 1..%d\n",
+                        argv[i + 1], NMAX);
+                return 2;
+            }
+            failovers = (int)v;
+        } else {
+            fprintf(stderr, "zr_failover_bench: unknown option '%s'\n", argv[i]);
+            fprintf(stderr, usage, NMAX);
             return 2;
         }
     }
-    if (failovers <= 0 || failovers > NMAX)
-        failovers = 5;
     if (rt_env_init(&env) != 0)
         return 1;
     printf("# failover: leader session closed -> new leader's first fenced write acked\n");

@@ -138,6 +138,7 @@ static void test_lock(void)
         pthread_join(t[i], NULL);
     char buf[32];
     int32_t n = sizeof(buf) - 1;
+    RT_CHECK(zn_sync(ah, counter) == 0, "sync: the workers' sessions wrote the counter");
     RT_CHECK(zn_get(ah, counter, 0, buf, &n, NULL) == 0, "read counter");
     buf[n] = '\0';
     long v = strtol(buf, NULL, 10);

@@ -349,6 +349,9 @@ int main(int argc, char **argv)
     int64_t rtok;
     char val[64];
     int32_t vl = sizeof(val);
+    /* Another session wrote the register: as in ZooKeeper, only a sync makes this session's
+     * next read see it (reads are ordered per session; this one may sit on a lagging node). */
+    RT_CHECK(zn_sync(ah, reg) == 0, "sync before reading another session's write");
     RT_CHECK(zr_register_read(ah, reg, &rtok, val, &vl) == 0, "read register");
     RT_CHECK(rtok == tok, "register holds the last leader's token");
     for (int i = 0; i <= nc; i++)

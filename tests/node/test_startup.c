@@ -138,7 +138,7 @@ Test(startup, status_file_is_complete_json_replaced_atomically)
                                 .drop_frames = 5,
                                 .drop_cluster = 2,
                                 .drop_client = 3,
-                                .drop_ip_frag = 1};
+                                .drop_ip = 1};
     cr_assert_eq(zn_status_write(dir, &st), 0);
     char path[128], text[2048];
     snprintf(path, sizeof(path), "%s/status.json", dir);
@@ -152,7 +152,7 @@ Test(startup, status_file_is_complete_json_replaced_atomically)
         "100, \"applied\": 99, \"first_index\": 1, \"last_index\": 101, \"members\": [1, 2, 3], "
         "\"sessions\": 4, \"znodes\": 12, \"last_election_ms\": 1700000000000, "
         "\"last_election_reason\": \"election timeout \\\"x\\\"\\u000a\", \"drop_frames\": 5, "
-        "\"drop_cluster\": 2, \"drop_client\": 3, \"drop_ip_frag\": 1, \"repair\": false, "
+        "\"drop_cluster\": 2, \"drop_client\": 3, \"drop_ip\": 1, \"repair\": false, "
         "\"ready\": true, \"time_ms\": 1700000000123}\n";
     cr_assert_str_eq(text, expect);
     char tmp[160];

@@ -2,7 +2,8 @@
  * zn-labc.c - the lab's client: what `make demo` shows and what the cluster tests
  * (tests/cluster/) drive, everything through libzinc except `junk` (raw datagrams).
  *
- *   zn-labc [-c cluster-id] [-t request-timeout-ms] HOSTS COMMAND ARGS
+ *   zn-labc [-c cluster-id] [-t request-timeout-ms] [-s] HOSTS COMMAND ARGS
+ *   (-s: sessions start at the first host of HOSTS instead of a random one)
  *
  *   demo PATH                  create/get/set/getChildren and a data watch firing (two sessions)
  *   load PREFIX N SECS ACKED [EPH] [AT CMD]
@@ -51,6 +52,7 @@
 
 static uint32_t cluster_id = 1;
 static uint32_t request_timeout_ms = 3000;
+static bool no_shuffle; /* -s: start at the first host (to put a session on a chosen node) */
 static char hosts_all[1024];
 static char host_list[HOSTS_MAX][64];
 static int n_hosts;
@@ -79,6 +81,7 @@ static int open_session(const char *hosts, uint32_t timeout_ms, uint32_t connect
     o.request_timeout_ms = request_timeout_ms;
     o.watcher = watcher;
     o.watcher_ctx = ctx;
+    o.shuffle_nodes = !no_shuffle;
     int rc = zn_open(hosts, &o, out);
     if (rc != 0)
         fprintf(stderr, "zn-labc: zn_open(%s): %s\n", hosts, zn_strerror(rc));
@@ -622,7 +625,7 @@ static int cmd_junk(long n)
             }
             if (sendto(fd, d, len, 0, (struct sockaddr *)&sa, sizeof(sa)) > 0)
                 sent[kind]++;
-            if (i % 64 == 63)
+            if (i % 16 == 15)
                 sleep_ms(1); /* bounded rate: the lab shares two cores */
         }
     }
@@ -855,11 +858,13 @@ static int usage(void)
 int main(int argc, char **argv)
 {
     int opt;
-    while ((opt = getopt(argc, argv, "+c:t:")) != -1) {
+    while ((opt = getopt(argc, argv, "+c:t:s")) != -1) {
         if (opt == 'c')
             cluster_id = (uint32_t)strtoul(optarg, NULL, 0);
         else if (opt == 't')
             request_timeout_ms = (uint32_t)strtoul(optarg, NULL, 0);
+        else if (opt == 's')
+            no_shuffle = true;
         else
             return usage();
     }

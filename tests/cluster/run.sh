@@ -292,7 +292,7 @@ junk) # bad datagrams are dropped, counted, and the nodes keep serving
         K0[$i]=$(field "$i" drop_client)
         F0[$i]=$(field "$i" drop_frames)
         C0[$i]=$(field "$i" drop_cluster)
-        P0[$i]=$(field "$i" drop_ip_frag)
+        P0[$i]=$(field "$i" drop_ip)
     done
     OUT=$(labc "$(all_hosts)" junk 600) || {
         echo "$OUT"
@@ -306,14 +306,16 @@ junk) # bad datagrams are dropped, counted, and the nodes keep serving
     for i in 1 2 3; do
         df=$(($(field "$i" drop_frames) - F0[$i]))
         dc=$(($(field "$i" drop_cluster) - C0[$i]))
-        dp=$(($(field "$i" drop_ip_frag) - P0[$i]))
+        dp=$(($(field "$i" drop_ip) - P0[$i]))
         dk=$(($(field "$i" drop_client) - K0[$i]))
         echo "node $i counted: $df frames dropped ($dc from another cluster), $dk client" \
-            "messages refused, $dp IP fragments dropped"
-        [ "$dk" -gt 0 ] || fail "node $i: garbage client messages not counted"
-        [ "$dc" -ge $((WRONG / 3)) ] || fail "node $i: wrong-cluster datagrams not counted"
-        [ "$df" -ge $((WRONG / 3 * 3)) ] || fail "node $i: bad frames not counted"
-        [ "$dp" -gt 0 ] || fail "node $i: oversize datagrams not counted"
+            "messages refused, $dp malformed IP packets dropped"
+        # datagrams can be lost on the way (af_packet ring, socket buffers): at least 80% of
+        # each kind must be counted
+        [ "$dk" -ge $((WRONG / 3 * 8 / 10)) ] || fail "node $i: garbage client messages not counted"
+        [ "$dc" -ge $((WRONG / 3 * 8 / 10)) ] || fail "node $i: wrong-cluster datagrams not counted"
+        [ "$df" -ge $((WRONG / 3 * 3 * 8 / 10)) ] || fail "node $i: bad frames not counted"
+        [ "$dp" -ge $((WRONG / 3 * 8 / 10)) ] || fail "node $i: oversize datagrams not counted"
     done
     digest /
     figures

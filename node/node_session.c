@@ -525,7 +525,7 @@ void node_serve_read(struct zn_node *n, struct zn_session_row *row, uint64_t seq
 
 static bool node_is_logged(int32_t type)
 {
-    return zn_zk_op_is_write(type) || type == ZN_ZK_OP_SYNC || type == ZN_ZK_OP_CLOSESESSION;
+    return zn_zk_op_is_write(type) || type == ZN_ZK_OP_CLOSESESSION;
 }
 
 /* ---- the hold window: requests that arrive before their turn ------------------------------ */
@@ -695,7 +695,9 @@ static void node_take(struct zn_node *n, struct zn_session_row *row, const struc
     }
     uint64_t applied = zn_store_applied_zxid(n->store);
     uint64_t seen = h->zxid > row->last_zxid ? h->zxid : row->last_zxid;
-    bool linearizable = (h->flags & ZN_SESS_F_LINEARIZABLE) != 0;
+    /* sync = a ReadIndex round, answered once this node applied the index: the session's next
+     * reads see everything committed before the sync. */
+    bool linearizable = (h->flags & ZN_SESS_F_LINEARIZABLE) != 0 || req.type == ZN_ZK_OP_SYNC;
     if ((linearizable || seen > applied) && order == ZN_SESS_IN_ORDER) {
         /* Park it: a linearizable read waits for a read index (ReadIndex, Raft dissertation
          * 6.4) and then for apply to reach it; a read ahead of this node's apply waits for

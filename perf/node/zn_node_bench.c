@@ -51,8 +51,8 @@ int main(int argc, char **argv)
     char *value = calloc(1, (size_t)vlen + 1);
     char *buf = malloc((size_t)vlen + 16);
     memset(value, 'x', (size_t)vlen);
-    rc = zn_create(zh, "/bench", value, (int32_t)vlen, &ZN_OPEN_ACL_UNSAFE, ZN_PERSISTENT, 0,
-                   NULL, 0, NULL);
+    rc = zn_create(zh, "/bench", value, (int32_t)vlen, &ZN_OPEN_ACL_UNSAFE, ZN_PERSISTENT, 0, NULL,
+                   0, NULL);
     if (rc && rc != ZN_ENODEEXISTS) {
         fprintf(stderr, "zn-node-bench: create /bench: %d\n", rc);
         return 1;

@@ -1,9 +1,14 @@
 /*
- * gen_crc32c_table.c - build-time generator of the slicing-by-8 tables for zn_crc32c.c.
+ * gen_crc32c_table.c - build-time generator of the tables of zn_crc32c.c: the slicing-by-8
+ * tables of the portable path, and the "shift by ZN_CRC32C_BLOCK zero bytes" operator that lets
+ * the hardware path run three independent crc32 chains and combine them.
  * Emitting the tables as constants keeps the library free of run-time initialisation state.
  */
 #include <stdint.h>
 #include <stdio.h>
+
+/* Bytes per chain per round of the three-way hardware loop (a multiple of 8). */
+#define ZN_CRC32C_BLOCK 256
 
 int main(void)
 {
@@ -23,6 +28,30 @@ int main(void)
         fputs("    {", stdout);
         for (int i = 0; i < 256; i++)
             printf("%s0x%08xu", i ? ", " : "", table[t][i]);
+        fputs("},\n", stdout);
+    }
+    fputs("};\n", stdout);
+
+    /*
+     * The CRC register update is linear over GF(2) in the state: processing a block B from
+     * state s gives shift(s) ^ crc(B from state 0), where shift(s) is s advanced through
+     * ZN_CRC32C_BLOCK zero bytes. shift is tabulated per state byte (4 x 256 entries).
+     */
+    static uint32_t shift[4][256];
+    for (int k = 0; k < 4; k++) {
+        for (uint32_t v = 0; v < 256; v++) {
+            uint32_t st = v << (8 * k);
+            for (int i = 0; i < ZN_CRC32C_BLOCK; i++)
+                st = table[0][st & 0xff] ^ (st >> 8);
+            shift[k][v] = st;
+        }
+    }
+    printf("#define ZN_CRC32C_BLOCK %d\n", ZN_CRC32C_BLOCK);
+    fputs("static const uint32_t zn_crc32c_shift_block[4][256] = {\n", stdout);
+    for (int k = 0; k < 4; k++) {
+        fputs("    {", stdout);
+        for (int i = 0; i < 256; i++)
+            printf("%s0x%08xu", i ? ", " : "", shift[k][i]);
         fputs("},\n", stdout);
     }
     fputs("};\n", stdout);

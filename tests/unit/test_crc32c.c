@@ -80,3 +80,26 @@ Test(crc32c, detects_every_single_bit_flip)
         buf[bit / 8] ^= (unsigned char)(1u << (bit % 8));
     }
 }
+
+Test(crc32c, three_way_path_equals_serial_and_software_at_every_boundary)
+{
+    /* Lengths around multiples of the three-way round (3 x 256 bytes) and every alignment. */
+    struct zn_prng prng;
+    zn_prng_seed(&prng, 768);
+    static unsigned char buf[8 * 768 + 64];
+    zn_prng_fill(&prng, buf, sizeof(buf));
+    static const size_t rounds[] = {0, 1, 2, 3, 7};
+    for (size_t r = 0; r < sizeof(rounds) / sizeof(rounds[0]); r++) {
+        for (size_t delta = 0; delta < 24; delta++) {
+            for (size_t off = 0; off < 9; off++) {
+                size_t base = rounds[r] * 768;
+                size_t len = base + delta >= 12 ? base + delta - 12 : 0;
+                uint32_t seed = (uint32_t)zn_prng_u64(&prng);
+                uint32_t sw = zn_crc32c_sw(seed, buf + off, len);
+                cr_assert_eq(zn_crc32c_hw(seed, buf + off, len), sw, "len %zu off %zu", len, off);
+                cr_assert_eq(zn_crc32c_hw_serial(seed, buf + off, len), sw, "len %zu off %zu", len,
+                             off);
+            }
+        }
+    }
+}

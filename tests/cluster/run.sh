@@ -203,6 +203,16 @@ partition) # nftables isolates the leader: the minority commits nothing, the maj
     up $WINDOW
     L=$LEADER
     labc "$(all_hosts)" load /p0 20 20 "$DIR/acked0" >/dev/null || fail "first writes"
+    # a client with its session on the leader keeps writing through the partition
+    : >"$DIR/ackedm"
+    labc -s -t 1000 "$(host "$L")" load /pm 100000 7 "$DIR/ackedm" >"$DIR/minority.out" 2>&1 &
+    BGPIDS+=($!)
+    T=0
+    while [ "$(wc -l <"$DIR/ackedm")" -lt 20 ] && [ $T -lt 100 ]; do
+        sleep 0.1
+        T=$((T + 1))
+    done
+    [ "$(wc -l <"$DIR/ackedm")" -ge 20 ] || fail "the minority-side client did not write"
     # the bridge forwards between the nodes' ports: drop everything to and from the leader's
     # port (the root namespace, where the clients are, still reaches every node)
     nft -f - <<EOF || fail "nft"
@@ -220,6 +230,7 @@ EOF
     echo "majority elected node $M"
     C0=$(field "$L" commit)
     R0=$(field "$L" role)
+    AM0=$(wc -l <"$DIR/ackedm")
     labc -t 2000 "$(host "$L")" try /minority 2>&1 && fail "a write through the isolated node succeeded"
     echo "(expected: the isolated node can neither open a session nor write)"
     OPS=$((OPS + 1))
@@ -227,8 +238,11 @@ EOF
     for i in 1 2 3; do [ "$i" = "$L" ] || MAJ="$MAJ${MAJ:+,}$(host "$i")"; done
     load "$MAJ" /p 200 "$DIR/acked"
     C1=$(field "$L" commit)
+    AM1=$(wc -l <"$DIR/ackedm")
     echo "isolated node $L: role $R0 -> $(field "$L" role), commit $C0 -> $C1 during the partition"
+    echo "the client writing through node $L: $AM0 acknowledged before the partition, $AM1 by its end"
     [ "$C0" = "$C1" ] || fail "the isolated node's commit index moved ($C0 -> $C1)"
+    [ "$AM0" = "$AM1" ] || fail "writes through the isolated node were acknowledged during the partition"
     labc "$MAJ" exists /minority && fail "the minority's write is visible on the majority"
     nft delete table $NFT_TABLE || fail "nft delete"
     echo "partition healed"
@@ -236,6 +250,10 @@ EOF
     wait_applied "$(lab leader)" "$L"
     verify "$(all_hosts)" "$DIR/acked0" /p0
     verify "$(all_hosts)" "$DIR/acked" /p
+    wait "${BGPIDS[@]}" 2>/dev/null
+    BGPIDS=()
+    sed 's/^/minority client: /' "$DIR/minority.out" | grep -v " INFO " | head -4
+    verify "$(all_hosts)" "$DIR/ackedm" /pm
     digest /
     figures
     ;;
@@ -278,9 +296,17 @@ expiry) # session expiry removes ephemerals and fires watches
 
 storm) # every datagram of the client sent 20 times: each write applies once
     up
-    ZN_STORM_COPIES=20 LD_PRELOAD="$STORM" labc "$(all_hosts)" sets /storm 150 || fail "storm"
+    ZN_STORM_COPIES=20 LD_PRELOAD="$STORM" "$LABC" "$(all_hosts)" sets /storm 150 \
+        >"$DIR/storm.out" 2>&1 || {
+        cat "$DIR/storm.out"
+        fail "storm"
+    }
+    grep -v " INFO " "$DIR/storm.out"
     OPS=$((OPS + 301))
-    FAULTS=$((FAULTS + 1))
+    # faults: the duplicate datagrams the node received on top of the client's own
+    DUPS=$(sed -n 's/^zn-storm: \([0-9]*\) datagrams .* out \([0-9]*\) times$/\2 - \1/p' "$DIR/storm.out")
+    [ -n "$DUPS" ] || fail "the storm shim did not run"
+    FAULTS=$((FAULTS + DUPS))
     digest /storm
     figures
     ;;

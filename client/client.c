@@ -358,8 +358,8 @@ static void start_attempt(zn_handle *zh, uint64_t now)
 /* [R5] The node went silent: keep the session, try the next node. */
 static void suspend(zn_handle *zh, uint64_t now)
 {
-    ZN_WARN("client", "session 0x%llx: node %d silent, reconnecting",
-            (unsigned long long)zh->session, zh->cur_node);
+    zn_log_ratelimited(ZN_LOG_WARN, "client", "session 0x%llx: node %d silent, reconnecting",
+                       (unsigned long long)zh->session, zh->cur_node);
     zh->cur_node = (zh->cur_node + 1) % zh->node_count;
     zn_reasm_fini(&zh->reasm);
     (void)zn_reasm_init(&zh->reasm, 8, ZN_REASM_BYTES_DEFAULT, ZN_REASM_TIMEOUT_NS_DEFAULT);
@@ -632,8 +632,9 @@ static void handle_refused(zn_handle *zh, const struct zn_sess_hdr *h, struct zn
     if (h->session_id != zh->session)
         return; /* about another session */
     int st = atomic_load(&zh->state);
-    ZN_WARN("client", "session 0x%llx refused by node %d: %s", (unsigned long long)zh->session,
-            zh->cur_node, zn_zk_err_name(code));
+    /* A refusal repeats with every connect retry (every few ms while throttled): rate-limited. */
+    zn_log_ratelimited(ZN_LOG_WARN, "client", "session 0x%llx refused by node %d: %s",
+                       (unsigned long long)zh->session, zh->cur_node, zn_zk_err_name(code));
     switch (code) {
     case ZK_SESSIONEXPIRED:
         terminate(zh, ZN_STATE_EXPIRED, ZN_ESESSIONEXPIRED);

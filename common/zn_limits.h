@@ -215,6 +215,26 @@ _Static_assert(ZN_WAL_RECORD_BYTES_MAX < UINT32_MAX, "record lengths are u32");
 _Static_assert(ZN_SNAPFILE_RETAIN_DEFAULT >= 1 &&
                    ZN_SNAPFILE_RETAIN_DEFAULT <= ZN_SNAPFILE_RETAIN_MAX,
                "keep at least the newest snapshot");
+/* ---- consensus (consensus/raft.h; a config may lower these, never raise them) ----------- */
+
+/* AppendEntries in flight per follower: 64 (the default) x 256-entry batches keep a 100 us RTT
+ * link busy at 10M entries/s; the maximum leaves room for WAN-like latencies. */
+#define ZN_RAFT_INFLIGHT_MAX 4096u
+/* Entries per AppendEntries and per proposal batch; also bounds one update's write. */
+#define ZN_RAFT_BATCH_ENTRIES_MAX 65536u
+/* Entries in the in-memory log window (between snapshots): 64M descriptors = 1.5 GiB at most. */
+#define ZN_RAFT_LOG_ENTRIES_MAX (1u << 26)
+/* Payload arena of the window; offsets are 32-bit. */
+#define ZN_RAFT_LOG_BYTES_MAX (1u << 31)
+/* Messages per update list (send now / after persist): a broadcast to 15 peers times batches. */
+#define ZN_RAFT_MSGS_PER_UPDATE_MAX 65536u
+/* Pending ReadIndex requests on a leader. */
+#define ZN_RAFT_READS_MAX (1u << 24)
+/* One InstallSnapshot chunk: below the largest peer message. */
+#define ZN_RAFT_SNAPSHOT_CHUNK_MAX_BYTES (1u * ZN_MIB)
+_Static_assert(ZN_RAFT_BATCH_ENTRIES_MAX < ZN_RAFT_LOG_ENTRIES_MAX, "a batch fits the window");
+_Static_assert(ZN_RAFT_SNAPSHOT_CHUNK_MAX_BYTES < ZN_MSG_SIZE_MAX_BYTES,
+               "a snapshot chunk fits one peer message");
 
 /* ---- node (zincd) -------------------------------------------------------------------------- */
 

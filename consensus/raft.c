@@ -95,6 +95,9 @@ struct pending_read {
 };
 
 #define ROUND_RING 16u
+/* Window slots only no-op entries may use (see log_has_room_for). */
+#define NOOP_RESERVE 64u
+#define RING_CAP(r)  ((r)->cfg.log_entries_max + NOOP_RESERVE)
 
 struct zn_raft {
     struct zn_raft_config cfg;
@@ -108,6 +111,7 @@ struct zn_raft {
     uint64_t applied;
     uint64_t now;
     bool started; /* the first event sets the clock base for the election timer */
+    uint64_t start_ns;
 
     /* log window: base_index is the entry just before the first one kept */
     uint64_t base_index;
@@ -350,12 +354,16 @@ static bool config_valid(const struct zn_raft_config *c)
     return c->id != 0 && c->election_timeout_ns > 0 && c->heartbeat_interval_ns > 0 &&
            c->heartbeat_interval_ns < c->election_timeout_ns && c->members_max >= 1 &&
            c->members_max <= ZN_CLUSTER_MEMBERS_MAX && c->inflight_max >= 1 &&
-           c->inflight_max <= 1u << 16 && c->batch_entries_max >= 1 &&
-           c->batch_entries_max <= 1u << 16 && c->batch_bytes_max >= 1 && c->log_entries_max >= 4 &&
-           c->log_entries_max <= 1u << 26 && c->log_bytes_max >= 1 &&
-           c->log_bytes_max <= 1u << 31 && c->msgs_max >= 4 && c->msgs_max <= 1u << 16 &&
-           c->update_entries_max >= 1 && c->update_entries_max <= 1u << 24 && c->reads_max >= 1 &&
-           c->reads_max <= 1u << 24 && c->snapshot_chunk_bytes >= 1 && c->lease_drift_ppm < 1000000;
+           c->inflight_max <= ZN_RAFT_INFLIGHT_MAX && c->batch_entries_max >= 1 &&
+           c->batch_entries_max <= ZN_RAFT_BATCH_ENTRIES_MAX && c->batch_bytes_max >= 1 &&
+           c->log_entries_max >= 4 && c->log_entries_max <= ZN_RAFT_LOG_ENTRIES_MAX &&
+           c->batch_entries_max + 2 < c->log_entries_max && c->log_bytes_max >= 1 &&
+           c->log_bytes_max <= ZN_RAFT_LOG_BYTES_MAX && c->msgs_max >= 4 &&
+           c->msgs_max <= ZN_RAFT_MSGS_PER_UPDATE_MAX && c->update_entries_max >= 1 &&
+           c->update_entries_max <= ZN_RAFT_LOG_ENTRIES_MAX && c->reads_max >= 1 &&
+           c->reads_max <= ZN_RAFT_READS_MAX && c->snapshot_chunk_bytes >= 1 &&
+           c->snapshot_chunk_bytes <= ZN_RAFT_SNAPSHOT_CHUNK_MAX_BYTES &&
+           c->lease_drift_ppm < 1000000;
 }
 
 #define ALIGN8(x) (((x) + 7u) & ~(size_t)7u)
@@ -374,7 +382,7 @@ static void layout_of(const struct zn_raft_config *c, struct layout *l)
         off += ALIGN8(bytes); \
     } while (0)
     LAY(raft, sizeof(struct zn_raft));
-    LAY(ents, (size_t)c->log_entries_max * sizeof(struct ent));
+    LAY(ents, ((size_t)c->log_entries_max + NOOP_RESERVE) * sizeof(struct ent));
     LAY(arena, c->log_bytes_max);
     LAY(writes, (size_t)c->log_entries_max * sizeof(struct write_rec));
     LAY(prs, (size_t)c->members_max * sizeof(struct progress));
@@ -469,7 +477,7 @@ static uint64_t first_index(const struct zn_raft *r)
 static const struct ent *ent_at(const struct zn_raft *r, uint64_t index)
 {
     ZN_DASSERT(index > r->base_index && index <= last_index(r));
-    uint64_t pos = (r->ent_head + (index - r->base_index - 1)) % r->cfg.log_entries_max;
+    uint64_t pos = (r->ent_head + (index - r->base_index - 1)) % RING_CAP(r);
     return &r->ents[pos];
 }
 
@@ -540,9 +548,28 @@ static bool arena_alloc(struct zn_raft *r, uint32_t len, uint32_t *off)
     return true;
 }
 
-static bool log_has_room(const struct zn_raft *r, uint32_t n)
+/* Payload bytes between head and tail (wrap waste at the end of the arena not counted). */
+static uint32_t arena_used(const struct zn_raft *r)
 {
-    return r->ent_count + n <= r->cfg.log_entries_max;
+    if (r->ent_count == 0) {
+        return 0;
+    }
+    if (r->arena_tail >= r->arena_head) {
+        return r->arena_tail - r->arena_head;
+    }
+    return r->cfg.log_bytes_max - r->arena_head + r->arena_tail;
+}
+
+/*
+ * No-op entries may also use NOOP_RESERVE slots beyond log_entries_max. Without it a window
+ * full of uncommitted entries deadlocks: a new leader cannot append the no-op that would commit
+ * them, so nothing is applied, snapshotted or compacted (simulator seed 51545, 3 nodes, tight
+ * buffers). Followers take no-ops into the reserve too, so the no-op can reach a quorum.
+ */
+static bool log_has_room_for(const struct zn_raft *r, uint32_t type)
+{
+    uint32_t cap = r->cfg.log_entries_max + (type == ZN_RAFT_ENTRY_NOOP ? NOOP_RESERVE : 0);
+    return r->ent_count + 1 <= cap;
 }
 
 static void mark_persist(struct zn_raft *r, uint64_t index)
@@ -559,7 +586,7 @@ static bool log_append(struct zn_raft *r, uint64_t term, uint32_t type, const ui
                        uint32_t len)
 {
     uint32_t off = 0;
-    if (!log_has_room(r, 1) || len > r->cfg.log_bytes_max) {
+    if (!log_has_room_for(r, type) || len > r->cfg.log_bytes_max) {
         return false;
     }
     if (!arena_alloc(r, len, &off)) {
@@ -568,7 +595,7 @@ static bool log_append(struct zn_raft *r, uint64_t term, uint32_t type, const ui
     if (len > 0) {
         memcpy(r->arena + off, data, len);
     }
-    uint32_t pos = (r->ent_head + r->ent_count) % r->cfg.log_entries_max;
+    uint32_t pos = (r->ent_head + r->ent_count) % RING_CAP(r);
     r->ents[pos] = (struct ent){.term = term, .type = type, .len = len, .off = off};
     r->ent_count++;
     uint64_t index = last_index(r);
@@ -660,7 +687,7 @@ static void log_compact_to(struct zn_raft *r, uint64_t index)
     r->base_term = ent_at(r, index)->term;
     r->base_conf = c;
     uint32_t drop = (uint32_t)(index - r->base_index);
-    r->ent_head = (r->ent_head + drop) % r->cfg.log_entries_max;
+    r->ent_head = (r->ent_head + drop) % RING_CAP(r);
     r->ent_count -= drop;
     r->base_index = index;
     r->arena_head = ent_at(r, index + 1)->off;
@@ -1262,7 +1289,7 @@ static void update_read_quorum(struct zn_raft *r)
         uint64_t acked = quorum_value(vals, n);
         if (acked > r->read_acked) {
             r->read_acked = acked;
-            if (r->cfg.lease_reads && r->read_round - acked < ROUND_RING) {
+            if (r->cfg.lease_reads && r->read_round - acked < ROUND_RING && r->transfer_to == 0) {
                 uint64_t et = r->cfg.election_timeout_ns;
                 uint64_t margin = et / 1000000u * r->cfg.lease_drift_ppm;
                 r->lease_until_ns = r->round_sent_ns[acked % ROUND_RING] + et - margin;
@@ -1305,6 +1332,7 @@ static void handle_append(struct zn_raft *r, const struct zn_raft_msg *m)
         return;
     }
     uint64_t last_new = m->index;
+    bool full = false;
     uint32_t n = m->n_entries;
     if (n > r->cfg.batch_entries_max) {
         n = r->cfg.batch_entries_max;
@@ -1320,7 +1348,8 @@ static void handle_append(struct zn_raft *r, const struct zn_raft_msg *m)
             log_truncate_from(r, idx);
         }
         if (!log_append(r, e->term, e->type, e->data, e->len)) {
-            break; /* window full: acknowledge the prefix we took */
+            full = true; /* window full: acknowledge the prefix we took */
+            break;
         }
         last_new = idx;
     }
@@ -1330,6 +1359,7 @@ static void handle_append(struct zn_raft *r, const struct zn_raft_msg *m)
     }
     struct zn_raft_msg *a = msg_new_ack(r, m->from, ZN_RAFT_MSG_APPEND_RESP);
     a->index = last_new;
+    a->ctx = full ? 1 : 0; /* flow control: the leader slows to probing */
 }
 
 static void handle_heartbeat(struct zn_raft *r, const struct zn_raft_msg *m)
@@ -1472,6 +1502,14 @@ static void handle_append_resp(struct zn_raft *r, const struct zn_raft_msg *m)
         if (r->transfer_to == p->id && p->match == last_index(r)) {
             msg_new(r, p->id, ZN_RAFT_MSG_TIMEOUT_NOW);
         }
+        if (m->ctx == 1 && p->state == PR_REPLICATE) {
+            /* the follower's window is full and it dropped the rest of what we sent: resume
+             * from its match, one probe per heartbeat until it has room (simulator seed
+             * 416270, 5 nodes: the unacknowledged inflights blocked the window forever) */
+            pr_become_probe(r, p);
+            p->probe_sent = true;
+            return;
+        }
     } else if (p->state == PR_PROBE) {
         p->probe_sent = false;
     }
@@ -1491,6 +1529,12 @@ static void handle_heartbeat_resp(struct zn_raft *r, const struct zn_raft_msg *m
     }
     if (m->ctx > p->read_ack && m->ctx <= r->read_round) {
         p->read_ack = m->ctx;
+    }
+    if (p->state == PR_REPLICATE && p->infl_count >= r->cfg.inflight_max) {
+        /* all in-flight appends may be lost: free one slot per heartbeat so the next append
+         * (rejected on a gap, then probed) can repair it (etcd-io/raft FreeFirstOne) */
+        p->infl_head = (p->infl_head + 1) % r->cfg.inflight_max;
+        p->infl_count--;
     }
     if (p->match < last_index(r)) {
         send_append(r, p, true);
@@ -1571,6 +1615,12 @@ static void handle_vote_resp(struct zn_raft *r, const struct zn_raft_msg *m)
  * steps it down. */
 static bool in_lease(const struct zn_raft *r)
 {
+    if (r->cfg.lease_reads && r->now < r->start_ns + r->cfg.election_timeout_ns) {
+        /* A restarted server forgot which leader it heard last: with leases on, it votes for
+         * nobody during its first election timeout, or a restart could help elect a new leader
+         * while the old one still serves reads from its lease. */
+        return true;
+    }
     if (!r->cfg.check_quorum || r->leader == 0) {
         return false;
     }
@@ -1601,8 +1651,13 @@ static void handle_msg(struct zn_raft *r, const struct zn_raft_msg *m)
             /* a stale leader: tell it our term so it steps down (needed with pre-vote and
              * check-quorum, where our higher term would otherwise never reach it) */
             msg_new(r, m->from, ZN_RAFT_MSG_APPEND_RESP);
-        } else if (m->type == ZN_RAFT_MSG_PREVOTE) {
-            struct zn_raft_msg *a = msg_new(r, m->from, ZN_RAFT_MSG_PREVOTE_RESP);
+        } else if (m->type == ZN_RAFT_MSG_PREVOTE || m->type == ZN_RAFT_MSG_VOTE) {
+            /* reject with our term (Figure 3.1: the reply carries currentTerm): a candidate
+             * that never hears higher terms can trail forever behind a voter whose term a
+             * third server keeps raising (simulator seed 416384, 1 node, pre-vote off) */
+            struct zn_raft_msg *a = msg_new(r, m->from,
+                                            m->type == ZN_RAFT_MSG_VOTE ? ZN_RAFT_MSG_VOTE_RESP
+                                                                        : ZN_RAFT_MSG_PREVOTE_RESP);
             a->reject = 1;
         }
         return;
@@ -1682,6 +1737,33 @@ static bool can_campaign(const struct zn_raft *r)
     return false;
 }
 
+/* Leader priority: hand leadership to the highest-priority voter above us that is active and
+ * has our whole log (a transfer, so proposals pause for at most one election timeout). */
+static void maybe_hand_over(struct zn_raft *r)
+{
+    uint8_t mine = r->cfg.priorities[r->id];
+    if (r->transfer_to || !committed_in_term(r) || !zn_raft_conf_is_voter(&r->conf, r->id)) {
+        return;
+    }
+    uint8_t best = 0;
+    for (uint32_t i = 0; i < r->conf.n_voters; i++) {
+        uint8_t v = r->conf.voters[i];
+        struct progress *p = pr_of(r, v);
+        if (v == r->id || p == NULL || !p->recent_active || p->match != last_index(r) ||
+            r->cfg.priorities[v] <= mine ||
+            (best && r->cfg.priorities[v] <= r->cfg.priorities[best])) {
+            continue;
+        }
+        best = v;
+    }
+    if (best) {
+        r->transfer_to = best;
+        r->transfer_deadline = r->now + r->cfg.election_timeout_ns;
+        r->lease_until_ns = 0;
+        msg_new(r, best, ZN_RAFT_MSG_TIMEOUT_NOW);
+    }
+}
+
 static void tick(struct zn_raft *r)
 {
     if (r->role == ZN_RAFT_LEADER) {
@@ -1711,6 +1793,7 @@ static void tick(struct zn_raft *r)
         if (r->now >= r->heartbeat_deadline) {
             bcast_heartbeat(r);
             update_read_quorum(r);
+            maybe_hand_over(r);
             for (uint32_t i = 0; i < r->cfg.members_max; i++) {
                 struct progress *p = &r->prs[i];
                 if (!p->used || p->id == r->id || p->state != PR_SNAPSHOT) {
@@ -1746,6 +1829,17 @@ static void tick(struct zn_raft *r)
     }
 }
 
+/*
+ * Writes complete in id order. Why ids and caps rather than "persisted(index, term)":
+ *   1. write A puts entries 5..10 of term 2 on disk (in flight);
+ *   2. a new leader's append truncates at 6 and write B puts 6..8 of term 3;
+ *   3. another append puts 6..10 of term 2 back (write C: the new leader had them after all);
+ *   4. A completes. "(10, term 2) is durable" would match the log again and count 6..10 as
+ *      durable although the disk holds B's 6..8 of term 3 and C is still in flight.
+ * With ids, A's record was capped at 5 by the truncation in step 2, so A's completion makes
+ * only 5 durable. The simulator checks that the core's durable index is always on its disk; the
+ * canary ZN_CANARY_DURABLE_NO_ROLLBACK (no caps, no rollback) is caught by it in seed 1.
+ */
 static void persisted(struct zn_raft *r, uint64_t id)
 {
     uint32_t cap = r->cfg.log_entries_max;
@@ -1788,7 +1882,12 @@ static int propose(struct zn_raft *r, const struct zn_raft_event *ev, struct zn_
     if (n > r->cfg.batch_entries_max) {
         return ZN_ELIMIT;
     }
-    if (!log_has_room(r, n)) {
+    /* Flow control: proposals may fill only half of the window (entries and bytes). The other
+     * half is for what a follower holds beyond the leader - committed entries it has not
+     * compacted yet, an older tail it will truncate - so followers with the same configuration
+     * can always take the leader's log and commit never stalls on a full follower window
+     * (simulator seed 401907, 7 nodes, tight buffers). */
+    if (r->ent_count + n > r->cfg.log_entries_max / 2 || arena_used(r) > r->cfg.log_bytes_max / 2) {
         return ZN_EFULL;
     }
     uint64_t bytes = 0;
@@ -1834,7 +1933,8 @@ static int read_index(struct zn_raft *r, const struct zn_raft_event *ev, struct 
     if (!zn_raft_conf_is_voter(&r->conf, r->id)) {
         return ZN_ENOTLEADER;
     }
-    if (r->cfg.lease_reads && committed_in_term(r) && r->now < r->lease_until_ns) {
+    if (r->cfg.lease_reads && committed_in_term(r) && r->now < r->lease_until_ns &&
+        r->transfer_to == 0) {
         r->reads_out[up->n_reads++] = (struct zn_raft_read_result){ev->read.ctx, r->commit};
         up->reads = r->reads_out;
         return 0;
@@ -1955,6 +2055,7 @@ static int transfer(struct zn_raft *r, const struct zn_raft_event *ev)
     }
     r->transfer_to = to;
     r->transfer_deadline = r->now + r->cfg.election_timeout_ns;
+    r->lease_until_ns = 0; /* TimeoutNow overrides the followers' lease: give ours up */
     if (p->match == last_index(r)) {
         msg_new(r, to, ZN_RAFT_MSG_TIMEOUT_NOW);
     } else {
@@ -1963,9 +2064,17 @@ static int transfer(struct zn_raft *r, const struct zn_raft_event *ev)
     return 0;
 }
 
+/*
+ * The application's snapshot may not cover entries that are not yet durable in the WAL:
+ *   1. a follower truncates 3776.. and appends new 3776..3777 (write pending), commits and
+ *      applies them, and snapshots at 3777 (snapshot file synced);
+ *   2. it crashes before the write: the WAL still holds the old 3776..3778 of an older term;
+ *   3. recovery finds snapshot 3777 followed by a stale 3778 - a log that never existed.
+ * Hence index <= durable (simulator seed 900354, 5 nodes, 200000 events).
+ */
 static int snapshot_taken(struct zn_raft *r, uint64_t index)
 {
-    if (index > r->applied || index > last_index(r)) {
+    if (index > r->applied || index > last_index(r) || index > r->durable) {
         return ZN_ESTALE;
     }
     if (index <= r->snap_index) {
@@ -2126,6 +2235,7 @@ int zn_raft_step(struct zn_raft *r, const struct zn_raft_event *ev, struct zn_ra
     }
     if (!r->started) {
         r->started = true;
+        r->start_ns = r->now;
         reset_election_timer(r);
     }
     uint8_t role0 = r->role;

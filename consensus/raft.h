@@ -134,14 +134,15 @@ struct zn_raft_msg {
 /* ---- events -------------------------------------------------------------------------------- */
 
 enum zn_raft_event_type {
-    ZN_RAFT_EV_MSG = 1,                 /* msg received from a peer (or from itself: own vote) */
-    ZN_RAFT_EV_TICK = 2,                /* time passed; call at up->deadline_ns or later */
-    ZN_RAFT_EV_PERSISTED = 3,           /* every write with id <= persisted.id is durable */
-    ZN_RAFT_EV_PROPOSE = 4,             /* leader: append a batch of entries */
-    ZN_RAFT_EV_READ_INDEX = 5,          /* leader: linearizable read request tagged ctx */
-    ZN_RAFT_EV_CONF_CHANGE = 6,         /* leader: add/remove/promote one member */
-    ZN_RAFT_EV_TRANSFER = 7,            /* leader: hand leadership to a voter */
-    ZN_RAFT_EV_SNAPSHOT_TAKEN = 8,      /* application: durable snapshot at index (<= applied) */
+    ZN_RAFT_EV_MSG = 1,         /* msg received from a peer (or from itself: own vote) */
+    ZN_RAFT_EV_TICK = 2,        /* time passed; call at up->deadline_ns or later */
+    ZN_RAFT_EV_PERSISTED = 3,   /* every write with id <= persisted.id is durable */
+    ZN_RAFT_EV_PROPOSE = 4,     /* leader: append a batch of entries */
+    ZN_RAFT_EV_READ_INDEX = 5,  /* leader: linearizable read request tagged ctx */
+    ZN_RAFT_EV_CONF_CHANGE = 6, /* leader: add/remove/promote one member */
+    ZN_RAFT_EV_TRANSFER = 7,    /* leader: hand leadership to a voter */
+    ZN_RAFT_EV_SNAPSHOT_TAKEN =
+        8, /* application: durable snapshot at index (<= applied and <= durable) */
     ZN_RAFT_EV_SNAPSHOT_CHUNK = 9,      /* application: a chunk the core asked for (send it) */
     ZN_RAFT_EV_SNAPSHOT_INSTALLED = 10, /* application: received snapshot installed durably */
 };
@@ -275,8 +276,11 @@ struct zn_raft_update {
 /* ---- configuration of an instance ---------------------------------------------------------- */
 
 struct zn_raft_config {
-    uint8_t id;        /* this node, 1..ZN_NODE_ID_MAX */
-    uint8_t priority;  /* 0: never campaigns on its own (it may still be transferred to) */
+    uint8_t id;       /* this node, 1..ZN_NODE_ID_MAX */
+    uint8_t priority; /* 0: never campaigns on its own (it may still be transferred to) */
+    /* Priority of every node by id for leader hand-over: a leader transfers leadership to a
+     * caught-up, active voter of strictly higher priority (all zero: hand-over off). */
+    uint8_t priorities[ZN_NODE_ID_MAX + 1];
     bool pre_vote;     /* Raft dissertation 9.6 */
     bool check_quorum; /* leader steps down without a quorum; followers keep a lease */
     bool lease_reads;  /* answer ReadIndex from the lease (see above) */
@@ -327,7 +331,8 @@ int zn_raft_load_entry(struct zn_raft *raft, const struct zn_raft_entry *e);
  * Process one event. Returns 0, or for requests the caller made: ZN_ENOTLEADER (not the
  * leader: forward or retry), ZN_EFULL (log window full), ZN_EBUSY (a membership change or
  * transfer is in progress), ZN_EAGAIN (learner not caught up), ZN_EINVAL (bad argument),
- * ZN_ELIMIT (batch larger than batch_entries_max), ZN_ESTALE (snapshot index not applied).
+ * ZN_ELIMIT (batch larger than batch_entries_max), ZN_ESTALE (snapshot index not applied or
+ * not yet durable in the WAL: snapshot later, never over entries the WAL does not hold).
  * A malformed message is ignored (0). *up is always filled.
  */
 int zn_raft_step(struct zn_raft *raft, const struct zn_raft_event *ev, struct zn_raft_update *up);

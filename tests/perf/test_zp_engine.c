@@ -125,6 +125,15 @@ Test(zp_engine, open_loop_charges_a_stall_to_every_request_behind_it)
     zp_results_free(r);
 }
 
+/* Samples recorded at or above value (whole buckets whose low end reaches it). */
+static uint64_t samples_at_least(const struct zn_hist *h, uint64_t value)
+{
+    uint64_t n = 0;
+    for (size_t i = zn_hist_bucket_index(value); i < ZN_HIST_BUCKETS; i++)
+        n += h->buckets[i];
+    return n;
+}
+
 Test(zp_engine, closed_loop_sees_the_same_stall_once)
 {
     struct zp_config cfg;
@@ -138,8 +147,12 @@ Test(zp_engine, closed_loop_sees_the_same_stall_once)
     const struct zn_hist *h = &r->op[ZP_OP_GET].hist;
     cr_assert_geq(h->max, 90 * ZN_NS_PER_MS, "the one request in flight waited out the pause");
     cr_assert_gt(h->count, 100);
-    cr_assert_lt(zn_hist_percentile(h, 95), 40 * ZN_NS_PER_MS,
-                 "the closed loop hides the pause from all other requests");
+    /* The property, independent of how loaded the machine is: the pause shows up in one
+     * sample (two at most, should a preemption land next to it), not across the run. */
+    uint64_t stalled = samples_at_least(h, 90 * ZN_NS_PER_MS);
+    cr_assert(stalled >= 1 && stalled <= 2,
+              "the closed loop hides the pause from all other requests (%lu stalled samples)",
+              (unsigned long)stalled);
     zp_results_free(r);
 }
 

@@ -230,6 +230,7 @@ struct sim {
     bool clients_on;
     bool writes_retry;
     bool stop;
+    bool no_commit_rule; /* ZN_SIM_NO_COMMIT_RULE: leave the safety checks alone to find it */
     char *transcript;
     size_t n_tr;
     size_t cap_tr;
@@ -880,6 +881,11 @@ static void take_snapshot(struct sim *s, struct node *nd)
     if (idx <= nd->d.snap_index) {
         return;
     }
+    struct zn_raft_status st0;
+    zn_raft_status_get(nd->raft, &st0);
+    if (idx > st0.durable) {
+        return; /* the WAL does not hold everything the state covers yet: later */
+    }
     uint64_t term = zn_raft_term_at(nd->raft, idx);
     struct zn_raft_event ev = {.type = ZN_RAFT_EV_SNAPSHOT_TAKEN};
     ev.snapshot_taken.index = idx;
@@ -1061,6 +1067,15 @@ static void check_node(struct sim *s, struct node *nd, const struct zn_raft_upda
             }
             /* an entry the leader commits is on the disks of a quorum of its voters */
             uint64_t t = zn_raft_term_at(nd->raft, st.commit);
+            /* and a leader advances commit only to an entry of its own term (Figure 2,
+             * section 5.4.2: earlier entries commit indirectly, Figure 8) */
+            if (t != st.term && !s->no_commit_rule) {
+                violation(s,
+                          "commit rule: n%u (term %llu) advanced commit to %llu, an entry of "
+                          "term %llu",
+                          nd->id, (unsigned long long)st.term, (unsigned long long)st.commit,
+                          (unsigned long long)t);
+            }
             uint32_t have = 0;
             for (uint32_t i = 0; i < st.conf.n_voters; i++) {
                 struct node *v = &s->nodes[st.conf.voters[i]];
@@ -1075,7 +1090,7 @@ static void check_node(struct sim *s, struct node *nd, const struct zn_raft_upda
             }
         }
     }
-    if (up->role_changed) {
+    if (up->role_changed && s->o.role_notes) {
         sim_note(s, "t=%.1fms n%u %s term %llu leader %u", (double)s->now / SIM_MS, nd->id,
                  zn_raft_role_name(st.role), (unsigned long long)st.term, st.leader);
     }
@@ -1089,6 +1104,7 @@ static void check_node(struct sim *s, struct node *nd, const struct zn_raft_upda
 
 static void process_update(struct sim *s, struct node *nd, struct zn_raft_update *up)
 {
+    s->st.dropped_msgs += up->dropped_msgs;
     s->st.trace_hash = mix64(s->st.trace_hash, mix64(up->term, up->commit));
     s->st.trace_hash = mix64(s->st.trace_hash, mix64(up->n_msgs, up->persist.id));
     /* 1. the write (log matching checked on every entry written) */
@@ -1332,7 +1348,11 @@ static int propose_op(struct sim *s, uint8_t id, uint64_t op)
     struct zn_raft_event ev = {.type = ZN_RAFT_EV_PROPOSE};
     ev.propose.entries = &e;
     ev.propose.n = 1;
-    return node_step(s, nd, &ev);
+    int rc = node_step(s, nd, &ev);
+    if (rc == ZN_EFULL) {
+        s->st.proposals_full++;
+    }
+    return rc;
 }
 
 static uint64_t new_op(struct sim *s)
@@ -1612,6 +1632,7 @@ struct sim *sim_new(const struct sim_opts *opts)
         abort();
     }
     s->o = *opts;
+    s->no_commit_rule = getenv("ZN_SIM_NO_COMMIT_RULE") != NULL;
     zn_prng_seed(&s->prng, opts->seed);
     s->n_nodes = opts->nodes + 2 <= SIM_NODES_MAX ? opts->nodes + 2 : SIM_NODES_MAX;
     s->boot.n_voters = (uint8_t)opts->nodes;
@@ -1635,6 +1656,35 @@ struct sim *sim_new(const struct sim_opts *opts)
     s->cfg.update_entries_max = 512;
     s->cfg.reads_max = 64;
     s->cfg.snapshot_chunk_bytes = CHUNK_BYTES;
+    bool tight = opts->faults && zn_prng_chance(&s->prng, 1, 3);
+    if (tight) {
+        /* tight buffers: window and arena fill up (EFULL, prefix acks, arena wrap), single
+         * in-flight appends, tiny batches, dropped output messages */
+        s->cfg.log_entries_max = 64;
+        s->cfg.log_bytes_max = 4096 + (uint32_t)zn_prng_below(&s->prng, 4096);
+        s->cfg.batch_entries_max = 1 + (uint32_t)zn_prng_below(&s->prng, 8);
+        s->cfg.batch_bytes_max = 64 + (uint32_t)zn_prng_below(&s->prng, 256);
+        s->cfg.inflight_max = 1 + (uint32_t)zn_prng_below(&s->prng, 8);
+        s->cfg.compact_keep = (uint32_t)zn_prng_below(&s->prng, 8);
+        s->cfg.msgs_max = 8 + (uint32_t)zn_prng_below(&s->prng, 16);
+        s->cfg.update_entries_max = 16 + (uint32_t)zn_prng_below(&s->prng, 48);
+        s->cfg.reads_max = 4 + (uint32_t)zn_prng_below(&s->prng, 8);
+    }
+    if (opts->faults && zn_prng_chance(&s->prng, 1, 2)) {
+        /* leader priorities: the leader hands over to a caught-up higher-priority voter */
+        for (uint32_t i = 1; i <= SIM_NODES_MAX; i++) {
+            s->cfg.priorities[i] = (uint8_t)(1 + zn_prng_below(&s->prng, 3));
+        }
+    }
+    if (opts->batch) {
+        s->cfg.batch_entries_max = opts->batch;
+    }
+    for (uint32_t i = 1; i <= SIM_NODES_MAX; i++) {
+        if (opts->priorities[i]) {
+            memcpy(s->cfg.priorities, opts->priorities, sizeof(opts->priorities));
+            break;
+        }
+    }
     links_all(s, true);
     s->op_done = calloc(OPS_MAX, 1);
     s->next_op = 1;
@@ -1642,7 +1692,9 @@ struct sim *sim_new(const struct sim_opts *opts)
         struct node *nd = &s->nodes[i];
         nd->id = (uint8_t)i;
         nd->drift_ppm = opts->faults ? (int64_t)zn_prng_below(&s->prng, 40001) - 20000 : 0;
-        nd->snap_every = 20 + zn_prng_below(&s->prng, 100);
+        /* the application snapshots well before the window fills */
+        nd->snap_every =
+            tight ? 4 + zn_prng_below(&s->prng, 16) : 20 + zn_prng_below(&s->prng, 100);
         if (i <= opts->nodes) {
             /* bootstrap: the initial configuration is entry 1 (term 1) of every original
              * voter's log, so a node that joins later learns it from the log or a snapshot */
@@ -1894,4 +1946,14 @@ bool sim_up(const struct sim *s, uint8_t id)
 uint64_t sim_reads_done(const struct sim *s)
 {
     return s->reads_done;
+}
+
+uint64_t sim_term_at(const struct sim *s, uint8_t id, uint64_t index)
+{
+    return s->nodes[id].up ? zn_raft_term_at(s->nodes[id].raft, index) : 0;
+}
+
+uint64_t sim_violations(const struct sim *s)
+{
+    return s->st.violations;
 }

@@ -46,7 +46,10 @@ struct sim_opts {
     bool faults;     /* random faults on (off in scripted scenarios) */
     bool liveness;   /* run the heal + liveness phase at the end */
     bool clients;    /* random client load */
-    FILE *out;       /* trace and transcript sink */
+    bool role_notes; /* put role changes into the transcript (the sweep's trace) */
+    uint32_t batch;  /* entries per AppendEntries (0: the sweep's default) */
+    uint8_t priorities[SIM_NODES_MAX + 1]; /* leader hand-over priorities (all 0: random) */
+    FILE *out;                             /* trace and transcript sink */
 };
 
 struct sim_stats {
@@ -59,6 +62,8 @@ struct sim_stats {
     uint64_t committed;
     uint64_t reads;
     uint64_t elections;
+    uint64_t proposals_full; /* proposals refused with ZN_EFULL (window backpressure) */
+    uint64_t dropped_msgs;   /* output messages dropped because an update list was full */
     uint64_t trace_hash;
     char first_violation[256];
 };
@@ -98,5 +103,9 @@ void sim_hold(struct sim *s, uint8_t from, uint8_t msg_type, bool held);
 void sim_note(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *sim_transcript(const struct sim *s);
 uint64_t sim_reads_done(const struct sim *s);
+/* Term of node id's entry at index (0 if the node is down or does not have it). */
+uint64_t sim_term_at(const struct sim *s, uint8_t id, uint64_t index);
+/* Violations so far (scenarios check it after each step). */
+uint64_t sim_violations(const struct sim *s);
 
 #endif /* ZN_SIM_H */

@@ -36,6 +36,8 @@ struct totals {
     uint64_t committed;
     uint64_t reads;
     uint64_t elections;
+    uint64_t proposals_full;
+    uint64_t dropped_msgs;
     uint64_t faults[F_COUNT];
     uint64_t hash_checks;
 };
@@ -51,6 +53,8 @@ static void add(struct totals *t, const struct sim_stats *st)
     t->committed += st->committed;
     t->reads += st->reads;
     t->elections += st->elections;
+    t->proposals_full += st->proposals_full;
+    t->dropped_msgs += st->dropped_msgs;
     for (int i = 0; i < F_COUNT; i++) {
         t->faults[i] += st->faults[i];
     }
@@ -67,6 +71,7 @@ static uint64_t run_seed(const char *argv0, uint64_t seed, uint32_t nodes, uint6
                          .faults = true,
                          .liveness = true,
                          .clients = true,
+                         .role_notes = trace,
                          .out = stdout};
     struct sim *s = sim_new(&o);
     uint64_t v = sim_run(s);
@@ -101,6 +106,8 @@ static void print_totals(const struct totals *t, double wall)
     printf("committed_entries=%llu reads=%llu elections=%llu determinism_checks=%llu\n",
            (unsigned long long)t->committed, (unsigned long long)t->reads,
            (unsigned long long)t->elections, (unsigned long long)t->hash_checks);
+    printf("backpressure: proposals_refused_full=%llu update_msgs_dropped=%llu\n",
+           (unsigned long long)t->proposals_full, (unsigned long long)t->dropped_msgs);
     printf("faults:");
     for (int i = 0; i < F_COUNT; i++) {
         printf(" %s=%llu", sim_fault_name(i), (unsigned long long)t->faults[i]);

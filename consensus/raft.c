@@ -65,6 +65,7 @@ struct progress {
     bool snap_done;     /* last chunk acknowledged; waiting for the install ack */
     uint64_t match;
     uint64_t next;
+    uint64_t commit_sent; /* commit the follower can learn from what we last sent it */
     uint64_t read_ack;
     uint64_t snap_index;
     uint64_t snap_term;
@@ -895,6 +896,7 @@ static void pr_become_probe(struct zn_raft *r, struct progress *p)
     p->infl_count = 0;
     p->infl_head = 0;
     p->next = p->match + 1;
+    p->commit_sent = 0; /* it may have restarted and forgotten the commit */
 }
 
 static void pr_become_replicate(struct progress *p)
@@ -976,6 +978,7 @@ static bool send_append(struct zn_raft *r, struct progress *p, bool allow_empty)
     m->index = prev;
     m->log_term = zn_raft_term_at(r, prev);
     m->commit = r->commit;
+    p->commit_sent = r->commit < prev + n ? r->commit : prev + n;
     m->n_entries = (uint32_t)n;
     m->entries = r->uents + r->uents_used;
     for (uint64_t i = 0; i < n; i++) {
@@ -998,6 +1001,36 @@ static void send_heartbeat(struct zn_raft *r, struct progress *p)
     struct zn_raft_msg *m = msg_new(r, p->id, ZN_RAFT_MSG_HEARTBEAT);
     m->commit = p->match < r->commit ? p->match : r->commit;
     m->ctx = r->read_round;
+    if (m->commit > p->commit_sent) {
+        p->commit_sent = m->commit;
+    }
+}
+
+/*
+ * The commit advanced: tell a follower in replicate state at once instead of at the next
+ * heartbeat (etcd-io/raft bcastAppend after maybeCommit). An empty append marked commit-only
+ * (ctx 1) whose previous entry is min(next - 1, commit): a follower that holds that entry with
+ * that term matches the leader up to it and commits up to it; one that does not (the appends
+ * carrying it are still in flight or were lost) ignores the message instead of rejecting it, so
+ * reordering never knocks a healthy follower back to probing (loss is repaired by the
+ * heartbeat path). Not sent when the window is full (flow control) or when the follower can
+ * already learn this commit from what it was sent.
+ */
+static void send_commit(struct zn_raft *r, struct progress *p)
+{
+    if (p->id == r->id || p->state != PR_REPLICATE || p->infl_count >= r->cfg.inflight_max) {
+        return;
+    }
+    uint64_t prev = p->next - 1 < r->commit ? p->next - 1 : r->commit;
+    if (prev < r->base_index || prev <= p->commit_sent) {
+        return;
+    }
+    struct zn_raft_msg *m = msg_new(r, p->id, ZN_RAFT_MSG_APPEND);
+    m->index = prev;
+    m->log_term = zn_raft_term_at(r, prev);
+    m->commit = r->commit;
+    m->ctx = 1;
+    p->commit_sent = prev;
 }
 
 static void bcast_append(struct zn_raft *r)
@@ -1007,6 +1040,18 @@ static void bcast_append(struct zn_raft *r)
         if (p->used && p->id != r->id) {
             while (send_append(r, p, false)) {
             }
+        }
+    }
+}
+
+static void bcast_commit(struct zn_raft *r)
+{
+    for (uint32_t i = 0; i < r->cfg.members_max; i++) {
+        struct progress *p = &r->prs[i];
+        if (p->used && p->id != r->id) {
+            while (send_append(r, p, false)) {
+            }
+            send_commit(r, p);
         }
     }
 }
@@ -1265,7 +1310,7 @@ static void maybe_commit(struct zn_raft *r)
     if (ok) {
         r->commit = c;
         reads_release(r);
-        bcast_append(r);
+        bcast_commit(r);
         maybe_step_down_removed(r);
     }
 }
@@ -1318,6 +1363,9 @@ static void handle_append(struct zn_raft *r, const struct zn_raft_msg *m)
     }
     if (m->index > last_index(r) || m->index < r->base_index ||
         zn_raft_term_at(r, m->index) != m->log_term) {
+        if (m->ctx == 1 && m->n_entries == 0) {
+            return; /* commit-only: the appends it follows are in flight or lost (send_commit) */
+        }
         /* Reject with a hint (dissertation 5.3 optimisation): the last index at or below the
          * probe whose term is <= the probe's term, so the leader skips whole terms. */
         uint64_t hint = m->index < last_index(r) ? m->index : last_index(r);

@@ -7,6 +7,8 @@
 #   make tidy    layering/purity/banned-call check and format check only
 #   make format  reformat every C file with .clang-format
 #   make clean   remove the build folders
+#   make demo    deps + build, then a three-node lab and zinc at work (tools/demo), lab taken down
+#   make lab     deps + build, then bring the lab up (tools/lab up; `tools/lab down` ends it)
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -14,7 +16,7 @@ ASAN_BUILD ?= build-asan
 ASAN_SUITES ?= unit dataplane fuzz client store wal sim ops node recipes
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
-.PHONY: all deps build build-asan test tidy format clean
+.PHONY: all deps build build-asan test tidy format clean demo lab
 
 all: build
 
@@ -51,3 +53,9 @@ format:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+demo: build
+	@BUILD=$(BUILD) tools/demo
+
+lab: build
+	tools/lab up

@@ -995,6 +995,16 @@ static void node_ctrl_report_fn(void *arg, struct zn_dp_lcore *lc)
         rep->st.members[rep->st.n_members++] = st.conf.learners[i];
     rep->st.sessions = counts.sessions;
     rep->st.znodes = counts.znodes;
+    const struct zn_dp_msgr_stats *ms = &n->msgr->stats;
+    rep->st.drop_frames = ms->drop_malformed + ms->drop_version + ms->drop_checksum +
+                          ms->drop_cluster + ms->drop_mac + ms->drop_oversize + ms->drop_reasm;
+    rep->st.drop_cluster = ms->drop_cluster;
+    rep->st.drop_client = n->n_client_dropped;
+    if (n->stack) {
+        const struct zn_dp_stack_stats *ss = &n->stack->stats;
+        rep->st.drop_ip = ss->drop_ip_version + ss->drop_ip_ihl + ss->drop_ip_len +
+                          ss->drop_ip_cksum + ss->drop_ip_ttl + ss->drop_ip_frag;
+    }
     rep->st.last_election_ms = n->last_election_ms;
     snprintf(rep->last_election_reason, sizeof(rep->last_election_reason), "%s",
              n->last_election_reason);

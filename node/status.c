@@ -68,6 +68,11 @@ long zn_status_render(const struct zn_node_status *st, char *buf, size_t cap)
                   (long long)st->last_election_ms);
     zn_out_printf(&o, "\"last_election_reason\": ");
     zn_out_str(&o, st->last_election_reason);
+    zn_out_printf(&o,
+                  ", \"drop_frames\": %llu, \"drop_cluster\": %llu, \"drop_client\": %llu, "
+                  "\"drop_ip\": %llu",
+                  (unsigned long long)st->drop_frames, (unsigned long long)st->drop_cluster,
+                  (unsigned long long)st->drop_client, (unsigned long long)st->drop_ip);
     zn_out_printf(&o, ", \"repair\": %s, \"ready\": %s, \"time_ms\": %lld}\n",
                   st->repair ? "true" : "false", st->ready ? "true" : "false",
                   (long long)st->time_ms);

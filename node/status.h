@@ -37,6 +37,15 @@ struct zn_node_status {
     bool repair;     /* WAL repair state: no voting until repaired from peers */
     bool ready;      /* serving: a leader is known and this node's apply caught up with commit */
     int64_t time_ms; /* realtime ms when written */
+    /* Datagrams dropped, monotonic since start: native frames refused by the frame decoder
+     * (malformed, version, checksum, other cluster/receiver, MAC, oversize, reassembly), of
+     * which from another cluster; client messages refused by the node (bad session header,
+     * unknown session, ...); malformed IPv4 packets dropped by the DPDK stack (bad version, header
+     * length, total length, checksum, TTL 0, fragments; 0 with kernel UDP). */
+    uint64_t drop_frames;
+    uint64_t drop_cluster;
+    uint64_t drop_client;
+    uint64_t drop_ip;
 };
 
 /* Render st as one JSON object into buf (with a trailing newline). Returns the length, or

@@ -134,7 +134,11 @@ Test(startup, status_file_is_complete_json_replaced_atomically)
                                 .last_election_ms = 1700000000000,
                                 .last_election_reason = "election timeout \"x\"\n",
                                 .ready = true,
-                                .time_ms = 1700000000123};
+                                .time_ms = 1700000000123,
+                                .drop_frames = 5,
+                                .drop_cluster = 2,
+                                .drop_client = 3,
+                                .drop_ip = 1};
     cr_assert_eq(zn_status_write(dir, &st), 0);
     char path[128], text[2048];
     snprintf(path, sizeof(path), "%s/status.json", dir);
@@ -147,7 +151,8 @@ Test(startup, status_file_is_complete_json_replaced_atomically)
         "{\"id\": 3, \"pid\": 42, \"role\": \"leader\", \"term\": 7, \"leader\": 3, \"commit\": "
         "100, \"applied\": 99, \"first_index\": 1, \"last_index\": 101, \"members\": [1, 2, 3], "
         "\"sessions\": 4, \"znodes\": 12, \"last_election_ms\": 1700000000000, "
-        "\"last_election_reason\": \"election timeout \\\"x\\\"\\u000a\", \"repair\": false, "
+        "\"last_election_reason\": \"election timeout \\\"x\\\"\\u000a\", \"drop_frames\": 5, "
+        "\"drop_cluster\": 2, \"drop_client\": 3, \"drop_ip\": 1, \"repair\": false, "
         "\"ready\": true, \"time_ms\": 1700000000123}\n";
     cr_assert_str_eq(text, expect);
     char tmp[160];

@@ -327,6 +327,11 @@ void zn_metrics_server_tick(struct zn_metrics_server *s, struct zn_node *n, stru
     }
 }
 
+void zn_metrics_server_publish(struct zn_metrics_server *s, const struct zn_node_metrics *m)
+{
+    zn_metrics_pub_put(&s->pub, m);
+}
+
 void zn_metrics_server_stop(struct zn_metrics_server *s)
 {
     if (!s)

@@ -42,6 +42,10 @@ struct zn_metrics_reg *zn_metrics_server_registry(struct zn_metrics_server *s);
 void zn_metrics_server_tick(struct zn_metrics_server *s, struct zn_node *n, struct zn_dp_lcore *lc,
                             uint64_t now_ns);
 
+/* Publish a snapshot directly (what tick does with the lcore's copy; tests). */
+struct zn_node_metrics;
+void zn_metrics_server_publish(struct zn_metrics_server *s, const struct zn_node_metrics *m);
+
 /* Stop the listener (waits for scrapes in progress), detach telemetry, free. NULL is fine. */
 void zn_metrics_server_stop(struct zn_metrics_server *s);
 

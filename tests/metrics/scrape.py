@@ -14,6 +14,9 @@ GET /metrics on 127.0.0.1:<base>+i. Checks, printing what it saw:
   4. bad paths give 404, POST gives 405, / gives 200;
   5. a bounded scrape storm (4 threads hammering all nodes) during a write load loses no
      acknowledged write (zn-labc verify through every node) and every storm scrape parses.
+With the argument `netns` (root; exit 77 otherwise): the same format checks on the DPDK lab
+(af_packet in network namespaces; each node's endpoint is reached inside its namespace), the
+DPDK-only families (rte_eth_stats port counters, stack drops) present and moving after writes.
 Environment: ZINCD, LABC (set by meson). Exit 0 pass, 1 fail.
 """
 import os
@@ -80,7 +83,17 @@ def check(cond, msg):
         fail(msg)
 
 
+NETNS = None  # netns mode: the namespace prefix (node i's endpoint is inside NETNS<i>)
+
+
 def get(url, method="GET"):
+    if NETNS:
+        i = int(url.split(":")[2].split("/")[0]) - MPORT
+        r = subprocess.run(["ip", "netns", "exec", f"{NETNS}{i}", "/usr/bin/python3",
+                            os.path.abspath(__file__), "--fetch", url, method],
+                           capture_output=True, text=True, timeout=20)
+        status, ctype, body = r.stdout.split("\n", 2)
+        return int(status), ctype, body
     req = urllib.request.Request(url, method=method)
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
@@ -330,5 +343,85 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def main_netns():
+    global NETNS
+    if os.getuid() != 0:
+        print("metrics/scrape-dpdk: SKIP: needs root (network namespaces, af_packet)")
+        return 77
+    for p in (ZINCD, LABC):
+        if not os.access(p, os.X_OK):
+            fail(f"{p} not built")
+    tmp = tempfile.mkdtemp(prefix="zn-metrics-dpdk-")
+    lab = lambda *a, **kw: run(LAB, *a, "--dir", tmp, **kw)  # noqa: E731
+    NETNS = f"zm{PID % 100000:05d}"
+    subnet = f"10.{220 + PID % 30}.{(PID // 30) % 250}"  # apart from tests/cluster and node
+    hosts = ",".join(f"{subnet}.{i}:7001" for i in (1, 2, 3))
+    start = time.time()
+    try:
+        r = lab("up", "--mode", "netns", "--prefix", NETNS, "--subnet", subnet,
+                "--metrics-port", str(MPORT))
+        check(r.returncode == 0, f"lab up: {r.stdout}{r.stderr}")
+        r = lab("wait", "--timeout", "30")
+        check(r.returncode == 0, f"no leader: {r.stdout}{r.stderr}")
+        leader = int(r.stdout.strip().split()[-1])
+        print(f"netns lab up: nodes at {hosts}, leader node {leader}")
+        before = {}
+        for i in (1, 2, 3):
+            _, types, series = scrape(i)
+            missing = [f for f in EXPECTED if f not in types]
+            check(not missing, f"node {i}: families missing: {missing}")
+            check(value(series, "zinc_node_info", node=str(i), cluster="1",
+                        transport="dpdk") == 1, f"node {i}: not on the DPDK transport")
+            check(value(series, "zinc_port_packets_total", port="dpdk0", direction="rx")
+                  is not None, f"node {i}: no rte_eth_stats port counters")
+            check(value(series, "zinc_stack_drops_total", reason="ip_cksum") is not None,
+                  f"node {i}: no stack drop counters")
+            before[i] = series
+            print(f"node {i}: {len(types)} families, {len(series)} series, format valid")
+        acked = os.path.join(tmp, "acked")
+        r = run(LABC, hosts, "load", "/d", "50", "60", acked, timeout=90)
+        print(r.stdout.strip())
+        check(r.returncode == 0, f"load failed: {r.stdout}{r.stderr}")
+        r = run(LABC, hosts, "verify", acked, "/d", timeout=90)
+        lost = sum(int(x) for x in re.findall(r"lost (\d+);", r.stdout))
+        check(r.returncode == 0 and lost == 0, f"verify: lost {lost}: {r.stdout}")
+        with open(acked) as f:
+            n_acked = sum(1 for _ in f)
+        leader = int(lab("leader").stdout.strip() or 0)
+        check(leader in (1, 2, 3), "no leader after the load")
+        lb = before[leader]
+        deadline = time.time() + WAIT_S
+        while True:
+            _, _, s = scrape(leader)
+            a = value(lb, "zinc_port_packets_total", port="dpdk0", direction="rx")
+            b = value(s, "zinc_port_packets_total", port="dpdk0", direction="rx")
+            c = value(s, "zinc_raft_commit_index")
+            if b - a >= n_acked and c >= value(lb, "zinc_raft_commit_index") + n_acked:
+                break
+            if time.time() > deadline:
+                fail(f"leader {leader}: port rx {a} -> {b}, commit {c}: did not move")
+            time.sleep(0.1)
+        print(f"leader {leader}: dpdk0 rx packets {a:.0f} -> {b:.0f}, commit index "
+              f"{value(lb, 'zinc_raft_commit_index'):.0f} -> {c:.0f}")
+        print(f"metrics/scrape-dpdk: {checks} checks passed, {n_acked} acknowledged writes, "
+              f"0 lost ({time.time() - start:.1f} s)")
+        return 0
+    finally:
+        lab("down")
+        lab("down")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def fetch(url, method):
+    """--fetch URL METHOD (run inside a namespace): status, content type, body on stdout."""
+    status, ctype, body = get(url, method)
+    sys.stdout.write(f"{status}\n{ctype}\n{body}")
+    return 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--fetch":
+        sys.exit(fetch(sys.argv[2], sys.argv[3]))
+    if len(sys.argv) > 1 and sys.argv[1] == "netns":
+        sys.exit(main_netns())
     sys.exit(main())

@@ -518,15 +518,20 @@ static bool zn_nm_is_drop(const char *name)
     return strncmp(name, "drop_", 5) == 0 || strcmp(name, "tx_no_mbuf") == 0;
 }
 
+/* "drop_ip_cksum" -> "ip_cksum"; other drop counters keep their name ("tx_no_mbuf"). */
+static const char *zn_nm_drop_reason(const char *name)
+{
+    return strncmp(name, "drop_", 5) == 0 ? &name[5] : name;
+}
+
 static void zn_nm_stack_drops(void *ctx, struct zn_metrics_out *o)
 {
     ZN_NM_VIEW(ctx);
     if (!m->has_stack)
         return;
-#define ZN_NM_STACK_DROP_(name, text)                 \
-    if (zn_nm_is_drop(#name))                         \
-        zn_metrics_u64(o, m->stack.name, 1, "reason", \
-                       strncmp(#name, "drop_", 5) == 0 ? #name + 5 : #name);
+#define ZN_NM_STACK_DROP_(name, text) \
+    if (zn_nm_is_drop(#name))         \
+        zn_metrics_u64(o, m->stack.name, 1, "reason", zn_nm_drop_reason(#name));
     ZN_DP_STACK_COUNTERS(ZN_NM_STACK_DROP_)
 #undef ZN_NM_STACK_DROP_
 }

@@ -22,6 +22,9 @@
 const double zn_metrics_fsync_bounds[ZN_METRICS_FSYNC_BOUNDS] = {
     50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 100e-3, 250e-3, 1.0};
 
+const double zn_metrics_election_bounds[ZN_METRICS_ELECTION_BOUNDS] = {
+    1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1.0, 2.5, 10.0};
+
 /* ---- the counting disk ------------------------------------------------------------------------ */
 
 static uint64_t zn_mdisk_now_ns(void)
@@ -466,6 +469,18 @@ static void zn_nm_fsync_hist(void *ctx, struct zn_metrics_out *o)
     zn_metrics_histogram(o, &h, 0);
 }
 
+static void zn_nm_election_hist(void *ctx, struct zn_metrics_out *o)
+{
+    ZN_NM_VIEW(ctx);
+    struct zn_metrics_hist_data h = {.n_bounds = ZN_METRICS_ELECTION_BOUNDS};
+    memcpy(h.bounds, zn_metrics_election_bounds, sizeof(zn_metrics_election_bounds));
+    for (unsigned b = 0; b < ZN_METRICS_ELECTION_BOUNDS; b++)
+        h.counts[b] = m->mc.election_buckets[b];
+    h.count_inf = m->mc.election_buckets[ZN_METRICS_ELECTION_BOUNDS];
+    h.sum = (double)m->mc.election_ns_sum * 1e-9;
+    zn_metrics_histogram(o, &h, 0);
+}
+
 static void zn_nm_snap_duration(void *ctx, struct zn_metrics_out *o)
 {
     ZN_NM_VIEW(ctx);
@@ -714,6 +729,9 @@ static const struct zn_nm_custom zn_nm_customs[] = {
      "Time from start to durable of the last snapshot taken."},
     {"zinc_elections_total", ZN_METRIC_COUNTER, zn_nm_elections,
      "Elections this node started (became pre-candidate or candidate), by reason."},
+    {"zinc_election_duration_seconds", ZN_METRIC_HISTOGRAM, zn_nm_election_hist,
+     "Elections this node took part in, from its first (pre)candidacy to a leader known "
+     "(ZooKeeper: election_time)."},
     {"zinc_last_election_timestamp_seconds", ZN_METRIC_GAUGE, zn_nm_last_election,
      "Unix time of the last election this node started (0: none)."},
     {"zinc_frames_dropped_total", ZN_METRIC_COUNTER, zn_nm_frame_drops,

@@ -33,11 +33,14 @@
 #include "node/metrics.h"
 #include "store/disk.h"
 
-#define ZN_METRICS_PUBLISH_NS   (100ull * 1000 * 1000) /* snapshot period: 100 ms */
-#define ZN_METRICS_FSYNC_BOUNDS 12
+#define ZN_METRICS_PUBLISH_NS      (100ull * 1000 * 1000) /* snapshot period: 100 ms */
+#define ZN_METRICS_FSYNC_BOUNDS    12
+#define ZN_METRICS_ELECTION_BOUNDS 12
 
 /* Fixed fdatasync latency buckets (seconds) of the WAL disk: 50 us .. 1 s. */
 extern const double zn_metrics_fsync_bounds[ZN_METRICS_FSYNC_BOUNDS];
+/* Election duration buckets (seconds): 1 ms .. 10 s. */
+extern const double zn_metrics_election_bounds[ZN_METRICS_ELECTION_BOUNDS];
 
 /* A counting wrapper around the node's data disk (WAL segments and the hard-state file).
  * Written by whichever thread runs the disk operation (the lcore, or the disk's syncer thread
@@ -70,6 +73,10 @@ struct zn_node_mc {
     uint64_t raft_received[ZN_RAFT_MSG_TYPE_MAX + 1];
     uint64_t elections[ZN_ELECTION_REASONS];
     uint64_t became_leader;
+    /* elections seen by this node: from its first (pre)candidacy to a leader known */
+    uint64_t election_started_ns; /* 0: no election in progress */
+    uint64_t election_ns_sum;
+    uint64_t election_buckets[ZN_METRICS_ELECTION_BOUNDS + 1];
     uint64_t snapshots_taken;
     uint64_t snapshots_failed;
     uint64_t snapshot_bytes; /* sum of the bodies of the snapshots taken */
@@ -91,6 +98,35 @@ static inline void zn_node_mc_on_raft_rx(struct zn_node_mc *mc, const struct zn_
         if (m->term != mc->match_term[m->from] || m->index > mc->match[m->from])
             mc->match[m->from] = m->index;
         mc->match_term[m->from] = m->term;
+    }
+}
+
+/*
+ * lcore: a role/leader change from a Raft update. An election episode starts when the node
+ * becomes (pre)candidate from follower or leader (pre-candidate -> candidate is the same
+ * episode and counts once) and ends when a leader is known again; its duration goes into the
+ * histogram (ZooKeeper: election_time).
+ */
+static inline void zn_node_mc_on_role(struct zn_node_mc *mc, uint8_t old_role, uint8_t role,
+                                      uint8_t old_leader, uint8_t leader, uint64_t now_ns)
+{
+    bool was_campaigning = old_role == ZN_RAFT_PRECANDIDATE || old_role == ZN_RAFT_CANDIDATE;
+    bool campaigning = role == ZN_RAFT_PRECANDIDATE || role == ZN_RAFT_CANDIDATE;
+    if (campaigning && !was_campaigning) {
+        mc->elections[old_leader ? ZN_ELECTION_LEADER_LOST : ZN_ELECTION_NO_LEADER]++;
+        if (!mc->election_started_ns)
+            mc->election_started_ns = now_ns ? now_ns : 1;
+    }
+    if (role == ZN_RAFT_LEADER && old_role != ZN_RAFT_LEADER)
+        mc->became_leader++;
+    if (leader != 0 && mc->election_started_ns) {
+        uint64_t ns = now_ns - mc->election_started_ns;
+        mc->election_ns_sum += ns;
+        unsigned b = 0;
+        while (b < ZN_METRICS_ELECTION_BOUNDS && (double)ns * 1e-9 > zn_metrics_election_bounds[b])
+            b++;
+        mc->election_buckets[b]++;
+        mc->election_started_ns = 0;
     }
 }
 

@@ -164,7 +164,7 @@ static int zn_tel_status(const char *cmd, const char *params, struct rte_tel_dat
     rte_tel_data_add_dict_u64(d, "znodes", m->znodes);
     rte_tel_data_add_dict_u64(d, "watches", m->watches);
     rte_tel_data_add_dict_u64(d, "ready", m->ready);
-    rte_tel_data_add_dict_int(d, "last_election_ms", (int)(m->last_election_ms / 1000));
+    rte_tel_data_add_dict_u64(d, "last_election_ms", (uint64_t)m->last_election_ms);
     rte_tel_data_add_dict_u64(d, "collected_ms", (uint64_t)m->collected_ms);
     free(m);
     return 0;

@@ -317,6 +317,7 @@ static void node_log_role(struct zn_node *n, const struct zn_raft_update *up)
 {
     uint8_t old_role = n->role, old_leader = n->leader;
     uint64_t old_term = n->term;
+    zn_node_mc_on_role(&n->ms.mc, old_role, up->role, old_leader, up->leader, node_now(n));
     n->role = up->role;
     n->leader = up->leader;
     n->term = up->term;
@@ -325,7 +326,6 @@ static void node_log_role(struct zn_node *n, const struct zn_raft_update *up)
                 zn_raft_role_name(up->role), (unsigned long long)up->term);
         if (up->role == ZN_RAFT_PRECANDIDATE || up->role == ZN_RAFT_CANDIDATE) {
             n->last_election_ms = node_realtime_ms(n);
-            n->ms.mc.elections[old_leader ? ZN_ELECTION_LEADER_LOST : ZN_ELECTION_NO_LEADER]++;
             if (old_leader)
                 snprintf(n->last_election_reason, sizeof(n->last_election_reason),
                          "leader %u lost or handed over", old_leader);
@@ -336,7 +336,6 @@ static void node_log_role(struct zn_node *n, const struct zn_raft_update *up)
                     (unsigned long long)up->term);
         }
         if (up->role == ZN_RAFT_LEADER) {
-            n->ms.mc.became_leader++;
             /* Raft dissertation 6.3 / ZooKeeper: a new leader gives every session a full
              * timeout, so that no client is expired for the silence of the election. */
             zn_sessions_track_reset(&n->sess, node_now(n));

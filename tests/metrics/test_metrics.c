@@ -227,3 +227,31 @@ Test(metrics, node_families_render_a_snapshot)
     free(t);
     zn_metrics_reg_destroy(r);
 }
+
+Test(metrics, election_episodes_and_durations)
+{
+    static struct zn_node_mc mc;
+    memset(&mc, 0, sizeof(mc));
+    uint64_t ms = 1000000;
+    /* follower, no leader heard -> precandidate -> candidate -> leader: one election, 30 ms */
+    zn_node_mc_on_role(&mc, ZN_RAFT_FOLLOWER, ZN_RAFT_PRECANDIDATE, 0, 0, 100 * ms);
+    zn_node_mc_on_role(&mc, ZN_RAFT_PRECANDIDATE, ZN_RAFT_CANDIDATE, 0, 0, 110 * ms);
+    zn_node_mc_on_role(&mc, ZN_RAFT_CANDIDATE, ZN_RAFT_LEADER, 0, 7, 130 * ms);
+    cr_expect_eq(mc.elections[ZN_ELECTION_NO_LEADER], 1);
+    cr_expect_eq(mc.elections[ZN_ELECTION_LEADER_LOST], 0);
+    cr_expect_eq(mc.became_leader, 1);
+    cr_expect_eq(mc.election_ns_sum, 30 * ms);
+    cr_expect_eq(mc.election_buckets[5], 1, "30 ms goes to le=0.05");
+    cr_expect_eq(mc.election_started_ns, 0);
+    /* a leader steps down and another node wins: leader_lost, timed until the new leader */
+    zn_node_mc_on_role(&mc, ZN_RAFT_LEADER, ZN_RAFT_FOLLOWER, 7, 0, 200 * ms);
+    zn_node_mc_on_role(&mc, ZN_RAFT_FOLLOWER, ZN_RAFT_PRECANDIDATE, 7, 0, 300 * ms);
+    zn_node_mc_on_role(&mc, ZN_RAFT_PRECANDIDATE, ZN_RAFT_FOLLOWER, 0, 0, 310 * ms);
+    zn_node_mc_on_role(&mc, ZN_RAFT_FOLLOWER, ZN_RAFT_FOLLOWER, 0, 2, 2300 * ms);
+    cr_expect_eq(mc.elections[ZN_ELECTION_LEADER_LOST], 1);
+    cr_expect_eq(mc.became_leader, 1);
+    cr_expect_eq(mc.election_buckets[10], 1, "2 s goes to le=2.5");
+    /* a follower that never campaigns times nothing */
+    zn_node_mc_on_role(&mc, ZN_RAFT_FOLLOWER, ZN_RAFT_FOLLOWER, 2, 3, 2400 * ms);
+    cr_expect_eq(mc.election_ns_sum, 30 * ms + 2000 * ms);
+}

@@ -422,7 +422,7 @@ def main_netns():
                   value(before[i], "zinc_port_packets_total", port="dpdk0", direction="tx"),
                   f"node {i}: dpdk0 tx packets did not move")
         check(rx1 - rx0 >= n_acked, f"dpdk0 rx packets over the nodes {rx0} -> {rx1}")
-        print(f"all nodes applied index {want}; dpdk0 rx packets over the nodes "
+        print(f"all nodes applied index {want:.0f}; dpdk0 rx packets over the nodes "
               f"{rx0:.0f} -> {rx1:.0f}")
         print(f"metrics/scrape-dpdk: {checks} checks passed, {n_acked} acknowledged writes, "
               f"0 lost ({time.time() - start:.1f} s)")

@@ -132,6 +132,10 @@ static const struct zn_key zn_keys[] = {
      "TCP port of the Prometheus metrics endpoint (0: disabled)."},
     {"mgmt", "log_level", ZN_KEY_LOGLEVEL, ZN_F(mgmt.log_level), 0, 0, NULL, true, "info",
      "Log level: error, warn, info, debug or trace."},
+    {"metrics", "listen_host", ZN_KEY_HOST, ZN_F(metrics.listen_host), 0, 0, NULL, false,
+     "127.0.0.1",
+     "IPv4 address the Prometheus endpoint (`GET /metrics` on [mgmt] metrics_port) listens on; "
+     "0.0.0.0 for every address."},
 };
 
 #define ZN_KEY_COUNT (sizeof(zn_keys) / sizeof(zn_keys[0]))

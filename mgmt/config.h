@@ -89,6 +89,9 @@ struct zn_config {
         uint16_t metrics_port;
         char log_level[16];
     } mgmt;
+    struct {
+        char listen_host[64];
+    } metrics;
 };
 
 /* Defaults for every key (a single-node kernel-transport cluster in ./zinc-data). */

@@ -28,6 +28,7 @@
 #include "dataplane/zn_dp_port.h"
 #include "dataplane/zn_dp_stack.h"
 #include "dataplane/zn_udp.h"
+#include "node/metrics_node.h"
 #include "node/nodemsg.h"
 #include "node/sessions.h"
 #include "node/zkconv.h"
@@ -232,6 +233,7 @@ struct zn_node {
     } * remote_reads;
     /* counters */
     uint64_t n_forwarded, n_nacks, n_client_dropped, n_proposals, n_early, n_behind;
+    struct zn_node_metrics_state ms; /* metrics counters and their control message */
     /* control message in flight (one at a time, management waits for it) */
     struct zn_dp_ctrl ctrl;
     struct zn_node_report *ctrl_rep;

@@ -150,6 +150,7 @@ static long node_encode_raft(struct zn_node *n, const struct zn_raft_msg *msg, u
     int rc = zn_raft_msg_encode(msg, n->enc, ZN_MSG_SIZE_MAX_BYTES, &rlen);
     if (rc)
         return rc;
+    n->ms.mc.raft_sent[msg->type <= ZN_RAFT_MSG_TYPE_MAX ? msg->type : 0]++;
     struct zn_nodemsg m = {.kind = ZN_NODEMSG_RAFT, .origin = n->self};
     m.u.raft.bytes = n->enc;
     m.u.raft.len = rlen;
@@ -316,6 +317,7 @@ static void node_log_role(struct zn_node *n, const struct zn_raft_update *up)
 {
     uint8_t old_role = n->role, old_leader = n->leader;
     uint64_t old_term = n->term;
+    zn_node_mc_on_role(&n->ms.mc, old_role, up->role, old_leader, up->leader, node_now(n));
     n->role = up->role;
     n->leader = up->leader;
     n->term = up->term;
@@ -722,6 +724,7 @@ static void node_on_peer(struct zn_node *n, uint8_t sender, const uint8_t *data,
             n->n_client_dropped++;
             return;
         }
+        zn_node_mc_on_raft_rx(&n->ms.mc, &msg);
         struct zn_raft_event ev = {.type = ZN_RAFT_EV_MSG, .now_ns = node_now(n)};
         ev.msg = &msg;
         node_step(n, &ev);
@@ -1200,6 +1203,8 @@ static int node_recover(struct zn_node *n, char *err, size_t err_len)
         return rc;
     }
     n->disk_open = true;
+    zn_metrics_disk_wrap(&n->ms.disk, &n->disk); /* WAL bytes, fdatasync count and latency */
+    n->ms.disk_wrapped = true;
     n->snap_disk_mem = malloc(zn_disk_posix_size());
     if (n->snap_disk_mem && zn_disk_posix_init(&n->snap_disk, n->snap_disk_mem, n->state_dir) == 0)
         n->snap_disk_open = true;
@@ -1520,7 +1525,7 @@ void zn_node_close(struct zn_node *n)
         zn_disk_posix_fini(&n->snap_disk);
     free(n->snap_disk_mem);
     if (n->disk_open)
-        zn_disk_posix_fini(&n->disk);
+        zn_disk_posix_fini(zn_metrics_disk_inner(&n->ms.disk, &n->disk));
     if (n->msgr_open)
         zn_dp_msgr_fini(n->msgr);
     if (n->udp && n->udp->fd >= 0)

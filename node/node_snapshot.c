@@ -49,6 +49,7 @@ void node_maybe_snapshot(struct zn_node *n)
         pthread_join(n->snap_thread, NULL);
         zn_snapshot_end(n->store, n->snap);
         n->snap = NULL;
+        zn_node_mc_snapshot_done(&n->ms.mc, n->snap_rc, n->snap_info.body_bytes, node_now(n));
         if (n->snap_rc) {
             ZN_ERROR("node", "snapshot at index %llu failed: %s (the log is kept)",
                      (unsigned long long)n->snap_index, zn_strerror(n->snap_rc));
@@ -79,6 +80,7 @@ void node_maybe_snapshot(struct zn_node *n)
     }
     n->snap_index = index;
     n->snap_term = term;
+    n->ms.mc.snapshot_started_ns = node_now(n);
     atomic_store(&n->snap_done, false);
     if (pthread_create(&n->snap_thread, NULL, node_snapshot_thread, n) != 0) {
         zn_snapshot_end(n->store, n->snap);
@@ -365,6 +367,7 @@ static void node_install_finish(struct zn_node *n)
     if (n->apply_to < index)
         n->apply_to = index;
     n->last_snap_index = index;
+    n->ms.mc.snapshots_installed++;
     ZN_INFO("node",
             "installed snapshot %llu (term %llu, %llu bytes) from the leader; log "
             "restarts at %llu",

@@ -26,6 +26,7 @@
 #include "common/zn_log.h"
 #include "dataplane/zn_dp_loop.h"
 #include "mgmt/config.h"
+#include "node/metrics_server.h"
 #include "node/node.h"
 #include "node/startup.h"
 #include "node/status.h"
@@ -105,6 +106,10 @@ static int zincd_run(const struct zn_config *cfg)
     struct zn_dp_lcore *lc = &sched.lcores[0];
     ZN_INFO("mgmt", "serving (1 lcore, idle policy %s)",
             cfg->net.idle == ZN_IDLE_LAB ? "lab" : "busy");
+    /* Metrics (node/metrics_server.h): a failure to bind is logged, the node still serves. */
+    struct zn_metrics_server *metrics = NULL;
+    if (zn_metrics_server_start(cfg, &metrics, err, sizeof(err)) != 0)
+        ZN_ERROR("mgmt", "metrics disabled: %s", err);
 
     uint64_t now = clock.monotonic_ns(clock.ctx);
     uint64_t next_status = now, next_expire = now + ZN_EXPIRE_PERIOD_NS;
@@ -125,6 +130,7 @@ static int zincd_run(const struct zn_config *cfg)
             next_expire = now + ZN_EXPIRE_PERIOD_NS;
             zn_node_ctrl_expire(node, lc, ZN_CTRL_TIMEOUT_NS);
         }
+        zn_metrics_server_tick(metrics, node, lc, now);
         if (now >= next_status) {
             next_status = now + ZN_STATUS_PERIOD_NS;
             if (zn_node_ctrl_report(node, lc, &rep, ZN_CTRL_TIMEOUT_NS) == 0)
@@ -150,6 +156,7 @@ static int zincd_run(const struct zn_config *cfg)
     rep.st.ready = false;
     rep.st.role = "stopped";
     zincd_write_status(cfg, &rep, &clock);
+    zn_metrics_server_stop(metrics);
     zn_dp_sched_stop(&sched);
     rcu_thread_online();
     zn_node_close(node);

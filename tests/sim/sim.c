@@ -176,9 +176,10 @@ struct node {
     bool hs_fl;
     uint64_t hs_fl_term;
     uint8_t hs_fl_vote;
-    bool dying;        /* a power cut is armed at a future disk mutation */
-    bool cut;          /* ... and has happened: cut_img is what the disk holds */
-    uint32_t cut_mode; /* index into the crash modes */
+    bool told_to_stand; /* received TimeoutNow since it last followed or led */
+    bool dying;         /* a power cut is armed at a future disk mutation */
+    bool cut;           /* ... and has happened: cut_img is what the disk holds */
+    uint32_t cut_mode;  /* index into the crash modes */
     struct zn_disk cut_img;
     uint64_t grant_term; /* the last vote grant released */
     uint8_t grant_to;
@@ -1627,6 +1628,15 @@ static void check_node(struct sim *s, struct node *nd, const struct zn_raft_upda
             }
         }
     }
+    /* priority 0: never campaigns on its own (a leadership transfer may still make it stand) */
+    if (nd->id == s->prio0 && nd->role != st.role &&
+        (st.role == ZN_RAFT_PRECANDIDATE || st.role == ZN_RAFT_CANDIDATE) && !nd->told_to_stand) {
+        violation(s, "priority 0: n%u became %s in term %llu without a TimeoutNow", nd->id,
+                  zn_raft_role_name(st.role), (unsigned long long)st.term);
+    }
+    if (st.role == ZN_RAFT_FOLLOWER || st.role == ZN_RAFT_LEADER) {
+        nd->told_to_stand = false;
+    }
     if (up->role_changed && s->o.role_notes) {
         sim_note(s, "t=%.1fms n%u %s term %llu leader %u", (double)s->now / SIM_MS, nd->id,
                  zn_raft_role_name(st.role), (unsigned long long)st.term, st.leader);
@@ -1891,6 +1901,9 @@ static void deliver(struct sim *s, struct sev *e)
                 m.reject ? " reject" : "");
     }
     s->st.trace_hash = mix64(s->st.trace_hash, mix64(m.type, mix64(m.term, m.index)));
+    if (m.type == ZN_RAFT_MSG_TIMEOUT_NOW) {
+        nd->told_to_stand = true;
+    }
     struct zn_raft_event ev = {.type = ZN_RAFT_EV_MSG, .msg = &m};
     node_step(s, nd, &ev);
 }

@@ -79,9 +79,9 @@
 #define SIM_CRASH_WINDOW 8u /* a power cut lands within the next this many disk mutations */
 
 static const char *const fault_names[F_COUNT] = {
-    "loss",     "dup",      "partition", "one_way",     "isolate",      "halves", "bridge",
-    "heal",     "crash",    "disk_drop", "disk_torn",   "disk_reorder", "pause",  "conf",
-    "transfer", "snapshot", "install",   "crash_in_io", "prio0_runs"};
+    "loss",     "dup",      "partition", "one_way",     "isolate",      "halves",    "bridge",
+    "heal",     "crash",    "disk_drop", "disk_torn",   "disk_reorder", "pause",     "conf",
+    "transfer", "snapshot", "install",   "crash_in_io", "prio0_runs",   "wal_enospc"};
 
 const char *sim_fault_name(int f)
 {
@@ -176,10 +176,12 @@ struct node {
     bool hs_fl;
     uint64_t hs_fl_term;
     uint8_t hs_fl_vote;
-    bool told_to_stand; /* received TimeoutNow since it last followed or led */
-    bool dying;         /* a power cut is armed at a future disk mutation */
-    bool cut;           /* ... and has happened: cut_img is what the disk holds */
-    uint32_t cut_mode;  /* index into the crash modes */
+    bool told_to_stand;   /* received TimeoutNow since it last followed or led */
+    uint32_t enospc_left; /* segment creations still to fail with ENOSPC */
+    bool wal_failed;      /* the WAL holds a batch that met ENOSPC (resubmitted first) */
+    bool dying;           /* a power cut is armed at a future disk mutation */
+    bool cut;             /* ... and has happened: cut_img is what the disk holds */
+    uint32_t cut_mode;    /* index into the crash modes */
     struct zn_disk cut_img;
     uint64_t grant_term; /* the last vote grant released */
     uint8_t grant_to;
@@ -776,6 +778,10 @@ static void relq_push(struct node *nd, struct relitem *r)
 static void wal_flush(struct node *nd)
 {
     if (zn_wal_flush(nd->wal) == 1) {
+        if (nd->wal_failed) {
+            nd->wal_failed = false; /* the batch that met ENOSPC went again, with its hard state */
+            return;
+        }
         nd->hs_fl = nd->hs_open;
         nd->hs_fl_term = nd->hs_open_term;
         nd->hs_fl_vote = nd->hs_open_vote;
@@ -1189,6 +1195,8 @@ void sim_crash(struct sim *s, uint8_t id)
     }
     nd->n_relq = 0;
     nd->hs_open = nd->hs_fl = false;
+    nd->wal_failed = false;
+    nd->enospc_left = 0;
     nd->compact_pending = 0;
     nd->up = false;
     nd->raft = NULL;
@@ -1831,7 +1839,25 @@ static void do_sync(struct sim *s, struct node *nd)
 {
     nd->sync_pending = false;
     struct zn_wal_persisted p;
+    if (nd->enospc_left > 0) {
+        /* the disk is full when this batch job creates its segment (the only place the WAL
+         * allocates); the batch stays unacknowledged and the next flush retries it */
+        zn_disk_sim_fail(&nd->disk, ZN_SIM_OP_FALLOCATE, ZN_ENOSPC, 0, 1);
+    }
     int rc = zn_wal_poll(nd->wal, &p);
+    if (nd->enospc_left > 0) {
+        zn_disk_sim_fail(&nd->disk, 0, 0, 0, 0);
+    }
+    if (rc == ZN_ENOSPC) {
+        nd->enospc_left--;
+        nd->wal_failed = true;
+        s->st.faults[F_ENOSPC]++;
+        if (s->o.trace && s->o.out) {
+            fprintf(s->o.out, "%10.3fms n%u WAL batch met ENOSPC creating a segment\n",
+                    (double)s->now / SIM_MS, nd->id);
+        }
+        rc = 0;
+    }
     if (rc == 1) {
         wal_harvest(s, nd, &p);
         if (s->o.trace && s->o.out) {
@@ -2214,10 +2240,15 @@ static void chaos(struct sim *s)
                 s->st.faults[F_TRANSFER]++;
             }
         }
-    } else {
+    } else if (pick < 95) {
         uint8_t id = random_up(s);
         if (id) {
             take_snapshot(s, &s->nodes[id]);
+        }
+    } else {
+        uint8_t id = random_up(s);
+        if (id) {
+            s->nodes[id].enospc_left = 1 + (uint32_t)zn_prng_below(&s->prng, 3);
         }
     }
 }

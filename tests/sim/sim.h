@@ -37,6 +37,7 @@ enum sim_fault {
     F_INSTALL,
     F_CRASH_IO, /* the power cut landed inside a WAL job (between its disk operations) */
     F_PRIO0,    /* runs with a priority-0 node */
+    F_ENOSPC,   /* WAL batches that met ENOSPC creating a segment (retried) */
     F_COUNT
 };
 

@@ -12,29 +12,35 @@
  * heal. A node can be paused (its events wait) for longer than the election timeout. Each node's
  * clock runs at its own rate (drift within +-2%): the core only ever sees that local time.
  *
- * Disk model. Each node's disk is synced state (hard state, snapshot, log) plus a list of
- * pending (unsynced) writes, one per core update with a persist id. A sync event completes all
- * pending writes (group commit), then releases their held messages (vote grants, append acks),
- * then tells the core ZN_RAFT_EV_PERSISTED. On a crash the pending writes meet one fate:
- *   - dropped: none survives;
- *   - prefix: a random prefix of the writes survives whole - this is also the outcome of
- *     reordering, because the WAL recovers only a checksummed prefix: a later write that
- *     reached the platter before an earlier one is discarded at recovery;
- *   - torn: a prefix survives and the next write is cut at an entry boundary (sector
- *     granularity), its last surviving entry possibly corrupted - the checksum detects it and
- *     recovery drops it; the hard state of the torn write (a separate double-buffered file)
- *     survives with probability 1/2.
- * Snapshots taken by the application and snapshots installed from a leader are written
- * atomically and synced before they are reported (write, fsync, rename, fsync dir); installing
- * one resets the WAL unless the WAL's entry at the snapshot index has the snapshot's term.
+ * Disk model. Each node owns a sector-level simulated disk (store/disk_sim.c) that outlives its
+ * crashes, and runs the real durable-state code on it exactly as zincd does (node/node.c): the
+ * WAL (store/wal.c: records appended to an open batch, group commit as one disk job of write +
+ * fdatasync, segment rotation, suffix truncation on a conflict, compaction behind a snapshot),
+ * the hard state (store/hardstate.c, written by the WAL job after the batch) and snapshot files
+ * (store/snapfile.c). The messages the core releases only after a write (vote grants, append
+ * acks) and its ZN_RAFT_EV_PERSISTED are an item deferred on the WAL batch (STYLE.md 3) and
+ * leave only when zn_wal_poll reports the batch durable. A batch job is submitted at once and
+ * finishes at the node's next WAL event (the disk latency); a crash in between cuts the power
+ * inside the job: at a random one of its next disk mutations (before the segment write, between
+ * write and fdatasync, before the rename or directory fsync, before the hard state slot...) the
+ * disk's unsynced state meets one fate - dropped, torn at 512 B / 4 KiB, or reordered sector by
+ * sector (disk_sim.c) - and everything else in the process is gone. A restart runs zincd's
+ * recovery sequence: zn_hardstate_open -> zn_snapfile_latest/read -> zn_raft_load ->
+ * zn_wal_open delivering each recovered entry to zn_raft_load_entry.
+ * The simulator keeps a shadow of what each node was told is durable (the WAL's durable index
+ * and the terms of those entries, the hard state of each durable batch, the newest committed
+ * snapshot, every vote grant released): the durability invariants below check the core against
+ * it, and after every restart the recovered state must contain all of it.
  *
  * Invariants checked after every event (a violation is counted, described and the run stops):
  *   election safety (one leader per term), leader append-only, log matching (every (index, term)
  *   names one payload with one predecessor term), leader completeness (a new leader holds every
  *   entry known committed), state-machine safety (the same hash chain at each applied index on
- *   every node), durability (a released vote grant is on the voter's disk; a released append
- *   ack is covered by the follower's disk; the core's own durable index is on its disk; an entry
- *   the leader commits is on the disks of a quorum of its voters), term and commit monotonic per
+ *   every node), durability (a released vote grant is in the voter's durable hard state; a
+ *   released append ack is covered by the follower's durable log; the core's own durable index
+ *   is; an entry the leader commits is durable on a quorum of its voters; after a crash the
+ *   recovered log, hard state and snapshot still hold everything that was durable - checked on
+ *   the bytes the real recovery code read back), term and commit monotonic per
  *   incarnation, linearizable reads (a ReadIndex result is >= every commit index known when the
  *   read was issued). Liveness (end of run): all nodes crash and restart (power loss), faults
  *   heal, then a leader within 10 election timeouts, a read served within 5, every client
@@ -43,11 +49,16 @@
 #include "tests/sim/sim.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/zn_err.h"
 #include "consensus/codec.h"
+#include "store/disk.h"
+#include "store/hardstate.h"
+#include "store/snapfile.h"
+#include "store/wal.h"
 
 #define ET_NS       (10 * SIM_MS)
 #define HB_NS       (2 * SIM_MS)
@@ -56,11 +67,21 @@
 #define CHUNK_BYTES 64u
 #define OPS_MAX     (1u << 20)
 #define READS_TRACK 4096u
+/* The durable-state code's settings in the simulation: small segments so that rotation,
+ * compaction and multi-segment recovery happen in every run. */
+#define SIM_CLUSTER_ID   0x7a696e63ull
+#define SIM_SEG_BYTES    (16u * 1024u)
+#define SIM_BATCH_BYTES  (4u * 1024u)
+#define SIM_ENTRY_MAX    256u
+#define SIM_STAGE_BYTES  4096u
+#define SIM_SNAP_RETAIN  2u
+#define SIM_FD_SLOTS     2048u
+#define SIM_CRASH_WINDOW 8u /* a power cut lands within the next this many disk mutations */
 
 static const char *const fault_names[F_COUNT] = {
-    "loss",   "dup",  "partition", "one_way",   "isolate",   "halves",
-    "bridge", "heal", "crash",     "disk_drop", "disk_torn", "disk_prefix",
-    "pause",  "conf", "transfer",  "snapshot",  "install"};
+    "loss",     "dup",      "partition", "one_way",     "isolate",      "halves",    "bridge",
+    "heal",     "crash",    "disk_drop", "disk_torn",   "disk_reorder", "pause",     "conf",
+    "transfer", "snapshot", "install",   "crash_in_io", "prio0_runs",   "wal_enospc"};
 
 const char *sim_fault_name(int f)
 {
@@ -96,13 +117,6 @@ static uint64_t hash_bytes(const uint8_t *p, uint32_t n)
     return h;
 }
 
-struct dent {
-    uint64_t term;
-    uint32_t type;
-    uint32_t len;
-    uint8_t *data;
-};
-
 struct wmsg {
     uint8_t *buf;
     uint32_t len;
@@ -110,32 +124,21 @@ struct wmsg {
     uint64_t ack_term; /* append ack: term of the acked entry when the ack was made */
 };
 
-struct pwrite {
-    uint64_t id;
-    bool hs;
-    uint64_t term;
-    uint8_t vote;
-    uint64_t first;
+/* What a node defers on a WAL batch: messages released, then PERSISTED(persist_id). */
+struct relitem {
+    struct relitem *prev; /* on the node's deferred list until the WAL hands it back */
+    struct relitem *next;
+    uint64_t persist_id;
     uint32_t n;
-    struct dent *ents;
-    struct wmsg *after;
-    uint32_t n_after;
+    struct wmsg *msgs;
 };
 
-struct disk {
-    uint64_t term;
-    uint8_t vote;
-    uint64_t snap_index;
-    uint64_t snap_term;
-    uint64_t snap_hash;
-    struct zn_raft_conf snap_conf;
-    uint64_t log_first; /* index of log[0] */
-    struct dent *log;
-    uint64_t n;
-    uint64_t cap;
-    struct pwrite *pend;
-    uint32_t n_pend;
-    uint32_t cap_pend;
+/* Process memory of one incarnation (the WAL's buffers): dropped whole by a crash. */
+struct arena_blk {
+    struct arena_blk *prev;
+    struct arena_blk *next;
+    size_t size;
+    max_align_t data[];
 };
 
 struct node {
@@ -143,7 +146,45 @@ struct node {
     bool up;
     struct zn_raft *raft;
     void *mem;
-    struct disk d;
+    /* storage: the simulated device outlives crashes; the rest is process state */
+    struct zn_disk disk; /* the sector-level sim disk */
+    struct zn_disk io;   /* what the WAL, hard state and snapshot code use (forwards to disk) */
+    struct arena_blk *arena;
+    struct zn_hardstate_file hsf;
+    struct zn_wal *wal;
+    uint8_t *stage; /* snapshot file staging buffer */
+    uint64_t compact_pending;
+    uint8_t wal_fd[SIM_FD_SLOTS]; /* fd -> 1: a WAL segment, 2: already synced once (canary) */
+    struct relitem *deferred;     /* items on WAL batches (freed by a crash) */
+    struct relitem **relq;        /* items handed back by the WAL, to release */
+    uint32_t n_relq;
+    uint32_t cap_relq;
+    /* the newest committed snapshot file (what zn_snapfile_latest must find) */
+    uint64_t snap_index;
+    uint64_t snap_term;
+    uint64_t snap_hash;
+    struct zn_raft_conf snap_conf;
+    /* shadow of what the node was told is durable */
+    uint64_t *wterm; /* term of the entry the node wrote at each index */
+    uint64_t cap_wterm;
+    uint64_t dur_last; /* the WAL's durable index */
+    uint64_t hs_term;  /* hard state of the last durable batch that carried one */
+    uint8_t hs_vote;
+    bool hs_open; /* a hard state is set on the open batch / the batch in flight */
+    uint64_t hs_open_term;
+    uint8_t hs_open_vote;
+    bool hs_fl;
+    uint64_t hs_fl_term;
+    uint8_t hs_fl_vote;
+    bool told_to_stand;   /* received TimeoutNow since it last followed or led */
+    uint32_t enospc_left; /* segment creations still to fail with ENOSPC */
+    bool wal_failed;      /* the WAL holds a batch that met ENOSPC (resubmitted first) */
+    bool dying;           /* a power cut is armed at a future disk mutation */
+    bool cut;             /* ... and has happened: cut_img is what the disk holds */
+    uint32_t cut_mode;    /* index into the crash modes */
+    struct zn_disk cut_img;
+    uint64_t grant_term; /* the last vote grant released */
+    uint8_t grant_to;
     uint64_t applied;
     uint64_t sm_hash;
     uint64_t gen;
@@ -163,7 +204,16 @@ struct node {
     uint64_t snap_every;
 };
 
-enum ev_kind { EV_DELIVER, EV_TICK, EV_SYNC, EV_RESTART, EV_CHAOS, EV_CLIENT, EV_CHUNK };
+enum ev_kind {
+    EV_DELIVER,
+    EV_TICK,
+    EV_SYNC,
+    EV_RESTART,
+    EV_CHAOS,
+    EV_CLIENT,
+    EV_CHUNK,
+    EV_CUT_DEADLINE
+};
 
 struct sev {
     uint64_t t;
@@ -231,6 +281,8 @@ struct sim {
     bool writes_retry;
     bool stop;
     bool no_commit_rule; /* ZN_SIM_NO_COMMIT_RULE: leave the safety checks alone to find it */
+    uint8_t prio0;       /* the node configured with priority 0 (never campaigns), or 0 */
+    bool zincd_install;  /* ZN_SIM_ZINCD_INSTALL: install truncates the WAL as zincd does */
     char *transcript;
     size_t n_tr;
     size_t cap_tr;
@@ -455,142 +507,340 @@ static void reg_check(struct sim *s, uint8_t node, uint64_t index, uint64_t term
 
 /* ---- disk ---------------------------------------------------------------------------------- */
 
-static uint64_t disk_last(const struct disk *d)
+static void *heap_alloc(void *ctx, size_t size)
 {
-    uint64_t l = d->n ? d->log_first + d->n - 1 : 0;
-    return l > d->snap_index ? l : d->snap_index;
+    (void)ctx;
+    return malloc(size ? size : 1);
 }
 
-static uint64_t disk_term_at(const struct disk *d, uint64_t index)
+static void heap_release(void *ctx, void *ptr, size_t size)
 {
-    if (index == d->snap_index) {
-        return d->snap_term;
-    }
-    if (d->n && index >= d->log_first && index < d->log_first + d->n) {
-        return d->log[index - d->log_first].term;
-    }
-    return 0;
+    (void)ctx;
+    (void)size;
+    free(ptr);
 }
 
-/* Does the disk back entry (index, term)? term 0: any term. */
-static bool disk_covers(const struct disk *d, uint64_t index, uint64_t term)
+static const struct zn_allocator heap_allocator = {heap_alloc, heap_release, NULL};
+
+static void *arena_alloc(void *ctx, size_t size)
 {
-    if (index <= d->snap_index) {
+    struct node *nd = ctx;
+    struct arena_blk *b = malloc(sizeof(*b) + size);
+    if (b == NULL) {
+        return NULL;
+    }
+    b->size = size;
+    b->prev = NULL;
+    b->next = nd->arena;
+    if (nd->arena != NULL) {
+        nd->arena->prev = b;
+    }
+    nd->arena = b;
+    return b->data;
+}
+
+static void arena_release(void *ctx, void *ptr, size_t size)
+{
+    struct node *nd = ctx;
+    (void)size;
+    if (ptr == NULL) {
+        return;
+    }
+    struct arena_blk *b = (struct arena_blk *)((char *)ptr - offsetof(struct arena_blk, data));
+    if (b->prev != NULL) {
+        b->prev->next = b->next;
+    } else {
+        nd->arena = b->next;
+    }
+    if (b->next != NULL) {
+        b->next->prev = b->prev;
+    }
+    free(b);
+}
+
+/* A crash: the process's memory is gone (the WAL is not closed - it would wait for its job). */
+static void arena_drop(struct node *nd)
+{
+    while (nd->arena != NULL) {
+        struct arena_blk *b = nd->arena;
+        nd->arena = b->next;
+        free(b);
+    }
+}
+
+/*
+ * The disk the durable-state code sees: every operation forwards to the node's current sim disk
+ * (a crash may replace it with the image a power cut left). In the canary build
+ * ZN_SIM_CANARY_WAL_NO_FSYNC, every fdatasync of a WAL segment after the one that made its
+ * header durable returns success without syncing: a node that acknowledges batches before they
+ * are on the platter. Only a disk that loses unsynced writes on a crash can catch it.
+ */
+static int io_open(void *ctx, const char *name, int flags, int *fd)
+{
+    struct node *nd = ctx;
+    int rc = zn_disk_open(&nd->disk, name, flags, fd);
+    if (rc == 0 && *fd >= 0 && (uint32_t)*fd < SIM_FD_SLOTS) {
+        nd->wal_fd[*fd] = strncmp(name, "wal-", 4) == 0 ? 1 : 0;
+    }
+    return rc;
+}
+
+static void io_close(void *ctx, int fd)
+{
+    struct node *nd = ctx;
+    zn_disk_close(&nd->disk, fd);
+}
+
+static long io_pread(void *ctx, int fd, void *buf, size_t len, uint64_t off)
+{
+    struct node *nd = ctx;
+    return zn_disk_pread(&nd->disk, fd, buf, len, off);
+}
+
+static int io_pwrite(void *ctx, int fd, const void *buf, size_t len, uint64_t off)
+{
+    struct node *nd = ctx;
+    return zn_disk_pwrite(&nd->disk, fd, buf, len, off);
+}
+
+static int io_fdatasync(void *ctx, int fd)
+{
+    struct node *nd = ctx;
+#ifdef ZN_SIM_CANARY_WAL_NO_FSYNC
+    if (fd >= 0 && (uint32_t)fd < SIM_FD_SLOTS && nd->wal_fd[fd] == 2) {
+        return 0;
+    }
+    if (fd >= 0 && (uint32_t)fd < SIM_FD_SLOTS && nd->wal_fd[fd] == 1) {
+        nd->wal_fd[fd] = 2; /* the segment's creation is synced, later batches are not */
+    }
+#endif
+    return zn_disk_fdatasync(&nd->disk, fd);
+}
+
+static int io_fsync_dir(void *ctx)
+{
+    struct node *nd = ctx;
+    return zn_disk_fsync_dir(&nd->disk);
+}
+
+static int io_rename(void *ctx, const char *from, const char *to)
+{
+    struct node *nd = ctx;
+    return zn_disk_rename(&nd->disk, from, to);
+}
+
+static int io_unlink(void *ctx, const char *name)
+{
+    struct node *nd = ctx;
+    return zn_disk_unlink(&nd->disk, name);
+}
+
+static int io_fallocate(void *ctx, int fd, uint64_t off, uint64_t len)
+{
+    struct node *nd = ctx;
+    return zn_disk_fallocate(&nd->disk, fd, off, len);
+}
+
+static int io_truncate(void *ctx, int fd, uint64_t size)
+{
+    struct node *nd = ctx;
+    return zn_disk_truncate(&nd->disk, fd, size);
+}
+
+static int io_size(void *ctx, int fd, uint64_t *size)
+{
+    struct node *nd = ctx;
+    return zn_disk_size(&nd->disk, fd, size);
+}
+
+static int io_list(void *ctx, int (*fn)(void *arg, const char *name), void *arg)
+{
+    struct node *nd = ctx;
+    return zn_disk_list(&nd->disk, fn, arg);
+}
+
+static int io_job_submit(void *ctx, zn_disk_job_fn fn, void *arg)
+{
+    struct node *nd = ctx;
+    return zn_disk_job_submit(&nd->disk, fn, arg);
+}
+
+static int io_job_poll(void *ctx, void **args, int max)
+{
+    struct node *nd = ctx;
+    return zn_disk_job_poll(&nd->disk, args, max);
+}
+
+static const struct zn_disk_ops io_ops = {
+    .open = io_open,
+    .close = io_close,
+    .pread = io_pread,
+    .pwrite = io_pwrite,
+    .fdatasync = io_fdatasync,
+    .fsync_dir = io_fsync_dir,
+    .rename = io_rename,
+    .unlink = io_unlink,
+    .fallocate = io_fallocate,
+    .truncate = io_truncate,
+    .size = io_size,
+    .list = io_list,
+    .job_submit = io_job_submit,
+    .job_poll = io_job_poll,
+};
+
+/* ---- the durability shadow ---------------------------------------------------------------- */
+
+static void wterm_set(struct node *nd, uint64_t index, uint64_t term)
+{
+    if (index >= nd->cap_wterm) {
+        uint64_t cap = nd->cap_wterm ? nd->cap_wterm : 1024;
+        while (cap <= index) {
+            cap *= 2;
+        }
+        nd->wterm = xrealloc(nd->wterm, cap * sizeof(uint64_t));
+        memset(nd->wterm + nd->cap_wterm, 0, (cap - nd->cap_wterm) * sizeof(uint64_t));
+        nd->cap_wterm = cap;
+    }
+    nd->wterm[index] = term;
+}
+
+static uint64_t wterm_get(const struct node *nd, uint64_t index)
+{
+    return index < nd->cap_wterm ? nd->wterm[index] : 0;
+}
+
+static uint64_t disk_last(const struct node *nd)
+{
+    return nd->dur_last > nd->snap_index ? nd->dur_last : nd->snap_index;
+}
+
+/* Is entry (index, term) durable on the node (its committed snapshot or its WAL's durable
+ * prefix)? term 0: any term. */
+static bool disk_covers(const struct node *nd, uint64_t index, uint64_t term)
+{
+    if (index <= nd->snap_index) {
         return true;
     }
-    if (index > disk_last(d)) {
+    if (index > nd->dur_last) {
         return false;
     }
-    return term == 0 || disk_term_at(d, index) == term;
+    return term == 0 || wterm_get(nd, index) == term;
 }
 
-static void dent_free(struct dent *e)
+/* Has an armed power cut happened (a disk mutation reached its point)? From then on the node
+ * is dead: nothing it learns about durability counts, and the event ends in the crash. */
+static bool power_cut(struct node *nd)
 {
-    free(e->data);
-    e->data = NULL;
-}
-
-static void disk_truncate_from(struct disk *d, uint64_t index)
-{
-    if (d->n == 0) {
-        return;
+    if (!nd->dying) {
+        return false;
     }
-    if (index <= d->log_first) {
-        for (uint64_t i = 0; i < d->n; i++) {
-            dent_free(&d->log[i]);
+    if (!nd->cut && zn_disk_sim_take_image(&nd->disk, &nd->cut_img) == 0) {
+        nd->cut = true;
+    }
+    return nd->cut;
+}
+
+/* ---- the WAL stage (node/node.c's wal stage, deterministic) -------------------------------- */
+
+static void relitem_free(struct relitem *r)
+{
+    for (uint32_t i = 0; i < r->n; i++) {
+        free(r->msgs[i].buf);
+    }
+    free(r->msgs);
+    free(r);
+}
+
+static void deferred_unlink(struct node *nd, struct relitem *r)
+{
+    if (r->prev != NULL) {
+        r->prev->next = r->next;
+    } else {
+        nd->deferred = r->next;
+    }
+    if (r->next != NULL) {
+        r->next->prev = r->prev;
+    }
+    r->prev = r->next = NULL;
+}
+
+static void relq_push(struct node *nd, struct relitem *r)
+{
+    deferred_unlink(nd, r);
+    if (nd->n_relq == nd->cap_relq) {
+        nd->cap_relq = nd->cap_relq ? nd->cap_relq * 2 : 16;
+        nd->relq = xrealloc(nd->relq, nd->cap_relq * sizeof(*nd->relq));
+    }
+    nd->relq[nd->n_relq++] = r;
+}
+
+/* Submit the open batch (group commit: one job in flight); the hard state set on it goes too. */
+static void wal_flush(struct node *nd)
+{
+    if (zn_wal_flush(nd->wal) == 1) {
+        if (nd->wal_failed) {
+            nd->wal_failed = false; /* the batch that met ENOSPC went again, with its hard state */
+            return;
         }
-        d->n = 0;
-        return;
-    }
-    uint64_t keep = index - d->log_first;
-    if (keep >= d->n) {
-        return;
-    }
-    for (uint64_t i = keep; i < d->n; i++) {
-        dent_free(&d->log[i]);
-    }
-    d->n = keep;
-}
-
-static void disk_compact_to(struct disk *d, uint64_t index)
-{
-    if (d->n == 0) {
-        d->log_first = index + 1;
-        return;
-    }
-    if (index < d->log_first) {
-        return;
-    }
-    uint64_t drop = index - d->log_first + 1;
-    if (drop > d->n) {
-        drop = d->n;
-    }
-    for (uint64_t i = 0; i < drop; i++) {
-        dent_free(&d->log[i]);
-    }
-    memmove(d->log, d->log + drop, (d->n - drop) * sizeof(struct dent));
-    d->n -= drop;
-    d->log_first += drop;
-    if (d->n == 0) {
-        d->log_first = index + 1;
+        nd->hs_fl = nd->hs_open;
+        nd->hs_fl_term = nd->hs_open_term;
+        nd->hs_fl_vote = nd->hs_open_vote;
+        nd->hs_open = false;
     }
 }
 
-static void disk_append(struct sim *s, struct node *nd, uint64_t index, const struct dent *e)
+static void durable_check(struct sim *s, struct node *nd, const struct wmsg *w);
+
+/* A batch or log-wide operation finished: the shadow learns what is durable now and the
+ * deferred items queue for release. Their acks and grants are checked now, against what is
+ * durable at the moment the WAL hands them back: a later conflict may truncate the acked
+ * entries before the node sends the ack, which is safe - it is the same as a slow network - as
+ * long as the entries were durable when the ack was released by the WAL (etcd-raft's
+ * msgsAfterAppend make the same argument). */
+static void wal_harvest(struct sim *s, struct node *nd, const struct zn_wal_persisted *p)
 {
-    struct disk *d = &nd->d;
-    if (index <= d->snap_index) {
-        return;
+    if (power_cut(nd)) {
+        return; /* the power went before the batch was durable: its items die with the node */
     }
-    if (d->n == 0) {
-        d->log_first = index;
-        if (index != d->snap_index + 1 && d->snap_index != 0) {
-            violation(s, "disk gap: n%u writes %llu after snapshot %llu", nd->id,
-                      (unsigned long long)index, (unsigned long long)d->snap_index);
+    if (p->op == ZN_WAL_OP_NONE) {
+        nd->dur_last = p->index;
+        if (p->hardstate) {
+            if (!nd->hs_fl) {
+                violation(s, "n%u: the WAL reports a hard state the simulator did not set", nd->id);
+            }
+            nd->hs_term = nd->hs_fl_term;
+            nd->hs_vote = nd->hs_fl_vote;
+            nd->hs_fl = false;
         }
-    } else if (index != d->log_first + d->n) {
-        violation(s, "disk gap: n%u writes %llu after %llu", nd->id, (unsigned long long)index,
-                  (unsigned long long)(d->log_first + d->n - 1));
-        return;
     }
-    if (d->n == d->cap) {
-        d->cap = d->cap ? d->cap * 2 : 256;
-        d->log = xrealloc(d->log, d->cap * sizeof(struct dent));
-    }
-    struct dent *x = &d->log[d->n++];
-    *x = *e;
-    x->data = xrealloc(NULL, e->len);
-    memcpy(x->data, e->data, e->len);
-}
-
-static void disk_apply_write(struct sim *s, struct node *nd, const struct pwrite *w,
-                             uint32_t n_entries, bool hs)
-{
-    struct disk *d = &nd->d;
-    if (hs && w->hs) {
-        d->term = w->term;
-        d->vote = w->vote;
-    }
-    if (w->n == 0) {
-        return;
-    }
-    disk_truncate_from(d, w->first > d->snap_index ? w->first : d->snap_index + 1);
-    for (uint32_t i = 0; i < n_entries; i++) {
-        disk_append(s, nd, w->first + i, &w->ents[i]);
+    s->st.trace_hash = mix64(s->st.trace_hash, mix64(p->index, p->nitems));
+    for (uint32_t i = 0; i < p->nitems; i++) {
+        struct relitem *r = p->items[i];
+        for (uint32_t j = 0; j < r->n; j++) {
+            durable_check(s, nd, &r->msgs[j]);
+        }
+        relq_push(nd, r);
     }
 }
 
-static void pwrite_free(struct pwrite *w)
+/* Run the WAL until nothing is open or in flight (truncation, a full batch), like
+ * node_wal_wait_idle: the sim disk runs a job inside zn_wal_poll, so this is bounded. */
+static void wal_wait_idle(struct sim *s, struct node *nd)
 {
-    for (uint32_t i = 0; i < w->n; i++) {
-        dent_free(&w->ents[i]);
+    for (int i = 0; i < 16 && !zn_wal_idle(nd->wal); i++) {
+        wal_flush(nd);
+        struct zn_wal_persisted p;
+        int rc = zn_wal_poll(nd->wal, &p);
+        if (rc == 1) {
+            wal_harvest(s, nd, &p);
+        } else if (rc < 0) {
+            violation(s, "n%u WAL poll: %s", nd->id, zn_strerror(rc));
+            return;
+        }
     }
-    free(w->ents);
-    for (uint32_t i = 0; i < w->n_after; i++) {
-        free(w->after[i].buf);
+    if (!zn_wal_idle(nd->wal)) {
+        violation(s, "n%u WAL does not become idle", nd->id);
     }
-    free(w->after);
-    memset(w, 0, sizeof(*w));
 }
 
 /* ---- nodes --------------------------------------------------------------------------------- */
@@ -616,11 +866,137 @@ static void schedule_tick(struct sim *s, struct node *nd, uint64_t deadline_loca
                          .a = nd->tick_gen});
 }
 
+/* The application's snapshot file body: the state hash and the configuration at its index. */
+struct snap_body {
+    uint8_t b[8 + ZN_RAFT_CONF_ENCODED_MAX];
+    uint32_t len;
+};
+
+static int snap_body_put(void *ctx, const void *buf, size_t len)
+{
+    struct snap_body *sb = ctx;
+    if (sb->len + len > sizeof(sb->b)) {
+        return ZN_ECORRUPT;
+    }
+    memcpy(sb->b + sb->len, buf, len);
+    sb->len += (uint32_t)len;
+    return 0;
+}
+
+/* Write and commit a snapshot file (temporary name, fdatasync, rename, directory fsync); only
+ * then does the node's shadow hold it. */
+static int snap_write(struct node *nd, uint64_t index, uint64_t term, uint64_t hash,
+                      const struct zn_raft_conf *conf)
+{
+    struct zn_snapfile_writer sw;
+    int rc = zn_snapfile_begin(&sw, &nd->io, SIM_CLUSTER_ID, nd->id, index, term, SIM_SNAP_RETAIN,
+                               nd->stage, SIM_STAGE_BYTES);
+    if (rc != 0) {
+        return rc;
+    }
+    struct snap_body sb = {.len = 8};
+    memcpy(sb.b, &hash, 8);
+    sb.len += zn_raft_conf_encode(conf, sb.b + 8);
+    rc = zn_snapfile_sink(&sw, sb.b, sb.len);
+    if (rc != 0) {
+        zn_snapfile_abort(&sw);
+        return rc;
+    }
+    struct zn_snapfile_info info;
+    rc = zn_snapfile_commit(&sw, &info);
+    if (rc != 0) {
+        return rc;
+    }
+    if (power_cut(nd)) {
+        return 0; /* the power went before the commit finished */
+    }
+    nd->snap_index = index;
+    nd->snap_term = term;
+    nd->snap_hash = hash;
+    nd->snap_conf = *conf;
+    return 0;
+}
+
+struct recover_ctx {
+    struct sim *s;
+    struct node *nd;
+    uint64_t snap_index;
+    uint64_t loaded;
+    bool lost;
+};
+
+/* zincd's node_recover_entry, plus the check that the entry matches what was durable. */
+static int recover_entry(void *ctx, const struct zn_wal_entry *we)
+{
+    struct recover_ctx *rc = ctx;
+    struct node *nd = rc->nd;
+    if (we->index <= rc->snap_index) {
+        return 0; /* covered by the snapshot (the WAL is compacted lazily) */
+    }
+    if (we->index <= nd->dur_last && wterm_get(nd, we->index) != we->term && !rc->lost) {
+        rc->lost = true;
+        violation(rc->s,
+                  "durability: n%u recovered entry %llu with term %llu, but term %llu was "
+                  "durable before the crash",
+                  nd->id, (unsigned long long)we->index, (unsigned long long)we->term,
+                  (unsigned long long)wterm_get(nd, we->index));
+    }
+    struct zn_raft_entry e = {.index = we->index,
+                              .term = we->term,
+                              .type = (uint32_t)(we->type - 1),
+                              .len = we->len,
+                              .data = we->payload};
+    int err = zn_raft_load_entry(nd->raft, &e);
+    if (err != 0) {
+        return err;
+    }
+    wterm_set(nd, we->index, we->term);
+    rc->loaded++;
+    return 0;
+}
+
+static void refuse(struct sim *s, struct node *nd, const char *what, int rc,
+                   const struct zn_disk_report *rep)
+{
+    violation(s, "n%u refuses to restart: %s: %s (file %s, offset %llu): %s", nd->id, what,
+              zn_strerror(rc), rep->file, (unsigned long long)rep->offset, rep->message);
+    nd->up = false;
+    nd->raft = NULL;
+    arena_drop(nd);
+    nd->wal = NULL;
+}
+
+static struct zn_wal_config wal_config(struct node *nd, uint64_t snap_index, uint64_t snap_term,
+                                       uint64_t commit_hint)
+{
+    struct zn_wal_config wc = {
+        .disk = &nd->io,
+        .alloc = {arena_alloc, arena_release, nd},
+        .cluster_id = SIM_CLUSTER_ID,
+        .node_id = nd->id,
+        .segment_bytes = SIM_SEG_BYTES,
+        .batch_bytes = SIM_BATCH_BYTES,
+        .entry_bytes_max = SIM_ENTRY_MAX,
+        .snapshot_index = snap_index,
+        .snapshot_term = snap_term,
+        .commit_hint = commit_hint,
+        .allow_repair = false,
+        .hardstate = &nd->hsf,
+    };
+    return wc;
+}
+
+/*
+ * Start (or restart) a node from its disk with zincd's recovery sequence (node/node.c
+ * node_recover): hard state -> newest snapshot file -> zn_raft_load -> WAL recovery into
+ * zn_raft_load_entry. Whatever the shadow says was durable must come back.
+ */
 static void node_boot(struct sim *s, struct node *nd)
 {
     struct zn_raft_config cfg = s->cfg;
     cfg.id = nd->id;
     cfg.seed = mix64(s->o.seed, (nd->gen << 8) | nd->id);
+    cfg.priority = nd->id == s->prio0 ? 0 : 1;
     size_t need = zn_raft_mem_size(&cfg);
     if (nd->mem == NULL) {
         nd->mem = xrealloc(NULL, need);
@@ -634,39 +1010,136 @@ static void node_boot(struct sim *s, struct node *nd)
         fprintf(stderr, "sim: zn_raft_init: %s\n", zn_strerror(rc));
         abort();
     }
+    nd->up = true;
+    struct zn_disk_report rep;
+    memset(&rep, 0, sizeof(rep));
+    struct zn_hardstate hs;
+    rc = zn_hardstate_open(&nd->hsf, &nd->io, SIM_CLUSTER_ID, nd->id, true, &hs, &rep);
+    if (rc != 0) {
+        refuse(s, nd, "hard state", rc, &rep);
+        return;
+    }
+    check(s);
+    if (hs.term < nd->hs_term ||
+        (hs.term == nd->hs_term && nd->hs_vote && hs.vote != nd->hs_vote)) {
+        violation(s,
+                  "durability: n%u hard state term %llu vote %u was durable, recovered term %llu "
+                  "vote %u",
+                  nd->id, (unsigned long long)nd->hs_term, nd->hs_vote, (unsigned long long)hs.term,
+                  hs.vote);
+    }
+    if (hs.term < nd->grant_term || (hs.term == nd->grant_term && hs.vote != nd->grant_to)) {
+        violation(s,
+                  "vote lost: n%u granted its vote to n%u in term %llu, recovered term %llu "
+                  "vote %u",
+                  nd->id, nd->grant_to, (unsigned long long)nd->grant_term,
+                  (unsigned long long)hs.term, hs.vote);
+    }
+    nd->hs_term = hs.term;
+    nd->hs_vote = (uint8_t)hs.vote;
+    struct zn_snapfile_info info;
+    memset(&info, 0, sizeof(info));
+    rc = zn_snapfile_latest(&nd->io, SIM_CLUSTER_ID, nd->id, nd->stage, SIM_STAGE_BYTES, &info,
+                            &rep);
+    struct snap_body sb = {.len = 0};
+    if (rc == 0) {
+        rc = zn_snapfile_read(&nd->io, &info, nd->stage, SIM_STAGE_BYTES, snap_body_put, &sb, &rep);
+    }
+    if (rc == ZN_ENOENT) {
+        memset(&info, 0, sizeof(info));
+    } else if (rc != 0 || sb.len < 8) {
+        refuse(s, nd, "snapshot", rc ? rc : ZN_ECORRUPT, &rep);
+        return;
+    }
+    check(s);
+    if (info.index < nd->snap_index) {
+        violation(s, "durability: n%u snapshot %llu was committed, recovery found %llu", nd->id,
+                  (unsigned long long)nd->snap_index, (unsigned long long)info.index);
+    }
+    nd->snap_index = info.index;
+    nd->snap_term = info.term;
+    nd->snap_hash = 0;
+    memset(&nd->snap_conf, 0, sizeof(nd->snap_conf));
+    if (info.index > 0) {
+        memcpy(&nd->snap_hash, sb.b, 8);
+        if (zn_raft_conf_decode(&nd->snap_conf, sb.b + 8, sb.len - 8) != 0) {
+            violation(s, "n%u snapshot %llu: configuration does not decode", nd->id,
+                      (unsigned long long)info.index);
+        }
+    }
     struct zn_raft_snapshot_meta snap = {
-        .index = nd->d.snap_index, .term = nd->d.snap_term, .conf = nd->d.snap_conf};
-    rc = zn_raft_load(nd->raft, nd->d.term, nd->d.vote, nd->d.snap_index ? &snap : NULL);
+        .index = nd->snap_index, .term = nd->snap_term, .conf = nd->snap_conf};
+    rc = zn_raft_load(nd->raft, hs.term, (uint8_t)hs.vote, nd->snap_index ? &snap : NULL);
     if (rc != 0) {
         violation(s, "n%u load failed: %s", nd->id, zn_strerror(rc));
     }
-    for (uint64_t i = 0; i < nd->d.n; i++) {
-        struct dent *e = &nd->d.log[i];
-        struct zn_raft_entry x = {.index = nd->d.log_first + i,
-                                  .term = e->term,
-                                  .type = e->type,
-                                  .len = e->len,
-                                  .data = e->data};
-        rc = zn_raft_load_entry(nd->raft, &x);
-        if (rc != 0) {
-            violation(s, "n%u load entry %llu failed: %s", nd->id, (unsigned long long)x.index,
-                      zn_strerror(rc));
-            break;
-        }
+    struct zn_wal_config wc = wal_config(nd, info.index, info.term, hs.commit);
+    struct recover_ctx ctx = {.s = s, .nd = nd, .snap_index = info.index};
+    struct zn_wal_recovery rec;
+    rc = zn_wal_open(&nd->wal, &wc, recover_entry, &ctx, &rec);
+    if (rc != 0) {
+        refuse(s, nd, "WAL recovery", rc, &rec.report);
+        return;
     }
-    nd->up = true;
-    nd->applied = nd->d.snap_index;
-    nd->sm_hash = nd->d.snap_hash;
+    check(s);
+    if (nd->dur_last > info.index && rec.last_index < nd->dur_last) {
+        violation(s,
+                  "durability: n%u lost durable entries: %llu was durable, the WAL recovered up "
+                  "to %llu (torn tail of %llu bytes in %s at %llu)",
+                  nd->id, (unsigned long long)nd->dur_last, (unsigned long long)rec.last_index,
+                  (unsigned long long)rec.torn_bytes, rec.torn_file,
+                  (unsigned long long)rec.torn_offset);
+    }
+    nd->dur_last = zn_wal_durable_index(nd->wal);
+    nd->applied = nd->snap_index;
+    nd->sm_hash = nd->snap_hash;
     nd->rlen = 0;
     nd->seen_term = 0;
     nd->seen_commit = 0;
     nd->role = ZN_RAFT_FOLLOWER;
     nd->lead_term = 0;
     nd->sync_pending = false;
+    nd->compact_pending = 0;
     struct zn_raft_event ev = {.type = ZN_RAFT_EV_TICK};
     node_step(s, nd, &ev);
 }
 
+/* First start of an original voter: a fresh data directory holding the bootstrap configuration
+ * as entry 1 (term 1), written through the WAL (zincctl-init style), then closed. */
+static void node_bootstrap(struct sim *s, struct node *nd, const struct zn_raft_conf *boot)
+{
+    struct zn_disk_report rep;
+    memset(&rep, 0, sizeof(rep));
+    struct zn_hardstate hs;
+    int rc = zn_hardstate_open(&nd->hsf, &nd->io, SIM_CLUSTER_ID, nd->id, true, &hs, &rep);
+    struct zn_wal_config wc = wal_config(nd, 0, 0, 0);
+    struct zn_wal_recovery rec;
+    if (rc == 0) {
+        rc = zn_wal_open(&nd->wal, &wc, NULL, NULL, &rec);
+    }
+    uint8_t buf[ZN_RAFT_CONF_ENCODED_MAX];
+    uint32_t len = zn_raft_conf_encode(boot, buf);
+    if (rc == 0) {
+        wterm_set(nd, 1, 1);
+        rc = zn_wal_append(nd->wal, ZN_RAFT_ENTRY_CONF + 1, 1, 1, buf, len);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "sim: bootstrap of n%u: %s\n", nd->id, zn_strerror(rc));
+        abort();
+    }
+    struct zn_hardstate h1 = {.term = 1};
+    zn_wal_set_hardstate(nd->wal, &h1);
+    nd->hs_open = true;
+    nd->hs_open_term = 1;
+    nd->hs_open_vote = 0;
+    wal_wait_idle(s, nd);
+    zn_wal_close(nd->wal);
+    nd->wal = NULL;
+    zn_hardstate_close(&nd->hsf);
+}
+
+/* Power loss: the disk keeps what the crash model leaves; the process is gone. A WAL job in
+ * flight is cut at a random one of its next disk mutations. */
 void sim_crash(struct sim *s, uint8_t id)
 {
     struct node *nd = &s->nodes[id];
@@ -674,43 +1147,66 @@ void sim_crash(struct sim *s, uint8_t id)
         return;
     }
     s->st.faults[F_CRASH]++;
-    struct disk *d = &nd->d;
-    /* fate of the unsynced writes (model in the file comment) */
-    uint32_t fate = d->n_pend ? (uint32_t)zn_prng_below(&s->prng, 3) : 3;
-    uint32_t keep = 0;
-    if (fate == 0) {
-        s->st.faults[F_DISK_DROP]++;
-    } else if (fate == 1) {
-        s->st.faults[F_DISK_PREFIX]++;
-        keep = (uint32_t)zn_prng_below(&s->prng, d->n_pend + 1);
-    } else if (fate == 2) {
-        s->st.faults[F_DISK_TORN]++;
-        keep = (uint32_t)zn_prng_below(&s->prng, d->n_pend);
-    }
-    for (uint32_t i = 0; i < keep; i++) {
-        disk_apply_write(s, nd, &d->pend[i], d->pend[i].n, true);
-    }
-    if (fate == 2 && keep < d->n_pend) {
-        struct pwrite *w = &d->pend[keep];
-        uint32_t part = w->n ? (uint32_t)zn_prng_below(&s->prng, w->n + 1) : 0;
-        /* the last surviving entry may be corrupt: recovery's checksum drops it */
-        if (part > 0 && zn_prng_chance(&s->prng, 1, 2)) {
-            part--;
+    static const enum zn_disk_sim_crash modes[3] = {ZN_SIM_CRASH_DROP, ZN_SIM_CRASH_TEAR,
+                                                    ZN_SIM_CRASH_REORDER};
+    uint32_t m = (uint32_t)zn_prng_below(&s->prng, 3);
+    bool mid = false;
+    if (nd->dying) {
+        (void)power_cut(nd);
+        if (nd->cut) {
+            m = nd->cut_mode;
+            zn_disk_sim_destroy(&nd->disk);
+            nd->disk = nd->cut_img;
+            mid = true;
+            s->st.faults[F_CRASH_IO]++;
         }
-        disk_apply_write(s, nd, w, part, zn_prng_chance(&s->prng, 1, 2));
+        zn_disk_sim_crash_at(&nd->disk, 0, modes[m]);
+        nd->dying = nd->cut = false;
     }
-    for (uint32_t i = 0; i < d->n_pend; i++) {
-        pwrite_free(&d->pend[i]);
+    s->st.faults[F_DISK_DROP + m]++;
+    if (!mid && nd->wal != NULL && !zn_wal_idle(nd->wal)) {
+        struct zn_disk_sim_stats ds;
+        zn_disk_sim_stats(&nd->disk, &ds);
+        zn_disk_sim_crash_at(
+            &nd->disk, ds.mutations + 1 + zn_prng_below(&s->prng, SIM_CRASH_WINDOW), modes[m]);
+        void *args[ZN_DISK_JOBS_MAX];
+        (void)zn_disk_job_poll(&nd->disk, args, ZN_DISK_JOBS_MAX);
+        zn_disk_sim_crash_at(&nd->disk, 0, modes[m]);
+        struct zn_disk img;
+        if (zn_disk_sim_take_image(&nd->disk, &img) == 0) {
+            zn_disk_sim_destroy(&nd->disk);
+            nd->disk = img;
+            mid = true;
+            s->st.faults[F_CRASH_IO]++;
+        }
     }
-    d->n_pend = 0;
+    if (!mid) {
+        zn_disk_sim_crash(&nd->disk, modes[m]);
+    }
+    arena_drop(nd);
+    nd->wal = NULL;
+    while (nd->deferred != NULL) {
+        struct relitem *r = nd->deferred;
+        deferred_unlink(nd, r);
+        relitem_free(r);
+    }
+    for (uint32_t i = 0; i < nd->n_relq; i++) {
+        relitem_free(nd->relq[i]);
+    }
+    nd->n_relq = 0;
+    nd->hs_open = nd->hs_fl = false;
+    nd->wal_failed = false;
+    nd->enospc_left = 0;
+    nd->compact_pending = 0;
     nd->up = false;
     nd->raft = NULL;
     nd->gen++;
     nd->tick_gen++;
     nd->rlen = 0;
     if (s->o.trace && s->o.out) {
-        fprintf(s->o.out, "%10.3fms n%u CRASH fate=%u kept=%u disk_last=%llu\n",
-                (double)s->now / SIM_MS, id, fate, keep, (unsigned long long)disk_last(d));
+        fprintf(s->o.out, "%10.3fms n%u CRASH mode=%s%s durable_last=%llu\n",
+                (double)s->now / SIM_MS, id, sim_fault_name(F_DISK_DROP + (int)m),
+                mid ? " inside a WAL job" : "", (unsigned long long)disk_last(nd));
     }
 }
 
@@ -721,7 +1217,7 @@ void sim_restart(struct sim *s, uint8_t id)
         return;
     }
     node_boot(s, nd);
-    if (s->o.trace && s->o.out) {
+    if (nd->up && s->o.trace && s->o.out) {
         struct zn_raft_status st;
         zn_raft_status_get(nd->raft, &st);
         char cs[64];
@@ -734,8 +1230,8 @@ void sim_restart(struct sim *s, uint8_t id)
             pos += snprintf(cs + pos, sizeof(cs) - (size_t)pos, "%u,", st.conf.learners[i]);
         }
         fprintf(s->o.out, "%10.3fms n%u RESTART term=%llu disk_last=%llu snap=%llu conf=%s\n",
-                (double)s->now / SIM_MS, id, (unsigned long long)nd->d.term,
-                (unsigned long long)disk_last(&nd->d), (unsigned long long)nd->d.snap_index, cs);
+                (double)s->now / SIM_MS, id, (unsigned long long)nd->hs_term,
+                (unsigned long long)disk_last(nd), (unsigned long long)nd->snap_index, cs);
     }
 }
 
@@ -785,7 +1281,7 @@ static void encode_msg(struct sim *s, const struct zn_raft_msg *m, struct wmsg *
 }
 
 /* A held message is released: the disk must back what it claims (durability invariants). */
-static void release(struct sim *s, struct node *nd, struct wmsg *w)
+static void durable_check(struct sim *s, struct node *nd, const struct wmsg *w)
 {
     struct zn_raft_msg m;
     if (zn_raft_msg_decode(&m, s->dec, ENTRIES_DEC, w->buf, w->len) != 0) {
@@ -793,24 +1289,39 @@ static void release(struct sim *s, struct node *nd, struct wmsg *w)
         return;
     }
     check(s);
-    if ((m.type == ZN_RAFT_MSG_VOTE_RESP) && !m.reject &&
-        (nd->d.term != m.term || nd->d.vote != m.to)) {
-        violation(s, "vote not durable: n%u grants n%u in term %llu, disk has term %llu vote %u",
-                  nd->id, m.to, (unsigned long long)m.term, (unsigned long long)nd->d.term,
-                  nd->d.vote);
-    }
-    if (m.type == ZN_RAFT_MSG_APPEND_RESP && !m.reject && m.index > 0) {
-        if (!disk_covers(&nd->d, m.index, w->ack_term)) {
-            violation(s, "ack not durable: n%u acks index %llu, disk last %llu", nd->id,
-                      (unsigned long long)m.index, (unsigned long long)disk_last(&nd->d));
+    if ((m.type == ZN_RAFT_MSG_VOTE_RESP) && !m.reject) {
+        /* backed if the durable hard state is this vote or a later term (which cannot vote
+         * in this term again) */
+        if (nd->hs_term < m.term || (nd->hs_term == m.term && nd->hs_vote != m.to)) {
+            violation(s,
+                      "vote not durable: n%u grants n%u in term %llu, durable hard state has "
+                      "term %llu vote %u",
+                      nd->id, m.to, (unsigned long long)m.term, (unsigned long long)nd->hs_term,
+                      nd->hs_vote);
+        }
+        if (m.term >= nd->grant_term) {
+            nd->grant_term = m.term;
+            nd->grant_to = m.to;
         }
     }
+    if (m.type == ZN_RAFT_MSG_APPEND_RESP && !m.reject && m.index > 0) {
+        if (!disk_covers(nd, m.index, w->ack_term)) {
+            violation(s, "ack not durable: n%u acks index %llu, durable last %llu", nd->id,
+                      (unsigned long long)m.index, (unsigned long long)disk_last(nd));
+        }
+    }
+}
+
+/* An ack or grant sent at once must already be durable. */
+static void release(struct sim *s, struct node *nd, struct wmsg *w)
+{
+    durable_check(s, nd, w);
     net_send(s, nd->id, w);
 }
 
 static void schedule_sync(struct sim *s, struct node *nd)
 {
-    if (nd->sync_pending || nd->d.n_pend == 0) {
+    if (nd->sync_pending || (zn_wal_idle(nd->wal) && nd->n_relq == 0)) {
         return;
     }
     nd->sync_pending = true;
@@ -875,10 +1386,12 @@ static void snap_blob(uint64_t index, uint64_t term, uint64_t hash, uint8_t *buf
     }
 }
 
+/* zincd's order (node_snapshot.c): the snapshot file is committed, the core told, and the WAL
+ * compacted behind it once idle. */
 static void take_snapshot(struct sim *s, struct node *nd)
 {
     uint64_t idx = nd->applied;
-    if (idx <= nd->d.snap_index) {
+    if (idx <= nd->snap_index || power_cut(nd)) {
         return;
     }
     struct zn_raft_status st0;
@@ -901,12 +1414,20 @@ static void take_snapshot(struct sim *s, struct node *nd)
     struct zn_raft_status st;
     zn_raft_status_get(nd->raft, &st);
     s->st.faults[F_SNAPSHOT]++;
-    nd->d.snap_index = idx;
-    nd->d.snap_term = term;
-    nd->d.snap_hash = hash;
-    nd->d.snap_conf = st.snap_conf;
-    disk_compact_to(&nd->d, idx);
+    rc = snap_write(nd, idx, term, hash, &st.snap_conf);
+    if (rc != 0) {
+        violation(s, "n%u snapshot file %llu: %s", nd->id, (unsigned long long)idx,
+                  zn_strerror(rc));
+    }
+    nd->compact_pending = idx;
     process_update(s, nd, &up);
+}
+
+static int wal_reopen_entry(void *ctx, const struct zn_wal_entry *we)
+{
+    (void)ctx;
+    (void)we;
+    return 0; /* entries after an installed snapshot were truncated; nothing to load */
 }
 
 static void install_snapshot(struct sim *s, struct node *nd, const struct zn_raft_install *in)
@@ -943,19 +1464,45 @@ static void install_snapshot(struct sim *s, struct node *nd, const struct zn_raf
         return;
     }
     s->st.faults[F_INSTALL]++;
-    /* atomic install: snapshot file synced; the WAL is reset unless it continues the snapshot */
-    struct disk *d = &nd->d;
-    bool continues = disk_term_at(d, in->index) == in->term;
-    d->snap_index = in->index;
-    d->snap_term = in->term;
-    d->snap_hash = hdr[3];
-    d->snap_conf = in->conf;
-    if (continues) {
-        disk_compact_to(d, in->index);
-    } else {
-        disk_truncate_from(d, 0);
-        d->log_first = in->index + 1;
+    /* zincd's node_install_finish: the snapshot file is committed, the log restarts after it */
+    int rc = snap_write(nd, in->index, in->term, hdr[3], &in->conf);
+    if (power_cut(nd)) {
+        return; /* dead: the event ends in its crash */
     }
+    if (rc != 0) {
+        violation(s, "n%u snapshot file %llu: %s", nd->id, (unsigned long long)in->index,
+                  zn_strerror(rc));
+        return;
+    }
+    wal_flush(nd);
+    wal_wait_idle(s, nd);
+    /* The core keeps its log after the snapshot when the log continues it (same term at the
+     * snapshot index, Raft section 7) and still counts those entries durable; so must the WAL.
+     * (ZN_SIM_ZINCD_INSTALL=1 reproduces node_snapshot.c, which truncates them regardless.) */
+    struct zn_raft_status cst;
+    zn_raft_status_get(nd->raft, &cst);
+    bool continues = zn_raft_term_at(nd->raft, in->index) == in->term && in->index < cst.last_index;
+    if ((!continues || s->zincd_install) && zn_wal_last_index(nd->wal) > in->index &&
+        zn_wal_first_index(nd->wal) <= in->index + 1) {
+        rc = zn_wal_truncate_suffix(nd->wal, in->index + 1);
+        if (rc != 0) {
+            violation(s, "n%u WAL truncation at %llu: %s", nd->id,
+                      (unsigned long long)in->index + 1, zn_strerror(rc));
+        }
+    }
+    zn_wal_close(nd->wal);
+    nd->wal = NULL;
+    struct zn_wal_config wc = wal_config(nd, in->index, in->term, 0);
+    struct zn_wal_recovery rec;
+    rc = zn_wal_open(&nd->wal, &wc, wal_reopen_entry, NULL, &rec);
+    if (rc != 0) {
+        violation(s, "n%u WAL reopen after snapshot %llu: %s (%s)", nd->id,
+                  (unsigned long long)in->index, zn_strerror(rc), rec.report.message);
+        nd->up = false; /* zincd panics here */
+        nd->raft = NULL;
+        return;
+    }
+    nd->dur_last = zn_wal_durable_index(nd->wal);
     nd->applied = in->index;
     nd->sm_hash = hdr[3];
     grow_chain(s, in->index);
@@ -967,7 +1514,7 @@ static void install_snapshot(struct sim *s, struct node *nd, const struct zn_raf
     struct zn_raft_event ev = {.type = ZN_RAFT_EV_SNAPSHOT_INSTALLED};
     ev.installed.index = in->index;
     ev.installed.term = in->term;
-    int rc = node_step(s, nd, &ev);
+    rc = node_step(s, nd, &ev);
     if (rc != 0) {
         violation(s, "n%u install refused: %s", nd->id, zn_strerror(rc));
     }
@@ -1003,14 +1550,13 @@ static void check_node(struct sim *s, struct node *nd, const struct zn_raft_upda
         violation(s, "commit regressed on n%u: %llu -> %llu", nd->id,
                   (unsigned long long)nd->seen_commit, (unsigned long long)st.commit);
     }
-    if (!disk_covers(&nd->d, st.durable, zn_raft_term_at(nd->raft, st.durable))) {
+    if (!disk_covers(nd, st.durable, zn_raft_term_at(nd->raft, st.durable))) {
         violation(s,
                   "durable index not on disk: n%u believes %llu durable (term %llu), disk "
                   "last %llu term %llu",
                   nd->id, (unsigned long long)st.durable,
                   (unsigned long long)zn_raft_term_at(nd->raft, st.durable),
-                  (unsigned long long)disk_last(&nd->d),
-                  (unsigned long long)disk_term_at(&nd->d, st.durable));
+                  (unsigned long long)disk_last(nd), (unsigned long long)wterm_get(nd, st.durable));
     }
     if (st.role == ZN_RAFT_LEADER) {
         if (nd->role != ZN_RAFT_LEADER || nd->lead_term != st.term) {
@@ -1079,7 +1625,7 @@ static void check_node(struct sim *s, struct node *nd, const struct zn_raft_upda
             uint32_t have = 0;
             for (uint32_t i = 0; i < st.conf.n_voters; i++) {
                 struct node *v = &s->nodes[st.conf.voters[i]];
-                have += disk_covers(&v->d, st.commit, t) ? 1 : 0;
+                have += disk_covers(v, st.commit, t) ? 1 : 0;
             }
             if (have < st.conf.n_voters / 2u + 1u) {
                 violation(s,
@@ -1089,6 +1635,15 @@ static void check_node(struct sim *s, struct node *nd, const struct zn_raft_upda
                           st.conf.n_voters);
             }
         }
+    }
+    /* priority 0: never campaigns on its own (a leadership transfer may still make it stand) */
+    if (nd->id == s->prio0 && nd->role != st.role &&
+        (st.role == ZN_RAFT_PRECANDIDATE || st.role == ZN_RAFT_CANDIDATE) && !nd->told_to_stand) {
+        violation(s, "priority 0: n%u became %s in term %llu without a TimeoutNow", nd->id,
+                  zn_raft_role_name(st.role), (unsigned long long)st.term);
+    }
+    if (st.role == ZN_RAFT_FOLLOWER || st.role == ZN_RAFT_LEADER) {
+        nd->told_to_stand = false;
     }
     if (up->role_changed && s->o.role_notes) {
         sim_note(s, "t=%.1fms n%u %s term %llu leader %u", (double)s->now / SIM_MS, nd->id,
@@ -1102,34 +1657,91 @@ static void check_node(struct sim *s, struct node *nd, const struct zn_raft_upda
     }
 }
 
+/* zincd's node_persist: entries into the open WAL batch (a conflict truncates the log first,
+ * on an idle WAL), the hard state with them. */
+static void persist(struct sim *s, struct node *nd, const struct zn_raft_update *up)
+{
+    const struct zn_raft_persist *p = &up->persist;
+    if (p->n_entries > 0) {
+        if (p->first_index <= nd->snap_index) {
+            violation(s, "n%u asked to write entry %llu at or below its snapshot %llu", nd->id,
+                      (unsigned long long)p->first_index, (unsigned long long)nd->snap_index);
+            return;
+        }
+        if (p->first_index <= zn_wal_last_index(nd->wal)) {
+            wal_wait_idle(s, nd);
+            int rc = zn_wal_truncate_suffix(nd->wal, p->first_index);
+            if (rc != 0) {
+                violation(s, "n%u WAL truncation at %llu: %s", nd->id,
+                          (unsigned long long)p->first_index, zn_strerror(rc));
+                return;
+            }
+            if (nd->dur_last >= p->first_index) {
+                nd->dur_last = p->first_index - 1;
+            }
+        }
+        for (uint32_t i = 0; i < p->n_entries; i++) {
+            const struct zn_raft_entry *e = &p->entries[i];
+            uint64_t index = p->first_index + i;
+            wterm_set(nd, index, e->term);
+            int rc =
+                zn_wal_append(nd->wal, (uint16_t)(e->type + 1), e->term, index, e->data, e->len);
+            if (rc == ZN_EFULL) {
+                wal_flush(nd);
+                wal_wait_idle(s, nd);
+                rc = zn_wal_append(nd->wal, (uint16_t)(e->type + 1), e->term, index, e->data,
+                                   e->len);
+            }
+            if (rc != 0) {
+                violation(s, "n%u WAL append of %llu: %s", nd->id, (unsigned long long)index,
+                          zn_strerror(rc));
+                return;
+            }
+        }
+    }
+    if (p->hard_state) {
+        uint64_t last = zn_wal_last_index(nd->wal);
+        struct zn_hardstate hs = {
+            .term = p->term, .vote = p->vote, .commit = up->commit < last ? up->commit : last};
+        zn_wal_set_hardstate(nd->wal, &hs);
+        nd->hs_open = true;
+        nd->hs_open_term = p->term;
+        nd->hs_open_vote = p->vote;
+    }
+}
+
+/* Defer an item on the open batch (released when the batch is durable). */
+static void defer_item(struct sim *s, struct node *nd, struct relitem *r)
+{
+    r->prev = NULL;
+    r->next = nd->deferred;
+    if (nd->deferred != NULL) {
+        nd->deferred->prev = r;
+    }
+    nd->deferred = r;
+    if (zn_wal_defer(nd->wal, r) == ZN_EFULL) {
+        wal_flush(nd);
+        wal_wait_idle(s, nd);
+        if (zn_wal_defer(nd->wal, r) != 0) {
+            violation(s, "n%u cannot defer on the WAL", nd->id);
+        }
+    }
+}
+
 static void process_update(struct sim *s, struct node *nd, struct zn_raft_update *up)
 {
+    if (power_cut(nd)) {
+        return; /* the process died during this event: nothing more leaves it */
+    }
     s->st.dropped_msgs += up->dropped_msgs;
     s->st.trace_hash = mix64(s->st.trace_hash, mix64(up->term, up->commit));
     s->st.trace_hash = mix64(s->st.trace_hash, mix64(up->n_msgs, up->persist.id));
     /* 1. the write (log matching checked on every entry written) */
-    struct pwrite *w = NULL;
-    struct disk *d = &nd->d;
-    if (up->persist.id != 0) {
-        if (d->n_pend == d->cap_pend) {
-            d->cap_pend = d->cap_pend ? d->cap_pend * 2 : 16;
-            d->pend = xrealloc(d->pend, d->cap_pend * sizeof(*d->pend));
-        }
-        w = &d->pend[d->n_pend++];
-        memset(w, 0, sizeof(*w));
-        w->id = up->persist.id;
-        w->hs = up->persist.hard_state;
-        w->term = up->persist.term;
-        w->vote = up->persist.vote;
-        w->first = up->persist.first_index;
-        w->n = up->persist.n_entries;
-        w->ents = xrealloc(NULL, (w->n ? w->n : 1) * sizeof(struct dent));
-        for (uint32_t i = 0; i < w->n; i++) {
+    if (up->persist.id != 0 && nd->wal != NULL) {
+        for (uint32_t i = 0; i < up->persist.n_entries; i++) {
             const struct zn_raft_entry *e = &up->persist.entries[i];
-            w->ents[i] = (struct dent){.term = e->term, .type = e->type, .len = e->len};
-            w->ents[i].data = xrealloc(NULL, e->len);
-            memcpy(w->ents[i].data, e->data, e->len);
-            uint64_t prev = i == 0 ? zn_raft_term_at(nd->raft, e->index - 1) : w->ents[i - 1].term;
+            uint64_t prev =
+                i == 0 ? zn_raft_term_at(nd->raft, e->index - 1) : up->persist.entries[i - 1].term;
             reg_check(s, nd->id, e->index, e->term, mix64(e->type, hash_bytes(e->data, e->len)),
                       prev, i > 0 || prev != 0);
             if (e->type == ZN_RAFT_ENTRY_CONF && s->o.trace && s->o.out) {
@@ -1143,7 +1755,10 @@ static void process_update(struct sim *s, struct node *nd, struct zn_raft_update
                         c.voters[1]);
             }
         }
-        schedule_sync(s, nd);
+        persist(s, nd, up);
+        if (power_cut(nd)) {
+            return;
+        }
     }
     /* 2. messages now */
     for (uint32_t i = 0; i < up->n_msgs; i++) {
@@ -1160,23 +1775,24 @@ static void process_update(struct sim *s, struct node *nd, struct zn_raft_update
         }
         free(m.buf);
     }
-    /* 3. messages after the writes issued so far are durable */
-    if (up->n_msgs_after > 0) {
-        struct pwrite *last = d->n_pend ? &d->pend[d->n_pend - 1] : NULL;
+    /* 3. messages after the writes issued so far are durable: an item on the WAL batch */
+    if ((up->n_msgs_after > 0 || up->persist.id != 0) && nd->wal != NULL) {
+        struct relitem *r = xrealloc(NULL, sizeof(*r));
+        memset(r, 0, sizeof(*r));
+        r->persist_id = up->persist_id;
+        r->n = up->n_msgs_after;
+        r->msgs = xrealloc(NULL, (r->n ? r->n : 1) * sizeof(struct wmsg));
         for (uint32_t i = 0; i < up->n_msgs_after; i++) {
-            struct wmsg m;
-            encode_msg(s, &up->msgs_after[i], &m);
+            encode_msg(s, &up->msgs_after[i], &r->msgs[i]);
             if (up->msgs_after[i].type == ZN_RAFT_MSG_APPEND_RESP) {
-                m.ack_term = zn_raft_term_at(nd->raft, up->msgs_after[i].index);
-            }
-            if (last) {
-                last->after = xrealloc(last->after, (last->n_after + 1) * sizeof(struct wmsg));
-                last->after[last->n_after++] = m;
-            } else {
-                release(s, nd, &m);
-                free(m.buf);
+                r->msgs[i].ack_term = zn_raft_term_at(nd->raft, up->msgs_after[i].index);
             }
         }
+        defer_item(s, nd, r);
+    }
+    if (nd->wal != NULL) {
+        wal_flush(nd); /* the WAL stage runs right after the raft stage */
+        schedule_sync(s, nd);
     }
     /* 4. apply */
     for (uint64_t i = up->apply_from; i <= up->apply_to && !s->stop; i++) {
@@ -1210,43 +1826,83 @@ static void process_update(struct sim *s, struct node *nd, struct zn_raft_update
         install_snapshot(s, nd, &in);
     }
     /* 8. the application snapshots now and then */
-    if (nd->up && nd->applied >= nd->d.snap_index + nd->snap_every && !s->stop) {
+    if (nd->up && nd->applied >= nd->snap_index + nd->snap_every && !s->stop) {
         take_snapshot(s, nd);
     }
 }
 
 /* ---- event handlers ------------------------------------------------------------------------ */
 
+/* The WAL stage (node.c node_stage_wal): harvest the batch that became durable, submit the open
+ * one, compact behind a snapshot, release what the WAL handed back. */
 static void do_sync(struct sim *s, struct node *nd)
 {
-    struct disk *d = &nd->d;
     nd->sync_pending = false;
-    uint32_t n = d->n_pend;
-    if (n == 0) {
+    struct zn_wal_persisted p;
+    if (nd->enospc_left > 0) {
+        /* the disk is full when this batch job creates its segment (the only place the WAL
+         * allocates); the batch stays unacknowledged and the next flush retries it */
+        zn_disk_sim_fail(&nd->disk, ZN_SIM_OP_FALLOCATE, ZN_ENOSPC, 0, 1);
+    }
+    int rc = zn_wal_poll(nd->wal, &p);
+    if (nd->enospc_left > 0) {
+        zn_disk_sim_fail(&nd->disk, 0, 0, 0, 0);
+    }
+    if (rc == ZN_ENOSPC) {
+        nd->enospc_left--;
+        nd->wal_failed = true;
+        s->st.faults[F_ENOSPC]++;
+        if (s->o.trace && s->o.out) {
+            fprintf(s->o.out, "%10.3fms n%u WAL batch met ENOSPC creating a segment\n",
+                    (double)s->now / SIM_MS, nd->id);
+        }
+        rc = 0;
+    }
+    if (rc == 1) {
+        wal_harvest(s, nd, &p);
+        if (s->o.trace && s->o.out) {
+            fprintf(s->o.out, "%10.3fms n%u WAL batch durable: index %llu, %u items%s\n",
+                    (double)s->now / SIM_MS, nd->id, (unsigned long long)p.index, p.nitems,
+                    p.hardstate ? ", hard state" : "");
+        }
+    } else if (rc < 0) {
+        violation(s, "n%u WAL poll: %s", nd->id, zn_strerror(rc));
         return;
     }
-    uint64_t id = d->pend[n - 1].id;
-    /* take the list: releasing and stepping may queue new writes */
-    struct pwrite *done = d->pend;
-    d->pend = NULL;
-    d->n_pend = 0;
-    d->cap_pend = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        disk_apply_write(s, nd, &done[i], done[i].n, true);
-        for (uint32_t j = 0; j < done[i].n_after; j++) {
-            release(s, nd, &done[i].after[j]);
+    wal_flush(nd);
+    if (nd->compact_pending != 0 && zn_wal_idle(nd->wal)) {
+        rc = zn_wal_compact(nd->wal, nd->compact_pending);
+        if (rc < 0) {
+            violation(s, "n%u WAL compaction behind %llu: %s", nd->id,
+                      (unsigned long long)nd->compact_pending, zn_strerror(rc));
         }
-        pwrite_free(&done[i]);
+        nd->compact_pending = 0;
     }
-    free(done);
-    struct zn_raft_event ev = {.type = ZN_RAFT_EV_PERSISTED};
-    ev.persisted.id = id;
-    if (s->o.trace && s->o.out) {
-        fprintf(s->o.out, "%10.3fms n%u synced writes up to id %llu, disk last %llu\n",
-                (double)s->now / SIM_MS, nd->id, (unsigned long long)id,
-                (unsigned long long)disk_last(d));
+    /* take the queue: releasing steps the core, which may queue more */
+    struct relitem **q = nd->relq;
+    uint32_t n = nd->n_relq;
+    nd->relq = NULL;
+    nd->n_relq = 0;
+    nd->cap_relq = 0;
+    uint64_t gen = nd->gen;
+    for (uint32_t i = 0; i < n; i++) {
+        struct relitem *r = q[i];
+        if (nd->up && nd->gen == gen && !s->stop) {
+            for (uint32_t j = 0; j < r->n; j++) {
+                net_send(s, nd->id, &r->msgs[j]); /* checked when the WAL handed it back */
+            }
+            if (r->persist_id != 0) {
+                struct zn_raft_event ev = {.type = ZN_RAFT_EV_PERSISTED};
+                ev.persisted.id = r->persist_id;
+                node_step(s, nd, &ev);
+            }
+        }
+        relitem_free(r);
     }
-    node_step(s, nd, &ev);
+    free(q);
+    if (nd->up && nd->gen == gen) {
+        schedule_sync(s, nd);
+    }
 }
 
 static void deliver(struct sim *s, struct sev *e)
@@ -1271,6 +1927,9 @@ static void deliver(struct sim *s, struct sev *e)
                 m.reject ? " reject" : "");
     }
     s->st.trace_hash = mix64(s->st.trace_hash, mix64(m.type, mix64(m.term, m.index)));
+    if (m.type == ZN_RAFT_MSG_TIMEOUT_NOW) {
+        nd->told_to_stand = true;
+    }
     struct zn_raft_event ev = {.type = ZN_RAFT_EV_MSG, .msg = &m};
     node_step(s, nd, &ev);
 }
@@ -1278,12 +1937,12 @@ static void deliver(struct sim *s, struct sev *e)
 static void serve_chunk(struct sim *s, struct sev *e)
 {
     struct node *nd = &s->nodes[e->node];
-    if (!nd->up || nd->d.snap_index != e->a) {
+    if (!nd->up || nd->snap_index != e->a) {
         return; /* the snapshot moved on; the core restarts the stream */
     }
     uint32_t size = snap_size(e->a);
     uint8_t blob[256];
-    snap_blob(nd->d.snap_index, nd->d.snap_term, nd->d.snap_hash, blob, size);
+    snap_blob(nd->snap_index, nd->snap_term, nd->snap_hash, blob, size);
     if (e->b > size) {
         return;
     }
@@ -1444,6 +2103,33 @@ void sim_hold(struct sim *s, uint8_t from, uint8_t msg_type, bool held)
     s->hold[from][msg_type % 12] = held;
 }
 
+static void crash_and_restart(struct sim *s, struct node *nd)
+{
+    sim_crash(s, nd->id);
+    push(s, (struct sev){.t = s->now + SIM_MS + zn_prng_below(&s->prng, 4 * ET_NS),
+                         .kind = EV_RESTART,
+                         .node = nd->id});
+}
+
+/* A power cut at one of the node's next disk mutations, wherever it falls: inside a WAL batch
+ * job, a suffix truncation, a compaction, a snapshot file commit, an install. If the node does
+ * not touch its disk for two election timeouts it simply crashes then. */
+static void arm_power_cut(struct sim *s, struct node *nd)
+{
+    static const enum zn_disk_sim_crash modes[3] = {ZN_SIM_CRASH_DROP, ZN_SIM_CRASH_TEAR,
+                                                    ZN_SIM_CRASH_REORDER};
+    nd->cut_mode = (uint32_t)zn_prng_below(&s->prng, 3);
+    struct zn_disk_sim_stats ds;
+    zn_disk_sim_stats(&nd->disk, &ds);
+    zn_disk_sim_crash_at(&nd->disk,
+                         ds.mutations + 1 + zn_prng_below(&s->prng, 4 * SIM_CRASH_WINDOW),
+                         modes[nd->cut_mode]);
+    nd->dying = true;
+    nd->cut = false;
+    push(s, (struct sev){
+                .t = s->now + 2 * ET_NS, .kind = EV_CUT_DEADLINE, .node = nd->id, .a = nd->gen});
+}
+
 static void chaos(struct sim *s)
 {
     uint32_t n = s->n_nodes;
@@ -1492,11 +2178,10 @@ static void chaos(struct sim *s)
         s->st.faults[F_PARTITION]++;
     } else if (pick < 55) {
         uint8_t id = random_up(s);
-        if (id) {
-            sim_crash(s, id);
-            push(s, (struct sev){.t = s->now + SIM_MS + zn_prng_below(&s->prng, 4 * ET_NS),
-                                 .kind = EV_RESTART,
-                                 .node = id});
+        if (id && !s->nodes[id].dying && zn_prng_chance(&s->prng, 1, 2)) {
+            arm_power_cut(s, &s->nodes[id]);
+        } else if (id) {
+            crash_and_restart(s, &s->nodes[id]);
         }
     } else if (pick < 60) {
         uint8_t id = random_up(s);
@@ -1527,8 +2212,21 @@ static void chaos(struct sim *s)
             if (op == ZN_RAFT_CONF_REMOVE && st.conf.n_voters <= 1) {
                 op = ZN_RAFT_CONF_ADD_VOTER;
             }
-            if (op != ZN_RAFT_CONF_REMOVE && st.conf.n_voters >= s->o.nodes + 1) {
-                op = ZN_RAFT_CONF_REMOVE;
+            /* and never leave the node that does not campaign a voter among fewer than three:
+             * in {prio0, X} a prio0 node holding the longer log blocks X forever (by design:
+             * it never stands, and X can never win its vote) */
+            bool is_voter = zn_raft_conf_is_voter(&st.conf, who);
+            uint32_t voters_after = st.conf.n_voters;
+            bool prio0_after = s->prio0 != 0 && zn_raft_conf_is_voter(&st.conf, s->prio0);
+            if (op == ZN_RAFT_CONF_REMOVE || op == ZN_RAFT_CONF_ADD_LEARNER) {
+                voters_after -= is_voter ? 1u : 0u;
+                prio0_after = prio0_after && who != s->prio0;
+            } else {
+                voters_after += is_voter ? 0u : 1u;
+                prio0_after = prio0_after || (s->prio0 != 0 && who == s->prio0);
+            }
+            if (prio0_after && voters_after < 3) {
+                return;
             }
             if (sim_conf(s, l, op, who) == 0) {
                 s->st.faults[F_CONF]++;
@@ -1542,10 +2240,15 @@ static void chaos(struct sim *s)
                 s->st.faults[F_TRANSFER]++;
             }
         }
-    } else {
+    } else if (pick < 95) {
         uint8_t id = random_up(s);
         if (id) {
             take_snapshot(s, &s->nodes[id]);
+        }
+    } else {
+        uint8_t id = random_up(s);
+        if (id) {
+            s->nodes[id].enospc_left = 1 + (uint32_t)zn_prng_below(&s->prng, 3);
         }
     }
 }
@@ -1596,8 +2299,17 @@ static void handle(struct sim *s, struct sev *e)
     case EV_CHUNK:
         serve_chunk(s, e);
         break;
+    case EV_CUT_DEADLINE:
+        if (nd->up && nd->gen == e->a && nd->dying) {
+            crash_and_restart(s, nd);
+        }
+        break;
     default:
         break;
+    }
+    /* an armed power cut that happened during this event ends it: the node is dead */
+    if (nd != NULL && nd->up && power_cut(nd)) {
+        crash_and_restart(s, nd);
     }
 }
 
@@ -1633,6 +2345,7 @@ struct sim *sim_new(const struct sim_opts *opts)
     }
     s->o = *opts;
     s->no_commit_rule = getenv("ZN_SIM_NO_COMMIT_RULE") != NULL;
+    s->zincd_install = getenv("ZN_SIM_ZINCD_INSTALL") != NULL;
     zn_prng_seed(&s->prng, opts->seed);
     s->n_nodes = opts->nodes + 2 <= SIM_NODES_MAX ? opts->nodes + 2 : SIM_NODES_MAX;
     s->boot.n_voters = (uint8_t)opts->nodes;
@@ -1676,6 +2389,15 @@ struct sim *sim_new(const struct sim_opts *opts)
             s->cfg.priorities[i] = (uint8_t)(1 + zn_prng_below(&s->prng, 3));
         }
     }
+    if (opts->faults && opts->nodes >= 3 && zn_prng_chance(&s->prng, 1, 3)) {
+        /* one node never campaigns (priority 0): it votes, replicates and may be handed the
+         * leadership by a transfer, but never starts an election of its own */
+        s->prio0 = (uint8_t)(1 + zn_prng_below(&s->prng, opts->nodes + 2u));
+        s->st.faults[F_PRIO0]++;
+        if (s->cfg.priorities[s->prio0] != 0) {
+            s->cfg.priorities[s->prio0] = 0;
+        }
+    }
     if (opts->batch) {
         s->cfg.batch_entries_max = opts->batch;
     }
@@ -1695,14 +2417,16 @@ struct sim *sim_new(const struct sim_opts *opts)
         /* the application snapshots well before the window fills */
         nd->snap_every =
             tight ? 4 + zn_prng_below(&s->prng, 16) : 20 + zn_prng_below(&s->prng, 100);
+        if (zn_disk_sim_create(&nd->disk, &heap_allocator, mix64(opts->seed, 0xd15c00u + i), 0) !=
+            0) {
+            abort();
+        }
+        nd->io = (struct zn_disk){.ops = &io_ops, .ctx = nd};
+        nd->stage = xrealloc(NULL, SIM_STAGE_BYTES);
         if (i <= opts->nodes) {
             /* bootstrap: the initial configuration is entry 1 (term 1) of every original
              * voter's log, so a node that joins later learns it from the log or a snapshot */
-            uint8_t buf[ZN_RAFT_CONF_ENCODED_MAX];
-            uint32_t len = zn_raft_conf_encode(&s->boot, buf);
-            struct dent e = {.term = 1, .type = ZN_RAFT_ENTRY_CONF, .len = len, .data = buf};
-            nd->d.term = 1;
-            disk_append(s, nd, 1, &e);
+            node_bootstrap(s, nd, &s->boot);
         }
         node_boot(s, nd);
     }
@@ -1864,14 +2588,24 @@ void sim_free(struct sim *s)
     free(s->heap);
     for (uint32_t i = 1; i <= SIM_NODES_MAX; i++) {
         struct node *nd = &s->nodes[i];
-        for (uint32_t j = 0; j < nd->d.n_pend; j++) {
-            pwrite_free(&nd->d.pend[j]);
+        while (nd->deferred != NULL) {
+            struct relitem *r = nd->deferred;
+            deferred_unlink(nd, r);
+            relitem_free(r);
         }
-        free(nd->d.pend);
-        for (uint64_t j = 0; j < nd->d.n; j++) {
-            dent_free(&nd->d.log[j]);
+        for (uint32_t j = 0; j < nd->n_relq; j++) {
+            relitem_free(nd->relq[j]);
         }
-        free(nd->d.log);
+        free(nd->relq);
+        arena_drop(nd); /* the WAL's memory (not closed: that would run its job) */
+        if (nd->disk.ops != NULL) {
+            zn_disk_sim_destroy(&nd->disk);
+        }
+        if (nd->cut) {
+            zn_disk_sim_destroy(&nd->cut_img);
+        }
+        free(nd->wterm);
+        free(nd->stage);
         free(nd->mem);
         free(nd->rbuf);
     }

@@ -29,12 +29,15 @@ enum sim_fault {
     F_CRASH,
     F_DISK_DROP,
     F_DISK_TORN,
-    F_DISK_PREFIX,
+    F_DISK_REORDER,
     F_PAUSE,
     F_CONF,
     F_TRANSFER,
     F_SNAPSHOT,
     F_INSTALL,
+    F_CRASH_IO, /* the power cut landed inside a WAL job (between its disk operations) */
+    F_PRIO0,    /* runs with a priority-0 node */
+    F_ENOSPC,   /* WAL batches that met ENOSPC creating a segment (retried) */
     F_COUNT
 };
 

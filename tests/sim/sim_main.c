@@ -26,6 +26,16 @@ static double mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The environment switches that change a run, for the replay line. */
+static const char *env_prefix(void)
+{
+    static char buf[96];
+    snprintf(buf, sizeof(buf), "%s%s",
+             getenv("ZN_SIM_ZINCD_INSTALL") ? "ZN_SIM_ZINCD_INSTALL=1 " : "",
+             getenv("ZN_SIM_NO_COMMIT_RULE") ? "ZN_SIM_NO_COMMIT_RULE=1 " : "");
+    return buf;
+}
+
 struct totals {
     uint64_t seeds;
     uint64_t events;
@@ -85,7 +95,7 @@ static uint64_t run_seed(const char *argv0, uint64_t seed, uint32_t nodes, uint6
     if (v > 0 && !quiet) {
         printf("VIOLATION seed=%llu nodes=%u events=%llu: %s\n", (unsigned long long)seed, nodes,
                (unsigned long long)events, st->first_violation);
-        printf("replay: %s --seed %llu --nodes %u --events %llu --trace\n", argv0,
+        printf("replay: %s%s --seed %llu --nodes %u --events %llu --trace\n", env_prefix(), argv0,
                (unsigned long long)seed, nodes, (unsigned long long)events);
     }
     if (trace) {
@@ -224,8 +234,8 @@ int main(int argc, char **argv)
             printf("canary %-22s caught: seed=%llu nodes=%u after %llu seeds: %s\n", canary,
                    (unsigned long long)seed, n, (unsigned long long)(i + 1),
                    sim_stats(s)->first_violation);
-            printf("replay: %s --seed %llu --nodes %u --events %llu --trace\n", argv[0],
-                   (unsigned long long)seed, n, (unsigned long long)events);
+            printf("replay: %s%s --seed %llu --nodes %u --events %llu --trace\n", env_prefix(),
+                   argv[0], (unsigned long long)seed, n, (unsigned long long)events);
             sim_free(s);
             return 0;
         }

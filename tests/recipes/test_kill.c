@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -464,6 +465,9 @@ static pid_t spawn(int slot, const char *role, const char *dir, const char *a1, 
     pid_t pid = fork();
     RT_CHECK(pid >= 0, "fork");
     if (pid == 0) {
+        /* A child never outlives the test (a failed check or a timeout ends the parent). */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
+            _exit(126);
         execl(self_exe, self_exe, "child", fd, role, sl, dir, a1 ? a1 : "-", a2 ? a2 : "-",
               (char *)NULL);
         _exit(127);
@@ -649,8 +653,10 @@ static int expected_leader(int style, int n, const bool *gone, const uint32_t *p
     return best;
 }
 
-/* Wait until `want` leads with a write acknowledged in its term (a term newer than after). */
-static int64_t wait_term(int want, int64_t after, int n, const bool *gone)
+/* Wait until `want` leads with a write acknowledged in its term (a term newer than after);
+ * *ms: the time from `since_us` to then. */
+static int64_t wait_term(int want, int64_t after, int n, const bool *gone, int64_t since_us,
+                         double *ms)
 {
     struct slot *sl = &shm->s[want];
     long long a0 = atomic_load(&sl->acked);
@@ -658,6 +664,8 @@ static int64_t wait_term(int want, int64_t after, int n, const bool *gone)
                  atomic_load(&sl->acked) > a0,
              "candidate %d to lead with a token above %lld and write (leader now %d)", want,
              (long long)after, leader_of(n, gone));
+    if (ms)
+        *ms = (rt_now_us() - since_us) / 1000.0;
     rt_sleep_ms(100); /* a few more writes in this term */
     return atomic_load(&sl->token);
 }
@@ -681,7 +689,7 @@ static void test_election(zn_handle *ah, const char *dir, int style, int n)
         WAIT_FOR(atomic_load(&shm->s[k].ready), "candidate %d to join", k); /* join order */
     }
     int lead = expected_leader(style, n, gone, prio);
-    int64_t tok = wait_term(lead, 0, n, gone);
+    int64_t tok = wait_term(lead, 0, n, gone, t0, NULL);
     printf("%s N=%d: %d candidate processes joined, leader %d (token %lld) after %.1f s\n",
            style == ZR_ELECT_BULLY ? "bully" : "ring", n, n, lead, (long long)tok,
            (rt_now_us() - t0) / 1e6);
@@ -695,10 +703,11 @@ static void test_election(zn_handle *ah, const char *dir, int style, int n)
         gone[old] = true;
         int64_t ts = rt_now_us();
         lead = expected_leader(style, n, gone, prio);
-        tok = wait_term(lead, old_tok, n, gone);
-        printf("  leader %d stopped (SIGSTOP): candidate %d leads (token %lld > %lld) after %.0f "
-               "ms\n",
-               old, lead, (long long)tok, (long long)old_tok, (rt_now_us() - ts) / 1000.0);
+        double ms;
+        tok = wait_term(lead, old_tok, n, gone, ts, &ms);
+        printf("  leader %d stopped (SIGSTOP): candidate %d leads (token %lld > %lld) and wrote "
+               "%.0f ms later (session timeout %d ms)\n",
+               old, lead, (long long)tok, (long long)old_tok, ms, SESSION_MS);
         /* The term's fence node, as the paused leader knows it: its own candidate node. */
         struct zn_strings names = {0, NULL};
         RT_CHECK(zr_election_list(ah, el, style, &names) == 0, "list");
@@ -738,9 +747,10 @@ static void test_election(zn_handle *ah, const char *dir, int style, int n)
         gone[old] = killed[old] = true;
         int64_t ts = rt_now_us();
         lead = expected_leader(style, n, gone, prio);
-        tok = wait_term(lead, old_tok, n, gone);
-        printf("  leader %d killed -9: candidate %d leads (token %lld) after %.0f ms\n", old, lead,
-               (long long)tok, (rt_now_us() - ts) / 1000.0);
+        double ms;
+        tok = wait_term(lead, old_tok, n, gone, ts, &ms);
+        printf("  leader %d killed -9: candidate %d leads (token %lld) and wrote %.0f ms later\n",
+               old, lead, (long long)tok, ms);
     }
     /* (3) kill -9 a candidate that does not lead (Ring: the leader's successor, whose watch
      * the next one must take over; Bully: the next-ranked), then the leader again. */
@@ -766,7 +776,7 @@ static void test_election(zn_handle *ah, const char *dir, int style, int n)
         waitpid(pid[old], NULL, 0);
         gone[old] = killed[old] = true;
         lead = expected_leader(style, n, gone, prio);
-        tok = wait_term(lead, old_tok, n, gone);
+        tok = wait_term(lead, old_tok, n, gone, 0, NULL);
         printf("  next-in-line %d killed -9 (leader unchanged), then leader %d killed -9: "
                "candidate %d leads (token %lld)\n",
                next, old, lead, (long long)tok);

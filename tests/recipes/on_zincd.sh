@@ -59,6 +59,7 @@ done
 grep -q '"role": *"leader"' "$dir"/n*/status.json 2>/dev/null || { echo "no leader"; tail -5 "$dir"/n*.log; exit 1; }
 export ZN_TEST_CONNECT="127.0.0.1:$base,127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2))"
 export ZN_TEST_CLUSTER_ID=1
+export ZN_TEST_ZINCD_PIDS=$(IFS=,; echo "${pids[*]}")
 echo "cluster: $ZN_TEST_CONNECT"
 failed=0 passed=0
 run() {
@@ -77,7 +78,7 @@ if [ "$mode" = recipes ]; then
     run "$procs" "$master_slave"
 else
     kill_exe=$3 sizes=$4
-    for t in lock queue group barrier; do run "$kill_exe" "$t"; done
+    for t in lock queue group barrier suspend; do run "$kill_exe" "$t"; done
     for st in ring bully; do for n in $sizes; do run "$kill_exe" election "$st" "$n"; done; done
 fi
 echo "recipes ($mode) on zincd: $passed passed, $failed failed"

@@ -8,6 +8,8 @@
  *   test_kill queue                producer and consumer processes, a consumer killed
  *   test_kill group                member processes with their own views, a kill and a pause
  *   test_kill barrier              double barrier, one participant killed inside
+ *   test_kill suspend              the zincd under the leader SIGSTOPped (ZN_TEST_ZINCD_PIDS):
+ *                                  leadership reported lost on suspension, regained
  *
  * The parent re-executes itself as the children (`test_kill child <fd> <role> <slot> ...`);
  * parent and children share one memfd-backed page of counters (struct shm), which survives a
@@ -67,6 +69,8 @@ struct slot {
     atomic_int taken;   /* queue: items taken */
     atomic_int holding; /* queue: 1 + p * Q_ITEMS + i of an item taken, not recorded */
     char fence[192];    /* lock node / candidate node (written before phase/leader) */
+    atomic_int lost;    /* election: ZR_LOST events */
+    atomic_int node;    /* election: index of the node its session is on */
 };
 
 struct shm {
@@ -78,6 +82,7 @@ struct shm {
     struct slot s[SLOTS];
 };
 
+static long arg_long(const char *s, long lo, long hi);
 static struct shm *shm;
 static int shm_fd = -1;
 static struct rt_env env;
@@ -283,6 +288,7 @@ static void on_cand(zr_election *e, int ev, int64_t token, void *ctx)
         atomic_store(&sl->leader, 1);
     } else if (ev == ZR_LOST) {
         atomic_store(&sl->leader, 0);
+        atomic_fetch_add(&sl->lost, 1);
     } else if (ev == ZR_ENDED) {
         atomic_store(&sl->leader, 0);
         atomic_store(&sl->ended, 1);
@@ -292,7 +298,7 @@ static void on_cand(zr_election *e, int ev, int64_t token, void *ctx)
 /* A candidate: while leading, a fenced write every 20 ms. After a resume (the parent says so),
  * one write with the term it remembers - as a naive application that did not notice - which
  * the cluster must refuse. */
-static void child_cand(int slot, const char *dir, int style, uint32_t prio)
+static void child_cand(int slot, const char *dir, int style, uint32_t prio, uint32_t session_ms)
 {
     struct slot *sl = &shm->s[slot];
     char el[200], reg[200], hist[200];
@@ -300,7 +306,7 @@ static void child_cand(int slot, const char *dir, int style, uint32_t prio)
     snprintf(reg, sizeof(reg), "%s/reg", dir);
     snprintf(hist, sizeof(hist), "%s/hist", dir);
     zr_session *s;
-    RT_CHECK(open_session(&s) == 0, "candidate %d open", slot);
+    RT_CHECK(rt_open(&env, NULL, session_ms, &s) == 0, "candidate %d open", slot);
     char payload[32];
     int pl = snprintf(payload, sizeof(payload), "cand-%d", slot);
     struct zr_election_opts o = {style, prio, payload, pl, true, on_cand, sl};
@@ -313,6 +319,7 @@ static void child_cand(int slot, const char *dir, int style, uint32_t prio)
     while (!atomic_load(&shm->stop)) {
         int64_t tok = 0;
         bool resumed = atomic_load(&sl->resumed);
+        atomic_store(&sl->node, zn_current_node(zh));
         if (resumed && term > 0 && atomic_load(&sl->after_resume_try) == 0) {
             int64_t seq = atomic_fetch_add(&sl->seq, 1) + 1;
             int rc = fenced_append(zh, reg, hist, fence, term, slot, seq, 0, sl);
@@ -963,6 +970,74 @@ static void test_group(zr_session *admin, const char *dir)
     zr_group_close(g);
 }
 
+/* -- leadership lost on suspension -- */
+
+#define SUSP_N          4
+#define SUSP_SESSION_MS "3000" /* suspended at 1/3 of it, reconnected long before expiry */
+
+/* The zincd of node `idx` (ZN_TEST_ZINCD_PIDS: their pids in ZN_TEST_CONNECT order). */
+static pid_t zincd_pid(int idx)
+{
+    const char *l = getenv("ZN_TEST_ZINCD_PIDS");
+    RT_CHECK(l != NULL && l[0], "ZN_TEST_ZINCD_PIDS not set");
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", l);
+    int k = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (k++ == idx)
+            return (pid_t)arg_long(t, 2, 1 << 30);
+    RT_CHECK(false, "no zincd pid for node index %d in '%s'", idx, l);
+    return -1;
+}
+
+/* SIGSTOP the zincd the leading candidate is connected to: the candidate must report the
+ * leadership lost once its session is suspended (before anything expires), move its session
+ * to another node and lead again with the same term (its node never went away), while no
+ * other candidate leads in between. */
+static void test_suspend(zn_handle *ah, const char *dir)
+{
+    char reg[200], hist[200];
+    snprintf(reg, sizeof(reg), "%s/reg", dir);
+    snprintf(hist, sizeof(hist), "%s/hist", dir);
+    make_register(ah, reg, hist);
+    pid_t pid[SUSP_N];
+    bool killed[SUSP_N] = {false}, gone[SUSP_N] = {false};
+    for (int k = 0; k < SUSP_N; k++) {
+        pid[k] = spawn(k, "ring", dir, "0", SUSP_SESSION_MS);
+        WAIT_FOR(atomic_load(&shm->s[k].ready), "candidate %d to join", k);
+    }
+    struct slot *l = &shm->s[0];
+    int64_t tok = wait_term(0, 0, SUSP_N, gone, 0, NULL);
+    int node = atomic_load(&l->node);
+    pid_t zp = zincd_pid(node);
+    long long acked0 = atomic_load(&l->acked);
+    kill(zp, SIGSTOP);
+    int64_t t0 = rt_now_us();
+    WAIT_FOR(atomic_load(&l->lost) >= 1 || atomic_load(&l->ended),
+             "the leader to report its leadership lost while node %d is stopped", node);
+    double lost_ms = (rt_now_us() - t0) / 1000.0;
+    RT_CHECK(!atomic_load(&l->ended), "the leader's session ended instead of being suspended");
+    WAIT_FOR(atomic_load(&l->leader) && atomic_load(&l->node) != node &&
+                 atomic_load(&l->acked) > acked0,
+             "the leader to lead again from another node (now on %d, leader %d)",
+             atomic_load(&l->node), atomic_load(&l->leader));
+    double back_ms = (rt_now_us() - t0) / 1000.0;
+    RT_CHECK(atomic_load(&l->token) == tok, "a new term (%lld, was %lld) though its node stayed",
+             (long long)atomic_load(&l->token), (long long)tok);
+    kill(zp, SIGCONT);
+    for (int k = 1; k < SUSP_N; k++)
+        RT_CHECK(atomic_load(&shm->s[k].acked) == 0, "candidate %d wrote as leader", k);
+    rt_sleep_ms(200);
+    atomic_store(&shm->stop, 1);
+    for (int k = 0; k < SUSP_N; k++)
+        RT_CHECK(child_exited_ok(pid[k]), "candidate %d", k);
+    int h = check_history(ah, reg, hist, SUSP_N, killed, "suspend");
+    printf("suspend: the node under the leader (node %d) stopped: the leader reported ZR_LOST "
+           "after %.0f ms (session timeout %s ms, nothing expired), led again from node %d "
+           "with the same token %lld after %.0f ms; no other candidate led; %d fenced writes\n",
+           node, lost_ms, SUSP_SESSION_MS, atomic_load(&l->node), (long long)tok, back_ms, h);
+}
+
 /* -- barrier -- */
 
 #define B_N 5
@@ -1030,9 +1105,11 @@ static int child_main(int argc, char **argv)
     if (strcmp(role, "lock") == 0)
         child_lock(slot, dir);
     else if (strcmp(role, "ring") == 0)
-        child_cand(slot, dir, ZR_ELECT_RING, 0);
+        child_cand(slot, dir, ZR_ELECT_RING, 0,
+                   strcmp(argv[7], "-") ? (uint32_t)arg_long(argv[7], 500, 60000) : SESSION_MS);
     else if (strcmp(role, "bully") == 0)
-        child_cand(slot, dir, ZR_ELECT_BULLY, (uint32_t)arg_long(argv[6], 0, 999999999));
+        child_cand(slot, dir, ZR_ELECT_BULLY, (uint32_t)arg_long(argv[6], 0, 999999999),
+                   SESSION_MS);
     else if (strcmp(role, "consumer") == 0)
         child_consumer(slot, dir);
     else if (strcmp(role, "producer") == 0)
@@ -1084,6 +1161,8 @@ int main(int argc, char **argv)
         test_group(admin, dir);
     else if (strcmp(argv[1], "barrier") == 0)
         test_barrier(dir);
+    else if (strcmp(argv[1], "suspend") == 0)
+        test_suspend(ah, dir);
     else
         return 2;
     zr_session_close(admin);

@@ -291,10 +291,21 @@ int main(int argc, char **argv)
         printf("  old leader's fenced writes rejected (expired session; stale token: ESTALE)\n");
     }
     /* (2) close the leader's session: herd-free - the watch events delivered to all live
-     * candidates for this failover are 1 (Ring: the successor) or at most 2 (Bully: the
-     * next-ranked and the one watching the leader node). */
+     * candidates for this failover are 1 (Ring: the successor) or a small constant for Bully,
+     * at most 3 whatever N: the next-ranked, and candidates that still hold a watch on the
+     * leader's node from when it was their predecessor (a Bully newcomer of higher priority
+     * is inserted ahead of them; the old exists watch stays registered until it fires - seen:
+     * 1 to 3 events at N = 10 on zincd). A herd would be about N. */
     {
         int old = lead;
+        /* Settle first: events of earlier steps (Bully hand-offs while joining) still on their
+         * way would be counted as this failover's (seen on a loaded machine: 3 events). */
+        for (int i = 0; i < 50; i++) {
+            uint64_t e1 = live_events();
+            rt_sleep_ms(100);
+            if (live_events() == e1)
+                break;
+        }
         mark_dead(old);
         uint64_t ev0 = live_events(), rc0 = live_reconnects();
         RT_CHECK(zr_session_close(g_c[old].s) == 0, "close");
@@ -312,7 +323,7 @@ int main(int argc, char **argv)
             printf("  herd not measured this round: %llu session reconnect(s)\n",
                    (unsigned long long)reconnects);
         else
-            RT_CHECK(ev >= 1 && ev <= (style == ZR_ELECT_RING ? 1u : 2u), "herd: %llu events",
+            RT_CHECK(ev >= 1 && ev <= (style == ZR_ELECT_RING ? 1u : 3u), "herd: %llu events",
                      (unsigned long long)ev);
     }
     /* (3) crash (expire) the leader. */

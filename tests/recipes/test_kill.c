@@ -832,6 +832,18 @@ static void test_election(zn_handle *ah, const char *dir, int style, int n)
 
 static bool is_consumer[SLOTS];
 
+/* Elements left in the queue, as the cluster has it now. */
+static int queue_len(zn_handle *ah, const char *q)
+{
+    struct zn_strings ch = {0, NULL};
+    RT_CHECK(zn_sync(ah, q) == 0 && zn_get_children(ah, q, 0, &ch) == 0, "queue children");
+    int n = 0;
+    for (int i = 0; i < ch.count; i++)
+        n += strncmp(ch.data[i], "q-", 2) == 0;
+    zn_strings_free(&ch);
+    return n;
+}
+
 /* A live consumer holding a taken, unrecorded item (or, !holding, any live consumer). */
 static int consumer_holding(int n, const bool *gone, bool holding)
 {
@@ -879,11 +891,12 @@ static void test_queue(zn_handle *ah, const char *dir)
         RT_CHECK(child_exited_ok(pid[k]), "producer %d", k);
         gone[k] = true;
     }
-    /* Everything put is taken, or lost with a killed consumer. */
+    /* Everything put is taken (the queue empty and no live consumer holding an item), or lost
+     * with a killed consumer. */
     int lost = (lost_known[0] != 0) + (lost_known[1] != 0);
-    WAIT_FOR(atomic_load(&shm->taken_total) >= Q_PROD * Q_ITEMS - lost - kills_in_take,
-             "the queue to drain (taken %d)", atomic_load(&shm->taken_total));
-    rt_sleep_ms(300);
+    WAIT_FOR(queue_len(ah, q) == 0 && consumer_holding(n, gone, true) < 0,
+             "the queue to drain (taken %d, %d left)", atomic_load(&shm->taken_total),
+             queue_len(ah, q));
     atomic_store(&shm->stop, 1);
     for (int k = 0; k < n; k++)
         if (!gone[k])

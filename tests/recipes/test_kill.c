@@ -64,7 +64,7 @@ struct slot {
     atomic_llong seq;   /* fenced writes attempted (seq of the last one) */
     atomic_llong acked; /* fenced writes acknowledged */
     atomic_llong rejected;
-    atomic_int resumed;            /* set by the parent after SIGCONT */
+    atomic_int resumed;            /* resumes so far (the parent counts up before SIGCONT) */
     atomic_int after_resume_try;   /* fenced writes tried after the resume */
     atomic_int after_resume_ok;    /* ... and acknowledged (must stay 0) */
     atomic_int after_resume_rc;    /* the first one's result */
@@ -262,18 +262,19 @@ static void child_lock(int slot, const char *dir)
             atomic_store(&sl->token, zr_lock_token(l));
             atomic_store(&sl->phase, PH_HOLD);
             int64_t seq = atomic_fetch_add(&sl->seq, 1) + 1;
-            bool resumed = atomic_load(&sl->resumed);
+            int gen = atomic_load(&sl->resumed);
             rc = fenced_append(zh, reg, hist, zr_lock_node(l), zr_lock_token(l), slot, seq, 30, sl);
             if (rc == 0)
                 atomic_fetch_add(&sl->acked, 1);
             else
                 atomic_fetch_add(&sl->rejected, 1);
-            /* A write that started before the pause and ended after it. */
-            if (!resumed && atomic_load(&sl->resumed) &&
-                atomic_fetch_add(&sl->after_resume_try, 1) == 0) {
+            /* A write that started before a pause and ended after it (rc first, then the
+             * count the parent waits for). */
+            if (atomic_load(&sl->resumed) != gen) {
                 atomic_store(&sl->after_resume_rc, rc);
                 if (rc == 0)
                     atomic_fetch_add(&sl->after_resume_ok, 1);
+                atomic_fetch_add(&sl->after_resume_try, 1);
             }
             atomic_store(&sl->phase, PH_IDLE);
             (void)zr_lock_release(l);
@@ -355,7 +356,9 @@ static void child_cand(int slot, const char *dir, int style, uint32_t prio, uint
         }
         if (atomic_load(&sl->ended) || zn_state(zh) == ZN_STATE_EXPIRED) {
             atomic_store(&sl->ended, 1);
-            if (!resumed || atomic_load(&sl->after_resume_try) > 0)
+            /* Paused and resumed meanwhile (a fresh look, not the loop's): try the old term's
+             * write first. */
+            if (!atomic_load(&sl->resumed) || atomic_load(&sl->after_resume_try) > 0)
                 break;
         }
         rt_sleep_ms(20);
@@ -598,18 +601,20 @@ static void test_lock(zn_handle *ah, const char *dir)
         char vnode[256];
         snprintf(vnode, sizeof(vnode), "(token %lld)", (long long)vtok);
         long long base = total_acked(n) - atomic_load(&shm->s[v].acked);
+        int tries0 = atomic_load(&shm->s[v].after_resume_try);
+        int ok0 = atomic_load(&shm->s[v].after_resume_ok);
         /* Fresh progress by the others with a newer token: the pause outlived the session. */
         WAIT_FOR(total_acked(n) - atomic_load(&shm->s[v].acked) >= base + 3,
                  "the others to go on after pausing slot %d %s", v, vnode);
         rt_sleep_ms(10);
-        atomic_store(&shm->s[v].resumed, 1);
+        atomic_fetch_add(&shm->s[v].resumed, 1);
         kill(pid[v], SIGCONT);
         if (inside) {
             pauses_inside++;
-            WAIT_FOR(atomic_load(&shm->s[v].after_resume_try) >= 1,
+            WAIT_FOR(atomic_load(&shm->s[v].after_resume_try) > tries0,
                      "the resumed holder %d to finish its write", v);
             int rc = atomic_load(&shm->s[v].after_resume_rc);
-            RT_CHECK(rc != 0 && atomic_load(&shm->s[v].after_resume_ok) == 0,
+            RT_CHECK(rc != 0 && atomic_load(&shm->s[v].after_resume_ok) == ok0,
                      "the resumed holder's write was accepted");
             stale_writes_refused(ah, reg, shm->s[v].fence, vtok);
             printf("lock: holder %d paused inside its critical section (token %lld) past its "

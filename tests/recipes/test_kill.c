@@ -391,6 +391,12 @@ static void child_consumer(int slot, const char *dir)
             atomic_fetch_add(&shm->taken_total, 1);
         }
         atomic_store(&sl->phase, PH_IDLE);
+        if (zn_state(zr_session_handle(s)) == ZN_STATE_EXPIRED) { /* paused past it */
+            atomic_fetch_add(&sl->ended, 1);
+            zr_session_close(s);
+            while (open_session(&s) != 0 && !atomic_load(&shm->stop))
+                rt_sleep_ms(50);
+        }
     }
     zr_session_close(s);
 }
@@ -892,6 +898,27 @@ static void test_queue(zn_handle *ah, const char *dir)
         is_consumer[n] = true;
         n++;
     }
+    /* SIGSTOP a consumer holding an item until the others went on and past its session
+     * timeout: resumed, it finishes that item (nothing lost, nothing twice) and starts a new
+     * session for the next takes. */
+    WAIT_FOR(atomic_load(&shm->taken_total) >= 3 * Q_PROD * Q_ITEMS / 4, "items taken (%d)",
+             atomic_load(&shm->taken_total));
+    int pv = -1;
+    WAIT_FOR((pv = consumer_holding(n, gone, true)) >= 0, "a consumer holding an item to pause");
+    kill(pid[pv], SIGSTOP);
+    int wst;
+    RT_CHECK(waitpid(pid[pv], &wst, WUNTRACED) == pid[pv] && WIFSTOPPED(wst), "stopped");
+    int held = atomic_load(&shm->s[pv].holding);
+    int before = atomic_load(&shm->taken_total);
+    WAIT_FOR(queue_len(ah, q) == 0 || atomic_load(&shm->taken_total) >= before + 10,
+             "the others to go on while consumer %d is stopped", pv);
+    rt_sleep_ms(SESSION_MS + 500); /* past its session timeout */
+    kill(pid[pv], SIGCONT);
+    if (held != 0)
+        WAIT_FOR(atomic_load(&shm->seen[(held - 1) / Q_ITEMS][(held - 1) % Q_ITEMS]) >= 1,
+                 "the resumed consumer %d to process its item", pv);
+    WAIT_FOR(atomic_load(&shm->s[pv].ended) >= 1,
+             "the resumed consumer %d to find its session expired", pv);
     for (int k = Q_CONS; k < Q_CONS + Q_PROD; k++) {
         RT_CHECK(child_exited_ok(pid[k]), "producer %d", k);
         gone[k] = true;
@@ -921,9 +948,11 @@ static void test_queue(zn_handle *ah, const char *dir)
     RT_CHECK(zn_sync(ah, q) == 0, "sync");
     int rc = zr_queue_take(ah, q, 0, buf, &bl);
     printf("queue: %d producer and %d consumer processes, %d consumers killed -9 (%d between a "
-           "take and its processing, %d inside a take): %d items put, %d processed, %d "
-           "duplicates, %d lost (%d of them not held by a killed consumer), queue then %s\n",
-           Q_PROD, Q_CONS + kills, kills, lost, kills_in_take, Q_PROD * Q_ITEMS,
+           "take and its processing, %d inside a take), one stopped %s past its session "
+           "timeout and resumed: %d items put, %d processed, %d duplicates, %d lost (%d of them "
+           "not held by a killed consumer), queue then %s\n",
+           Q_PROD, Q_CONS + kills, kills, lost, kills_in_take,
+           held ? "holding an item" : "(between items)", Q_PROD * Q_ITEMS,
            atomic_load(&shm->taken_total), dup, missing, unexplained,
            rc == ZN_ENONODE ? "empty" : "NOT empty");
     RT_CHECK(lost >= 1, "no consumer was caught holding an item");

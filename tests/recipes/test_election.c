@@ -111,7 +111,8 @@ static void join(int i, const char *hosts)
 {
     struct cand *c = &g_c[i];
     c->idx = i;
-    RT_CHECK(rt_open(&env, hosts, 1500, &c->s) == 0, "open %d", i);
+    int orc = rt_open(&env, hosts, 1500, &c->s);
+    RT_CHECK(orc == 0, "open %d: %s", i, zn_strerror(orc));
     c->sid = zn_session_id(zr_session_handle(c->s));
     struct zr_election_opts o = {style, c->prio, "payload", 7, true, on_event, c};
     pthread_mutex_lock(&g_mu);

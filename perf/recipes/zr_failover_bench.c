@@ -6,16 +6,31 @@
  * watches the leader node and re-reads the candidate list when it goes (the herd).
  *
  *   zr_failover_bench [--connect HOSTS] [--cluster-id ID] [--n 3,10,30,60,100] [--failovers K]
+ *                     [--kill] [--session-ms MS]
+ *
+ * --kill (needs --connect): the K leaders to be are separate processes (re-executions of this
+ * program; Ring and naive: the first K joiners, Bully: the K highest priorities) and each
+ * failover is a kill -9 of the leader, so it includes the detection (the cluster expires the
+ * dead leader's session after --session-ms, default 1000 there): the time runs from the kill
+ * to the new leader's first fenced write acknowledged (a leader in a child process reports its
+ * acknowledgement time, CLOCK_MONOTONIC, through shared memory). Operations and events per
+ * failover are counted over the in-process candidates only, so in this mode they are not
+ * printed (the close mode counts them over all candidates).
  *
  * Without --connect it starts the in-process fake node of tests/client (figures are then NOT
  * zinc cluster figures: the fake node is a single-threaded loopback test server). Each
  * candidate is its own session (one libzinc I/O thread each). Not asserted by any test.
  */
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/recipes/rt_harness.h"
@@ -42,14 +57,33 @@ static struct cand cands[NMAX];
 static int g_n, g_style;
 static char dir[128], reg[160];
 static atomic_int new_leader = -1;
+static uint32_t session_ms = 4000;
+
+/* --kill: what the leader processes report (shared with them). */
+struct kslot {
+    atomic_int ready;      /* joined */
+    atomic_llong acked_us; /* its first fenced write as leader acknowledged (rt_now_us) */
+    atomic_int failed;
+};
+static struct kslot *kshm;
+static int kshm_fd = -1;
+static pid_t kpid[NMAX];
+static bool kchild[NMAX];
+
+static pthread_mutex_t lead_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t lead_cv = PTHREAD_COND_INITIALIZER;
 
 static void on_event(zr_election *e, int ev, int64_t token, void *ctx)
 {
     (void)e;
     (void)token;
     struct cand *c = ctx;
-    if (ev == ZR_ELECTED)
+    if (ev == ZR_ELECTED) {
+        pthread_mutex_lock(&lead_mu);
         atomic_store(&new_leader, c->idx);
+        pthread_cond_broadcast(&lead_cv);
+        pthread_mutex_unlock(&lead_mu);
+    }
 }
 
 /* ---- naive baseline: everyone watches the leader node ------------------------------------- */
@@ -90,8 +124,12 @@ static void naive_children(int rc, const struct zn_strings *ch, const void *data
     memcpy(v, ch->data, sizeof(char *) * (size_t)ch->count);
     qsort(v, (size_t)ch->count, sizeof(char *), str_cmp);
     if (strcmp(v[0], c->name) == 0) {
-        if (!atomic_exchange(&c->leader, true))
+        if (!atomic_exchange(&c->leader, true)) {
+            pthread_mutex_lock(&lead_mu);
             atomic_store(&new_leader, c->idx);
+            pthread_cond_broadcast(&lead_cv);
+            pthread_mutex_unlock(&lead_mu);
+        }
     } else {
         char p[256];
         snprintf(p, sizeof(p), "%s/%s", dir, v[0]);
@@ -129,7 +167,7 @@ static void totals(uint64_t *ops, uint64_t *events)
 {
     *ops = *events = 0;
     for (int i = 0; i < g_n; i++) {
-        if (cands[i].dead)
+        if (cands[i].dead || kchild[i])
             continue;
         struct zn_client_stats st;
         zn_get_stats(zr_session_handle(cands[i].s), &st);
@@ -163,6 +201,128 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static bool kill_mode;
+
+static int cand_join(struct cand *c, int style)
+{
+    if (rt_open(&env, NULL, session_ms, &c->s) != 0) {
+        fprintf(stderr, "open failed\n");
+        exit(1);
+    }
+    if (style == NAIVE)
+        return naive_join(c);
+    struct zr_election_opts o = {style, (uint32_t)c->idx, NULL, -1, true, on_event, c};
+    return zr_election_join(c->s, dir, &o, &c->e);
+}
+
+static const char *self_exe = "/proc/self/exe";
+
+/* --kill: candidate i as a process; returns once it joined (join order is succession order). */
+static void spawn_leader(int i, int style)
+{
+    memset(&kshm[i], 0, sizeof(kshm[i]));
+    char a[5][24];
+    snprintf(a[0], sizeof(a[0]), "%d", kshm_fd);
+    snprintf(a[1], sizeof(a[1]), "%d", i);
+    snprintf(a[2], sizeof(a[2]), "%d", style);
+    snprintf(a[3], sizeof(a[3]), "%u", session_ms);
+    snprintf(a[4], sizeof(a[4]), "%u", env.cluster_id);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        exit(1);
+    }
+    if (pid == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+            _exit(126);
+        execl(self_exe, self_exe, "--leader-child", a[0], a[1], a[2], a[3], a[4], dir, reg,
+              env.hosts, (char *)NULL);
+        _exit(127);
+    }
+    kpid[i] = pid;
+    for (int k = 0; k < 30000 && !atomic_load(&kshm[i].ready); k++) {
+        if (atomic_load(&kshm[i].failed)) {
+            fprintf(stderr, "candidate process %d failed\n", i);
+            exit(1);
+        }
+        usleep(1000);
+    }
+    if (!atomic_load(&kshm[i].ready)) {
+        fprintf(stderr, "candidate process %d did not join\n", i);
+        exit(1);
+    }
+}
+
+/* --kill: the leader after `old` was killed: a process reporting its acknowledged write, or an
+ * in-process candidate (which then does the write here). */
+static int wait_kill_leader(int old, int style, int n, int timeout_ms, int64_t *t1)
+{
+    (void)old;
+    (void)style;
+    int64_t deadline = rt_now_us() + (int64_t)timeout_ms * 1000;
+    while (rt_now_us() < deadline) {
+        for (int i = 0; i < n; i++)
+            if (kchild[i] && !cands[i].dead && atomic_load(&kshm[i].acked_us) != 0) {
+                *t1 = atomic_load(&kshm[i].acked_us);
+                return i;
+            }
+        int l = atomic_load(&new_leader);
+        if (l >= 0 && !kchild[l]) {
+            int rc = leader_write(l);
+            *t1 = rt_now_us();
+            if (rc != 0) {
+                fprintf(stderr, "fenced write: %s\n", zn_strerror(rc));
+                exit(1);
+            }
+            return l;
+        }
+        usleep(200);
+    }
+    return -1;
+}
+
+/* --kill child: join, wait to lead, do the fenced write, report it, then wait to be killed. */
+static int leader_child(char **a)
+{
+    kshm_fd = (int)strtol(a[0], NULL, 10);
+    void *p =
+        mmap(NULL, sizeof(struct kslot) * NMAX, PROT_READ | PROT_WRITE, MAP_SHARED, kshm_fd, 0);
+    if (p == MAP_FAILED)
+        return 1;
+    kshm = p;
+    int i = (int)strtol(a[1], NULL, 10);
+    int style = (int)strtol(a[2], NULL, 10);
+    session_ms = (uint32_t)strtoul(a[3], NULL, 10);
+    setenv("ZN_TEST_CLUSTER_ID", a[4], 1);
+    setenv("ZN_TEST_CONNECT", a[7], 1);
+    snprintf(dir, sizeof(dir), "%s", a[5]);
+    snprintf(reg, sizeof(reg), "%s", a[6]);
+    if (i < 0 || i >= NMAX || rt_env_init(&env) != 0)
+        return 1;
+    g_style = style;
+    struct cand *c = &cands[i];
+    c->idx = i;
+    if (cand_join(c, style) != 0) {
+        atomic_store(&kshm[i].failed, 1);
+        return 1;
+    }
+    atomic_store(&kshm[i].ready, 1);
+    for (;;) { /* each term (Bully: a leader that yielded to a newcomer may lead again) */
+        pthread_mutex_lock(&lead_mu);
+        while (atomic_load(&new_leader) != i)
+            pthread_cond_wait(&lead_cv, &lead_mu);
+        atomic_store(&new_leader, -1);
+        pthread_mutex_unlock(&lead_mu);
+        int rc = leader_write(i);
+        if (rc != 0) {
+            atomic_store(&kshm[i].failed, 1);
+            return 1;
+        }
+        atomic_store(&kshm[i].acked_us, rt_now_us());
+    }
+}
+
 static void run(int style, int n, int failovers)
 {
     g_style = style;
@@ -174,20 +334,20 @@ static void run(int style, int n, int failovers)
     snprintf(reg, sizeof(reg), "%s-register", dir);
     memset(cands, 0, sizeof(cands));
     atomic_store(&new_leader, -1);
+    /* --kill: the first K leaders (Ring/naive: the first K joiners; Bully: the K highest
+     * priorities, joining last) are processes. */
+    int k_procs = kill_mode ? (failovers < n - 1 ? failovers : n - 1) : 0;
+    memset(kchild, 0, sizeof(kchild));
+    for (int i = 0; i < n; i++)
+        kchild[i] = style == ZR_ELECT_BULLY ? i >= n - k_procs : i < k_procs;
     for (int i = 0; i < n; i++) {
         struct cand *c = &cands[i];
         c->idx = i;
-        if (rt_open(&env, NULL, 4000, &c->s) != 0) {
-            fprintf(stderr, "open failed\n");
-            exit(1);
+        if (kchild[i]) {
+            spawn_leader(i, style);
+            continue;
         }
-        int rc;
-        if (style == NAIVE) {
-            rc = naive_join(c);
-        } else {
-            struct zr_election_opts o = {style, (uint32_t)i, NULL, -1, true, on_event, c};
-            rc = zr_election_join(c->s, dir, &o, &c->e);
-        }
+        int rc = cand_join(c, style);
         if (rc != 0) {
             fprintf(stderr, "join: %s\n", zn_strerror(rc));
             exit(1);
@@ -196,8 +356,9 @@ static void run(int style, int n, int failovers)
     /* Settle: the expected first leader (Ring/naive: 0; Bully: n-1) leads. */
     int lead = style == ZR_ELECT_BULLY ? n - 1 : 0;
     for (int i = 0; i < 20000; i++) {
-        bool ok = style == NAIVE ? atomic_load(&cands[lead].leader)
-                                 : zr_election_is_leader(cands[lead].e, NULL);
+        bool ok = kchild[lead]     ? atomic_load(&kshm[lead].acked_us) != 0
+                  : style == NAIVE ? atomic_load(&cands[lead].leader)
+                                   : zr_election_is_leader(cands[lead].e, NULL);
         if (ok)
             break;
         usleep(500);
@@ -212,17 +373,29 @@ static void run(int style, int n, int failovers)
         old->dead = true;
         totals(&ops0, &ev0);
         atomic_store(&new_leader, -1);
-        int64_t t0 = rt_now_us();
-        zr_session_close(old->s); /* the leader is gone once its closeSession is applied */
-        int nl = wait_new_leader(10000);
+        int64_t t0 = rt_now_us(), t1;
+        int nl;
+        if (kchild[lead]) {
+            for (int i = 0; i < n; i++) /* only a term after this kill counts */
+                if (kchild[i])
+                    atomic_store(&kshm[i].acked_us, 0);
+            kill(kpid[lead], SIGKILL); /* detected when the cluster expires its session */
+            waitpid(kpid[lead], NULL, 0);
+            nl = wait_kill_leader(lead, style, n, 30000, &t1);
+        } else {
+            zr_session_close(old->s); /* the leader is gone once its closeSession is applied */
+            nl = wait_new_leader(10000);
+            if (nl >= 0) {
+                int rc = leader_write(nl);
+                if (rc != 0) {
+                    fprintf(stderr, "%s N=%d: fenced write: %s\n", sname, n, zn_strerror(rc));
+                    exit(1);
+                }
+            }
+            t1 = rt_now_us();
+        }
         if (nl < 0) {
             fprintf(stderr, "%s N=%d: no new leader\n", sname, n);
-            exit(1);
-        }
-        int rc = leader_write(nl);
-        int64_t t1 = rt_now_us();
-        if (rc != 0) {
-            fprintf(stderr, "%s N=%d: fenced write: %s\n", sname, n, zn_strerror(rc));
             exit(1);
         }
         usleep(50000 + 1000 * n); /* let the wake-ups of this failover finish */
@@ -233,11 +406,19 @@ static void run(int style, int n, int failovers)
         lead = nl;
     }
     qsort(ms, (size_t)done, sizeof(double), cmp_double);
-    printf("| %-5s | %3d | %9d | %8.2f | %8.2f | %8.1f | %8.1f |\n", sname, n, done, ms[done / 2],
-           ms[done - 1], ops_sum / done, ev_sum / done);
+    if (kill_mode)
+        printf("| %-5s | %3d | %9d | %8.2f | %8.2f | %8s | %8s |\n", sname, n, done, ms[done / 2],
+               ms[done - 1], "-", "-");
+    else
+        printf("| %-5s | %3d | %9d | %8.2f | %8.2f | %8.1f | %8.1f |\n", sname, n, done,
+               ms[done / 2], ms[done - 1], ops_sum / done, ev_sum / done);
     fflush(stdout);
     for (int i = 0; i < n; i++)
-        if (!cands[i].dead) {
+        if (kchild[i] && !cands[i].dead) {
+            cands[i].dead = true;
+            kill(kpid[i], SIGKILL);
+            waitpid(kpid[i], NULL, 0);
+        } else if (!cands[i].dead) {
             cands[i].dead = true;
             if (cands[i].e)
                 (void)zr_election_leave(cands[i].e);
@@ -251,11 +432,21 @@ int main(int argc, char **argv)
     int failovers = 5;
     static const char usage[] =
         "usage: zr_failover_bench [--connect HOSTS] [--cluster-id ID] [--n 3,10,30,60,100]\n"
-        "                         [--failovers 1..%d]\n"
+        "                         [--failovers 1..%d] [--kill] [--session-ms MS]\n"
         "Leader session closed -> the new leader's first fenced write acknowledged, for the Ring\n"
         "and Bully elections and a naive everyone-watches-the-leader baseline. Without --connect\n"
-        "it uses the in-process fake node (figures are then not zinc cluster figures).\n";
+        "it uses the in-process fake node (figures are then not zinc cluster figures).\n"
+        "--kill (with --connect): the leaders are processes killed with SIGKILL, so failover\n"
+        "includes the session expiry (--session-ms, default 1000 with --kill, else 4000).\n";
+    if (argc == 10 && strcmp(argv[1], "--leader-child") == 0)
+        return leader_child(argv + 2);
+    bool session_set = false;
     for (int i = 1; i < argc; i += 2) {
+        if (strcmp(argv[i], "--kill") == 0) {
+            kill_mode = true;
+            i--;
+            continue;
+        }
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf(usage, NMAX);
             return 0;
@@ -271,7 +462,17 @@ int main(int argc, char **argv)
             setenv("ZN_TEST_CLUSTER_ID", argv[i + 1], 1);
         else if (strcmp(argv[i], "--n") == 0)
             ns = argv[i + 1];
-        else if (strcmp(argv[i], "--failovers") == 0) {
+        else if (strcmp(argv[i], "--session-ms") == 0) {
+            char *end;
+            long v = strtol(argv[i + 1], &end, 10);
+            if (*argv[i + 1] == '\0' || *end != '\0' || v < 500 || v > 60000) {
+                fprintf(stderr, "zr_failover_bench: --session-ms '%s': expected 500..60000\n",
+                        argv[i + 1]);
+                return 2;
+            }
+            session_ms = (uint32_t)v;
+            session_set = true;
+        } else if (strcmp(argv[i], "--failovers") == 0) {
             char *end;
             long v = strtol(argv[i + 1], &end, 10);
             if (*argv[i + 1] == '\0' || *end != '\0' || v <= 0 || v > NMAX) {
@@ -288,7 +489,28 @@ int main(int argc, char **argv)
     }
     if (rt_env_init(&env) != 0)
         return 1;
-    printf("# failover: leader session closed -> new leader's first fenced write acked\n");
+    if (kill_mode) {
+        if (env.fake) {
+            fprintf(stderr, "zr_failover_bench: --kill needs --connect (the fake node does not "
+                            "expire the sessions of killed processes)\n");
+            return 2;
+        }
+        if (!session_set)
+            session_ms = 1000;
+        kshm_fd = memfd_create("zr_failover_bench", 0);
+        if (kshm_fd < 0 || ftruncate(kshm_fd, sizeof(struct kslot) * NMAX) != 0)
+            return 1;
+        void *p =
+            mmap(NULL, sizeof(struct kslot) * NMAX, PROT_READ | PROT_WRITE, MAP_SHARED, kshm_fd, 0);
+        if (p == MAP_FAILED)
+            return 1;
+        kshm = p;
+        printf("# failover: leader killed (SIGKILL, session timeout %u ms) -> new leader's first "
+               "fenced write acked\n",
+               session_ms);
+    } else {
+        printf("# failover: leader session closed -> new leader's first fenced write acked\n");
+    }
     printf("# target: %s\n", env.fake ? "in-process FAKE node (tests/client), NOT zinc cluster "
                                         "figures"
                                       : env.hosts);

@@ -2,9 +2,10 @@
 # Runs the recipes tests against a real three-node zincd cluster on 127.0.0.1 (kernel UDP
 # transport, lab idle policy, fsync on): the cluster is started here in a temp folder, on free
 # ports, and stopped and removed on every exit path.
-#   on_zincd.sh ZINCD TEST_ELECTION TEST_COORD TEST_PROCS ZN_MASTER_SLAVE
+#   on_zincd.sh ZINCD recipes TEST_ELECTION TEST_COORD TEST_PROCS ZN_MASTER_SLAVE
+#   on_zincd.sh ZINCD kill TEST_KILL "ELECTION SIZES"   (participants as processes, kill -9/SIGSTOP)
 set -uo pipefail
-zincd=$1 election=$2 coord=$3 procs=$4 master_slave=$5
+zincd=$1 mode=$2
 dir=$(mktemp -d /tmp/zn-recipes-XXXXXX)
 pids=()
 cleanup() {
@@ -58,19 +59,28 @@ done
 grep -q '"role": *"leader"' "$dir"/n*/status.json 2>/dev/null || { echo "no leader"; tail -5 "$dir"/n*.log; exit 1; }
 export ZN_TEST_CONNECT="127.0.0.1:$base,127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2))"
 export ZN_TEST_CLUSTER_ID=1
+export ZN_TEST_ZINCD_PIDS=$(IFS=,; echo "${pids[*]}")
 echo "cluster: $ZN_TEST_CONNECT"
 failed=0 passed=0
 run() {
     if timeout 120 "$@" > "$dir/out" 2>&1; then
         passed=$((passed + 1)); echo "ok   $(basename "$1") ${*:2}"
+        [ "$mode" = kill ] && grep -vE ' INFO | WARN ' "$dir/out"
     else
         failed=$((failed + 1)); echo "FAIL $(basename "$1") ${*:2}"; grep -vE ' INFO | WARN ' "$dir/out" | tail -20
     fi
 }
-for st in ring bully; do for n in 3 10 50; do run "$election" "$st" "$n"; done; done
-run "$election" bully-race 20
-for t in lock lockpause rwlock barrier queue group config; do run "$coord" "$t"; done
-run "$procs" "$master_slave"
-echo "recipes on zincd: $passed passed, $failed failed"
+if [ "$mode" = recipes ]; then
+    election=$3 coord=$4 procs=$5 master_slave=$6
+    for st in ring bully; do for n in 3 10 50; do run "$election" "$st" "$n"; done; done
+    run "$election" bully-race 20
+    for t in lock lockpause rwlock barrier queue group config; do run "$coord" "$t"; done
+    run "$procs" "$master_slave"
+else
+    kill_exe=$3 sizes=$4
+    for t in lock queue group barrier suspend; do run "$kill_exe" "$t"; done
+    for st in ring bully; do for n in $sizes; do run "$kill_exe" election "$st" "$n"; done; done
+fi
+echo "recipes ($mode) on zincd: $passed passed, $failed failed"
 for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || { echo "a zincd died during the run"; tail -20 "$dir"/n*.log; failed=$((failed + 1)); break; }; done
 [ "$failed" -eq 0 ]

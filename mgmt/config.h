@@ -89,6 +89,11 @@ struct zn_config {
         uint16_t metrics_port;
         char log_level[16];
     } mgmt;
+    struct {
+        uint16_t tcp_port; /* 0: no TCP control listener */
+        char tcp_host[64];
+        char token_file[ZN_CONFIG_PATH_MAX];
+    } control;
 };
 
 /* Defaults for every key (a single-node kernel-transport cluster in ./zinc-data). */

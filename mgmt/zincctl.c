@@ -43,6 +43,7 @@
 #include "common/zn_limits.h"
 #include "node/startup.h"
 #include "store/disk.h"
+#include "store/hardstate.h"
 #include "store/snapfile.h"
 
 #define EX_OK          0
@@ -529,6 +530,15 @@ static bool is_member(json_t *st, int id)
     return false;
 }
 
+static bool is_learner(json_t *st, int id)
+{
+    json_t *l = json_object_get(json_object_get(st, "members"), "learners");
+    for (size_t i = 0; i < json_array_size(l); i++)
+        if (json_integer_value(json_array_get(l, i)) == id)
+            return true;
+    return false;
+}
+
 static int run_check(int argc, char **argv)
 {
     long max_lag = 1000;
@@ -566,7 +576,10 @@ static int run_check(int argc, char **argv)
                                    "node %lld is not a member (ignored); ", jint(st, "id"));
             continue;
         }
-        if (jint(st, "leader") != leader)
+        /* A voter must follow the agreed leader; a learner that knows no leader yet only
+         * lags (it does not take part in elections). */
+        long long l = jint(st, "leader");
+        if ((l != 0 && l != leader) || (l == 0 && !is_learner(leader_st, (int)jint(st, "id"))))
             disagree++;
         long long lag = leader_st ? jint(leader_st, "commit") - jint(st, "applied") : 0;
         if (leader_st && (!json_is_true(json_object_get(st, "ready")) || lag > max_lag)) {
@@ -1540,6 +1553,17 @@ static int run_restore(int argc, char **argv)
     if (!vr) {
         vr = zn_snapfile_latest(&disk, (uint64_t)cluster, (uint32_t)node, buf, 1u << 16, &info,
                                 &rep);
+        /* The hard state starts at the snapshot's term: a node must never campaign in a term
+         * older than entries it holds (its first new entry follows the snapshot's term). */
+        struct zn_hardstate_file hf;
+        struct zn_hardstate hs;
+        if (!vr)
+            vr = zn_hardstate_open(&hf, &disk, (uint64_t)cluster, (uint32_t)node, true, &hs, &rep);
+        if (!vr) {
+            hs = (struct zn_hardstate){.term = m.term, .vote = 0, .commit = m.index};
+            vr = zn_hardstate_write(&hf, &hs);
+            zn_hardstate_close(&hf);
+        }
         zn_disk_posix_fini(&disk);
     }
     free(buf);

@@ -1051,8 +1051,9 @@ static int run_config(int argc, char **argv)
         rc = EX_FAILED;
     }
     if (opt_json) {
-        json_t *doc = json_pack("{s:o}", "nodes", all);
+        json_t *doc = json_pack("{s:o}", "nodes", json_incref(all));
         print_json(doc);
+        json_decref(doc);
     } else {
         for (size_t k = 0; k < json_array_size(all); k++) {
             json_t *r = json_array_get(all, k);

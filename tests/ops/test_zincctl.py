@@ -130,6 +130,13 @@ def stop(i, sig=signal.SIGTERM):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+    return p.returncode if p else None
+
+
+def stop_clean(i):
+    """SIGTERM must end a node with exit 0 (in the ASan build: no leak, no error report)."""
+    rc = stop(i)
+    ok(rc == 0, "node %d exited %s after SIGTERM (see n%d.log)" % (i, rc, i))
 
 
 def members_text(ids):
@@ -288,7 +295,7 @@ def main():
         return victim not in ids and len(ids) == 3, d
     wait_for("node %d gone from the membership" % victim, removed)
     ok(load.poll() is None, "the load ended before the removal completed")
-    stop(victim)
+    stop_clean(victim)
     out, _ = load.communicate(timeout=120)
     ok(load.returncode == 0, "load: %s" % out)
     v = labc([hosts(rest), "verify", acked, "/w"])
@@ -390,7 +397,7 @@ def main():
        "restored digest %r != cluster %r" % (got.stdout, want))
     v = labc([hosts([9]), "verify", acked, "/w"])
     ok(v.returncode == 0 and "lost 0" in v.stdout, "verify on the restored node: %s" % v.stdout)
-    stop(9)
+    stop_clean(9)
     log("snapshot create/list/download, backup, restore: restored node serves %s" % want)
 
     # ---- check exit codes ----
@@ -405,7 +412,7 @@ def main():
              lambda: (lambda x: (x.returncode == 6, x.stdout + x.stderr))(ctl(["check"], all5)))
     r = ctl(["members", "remove", "5"], all5)
     ok(r.returncode == 0, "members remove 5: %r" % r)
-    stop(5)
+    stop_clean(5)
     wait_for("check exit 0 after removing 5",
              lambda: (lambda x: (x.returncode == 0, x.stdout + x.stderr))(ctl(["check"], rest)))
     leader, _ = leader_of(rest)
@@ -419,6 +426,7 @@ def main():
     rc, d, _ = ctl_json(["check"], rest)
     ok(rc == 5 and d["verdict"] == "no_leader", "check --json: %s" % d)
     log("check exit codes 0, 6, 7, 5: ok")
+    stop_clean(leader)
 
 
 if __name__ == "__main__":

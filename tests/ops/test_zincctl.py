@@ -253,6 +253,10 @@ def main():
     ok(r.returncode == 4 and "unauthorized" in r.stdout + r.stderr, "bad token: %r" % r)
     with open(os.path.join(tmp, "n1.log")) as f:
         ok(token not in f.read(), "the token appears in node 1's log")
+    r = ctl(["config", "show", "--id", "9"])
+    ok(r.returncode == 1 and "node 9" in r.stderr, "config show of an unknown node: %r" % r)
+    r = ctl(["snapshot", "download", os.path.join(tmp, "x.snap"), "--id", "9"])
+    ok(r.returncode == 3 and "node 9" in r.stderr, "download from an unknown node: %r" % r)
     r = ctl(["status"], endpoints=(9,))
     ok(r.returncode == 3, "unreachable endpoint: exit %d %r" % (r.returncode, r.stdout))
     for args in (["stats"], ["watches", "summary"], ["log", "info"], ["sessions", "list"],
@@ -410,6 +414,8 @@ def main():
     all5 = rest + [5]
     wait_for("check exit 6 (lagging learner)",
              lambda: (lambda x: (x.returncode == 6, x.stdout + x.stderr))(ctl(["check"], all5)))
+    r = ctl(["members", "promote", "5"], all5)
+    ok(r.returncode == 1 and "not_caught_up" in r.stderr, "promote a lagging learner: %r" % r)
     r = ctl(["members", "remove", "5"], all5)
     ok(r.returncode == 0, "members remove 5: %r" % r)
     stop_clean(5)

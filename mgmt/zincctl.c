@@ -120,8 +120,6 @@ static void ep_add_list(const char *list, bool tcp)
                 die_usage("--node %s: expected HOST:PORT", t);
             memcpy(e->host, t, (size_t)(colon - t));
             snprintf(e->port, sizeof(e->port), "%s", colon + 1);
-        } else if (strlen(t) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-            die_usage("socket path too long: %s", t);
         }
     }
 }
@@ -131,13 +129,35 @@ static int ep_connect(struct ep *e)
     int fd = -1;
     if (!e->tcp) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        memcpy(sa.sun_path, e->spec, strlen(e->spec) + 1);
+        int dirfd = -1;
+        if (strlen(e->spec) < sizeof(sa.sun_path)) {
+            memcpy(sa.sun_path, e->spec, strlen(e->spec) + 1);
+        } else {
+            /* Longer than sun_path: connect through the directory's descriptor (as zincd
+             * binds it). */
+            char dir[sizeof(e->spec)];
+            snprintf(dir, sizeof(dir), "%s", e->spec);
+            char *slash = strrchr(dir, '/');
+            if (slash)
+                *slash = 0;
+            dirfd = slash ? open(dir[0] ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+            if (dirfd < 0 ||
+                (size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dirfd,
+                                 slash + 1) >= sizeof(sa.sun_path)) {
+                snprintf(e->err, sizeof(e->err), "cannot connect: path too long");
+                if (dirfd >= 0)
+                    close(dirfd);
+                return -1;
+            }
+        }
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
             snprintf(e->err, sizeof(e->err), "cannot connect: %s", strerror(errno));
             close(fd);
-            return -1;
+            fd = -1;
         }
+        if (dirfd >= 0)
+            close(dirfd);
         return fd;
     }
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai = NULL;

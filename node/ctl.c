@@ -91,19 +91,35 @@ static int ctl_listen_unix(struct zn_ctl *c, const struct zn_config *cfg, char *
     else
         snprintf(c->unix_path, sizeof(c->unix_path), "%s/control.sock", cfg->node.data_dir);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(c->unix_path) >= sizeof(sa.sun_path)) {
-        ctl_errf(err, err_len,
-                 "[mgmt] control_socket %s: longer than %zu bytes (set a shorter path)",
-                 c->unix_path, sizeof(sa.sun_path) - 1);
-        return ZN_EINVAL;
+    /* A path longer than sun_path (a deep data directory) is bound through the directory's
+     * descriptor: /proc/self/fd/N/control.sock names the same file (zincctl does the same). */
+    int dirfd = -1;
+    if (strlen(c->unix_path) < sizeof(sa.sun_path)) {
+        memcpy(sa.sun_path, c->unix_path, strlen(c->unix_path) + 1);
+    } else {
+        char dir[sizeof(c->unix_path)];
+        snprintf(dir, sizeof(dir), "%s", c->unix_path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = 0;
+        dirfd = slash ? open(dir[0] ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+        if (dirfd < 0 || (size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s",
+                                          dirfd, slash + 1) >= sizeof(sa.sun_path)) {
+            if (dirfd >= 0)
+                close(dirfd);
+            ctl_errf(err, err_len, "[mgmt] control_socket %s: path too long (set a shorter one)",
+                     c->unix_path);
+            return ZN_EINVAL;
+        }
     }
-    memcpy(sa.sun_path, c->unix_path, strlen(c->unix_path) + 1);
     /* The data directory is locked by this process: a socket file left there is stale. */
     unlink(c->unix_path);
     c->unix_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     mode_t old = umask(0177); /* the socket is created 0600 */
     int rc = c->unix_fd < 0 ? -1 : bind(c->unix_fd, (struct sockaddr *)&sa, sizeof(sa));
     umask(old);
+    if (dirfd >= 0)
+        close(dirfd);
     if (rc == 0)
         rc = chmod(c->unix_path, 0600);
     if (rc == 0)

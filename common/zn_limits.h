@@ -286,4 +286,20 @@ _Static_assert(ZN_NODE_HELD_MAX >= ZN_NODE_HOLD_WINDOW, "one full window fits");
 _Static_assert(ZN_CLIENT_INFLIGHT_MAX <= ZN_NODE_HOLD_WINDOW,
                "the node holds everything a client may have in flight");
 
+/* ---- control endpoint (node/ctl.c, mgmt/zincctl.c) ------------------------------------------
+ * Connections: zincctl opens one per node per command; 16 lets several operators and scripts
+ * work at once. A request line is small JSON (the largest is `config set` with a path value):
+ * 64 KiB bounds it with room. A snapshot is downloaded in reads of at most 1 MiB, which bounds
+ * a connection's reply buffer (line + payload). `sessions list` returns at most 4096 rows (the
+ * total is reported; a larger table is summarized, not sent whole). */
+#define ZN_CTL_CONNS_MAX         16u
+#define ZN_CTL_LINE_MAX          (64u * 1024u)
+#define ZN_CTL_READ_CHUNK_MAX    (1024u * 1024u)
+#define ZN_CTL_REPLY_MAX         (ZN_CTL_READ_CHUNK_MAX + ZN_CTL_LINE_MAX)
+#define ZN_CTL_SESSIONS_LIST_MAX 4096u
+#define ZN_CTL_TOKEN_MAX         256u
+_Static_assert(ZN_CTL_SESSIONS_LIST_MAX <= ZN_SESSIONS_MAX, "a list is a part of the table");
+_Static_assert(ZN_CTL_SESSIONS_LIST_MAX * 160u < ZN_CTL_REPLY_MAX,
+               "a full session list (about 160 bytes of JSON a row) fits one reply");
+
 #endif /* ZN_LIMITS_H */

@@ -136,6 +136,14 @@ static const struct zn_key zn_keys[] = {
      "127.0.0.1",
      "IPv4 address the Prometheus endpoint (`GET /metrics` on [mgmt] metrics_port) listens on; "
      "0.0.0.0 for every address."},
+    {"control", "tcp_port", ZN_KEY_U16, ZN_F(control.tcp_port), 0, 65535, NULL, false, "0",
+     "TCP port of the token-protected control listener for `zincctl --node` (0: Unix socket "
+     "only)."},
+    {"control", "tcp_host", ZN_KEY_HOST, ZN_F(control.tcp_host), 0, 0, NULL, false, "127.0.0.1",
+     "IPv4 address the TCP control listener binds (the management address)."},
+    {"control", "token_file", ZN_KEY_STR, ZN_F(control.token_file), 0, 0, NULL, false, "",
+     "File holding the token every TCP control request must carry (first line, surrounding "
+     "blanks stripped; required when tcp_port is set; never logged or echoed)."},
 };
 
 #define ZN_KEY_COUNT (sizeof(zn_keys) / sizeof(zn_keys[0]))

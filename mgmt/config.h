@@ -92,6 +92,11 @@ struct zn_config {
     struct {
         char listen_host[64];
     } metrics;
+    struct {
+        uint16_t tcp_port; /* 0: no TCP control listener */
+        char tcp_host[64];
+        char token_file[ZN_CONFIG_PATH_MAX];
+    } control;
 };
 
 /* Defaults for every key (a single-node kernel-transport cluster in ./zinc-data). */

@@ -30,6 +30,7 @@
 #include "dataplane/zn_udp.h"
 #include "node/metrics_node.h"
 #include "node/nodemsg.h"
+#include "node/opstats.h"
 #include "node/sessions.h"
 #include "node/zkconv.h"
 #include "proto/session.h"
@@ -239,6 +240,12 @@ struct zn_node {
     struct zn_node_report *ctrl_rep;
     uint8_t ctrl_to;
     int ctrl_rc;
+    /* control endpoint (node/ctl.c): a generic call on the lcore, per-op latency, and a
+     * snapshot requested by `zincctl snapshot create` (taken at the next apply stage run) */
+    int (*ctrl_call_fn)(struct zn_node *n, void *arg);
+    void *ctrl_call_arg;
+    struct zn_opstats *opstats;
+    bool snap_force;
 };
 
 /* node.c */

@@ -247,6 +247,14 @@ static void zn_metrics_ctrl_fn(void *arg, struct zn_dp_lcore *lc)
             n->peer_heard_ns[p] ? m->collected_ns - n->peer_heard_ns[p] : UINT64_MAX;
         m->n_peers++;
     }
+    if (n->opstats) {
+        m->n_ops = zn_opstats_op_count();
+        for (uint32_t i = 0; i < m->n_ops; i++)
+            zn_metrics_hist_from_zn_hist(zn_opstats_hist(n->opstats, i), 1e-9,
+                                         zn_metrics_latency_bounds, ZN_METRICS_LATENCY_BOUNDS,
+                                         &m->op_latency[i]);
+        m->op_evicted = zn_opstats_evicted(n->opstats);
+    }
 }
 
 int zn_node_ctrl_metrics(struct zn_node *n, struct zn_dp_lcore *lc, struct zn_node_metrics *out,
@@ -707,6 +715,19 @@ static void zn_nm_snapshot_age(void *ctx, struct zn_metrics_out *o)
     zn_metrics_f64(o, (double)m->collected_ms / 1000.0, 0);
 }
 
+static void zn_nm_op_latency(void *ctx, struct zn_metrics_out *o)
+{
+    ZN_NM_VIEW(ctx);
+    for (uint32_t i = 0; i < m->n_ops; i++)
+        zn_metrics_histogram(o, &m->op_latency[i], 1, "op", zn_opstats_op_name(i));
+}
+
+static void zn_nm_op_evicted(void *ctx, struct zn_metrics_out *o)
+{
+    ZN_NM_VIEW(ctx);
+    zn_metrics_u64(o, m->op_evicted, 0);
+}
+
 struct zn_nm_custom {
     const char *name;
     enum zn_metric_type type;
@@ -768,6 +789,11 @@ static const struct zn_nm_custom zn_nm_customs[] = {
      "Leader only: entries each peer is behind the leader's last index (replication lag)."},
     {"zinc_peer_last_heard_seconds", ZN_METRIC_GAUGE, zn_nm_peer_heard,
      "Seconds since the last valid message from each peer."},
+    {"zinc_request_latency_seconds", ZN_METRIC_HISTOGRAM, zn_nm_op_latency,
+     "Client request latency by operation, from the node's receipt to its reply (server side; "
+     "zincctl latency shows the same histograms as percentiles)."},
+    {"zinc_request_latency_untracked_total", ZN_METRIC_COUNTER, zn_nm_op_evicted,
+     "Requests whose latency was not recorded (their pending slot was reused first)."},
     {"zinc_metrics_snapshot_timestamp_seconds", ZN_METRIC_GAUGE, zn_nm_snapshot_age,
      "Unix time at which the lcore copied the values of this scrape."},
 };

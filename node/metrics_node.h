@@ -31,6 +31,7 @@
 #include "dataplane/zn_dp_stack.h"
 #include "dataplane/zn_dp_transport.h"
 #include "node/metrics.h"
+#include "node/opstats.h"
 #include "store/disk.h"
 
 #define ZN_METRICS_PUBLISH_NS      (100ull * 1000 * 1000) /* snapshot period: 100 ms */
@@ -191,6 +192,10 @@ struct zn_node_metrics {
     uint8_t peer_id[ZN_CLUSTER_MEMBERS_MAX];
     uint64_t peer_match[ZN_CLUSTER_MEMBERS_MAX];
     uint64_t peer_heard_age_ns[ZN_CLUSTER_MEMBERS_MAX]; /* UINT64_MAX: never heard */
+    /* per-op request latency (node/opstats.h), converted on the lcore to the shared buckets */
+    uint32_t n_ops;
+    struct zn_metrics_hist_data op_latency[ZN_OPSTATS_OPS];
+    uint64_t op_evicted;
 };
 
 /* The node's metrics state: the one field of struct zn_node for the metrics (node/internal.h).

@@ -490,6 +490,7 @@ void node_send_reply(struct zn_node *n, struct zn_session_row *row, const struct
     bool earlier_held = false;
     for (uint32_t i = 0; i < ZN_NODE_DELAYED_REPLIES_MAX && n->n_delayed && !earlier_held; i++)
         earlier_held = n->delayed[i].msg && n->delayed[i].session == row->id;
+    zn_opstats_end(n->opstats, row->id, h->seq, node_now(n));
     if ((oldest == 0 || h->zxid < oldest) && !earlier_held) {
         node_send_client(n, row->client_ip, row->client_port, h, body, body_len);
         if (cache)
@@ -1115,6 +1116,21 @@ int zn_node_ctrl_expire(struct zn_node *n, struct zn_dp_lcore *lc, uint64_t time
     return node_ctrl_run(n, lc, node_ctrl_expire_fn, timeout_ns);
 }
 
+static void node_ctrl_call_fn(void *arg, struct zn_dp_lcore *lc)
+{
+    (void)lc;
+    struct zn_node *n = arg;
+    n->ctrl_rc = n->ctrl_call_fn(n, n->ctrl_call_arg);
+}
+
+int zn_node_ctrl_call(struct zn_node *n, struct zn_dp_lcore *lc,
+                      int (*fn)(struct zn_node *n, void *arg), void *arg, uint64_t timeout_ns)
+{
+    n->ctrl_call_fn = fn;
+    n->ctrl_call_arg = arg;
+    return node_ctrl_run(n, lc, node_ctrl_call_fn, timeout_ns);
+}
+
 /* ---- recovery and set-up -------------------------------------------------------------------- */
 struct node_recover_ctx {
     struct zn_node *n;
@@ -1472,6 +1488,8 @@ int zn_node_open(const struct zn_config *cfg, const struct zn_clock *clock, stru
         goto fail;
     }
     rc = zn_watch_reg_create(&n->watches);
+    if (!rc)
+        rc = zn_opstats_create(&n->opstats);
     if (rc)
         goto fail;
     n->evbuf = calloc(ZN_NODE_EVENT_POOL, sizeof(*n->evbuf));
@@ -1539,6 +1557,7 @@ void zn_node_close(struct zn_node *n)
         zn_dp_eal_fini();
     if (n->watches)
         zn_watch_reg_destroy(n->watches);
+    zn_opstats_destroy(n->opstats);
     if (n->evbuf)
         for (uint32_t i = 0; i < ZN_NODE_EVENT_POOL; i++)
             free(n->evbuf[i].p);

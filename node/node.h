@@ -69,4 +69,9 @@ int zn_node_ctrl_transfer(struct zn_node *n, struct zn_dp_lcore *lc, uint8_t to,
 /* Leader: expire sessions whose deadline passed (proposes SESSION_CLOSE entries). */
 int zn_node_ctrl_expire(struct zn_node *n, struct zn_dp_lcore *lc, uint64_t timeout_ns);
 
+/* Run fn(n, arg) on the lcore (bounded wait) and return its result: the control endpoint's
+ * (node/ctl.c) way to read or change lcore-owned state. fn must not block. */
+int zn_node_ctrl_call(struct zn_node *n, struct zn_dp_lcore *lc,
+                      int (*fn)(struct zn_node *n, void *arg), void *arg, uint64_t timeout_ns);
+
 #endif /* ZN_NODE_NODE_H */

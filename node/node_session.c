@@ -653,6 +653,8 @@ static void node_take(struct zn_node *n, struct zn_session_row *row, const struc
     zn_zk_limits_default(&lim);
     lim.data_bytes_max = (int32_t)n->cfg.limits.data_bytes_max;
     int rc = zn_zk_request_decode(body.ptr, (size_t)body.len, &lim, &req);
+    if (rc == 0 && order == ZN_SESS_IN_ORDER)
+        zn_opstats_begin(n->opstats, row->id, h->seq, req.type, node_now(n));
     if (rc == 0 && node_is_watch_op(req.type)) {
         rc = node_watch_request(n, row, &req);
         node_reply_error(n, row, h->seq, rc); /* header only; err 0 on success */

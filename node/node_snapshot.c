@@ -66,9 +66,11 @@ void node_maybe_snapshot(struct zn_node *n)
                 rc ? "; consensus core: " : "", rc ? zn_strerror(rc) : "");
         return;
     }
-    if (n->applied_index < n->last_snap_index + n->cfg.snapshot.interval_entries ||
-        !n->snap_disk_open)
+    if ((!n->snap_force &&
+         n->applied_index < n->last_snap_index + n->cfg.snapshot.interval_entries) ||
+        !n->snap_disk_open || n->applied_index <= n->last_snap_index)
         return;
+    n->snap_force = false;
     uint64_t index = n->applied_index;
     uint64_t term = zn_raft_term_at(n->raft, index);
     if (term == 0)

@@ -27,6 +27,7 @@
 #include "dataplane/zn_dp_loop.h"
 #include "mgmt/config.h"
 #include "node/metrics_server.h"
+#include "node/ctl.h"
 #include "node/node.h"
 #include "node/startup.h"
 #include "node/status.h"
@@ -104,6 +105,18 @@ static int zincd_run(const struct zn_config *cfg)
         return 1;
     }
     struct zn_dp_lcore *lc = &sched.lcores[0];
+    struct zn_ctl *ctl = NULL; /* control endpoint (node/ctl.h), polled by this loop */
+    rc = zn_ctl_open(cfg, node, lc, &clock, &ctl, err, sizeof(err));
+    if (rc) {
+        ZN_ERROR("mgmt", "refusing to start: %s", err);
+        zn_dp_sched_stop(&sched);
+        rcu_thread_online();
+        zn_node_close(node);
+        zn_dp_sched_fini(&sched);
+        rcu_unregister_thread();
+        zn_datadir_unlock(&lock);
+        return 1;
+    }
     ZN_INFO("mgmt", "serving (1 lcore, idle policy %s)",
             cfg->net.idle == ZN_IDLE_LAB ? "lab" : "busy");
     /* Metrics (node/metrics_server.h): a failure to bind is logged, the node still serves. */
@@ -131,12 +144,14 @@ static int zincd_run(const struct zn_config *cfg)
             zn_node_ctrl_expire(node, lc, ZN_CTRL_TIMEOUT_NS);
         }
         zn_metrics_server_tick(metrics, node, lc, now);
+        zn_ctl_poll(ctl);
         if (now >= next_status) {
             next_status = now + ZN_STATUS_PERIOD_NS;
             if (zn_node_ctrl_report(node, lc, &rep, ZN_CTRL_TIMEOUT_NS) == 0)
                 zincd_write_status(cfg, &rep, &clock);
         }
     }
+    zn_ctl_close(ctl);
     ZN_INFO("mgmt", "%s: draining", strsignal(stop_sig));
     zn_node_ctrl_drain(node, lc, ZN_CTRL_TIMEOUT_NS);
     if (zn_node_ctrl_report(node, lc, &rep, ZN_CTRL_TIMEOUT_NS) == 0 && rep.is_leader &&

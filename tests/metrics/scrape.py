@@ -50,7 +50,8 @@ zinc_frames_total zinc_stack_drops_total zinc_stack_events_total zinc_transport_
 zinc_port_packets_total zinc_port_bytes_total zinc_port_errors_total zinc_lcore_iterations_total
 zinc_lcore_idle_actions_total zinc_lcore_work_items_total zinc_raft_messages_total
 zinc_raft_follower_match_index zinc_raft_follower_lag_entries zinc_peer_last_heard_seconds
-zinc_metrics_snapshot_timestamp_seconds zinc_raft_term zinc_raft_leader_id zinc_raft_commit_index
+zinc_metrics_snapshot_timestamp_seconds zinc_request_latency_seconds
+zinc_request_latency_untracked_total zinc_raft_term zinc_raft_leader_id zinc_raft_commit_index
 zinc_raft_applied_index zinc_raft_first_index zinc_raft_last_index zinc_raft_durable_index
 zinc_raft_snapshot_index zinc_node_ready zinc_node_draining zinc_sessions zinc_znode_count
 zinc_znode_data_bytes zinc_watch_count zinc_parked_reads zinc_held_requests zinc_delayed_replies
@@ -312,6 +313,7 @@ def main():
                 ("zinc_raft_messages_total", {"direction": "tx", "type": "append"}, 1),
                 ("zinc_raft_messages_total", {"direction": "rx", "type": "append_resp"}, 1),
                 ("zinc_port_packets_total", {"port": "udp", "direction": "rx"}, n_acked),
+                ("zinc_request_latency_seconds_count", {"op": "create"}, n_acked),
                 ("zinc_leader_elected_total", {}, 0),
                 ("zinc_election_duration_seconds_count", {}, 0)):
             x = sum(value(before[i], name, **labels) or 0 for i in (1, 2, 3))

@@ -286,4 +286,13 @@ _Static_assert(ZN_NODE_HELD_MAX >= ZN_NODE_HOLD_WINDOW, "one full window fits");
 _Static_assert(ZN_CLIENT_INFLIGHT_MAX <= ZN_NODE_HOLD_WINDOW,
                "the node holds everything a client may have in flight");
 
+/* ---- node ports: several transports behind one (node/ports*.h) --------------------------- */
+
+/* Members of one transport mux: a DPDK port per peer (at most ZN_DP_PORTS_MAX) and one
+ * kernel-UDP listener for clients. */
+#define ZN_PORTS_MUX_MEMBERS_MAX (ZN_DP_PORTS_MAX + 1u)
+/* Static routes (destination address -> member): one per peer of a cluster, with room. */
+#define ZN_PORTS_MUX_ROUTES_MAX ZN_CLUSTER_MEMBERS_MAX
+_Static_assert(ZN_PORTS_MUX_MEMBERS_MAX <= 255u, "a member index fits a byte");
+
 #endif /* ZN_LIMITS_H */

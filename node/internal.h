@@ -29,6 +29,7 @@
 #include "dataplane/zn_dp_stack.h"
 #include "dataplane/zn_udp.h"
 #include "node/nodemsg.h"
+#include "node/ports.h"
 #include "node/sessions.h"
 #include "node/zkconv.h"
 #include "proto/session.h"
@@ -157,6 +158,7 @@ struct zn_node {
     bool eal_open;
     bool port_open;
     struct zn_dp_transport tr;
+    struct node_ports *ports; /* [peers]: one port per peer and a client listener (ports.h) */
     struct zn_dp_msgr *msgr;
     bool msgr_open;
     struct zn_dp_addr peer[ZN_NODE_ID_MAX + 1];

@@ -1005,6 +1005,8 @@ static void node_ctrl_report_fn(void *arg, struct zn_dp_lcore *lc)
         rep->st.drop_ip = ss->drop_ip_version + ss->drop_ip_ihl + ss->drop_ip_len +
                           ss->drop_ip_cksum + ss->drop_ip_ttl + ss->drop_ip_frag;
     }
+    if (n->ports)
+        rep->st.drop_ip = node_ports_drop_ip(n->ports);
     rep->st.last_election_ms = n->last_election_ms;
     snprintf(rep->last_election_reason, sizeof(rep->last_election_reason), "%s",
              n->last_election_reason);
@@ -1376,6 +1378,26 @@ static int node_open_dpdk(struct zn_node *n, const struct zn_dp_addr *local, cha
     return 0;
 }
 
+/* [peers]: one DPDK port per peer and a kernel-UDP client listener (node/ports.h). */
+static int node_open_ports(struct zn_node *n, const struct zn_dp_addr *local, char *err,
+                           size_t err_len)
+{
+    static char args[ZN_CONFIG_STR_MAX], prefix[64], rundir[ZN_CONFIG_PATH_MAX + 16];
+    snprintf(args, sizeof(args), "%s", n->cfg.dpdk.eal_args);
+    struct zn_dp_eal_cfg eal = {0};
+    int rc = node_eal_cfg(n, &eal, args, err, err_len);
+    if (rc)
+        return rc;
+    snprintf(prefix, sizeof(prefix), "zincd-c%u-n%u", n->cfg.node.cluster_id, n->self);
+    snprintf(rundir, sizeof(rundir), "%s/dpdk", n->cfg.node.data_dir);
+    eal.file_prefix = prefix;
+    eal.runtime_dir = rundir;
+    rc = node_ports_open(&n->ports, &n->cfg, n->self, &eal, local, n->peer, n->peer_known, &n->tr,
+                         err, err_len);
+    n->eal_open = n->ports && n->ports->eal_up;
+    return rc;
+}
+
 static int node_open_net(struct zn_node *n, char *err, size_t err_len)
 {
     for (uint32_t i = 0; i < n->cfg.cluster.n_members; i++) {
@@ -1397,7 +1419,11 @@ static int node_open_net(struct zn_node *n, char *err, size_t err_len)
     if (!n->msgr)
         return ZN_ENOMEM;
     int rc;
-    if (n->cfg.net.transport == ZN_TRANSPORT_DPDK) {
+    if (node_ports_wanted(&n->cfg)) {
+        rc = node_open_ports(n, &local, err, err_len);
+        if (rc)
+            return rc;
+    } else if (n->cfg.net.transport == ZN_TRANSPORT_DPDK) {
         rc = node_open_dpdk(n, &local, err, err_len);
         if (rc)
             return rc;
@@ -1530,6 +1556,7 @@ void zn_node_close(struct zn_node *n)
     free(n->stack);
     if (n->port_open)
         zn_dp_port_stop(0);
+    node_ports_close(n->ports);
     if (n->eal_open)
         zn_dp_eal_fini();
     if (n->watches)

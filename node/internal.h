@@ -145,6 +145,7 @@ struct zn_node {
     struct {
         uint8_t *p;
         uint32_t len;
+        uint64_t msg_id; /* frame msg_id of its first sending (0: not sent yet) */
     } * evbuf;
     uint32_t *evfree;
     uint32_t evfree_n;
@@ -211,6 +212,7 @@ struct zn_node {
         uint64_t session;
         uint64_t seq;
         uint32_t len;
+        uint64_t msg_id; /* frame msg_id of the first sending: a resend carries it too */
         uint8_t *msg;
     } * rcache;
     /* Replies held behind an unacknowledged event of the same connection ([R7]), in order. */
@@ -256,8 +258,8 @@ int node_propose_session_create(struct zn_node *n, uint64_t id, uint32_t timeout
                                 const uint8_t *passwd);
 bool node_rcache_resend(struct zn_node *n, struct zn_session_row *row, uint64_t seq);
 void node_relq_push(struct zn_node *n, struct zn_release *r);
-void node_send_client(struct zn_node *n, uint32_t ip, uint16_t port, const struct zn_sess_hdr *h,
-                      const uint8_t *body, size_t body_len);
+uint64_t node_send_client(struct zn_node *n, uint32_t ip, uint16_t port,
+                          const struct zn_sess_hdr *h, const uint8_t *body, size_t body_len);
 void node_send_nodemsg(struct zn_node *n, uint8_t to, const struct zn_nodemsg *m);
 void node_send_refused(struct zn_node *n, uint32_t ip, uint16_t port, uint64_t session,
                        int32_t zk_err);
@@ -265,6 +267,11 @@ void node_send_reply(struct zn_node *n, struct zn_session_row *row, const struct
                      const uint8_t *body, size_t body_len, bool cache);
 int node_step(struct zn_node *n, const struct zn_raft_event *ev);
 void node_wal_wait_idle(struct zn_node *n);
+
+/* node_msgid.c: send a client message with the frame msg_id of its first sending (0: a new
+ * one); returns the id used. */
+uint64_t node_send_client_msg(struct zn_node *n, const struct zn_dp_addr *dst, const uint8_t *msg,
+                              uint32_t len, uint64_t msg_id);
 
 /* node_session.c: the client session layer, watches, parked and held requests */
 void node_after_fire(struct zn_node *n);

@@ -46,7 +46,8 @@ static uint64_t node_next_index(struct zn_node *n);
 static int node_propose_client(struct zn_node *n, uint64_t session, uint64_t seq,
                                struct zn_bytes request);
 static struct zn_cached_reply *node_rcache_slot(struct zn_node *n, uint64_t session, uint64_t seq);
-static void node_rcache_put(struct zn_node *n, uint64_t session, uint64_t seq, size_t len);
+static void node_rcache_put(struct zn_node *n, uint64_t session, uint64_t seq, size_t len,
+                            uint64_t msg_id);
 static uint64_t node_seq_of(const struct zn_session_row *row, int32_t cxid);
 static void node_on_session_created(struct zn_node *n, const struct zn_apply_result *res);
 static void node_reply_client(struct zn_node *n, struct zn_session_row *row,
@@ -207,20 +208,19 @@ static void node_send_raft(struct zn_node *n, const struct zn_raft_msg *msg)
     node_send_peer_bytes(n, msg->to, n->tx, (size_t)len);
 }
 
-/* A session-layer message to a client: header + body. */
-void node_send_client(struct zn_node *n, uint32_t ip, uint16_t port, const struct zn_sess_hdr *h,
-                      const uint8_t *body, size_t body_len)
+/* A session-layer message to a client: header + body. Returns its frame msg_id (0: not sent). */
+uint64_t node_send_client(struct zn_node *n, uint32_t ip, uint16_t port,
+                          const struct zn_sess_hdr *h, const uint8_t *body, size_t body_len)
 {
     if (ZN_SESS_HDR_BYTES + body_len > ZN_MSG_SIZE_MAX_BYTES)
-        return;
+        return 0;
     uint8_t *buf = n->tx;
     if (zn_sess_hdr_encode(h, buf) < 0)
-        return;
+        return 0;
     if (body_len)
         memmove(buf + ZN_SESS_HDR_BYTES, body, body_len);
     struct zn_dp_addr dst = {.ip = ip, .port = port};
-    zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, buf,
-                    (uint32_t)(ZN_SESS_HDR_BYTES + body_len), node_now(n));
+    return node_send_client_msg(n, &dst, buf, (uint32_t)(ZN_SESS_HDR_BYTES + body_len), 0);
 }
 
 void node_send_refused(struct zn_node *n, uint32_t ip, uint16_t port, uint64_t session,
@@ -449,7 +449,8 @@ static struct zn_cached_reply *node_rcache_slot(struct zn_node *n, uint64_t sess
 }
 
 /* Remember the client message just built in n->tx (header + body of len bytes). */
-static void node_rcache_put(struct zn_node *n, uint64_t session, uint64_t seq, size_t len)
+static void node_rcache_put(struct zn_node *n, uint64_t session, uint64_t seq, size_t len,
+                            uint64_t msg_id)
 {
     if (len > ZN_NODE_REPLY_CACHE_BYTES_MAX)
         return;
@@ -462,6 +463,7 @@ static void node_rcache_put(struct zn_node *n, uint64_t session, uint64_t seq, s
     c->len = (uint32_t)len;
     c->session = session;
     c->seq = seq;
+    c->msg_id = msg_id;
 }
 
 /* Resend a cached reply; false when (session, seq) is not cached. */
@@ -471,7 +473,7 @@ bool node_rcache_resend(struct zn_node *n, struct zn_session_row *row, uint64_t 
     if (!c->msg || c->session != row->id || c->seq != seq)
         return false;
     struct zn_dp_addr dst = {.ip = row->client_ip, .port = row->client_port};
-    zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, c->msg, c->len, node_now(n));
+    node_send_client_msg(n, &dst, c->msg, c->len, c->msg_id); /* the same message again */
     return true;
 }
 
@@ -489,9 +491,9 @@ void node_send_reply(struct zn_node *n, struct zn_session_row *row, const struct
     for (uint32_t i = 0; i < ZN_NODE_DELAYED_REPLIES_MAX && n->n_delayed && !earlier_held; i++)
         earlier_held = n->delayed[i].msg && n->delayed[i].session == row->id;
     if ((oldest == 0 || h->zxid < oldest) && !earlier_held) {
-        node_send_client(n, row->client_ip, row->client_port, h, body, body_len);
+        uint64_t id = node_send_client(n, row->client_ip, row->client_port, h, body, body_len);
         if (cache)
-            node_rcache_put(n, row->id, h->seq, ZN_SESS_HDR_BYTES + body_len);
+            node_rcache_put(n, row->id, h->seq, ZN_SESS_HDR_BYTES + body_len, id);
         return;
     }
     for (uint32_t i = 0; i < ZN_NODE_DELAYED_REPLIES_MAX; i++) {
@@ -530,10 +532,10 @@ void node_flush_delayed(struct zn_node *n, struct zn_session_row *row)
         if (oldest != 0 && first->zxid >= oldest)
             return;
         struct zn_dp_addr dst = {.ip = row->client_ip, .port = row->client_port};
-        zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, first->msg, first->len, node_now(n));
+        uint64_t id = node_send_client_msg(n, &dst, first->msg, first->len, 0);
         if (first->cache && first->len <= ZN_NODE_REPLY_CACHE_BYTES_MAX) {
             memcpy(n->tx, first->msg, first->len);
-            node_rcache_put(n, row->id, first->seq, first->len);
+            node_rcache_put(n, row->id, first->seq, first->len, id);
         }
         free(first->msg);
         memset(first, 0, sizeof(*first));

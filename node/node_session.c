@@ -40,6 +40,7 @@ static void node_event_free(struct zn_node *n, uint32_t handle)
 {
     free(n->evbuf[handle].p);
     n->evbuf[handle].p = NULL;
+    n->evbuf[handle].msg_id = 0;
     n->evfree[n->evfree_n++] = handle;
 }
 
@@ -50,9 +51,10 @@ static void node_flush_events(struct zn_node *n, struct zn_session_row *row, uin
     uint32_t k = zn_sessions_event_due(&n->sess, row, now, ZN_EVENT_RTO_NS, due,
                                        ZN_NODE_EVENTS_PER_SESSION_MAX);
     struct zn_dp_addr dst = {.ip = row->client_ip, .port = row->client_port};
-    for (uint32_t i = 0; i < k; i++)
-        zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, n->evbuf[due[i]].p, n->evbuf[due[i]].len,
-                        now);
+    (void)now;
+    for (uint32_t i = 0; i < k; i++) /* a retransmission keeps the event's first msg_id */
+        n->evbuf[due[i]].msg_id = node_send_client_msg(
+            n, &dst, n->evbuf[due[i]].p, n->evbuf[due[i]].len, n->evbuf[due[i]].msg_id);
 }
 
 /* Forget a session here: its watches and queued events (closed, expired, moved, overflowed). */
@@ -106,6 +108,7 @@ void node_emit(void *ctx, const struct zn_watch_event *ev)
     ZN_ASSERT(w.err == 0);
     n->evbuf[handle].p = p;
     n->evbuf[handle].len = (uint32_t)(ZN_SESS_HDR_BYTES + w.len);
+    n->evbuf[handle].msg_id = 0;
     n->n_events++;
     node_flush_events(n, row, node_now(n)); /* sent now, before the reply of this zxid */
 }

@@ -462,6 +462,13 @@ int main(int argc, char **argv)
         printf("e2e: 32 pipelined setData sent newest first%s: applied once each in FIFO order "
                "in %llu ms\n",
                round ? ", every odd reply lost once" : "", (unsigned long long)(now_ms() - t_pipe));
+        if (round == 1) {
+            /* A resent reply is the same message: it keeps the frame msg_id of the first. */
+            CHECK(c.resent_same_id == 16 && c.resent_new_id == 0,
+                  "resent replies: %llu kept their msg_id, %llu carried a new one (want 16, 0)",
+                  (unsigned long long)c.resent_same_id, (unsigned long long)c.resent_new_id);
+            printf("e2e: the 16 resent replies kept the msg_id of the reply first sent\n");
+        }
     }
     CHECK(tc_set(&c, "/e2e", "v1", &err) == 0 && err == 0, "reset /e2e");
     static char keys[1 + KEYS + AFTER][32], vals[1 + KEYS + AFTER][32];

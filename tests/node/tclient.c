@@ -68,6 +68,7 @@ static void tc_on_msg(void *ctx, const struct zn_dp_addr *from, const struct zn_
     unsigned slot = (c->q_head + c->q_count) % TC_QUEUE;
     memcpy(c->q[slot], msg->data, msg->len);
     c->q_len[slot] = msg->len;
+    c->q_msg_id[slot] = msg->hdr.msg_id;
     c->q_count++;
 }
 
@@ -84,6 +85,7 @@ static bool tc_recv(struct tclient *c, uint32_t wait_ms, struct zn_sess_hdr *h,
             c->q_count--;
             memcpy(c->in, c->q[slot], c->q_len[slot]);
             c->in_len = c->q_len[slot];
+            c->in_msg_id = c->q_msg_id[slot];
             if (zn_sess_decode(c->in, c->in_len, ZN_SESS_TO_CLIENT, h, body) == 0)
                 return true;
         }
@@ -396,6 +398,7 @@ int tc_pipeline_sets(struct tclient *c, const char *path, int n, int32_t *versio
     static uint8_t reqs[64][256];
     static size_t lens[64];
     static bool done[64], lost[64];
+    static uint64_t lost_id[64];
     if (n > 64)
         return ZN_EINVAL;
     uint64_t first = c->next_seq;
@@ -443,6 +446,7 @@ int tc_pipeline_sets(struct tclient *c, const char *path, int n, int32_t *versio
                 continue;
             if (lose_odd && (k & 1) && !lost[k]) {
                 lost[k] = true; /* simulated loss: the retransmission must get the same reply */
+                lost_id[k] = c->in_msg_id;
                 continue;
             }
             struct zn_jute_reader jr;
@@ -453,6 +457,12 @@ int tc_pipeline_sets(struct tclient *c, const char *path, int n, int32_t *versio
                 continue;
             zn_zk_get_stat(&jr, &st);
             versions[k] = st.version;
+            if (lost[k]) {
+                if (c->in_msg_id == lost_id[k])
+                    c->resent_same_id++;
+                else
+                    c->resent_new_id++;
+            }
             done[k] = true;
             left--;
             if (r.zxid > c->last_zxid)

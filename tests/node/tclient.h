@@ -39,6 +39,11 @@ struct tclient {
     uint32_t in_len;
     uint8_t q[TC_QUEUE][TC_MSG_MAX];
     uint32_t q_len[TC_QUEUE];
+    uint64_t q_msg_id[TC_QUEUE];
+    uint64_t in_msg_id; /* frame msg_id of the message returned by the last receive */
+    /* tc_pipeline_sets with lose_odd: answers to retransmissions that carried the msg_id of the
+     * reply dropped as lost (the same message resent) or another one */
+    uint64_t resent_same_id, resent_new_id;
     unsigned q_head, q_count;
     unsigned failovers;
     uint64_t retransmits;

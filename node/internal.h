@@ -236,6 +236,7 @@ struct zn_node {
     } * remote_reads;
     /* counters */
     uint64_t n_forwarded, n_nacks, n_client_dropped, n_proposals, n_early, n_behind;
+    uint64_t n_moved; /* sessions dropped here because they moved to another node */
     /* control message in flight (one at a time, management waits for it) */
     struct zn_dp_ctrl ctrl;
     struct zn_node_report *ctrl_rep;
@@ -272,6 +273,11 @@ void node_wal_wait_idle(struct zn_node *n);
  * one); returns the id used. */
 uint64_t node_send_client_msg(struct zn_node *n, const struct zn_dp_addr *dst, const uint8_t *msg,
                               uint32_t len, uint64_t msg_id);
+
+/* node_moved.c: tell the other members a session connected here; drop an older connection
+ * of a session that moved (MOVED). */
+void node_announce_moved(struct zn_node *n, const struct zn_session_row *row);
+void node_on_moved(struct zn_node *n, const struct zn_nodemsg *m);
 
 /* node_session.c: the client session layer, watches, parked and held requests */
 void node_after_fire(struct zn_node *n);

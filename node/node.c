@@ -741,6 +741,9 @@ static void node_on_peer(struct zn_node *n, uint8_t sender, const uint8_t *data,
             p->need_index = m.u.read_index.index;
         break;
     }
+    case ZN_NODEMSG_MOVED:
+        node_on_moved(n, &m);
+        break;
     case ZN_NODEMSG_TOUCH:
         if (n->role == ZN_RAFT_LEADER)
             for (uint32_t i = 0; i < m.u.touch.count; i++)

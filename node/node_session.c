@@ -395,6 +395,7 @@ static void node_handle_connect(struct zn_node *n, const struct zn_dp_addr *from
     zn_sessions_heard(&n->sess, row, now);
     ZN_INFO("node", "session %016llx connected to this node (epoch %llu)", (unsigned long long)id,
             (unsigned long long)h->ack);
+    node_announce_moved(n, row);
     node_send_connected(n, row, applied);
 }
 

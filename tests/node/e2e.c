@@ -554,6 +554,40 @@ int main(int argc, char **argv)
               "the watcher reads the data that fired its watch");
         printf("e2e: watch set on node %d fired NodeDataChanged for a write through node %d\n",
                wnode, new_leader);
+        {
+            /* A session that moves is dropped by the node it left as soon as that node learns
+             * of the move (MOVED), not a session timeout later: its watch there must not fire
+             * for a write made after the move. */
+            static struct tclient m;
+            char all[96];
+            int from = wnode, to = 1 + wnode % NODES;
+            servers_of(all, sizeof(all), 0, from);
+            CHECK(tc_init(&m, all, 1) == 0 && tc_connect(&m, 4000, 8000) == 0 && m.cur == 0,
+                  "moving session on node %d", from);
+            CHECK(tc_exists_watch(&m, "/moved", &err) == 0, "exists watch on node %d", from);
+            m.cur = 1; /* reconnect the same session to the next node */
+            CHECK(tc_connect(&m, 4000, 8000) == 0, "reconnect to node %d", to);
+            char cmd[256];
+            snprintf(cmd, sizeof(cmd), "grep -q 'session %016llx moved to node %d' '%s/n%d.log'",
+                     (unsigned long long)m.session, to, base, from);
+            uint64_t t_move = now_ms();
+            while (system(cmd) != 0 && now_ms() - t_move < 1500)
+                sleep_ms(20);
+            CHECK(system(cmd) == 0,
+                  "node %d did not drop session %016llx within 1.5 s of its move to node %d "
+                  "(its timeout is %u ms)",
+                  from, (unsigned long long)m.session, to, m.timeout_ms);
+            CHECK(tc_create(&x, "/moved", "x", 0, &err) == 0 && err == 0, "create /moved");
+            int32_t mt = 0;
+            char mp[64];
+            CHECK(tc_wait_event(&m, 700, &mt, mp, sizeof(mp)) == ZN_ETIMEDOUT,
+                  "node %d fired the watch of a session that moved away (event %d on %s)", from, mt,
+                  mp);
+            printf("e2e: session moved from node %d to node %d: dropped by node %d at once (its "
+                   "old watch did not fire)\n",
+                   from, to, from);
+            tc_fini(&m);
+        }
         /* Linearizable reads (ReadIndex) through a follower and through the leader see the
          * latest committed value without a sync. */
         CHECK(tc_set(&x, "/e2e", "v3", &err) == 0 && err == 0, "set /e2e v3");

@@ -114,12 +114,17 @@ void node_emit(void *ctx, const struct zn_watch_event *ev)
 }
 
 /* After a fire: send what it queued; a session whose queue overflowed loses this node (its
- * client is not reading; it reconnects and sets its watches again, as with ZooKeeper). */
+ * client is not reading; it reconnects and sets its watches again, as with ZooKeeper). The
+ * client is told at once (REFUSED SESSIONMOVED: "not connected here any more, connect again"),
+ * as ZooKeeper's closed TCP connection tells its client; later messages get the same answer. */
 void node_after_fire(struct zn_node *n)
 {
     if (n->overflow_session) {
-        ZN_WARN("node", "session %016llx: event queue full, dropping its connection here",
+        ZN_WARN("node", "session %016llx: event queue full, closing its connection here",
                 (unsigned long long)n->overflow_session);
+        struct zn_session_row *row = zn_sessions_find(&n->sess, n->overflow_session);
+        if (row && (row->flags & ZN_SESSIONS_F_OWNED))
+            node_send_refused(n, row->client_ip, row->client_port, row->id, ZK_SESSIONMOVED);
         node_session_forget(n, n->overflow_session, ZN_SESSIONS_F_OWNED);
         n->overflow_session = 0;
     }

@@ -588,6 +588,43 @@ int main(int argc, char **argv)
                    from, to, from);
             tc_fini(&m);
         }
+        {
+            /* A client that does not ack its events: once its queue on the node overflows
+             * (ZN_NODE_EVENTS_PER_SESSION_MAX), the node drops the connection and tells the
+             * client at once (REFUSED SESSIONMOVED: reconnect, ZooKeeper's closed connection),
+             * instead of going silent. The session itself lives on. */
+            static struct tclient q;
+            char one2[64];
+            servers_of(one2, sizeof(one2), wnode, 1);
+            CHECK(tc_init(&q, one2, 1) == 0 && tc_connect(&q, 8000, 8000) == 0, "slow session");
+            CHECK(tc_add_watch(&q, "/e2e", ZN_ZK_ADDWATCH_PERSISTENT_RECURSIVE, &err) == 0 &&
+                      err == 0,
+                  "addWatch: err %d", err);
+            unsigned events = 0, rounds = 0;
+            int32_t refused = 0;
+            int32_t vers[64];
+            while (!refused && rounds < 40) {
+                CHECK(tc_pipeline_sets(&x, "/e2e", 64, vers, false, 10000) == 0,
+                      "64 sets, round %u", rounds);
+                tc_drain(&q, 20, &events, &refused);
+                rounds++;
+            }
+            uint64_t t_end = now_ms();
+            while (!refused && now_ms() - t_end < 2000)
+                tc_drain(&q, 100, &events, &refused);
+            CHECK(refused == ZK_SESSIONMOVED,
+                  "after %u writes and %u unacked events the node did not tell the client its "
+                  "connection closed (refused %d)",
+                  rounds * 64, events, refused);
+            q.cur = 0;
+            CHECK(tc_connect(&q, 8000, 8000) == 0, "the session reconnects after the overflow");
+            CHECK(tc_get(&q, "/e2e", data, sizeof(data), &err) == 0 && err == 0,
+                  "the session serves after the overflow");
+            printf("e2e: event queue overflow after %u unacked events: the client was told "
+                   "(SESSIONMOVED) and reconnected its session\n",
+                   events);
+            tc_fini(&q);
+        }
         /* Linearizable reads (ReadIndex) through a follower and through the leader see the
          * latest committed value without a sync. */
         CHECK(tc_set(&x, "/e2e", "v3", &err) == 0 && err == 0, "set /e2e v3");

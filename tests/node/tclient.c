@@ -472,3 +472,30 @@ int tc_pipeline_sets(struct tclient *c, const char *path, int n, int32_t *versio
     c->next_seq = first + (uint64_t)n;
     return left == 0 ? 0 : ZN_ETIMEDOUT;
 }
+
+int tc_add_watch(struct tclient *c, const char *path, int32_t mode, int32_t *zk_err)
+{
+    static uint8_t buf[4096];
+    struct zn_jute_writer w;
+    tc_req_begin(&w, buf, sizeof(buf), ZN_ZK_OP_ADDWATCH);
+    zn_jute_put_string(&w, path);
+    zn_jute_put_int(&w, mode);
+    const uint8_t *b;
+    size_t bl;
+    return tc_call(c, buf, w.len, 10000, zk_err, &b, &bl);
+}
+
+unsigned tc_drain(struct tclient *c, uint32_t wait_ms, unsigned *events, int32_t *refused)
+{
+    unsigned got = 0;
+    struct zn_sess_hdr r;
+    struct zn_bytes rb;
+    while (tc_recv(c, wait_ms, &r, &rb)) {
+        got++;
+        if (r.kind == ZN_SESS_EVENT)
+            (*events)++;
+        if (r.kind == ZN_SESS_REFUSED && r.session_id == c->session)
+            *refused = tc_refused_code(rb);
+    }
+    return got;
+}

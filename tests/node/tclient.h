@@ -85,4 +85,11 @@ int tc_exists_watch(struct tclient *c, const char *path, int32_t *zk_err);
  * ZN_ETIMEDOUT. */
 int tc_wait_event(struct tclient *c, uint32_t wait_ms, int32_t *type, char *path, size_t cap);
 
+/* addWatch(path, mode) (ZN_ZK_ADDWATCH_*). */
+int tc_add_watch(struct tclient *c, const char *path, int32_t mode, int32_t *zk_err);
+/* Read every message that arrives within wait_ms of the previous one, acking nothing: counts
+ * events into *events and sets *refused to the code of a REFUSED for this session. Returns the
+ * number of messages read. */
+unsigned tc_drain(struct tclient *c, uint32_t wait_ms, unsigned *events, int32_t *refused);
+
 #endif /* ZN_TESTS_NODE_TCLIENT_H */

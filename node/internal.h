@@ -28,6 +28,7 @@
 #include "dataplane/zn_dp_port.h"
 #include "dataplane/zn_dp_stack.h"
 #include "dataplane/zn_udp.h"
+#include "node/auth.h"
 #include "node/nodemsg.h"
 #include "node/ports.h"
 #include "node/sessions.h"
@@ -237,6 +238,12 @@ struct zn_node {
     /* counters */
     uint64_t n_forwarded, n_nacks, n_client_dropped, n_proposals, n_early, n_behind;
     uint64_t n_moved; /* sessions dropped here because they moved to another node */
+    /* sessions that called addAuth: their identities (node_auth.c), NULL until the first */
+    struct node_auth_slot {
+        uint64_t session; /* 0: free */
+        struct zn_auth_set *set;
+    } * auth;
+    uint32_t n_auth;
     /* control message in flight (one at a time, management waits for it) */
     struct zn_dp_ctrl ctrl;
     struct zn_node_report *ctrl_rep;
@@ -278,6 +285,16 @@ uint64_t node_send_client_msg(struct zn_node *n, const struct zn_dp_addr *dst, c
  * of a session that moved (MOVED). */
 void node_announce_moved(struct zn_node *n, const struct zn_session_row *row);
 void node_on_moved(struct zn_node *n, const struct zn_nodemsg *m);
+
+/* node_auth.c: addAuth/whoAmI (true when req was one and is answered), a session's identities
+ * (for the store and for FORWARD), forgetting them. */
+bool node_auth_request(struct zn_node *n, struct zn_session_row *row, uint64_t seq,
+                       const struct zn_zk_request *req);
+uint32_t node_auth_ids(struct zn_node *n, const struct zn_session_row *row, struct zn_identity *out,
+                       uint32_t max);
+uint32_t node_auth_fwd_ids(struct zn_node *n, const struct zn_session_row *row,
+                           struct zn_nodemsg_ident *out, uint32_t max);
+void node_auth_forget(struct zn_node *n, uint64_t session);
 
 /* node_session.c: the client session layer, watches, parked and held requests */
 void node_after_fire(struct zn_node *n);

@@ -44,7 +44,7 @@ static void node_log_role(struct zn_node *n, const struct zn_raft_update *up);
 static void node_handle_update(struct zn_node *n, const struct zn_raft_update *up);
 static uint64_t node_next_index(struct zn_node *n);
 static int node_propose_client(struct zn_node *n, uint64_t session, uint64_t seq,
-                               struct zn_bytes request);
+                               struct zn_bytes request, const struct zn_nodemsg *fwd);
 static struct zn_cached_reply *node_rcache_slot(struct zn_node *n, uint64_t session, uint64_t seq);
 static void node_rcache_put(struct zn_node *n, uint64_t session, uint64_t seq, size_t len,
                             uint64_t msg_id);
@@ -415,8 +415,17 @@ int node_propose_entry(struct zn_node *n, struct zn_entry *e)
 }
 
 static int node_propose_client(struct zn_node *n, uint64_t session, uint64_t seq,
-                               struct zn_bytes request)
+                               struct zn_bytes request, const struct zn_nodemsg *fwd)
 {
+    /* The identities the origin node holds for the session, stamped into the entry. */
+    struct zn_identity ids[ZN_NODE_FWD_IDS_MAX];
+    uint32_t n_ids = 0;
+    for (uint32_t i = 0; fwd && i < fwd->u.fwd.n_ids && i < ZN_STORE_IDENTITIES_MAX; i++, n_ids++) {
+        ids[i].scheme = (struct zn_str){(const char *)fwd->u.fwd.ids[i].scheme.ptr,
+                                        (uint32_t)fwd->u.fwd.ids[i].scheme.len};
+        ids[i].id = (struct zn_str){(const char *)fwd->u.fwd.ids[i].id.ptr,
+                                    (uint32_t)fwd->u.fwd.ids[i].id.len};
+    }
     struct zn_zk_request req;
     struct zn_zk_limits lim;
     zn_zk_limits_default(&lim);
@@ -424,8 +433,11 @@ static int node_propose_client(struct zn_node *n, uint64_t session, uint64_t seq
     int rc = zn_zk_request_decode(request.ptr, (size_t)request.len, &lim, &req);
     if (rc)
         return rc;
-    struct zn_entry e = {
-        .type = ZN_ENTRY_CLIENT, .session = session, .cxid = (int32_t)(uint32_t)seq};
+    struct zn_entry e = {.type = ZN_ENTRY_CLIENT,
+                         .session = session,
+                         .cxid = (int32_t)(uint32_t)seq,
+                         .ids = ids,
+                         .id_count = n_ids};
     rc = zn_zkconv_op(&req, n->conv, &e.op);
     if (rc)
         return rc;
@@ -677,7 +689,7 @@ static void node_on_forward(struct zn_node *n, const struct zn_nodemsg *m)
 {
     int rc;
     if (m->u.fwd.op == ZN_FWD_WRITE)
-        rc = node_propose_client(n, m->u.fwd.session, m->u.fwd.seq, m->u.fwd.request);
+        rc = node_propose_client(n, m->u.fwd.session, m->u.fwd.seq, m->u.fwd.request, m);
     else if (m->u.fwd.op == ZN_FWD_SESSION_CREATE)
         rc = node_propose_session_create(n, m->u.fwd.session, m->u.fwd.timeout_ms, m->u.fwd.passwd);
     else if (n->role != ZN_RAFT_LEADER)
@@ -1564,6 +1576,9 @@ void zn_node_close(struct zn_node *n)
     node_ports_close(n->ports);
     if (n->eal_open)
         zn_dp_eal_fini();
+    for (uint32_t i = 0; n->auth && i < ZN_NODE_AUTH_SESSIONS_MAX; i++)
+        free(n->auth[i].set);
+    free(n->auth);
     if (n->watches)
         zn_watch_reg_destroy(n->watches);
     if (n->evbuf)

@@ -30,5 +30,7 @@ void node_on_moved(struct zn_node *n, const struct zn_nodemsg *m)
     ZN_INFO("node", "session %016llx moved to node %u (connection %llu): dropped here",
             (unsigned long long)row->id, m->origin, (unsigned long long)m->u.moved.epoch);
     n->n_moved++;
-    node_session_forget(n, row->id, ZN_SESSIONS_F_OWNED);
+    uint64_t id = row->id;
+    node_session_forget(n, id, ZN_SESSIONS_F_OWNED);
+    node_auth_forget(n, id); /* identities belong to the connection's node (node_auth.c) */
 }

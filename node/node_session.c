@@ -69,6 +69,8 @@ void node_session_forget(struct zn_node *n, uint64_t id, uint8_t flags)
         zn_watch_session_drop(n->watches, id);
         node_drop_delayed(n, id);
     }
+    if (flags & ZN_SESSIONS_F_TRACKED)
+        node_auth_forget(n, id); /* the session ended */
 }
 
 void node_emit(void *ctx, const struct zn_watch_event *ev)
@@ -513,7 +515,9 @@ void node_serve_read(struct zn_node *n, struct zn_session_row *row, uint64_t seq
     n->rbuf.len = 0;
     n->rbuf.err = 0;
     uint64_t zxid = 0;
-    if (zn_store_read(n->store, row->id, NULL, 0, op, &n->rbuf, &zxid) != 0) {
+    struct zn_identity ids[ZN_AUTH_IDS_MAX];
+    uint32_t n_ids = node_auth_ids(n, row, ids, ZN_AUTH_IDS_MAX);
+    if (zn_store_read(n->store, row->id, ids, n_ids, op, &n->rbuf, &zxid) != 0) {
         node_reply_error(n, row, seq, ZN_ESYSTEM);
         return;
     }
@@ -662,6 +666,11 @@ static void node_take(struct zn_node *n, struct zn_session_row *row, const struc
     zn_zk_limits_default(&lim);
     lim.data_bytes_max = (int32_t)n->cfg.limits.data_bytes_max;
     int rc = zn_zk_request_decode(body.ptr, (size_t)body.len, &lim, &req);
+    if (rc == 0 && node_auth_request(n, row, h->seq, &req)) { /* addAuth, whoAmI */
+        if (order == ZN_SESS_IN_ORDER)
+            row->next_seq++;
+        return;
+    }
     if (rc == 0 && node_is_watch_op(req.type)) {
         rc = node_watch_request(n, row, &req);
         node_reply_error(n, row, h->seq, rc); /* header only; err 0 on success */
@@ -685,13 +694,19 @@ static void node_take(struct zn_node *n, struct zn_session_row *row, const struc
         if (order == ZN_SESS_IN_ORDER)
             row->write_inflight = h->seq;
         if (n->role == ZN_RAFT_LEADER) {
+            struct zn_identity ids[ZN_AUTH_IDS_MAX];
             struct zn_entry e = {.type = ZN_ENTRY_CLIENT,
                                  .session = row->id,
                                  .cxid = (int32_t)(uint32_t)h->seq,
+                                 .ids = ids,
                                  .op = op};
+            e.id_count = node_auth_ids(n, row, ids, ZN_AUTH_IDS_MAX); /* stamped by the leader */
             node_propose_entry(n, &e);
         } else {
+            struct zn_nodemsg_ident ids[ZN_AUTH_IDS_MAX];
             struct zn_nodemsg m = {.kind = ZN_NODEMSG_FORWARD, .origin = n->self};
+            m.u.fwd.n_ids = (uint16_t)node_auth_fwd_ids(n, row, ids, ZN_AUTH_IDS_MAX);
+            m.u.fwd.ids = ids;
             m.u.fwd.op = ZN_FWD_WRITE;
             m.u.fwd.flags = h->flags;
             m.u.fwd.session = row->id;

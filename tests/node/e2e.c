@@ -344,6 +344,51 @@ static int libzinc_scenario(int leader)
         sleep_ms(20);
     CHECK(atomic_load(&lz_created) == 1, "the exists watch fired %d times",
           atomic_load(&lz_created));
+    {
+        /* addAuth, whoAmI and ACLs with identities (node/node_auth.c): a digest ACL admits the
+         * sessions that added that digest, through the leader (stamped there) and through a
+         * follower (identities forwarded with the write), and refuses one without it. */
+        char fh[96];
+        servers_of(fh, sizeof(fh), 0, 1 + leader % NODES); /* starts at a follower */
+        zn_handle *fa = NULL, *nb = NULL, *bad = NULL;
+        CHECK(zn_open(fh, &o, &fa) == 0 && zn_open(fh, &o, &nb) == 0 && zn_open(fh, &o, &bad) == 0,
+              "three more sessions");
+        CHECK(zn_add_auth(zh, "digest", "alice:pw", 8) == 0, "addAuth on the leader");
+        CHECK(zn_add_auth(fa, "digest", "alice:pw", 8) == 0, "addAuth on a follower");
+        rc = zn_add_auth(bad, "nosuchscheme", "x", 1);
+        CHECK(rc == ZN_EAUTHFAILED, "addAuth of an unknown scheme: %s", zn_strerror(rc));
+        /* ZooKeeper's DigestAuthenticationProvider.generateDigest("alice:pw") */
+        struct zn_acl acl = {ZN_PERM_ALL, "digest", "alice:V55/p2T0OpjQ+low3NVAH4aLvm0="};
+        struct zn_acl_vec av = {1, &acl};
+        CHECK(zn_create(zh, "/lzsec", "s", 1, &av, ZN_PERSISTENT, 0, NULL, 0, NULL) == 0,
+              "create /lzsec with a digest ACL");
+        len = sizeof(buf);
+        rc = zn_get(nb, "/lzsec", 0, buf, &len, NULL);
+        CHECK(rc == ZN_ENOAUTH, "read without the identity: %s", zn_strerror(rc));
+        rc = zn_set(nb, "/lzsec", "x", 1, -1, NULL);
+        CHECK(rc == ZN_ENOAUTH, "write without the identity: %s", zn_strerror(rc));
+        rc = zn_set(fa, "/lzsec", "t", 1, -1, NULL);
+        CHECK(rc == 0, "write with the identity through a follower: %s", zn_strerror(rc));
+        len = sizeof(buf);
+        CHECK(zn_get(zh, "/lzsec", 0, buf, &len, NULL) == 0 && len == 1 && buf[0] == 't',
+              "read with the identity");
+        struct zn_client_infos who;
+        CHECK(zn_whoami(fa, &who) == 0, "whoAmI");
+        bool digest = false, ip = false;
+        for (int32_t i = 0; i < who.count; i++) {
+            digest |= !strcmp(who.data[i].scheme, "digest") &&
+                      !strcmp(who.data[i].user, "alice:V55/p2T0OpjQ+low3NVAH4aLvm0=");
+            ip |= !strcmp(who.data[i].scheme, "ip") && !strcmp(who.data[i].user, "127.0.0.1");
+        }
+        CHECK(who.count == 2 && digest && ip, "whoAmI: %d identities, digest %d ip %d", who.count,
+              digest, ip);
+        zn_client_infos_free(&who);
+        zn_close(fa);
+        zn_close(nb);
+        zn_close(bad);
+        printf("e2e-libzinc: addAuth digest: ACL admits the identity (leader and follower "
+               "writes), refuses a session without it (NOAUTH); whoAmI lists ip + digest\n");
+    }
     static char keys[40][32], vals[40][32];
     int n = 0;
     for (int i = 0; i < 20; i++, n++) {

@@ -659,13 +659,17 @@ int main(int argc, char **argv)
                   "after %u writes and %u unacked events the node did not tell the client its "
                   "connection closed (refused %d)",
                   rounds * 64, events, refused);
+            CHECK(q.ev_resent_same > 0 && q.ev_resent_new == 0,
+                  "retransmitted events: %llu kept their msg_id, %llu carried a new one",
+                  (unsigned long long)q.ev_resent_same, (unsigned long long)q.ev_resent_new);
             q.cur = 0;
             CHECK(tc_connect(&q, 8000, 8000) == 0, "the session reconnects after the overflow");
             CHECK(tc_get(&q, "/e2e", data, sizeof(data), &err) == 0 && err == 0,
                   "the session serves after the overflow");
             printf("e2e: event queue overflow after %u unacked events: the client was told "
-                   "(SESSIONMOVED) and reconnected its session\n",
-                   events);
+                   "(SESSIONMOVED) and reconnected its session; %llu event retransmissions kept "
+                   "their msg_id\n",
+                   events, (unsigned long long)q.ev_resent_same);
             tc_fini(&q);
         }
         /* Linearizable reads (ReadIndex) through a follower and through the leader see the

@@ -492,8 +492,18 @@ unsigned tc_drain(struct tclient *c, uint32_t wait_ms, unsigned *events, int32_t
     struct zn_bytes rb;
     while (tc_recv(c, wait_ms, &r, &rb)) {
         got++;
-        if (r.kind == ZN_SESS_EVENT)
+        if (r.kind == ZN_SESS_EVENT) {
             (*events)++;
+            if (r.seq < 4096) {
+                uint64_t *first = &c->ev_first_id[r.seq];
+                if (!*first)
+                    *first = c->in_msg_id;
+                else if (*first == c->in_msg_id)
+                    c->ev_resent_same++;
+                else
+                    c->ev_resent_new++;
+            }
+        }
         if (r.kind == ZN_SESS_REFUSED && r.session_id == c->session)
             *refused = tc_refused_code(rb);
     }

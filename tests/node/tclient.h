@@ -44,6 +44,9 @@ struct tclient {
     /* tc_pipeline_sets with lose_odd: answers to retransmissions that carried the msg_id of the
      * reply dropped as lost (the same message resent) or another one */
     uint64_t resent_same_id, resent_new_id;
+    /* tc_drain: events seen again (retransmitted, unacked) with their first msg_id or another */
+    uint64_t ev_first_id[4096];
+    uint64_t ev_resent_same, ev_resent_new;
     unsigned q_head, q_count;
     unsigned failovers;
     uint64_t retransmits;

@@ -132,6 +132,23 @@ struct zn_node {
         uint64_t len;
         uint64_t index;
     } send_snap;
+    /* Snapshot file I/O off the lcore (node_snapshot.c): reading the snapshot a follower needs
+     * (leader), writing a received one durably (follower). One job at a time. */
+    struct {
+        pthread_t thread;
+        bool running;
+        _Atomic bool done;
+        uint8_t kind; /* NODE_SNAPIO_READ or NODE_SNAPIO_WRITE */
+        uint64_t index;
+        uint64_t term;
+        int rc;
+        char msg[512];
+        uint8_t *p; /* read: the body */
+        uint64_t len;
+        struct zn_store *loaded; /* write: the tree loaded from the received body */
+        bool has_req;            /* read: a chunk request to answer when the body is in */
+        struct zn_raft_chunk_request req;
+    } snapio;
     struct {
         uint8_t *p; /* follower: body being received */
         uint64_t len;
@@ -317,5 +334,7 @@ int node_load_snapshot(struct zn_node *n, struct zn_snapfile_info *info, char *e
 void node_maybe_compact(struct zn_node *n);
 void node_maybe_snapshot(struct zn_node *n);
 void node_snapshot_chunk_request(struct zn_node *n, const struct zn_raft_chunk_request *q);
+/* Wait for a snapshot file job in flight and free its results (zn_node_close). */
+void node_snapio_stop(struct zn_node *n);
 
 #endif /* ZN_NODE_INTERNAL_H */

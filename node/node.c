@@ -1554,6 +1554,7 @@ void zn_node_close(struct zn_node *n)
     }
     if (n->hsf_open)
         zn_hardstate_close(&n->hsf);
+    node_snapio_stop(n);
     if (n->snap) {
         pthread_join(n->snap_thread, NULL);
         zn_snapshot_end(n->store, n->snap);

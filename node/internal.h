@@ -169,6 +169,15 @@ struct zn_node {
     uint32_t evfree_n;
     uint64_t next_retx_ns;
     uint64_t overflow_session; /* a session whose event queue overflowed during a fire */
+    /* Clients told their connection closed on overflow: the notice is repeated a few times
+     * (a datagram; the client's socket may be flooded with the events just before it). */
+    struct {
+        uint64_t session;
+        uint32_t ip;
+        uint16_t port;
+        uint8_t left;
+    } close_notice[8];
+    uint32_t close_notice_next;
     uint64_t n_events;
     /* network */
     struct zn_udp *udp;

@@ -125,8 +125,15 @@ void node_after_fire(struct zn_node *n)
         ZN_WARN("node", "session %016llx: event queue full, closing its connection here",
                 (unsigned long long)n->overflow_session);
         struct zn_session_row *row = zn_sessions_find(&n->sess, n->overflow_session);
-        if (row && (row->flags & ZN_SESSIONS_F_OWNED))
+        if (row && (row->flags & ZN_SESSIONS_F_OWNED)) {
             node_send_refused(n, row->client_ip, row->client_port, row->id, ZK_SESSIONMOVED);
+            /* ... and again at the next few retransmission ticks (node_retransmit_events) */
+            unsigned k = n->close_notice_next++ % 8u;
+            n->close_notice[k].session = row->id;
+            n->close_notice[k].ip = row->client_ip;
+            n->close_notice[k].port = row->client_port;
+            n->close_notice[k].left = 10; /* 10 ticks of 50 ms */
+        }
         node_session_forget(n, n->overflow_session, ZN_SESSIONS_F_OWNED);
         n->overflow_session = 0;
     }
@@ -157,6 +164,20 @@ void node_retransmit_events(struct zn_node *n, uint64_t now)
     }
     for (uint32_t i = 0; i < n_silent; i++)
         node_session_forget(n, silent[i], ZN_SESSIONS_F_OWNED);
+    /* Connections closed on event overflow: repeat the notice until the client connects again
+     * (the session owned here again) or a few ticks passed. */
+    for (unsigned i = 0; i < 8; i++) {
+        if (!n->close_notice[i].left)
+            continue;
+        struct zn_session_row *row = zn_sessions_find(&n->sess, n->close_notice[i].session);
+        if (row && (row->flags & ZN_SESSIONS_F_OWNED)) {
+            n->close_notice[i].left = 0;
+            continue;
+        }
+        n->close_notice[i].left--;
+        node_send_refused(n, n->close_notice[i].ip, n->close_notice[i].port,
+                          n->close_notice[i].session, ZK_SESSIONMOVED);
+    }
 }
 
 /* ---- parked reads (ReadIndex, and reads ahead of this node's apply) ------------------------- */
@@ -722,7 +743,11 @@ static void node_take(struct zn_node *n, struct zn_session_row *row, const struc
     /* sync = a ReadIndex round, answered once this node applied the index: the session's next
      * reads see everything committed before the sync. */
     bool linearizable = (h->flags & ZN_SESS_F_LINEARIZABLE) != 0 || req.type == ZN_ZK_OP_SYNC;
-    if ((linearizable || seen > applied) && order == ZN_SESS_IN_ORDER) {
+    /* A linearizable read retransmitted after its connection moved can arrive as a duplicate
+     * (the reconnect carried a next seq past it): it still waits for a read index, never
+     * served from this node's state as it is. */
+    bool lin_again = linearizable && order == ZN_SESS_DUPLICATE;
+    if ((linearizable || seen > applied) && (order == ZN_SESS_IN_ORDER || lin_again)) {
         /* Park it: a linearizable read waits for a read index (ReadIndex, Raft dissertation
          * 6.4) and then for apply to reach it; a read ahead of this node's apply waits for
          * the apply (rule 3). Later requests of the session wait behind it (FIFO). */
@@ -738,7 +763,8 @@ static void node_take(struct zn_node *n, struct zn_session_row *row, const struc
             n->n_behind++;
             return;
         }
-        row->write_inflight = h->seq;
+        if (order == ZN_SESS_IN_ORDER)
+            row->write_inflight = h->seq;
         if (linearizable)
             node_request_read_index(n, p);
         return;

@@ -597,6 +597,55 @@ int main(int argc, char **argv)
               "the watcher reads the data that fired its watch");
         printf("e2e: watch set on node %d fired NodeDataChanged for a write through node %d\n",
                wnode, new_leader);
+        /* Linearizable reads (ReadIndex) through a follower and through the leader see the
+         * latest committed value without a sync. */
+        CHECK(tc_set(&x, "/e2e", "v3", &err) == 0 && err == 0, "set /e2e v3");
+        for (int k = 0; k < 2; k++) {
+            struct tclient *r = k == 0 ? &w : &x;
+            r->next_flags = ZN_SESS_F_LINEARIZABLE;
+            CHECK(tc_get(r, "/e2e", data, sizeof(data), &err) == 0 && err == 0 &&
+                      !strcmp(data, "v3"),
+                  "linearizable read %d: '%s' err %d", k, data, err);
+        }
+        printf("e2e: linearizable reads through a follower and the leader return the latest "
+               "value\n");
+        /* Session y creates an ephemeral and goes silent: the leader expires it. */
+        servers_of(one, sizeof(one), 0, 1);
+        CHECK(tc_init(&y, one, 1) == 0 && tc_connect(&y, 4000, 8000) == 0, "ephemeral session");
+        CHECK(tc_create(&y, "/e2e/eph", "mine", ZN_ZK_EPHEMERAL, &err) == 0 && err == 0,
+              "create ephemeral: err %d", err);
+        /* The watcher's node may not have applied y's create yet: sync makes it visible. */
+        CHECK(tc_sync(&w, "/e2e", &err) == 0 && err == 0, "sync: err %d", err);
+        CHECK(tc_exists_watch(&w, "/e2e/eph", &err) == 0 && err == 0, "exists watch: err %d", err);
+        uint64_t t_silent = now_ms();
+        CHECK(tc_wait_event(&w, 12000, &type, path, sizeof(path)) == 0,
+              "the ephemeral's deletion was not signalled");
+        CHECK(type == ZN_ZK_EVENT_NODE_DELETED && !strcmp(path, "/e2e/eph"),
+              "event type %d path %s", type, path);
+        CHECK(tc_get(&w, "/e2e/eph", data, sizeof(data), &err) == 0 && err == ZK_NONODE,
+              "ephemeral still there after expiry");
+        printf("e2e: silent session expired after %llu ms (timeout %u ms): ephemeral deleted, "
+               "NodeDeleted delivered\n",
+               (unsigned long long)(now_ms() - t_silent), y.timeout_ms);
+        /* y's own node applies the expiry at its own pace: refused within a bounded time. */
+        int rc = 0;
+        for (uint64_t stop = now_ms() + 3000; now_ms() < stop && rc != ZN_ESESSIONEXPIRED;)
+            if ((rc = tc_get(&y, "/e2e", data, sizeof(data), &err)) != ZN_ESESSIONEXPIRED)
+                sleep_ms(100);
+        CHECK(rc == ZN_ESESSIONEXPIRED, "the expired session must be refused, got %d", rc);
+        tc_fini(&w);
+        tc_fini(&x);
+        tc_fini(&y);
+    }
+
+    /* Sessions across nodes (node_moved.c) and event-queue overflow (node_session.c), with
+     * sessions of their own (the sessions above would time out while these run). */
+    {
+        static struct tclient x;
+        char one[64];
+        int wnode = 1 + new_leader % NODES; /* a follower */
+        servers_of(one, sizeof(one), new_leader, 1);
+        CHECK(tc_init(&x, one, 1) == 0 && tc_connect(&x, 4000, 8000) == 0, "writer session");
         {
             /* A session that moves is dropped by the node it left as soon as that node learns
              * of the move (MOVED), not a session timeout later: its watch there must not fire
@@ -672,45 +721,7 @@ int main(int argc, char **argv)
                    events, (unsigned long long)q.ev_resent_same);
             tc_fini(&q);
         }
-        /* Linearizable reads (ReadIndex) through a follower and through the leader see the
-         * latest committed value without a sync. */
-        CHECK(tc_set(&x, "/e2e", "v3", &err) == 0 && err == 0, "set /e2e v3");
-        for (int k = 0; k < 2; k++) {
-            struct tclient *r = k == 0 ? &w : &x;
-            r->next_flags = ZN_SESS_F_LINEARIZABLE;
-            CHECK(tc_get(r, "/e2e", data, sizeof(data), &err) == 0 && err == 0 &&
-                      !strcmp(data, "v3"),
-                  "linearizable read %d: '%s' err %d", k, data, err);
-        }
-        printf("e2e: linearizable reads through a follower and the leader return the latest "
-               "value\n");
-        /* Session y creates an ephemeral and goes silent: the leader expires it. */
-        servers_of(one, sizeof(one), 0, 1);
-        CHECK(tc_init(&y, one, 1) == 0 && tc_connect(&y, 4000, 8000) == 0, "ephemeral session");
-        CHECK(tc_create(&y, "/e2e/eph", "mine", ZN_ZK_EPHEMERAL, &err) == 0 && err == 0,
-              "create ephemeral: err %d", err);
-        /* The watcher's node may not have applied y's create yet: sync makes it visible. */
-        CHECK(tc_sync(&w, "/e2e", &err) == 0 && err == 0, "sync: err %d", err);
-        CHECK(tc_exists_watch(&w, "/e2e/eph", &err) == 0 && err == 0, "exists watch: err %d", err);
-        uint64_t t_silent = now_ms();
-        CHECK(tc_wait_event(&w, 12000, &type, path, sizeof(path)) == 0,
-              "the ephemeral's deletion was not signalled");
-        CHECK(type == ZN_ZK_EVENT_NODE_DELETED && !strcmp(path, "/e2e/eph"),
-              "event type %d path %s", type, path);
-        CHECK(tc_get(&w, "/e2e/eph", data, sizeof(data), &err) == 0 && err == ZK_NONODE,
-              "ephemeral still there after expiry");
-        printf("e2e: silent session expired after %llu ms (timeout %u ms): ephemeral deleted, "
-               "NodeDeleted delivered\n",
-               (unsigned long long)(now_ms() - t_silent), y.timeout_ms);
-        /* y's own node applies the expiry at its own pace: refused within a bounded time. */
-        int rc = 0;
-        for (uint64_t stop = now_ms() + 3000; now_ms() < stop && rc != ZN_ESESSIONEXPIRED;)
-            if ((rc = tc_get(&y, "/e2e", data, sizeof(data), &err)) != ZN_ESESSIONEXPIRED)
-                sleep_ms(100);
-        CHECK(rc == ZN_ESESSIONEXPIRED, "the expired session must be refused, got %d", rc);
-        tc_fini(&w);
         tc_fini(&x);
-        tc_fini(&y);
     }
 
     /* SIGTERM: every node drains and exits 0. */

@@ -362,8 +362,14 @@ static int libzinc_scenario(int leader)
         struct zn_acl_vec av = {1, &acl};
         CHECK(zn_create(zh, "/lzsec", "s", 1, &av, ZN_PERSISTENT, 0, NULL, 0, NULL) == 0,
               "create /lzsec with a digest ACL");
-        len = sizeof(buf);
-        rc = zn_get(nb, "/lzsec", 0, buf, &len, NULL);
+        /* nb's node may not have applied the create yet (a follower; nb saw nothing newer):
+         * NONODE until it has, then NOAUTH. */
+        rc = ZN_ENONODE;
+        for (uint64_t stop = now_ms() + 10000; rc == ZN_ENONODE && now_ms() < stop;) {
+            len = sizeof(buf);
+            if ((rc = zn_get(nb, "/lzsec", 0, buf, &len, NULL)) == ZN_ENONODE)
+                sleep_ms(20);
+        }
         CHECK(rc == ZN_ENOAUTH, "read without the identity: %s", zn_strerror(rc));
         rc = zn_set(nb, "/lzsec", "x", 1, -1, NULL);
         CHECK(rc == ZN_ENOAUTH, "write without the identity: %s", zn_strerror(rc));

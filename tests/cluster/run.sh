@@ -152,8 +152,9 @@ leader-kill) # kill -9 of the leader under a write load
     for i in 1 2 3; do [ "$i" = "$LEADER" ] || SURV="$SURV${SURV:+,}$(host "$i")"; done
     verify "$SURV" "$DIR/acked" /w
     lab start "$LEADER" || fail "restart"
-    lab wait --timeout 30 >/dev/null || fail "no leader after restart"
-    wait_applied "$(lab leader)" "$LEADER"
+    # the leader `lab wait` agreed on (`lab leader` can read 0 from a status.json older than 1 s)
+    L2=$(lab wait --timeout 30) || fail "no leader after restart"
+    wait_applied "$L2" "$LEADER"
     verify "$(host "$LEADER")" "$DIR/acked" /w
     digest /
     figures
@@ -169,8 +170,9 @@ follower-restart) # kill -9 and restart of a follower: recovery from snapshot + 
     sleep 0.5
     grep -h "loaded snapshot\|recovered:" "$DIR/n$F.log" | tail -2
     grep -q "loaded snapshot" "$DIR/n$F.log" || fail "node $F did not load its snapshot"
-    lab wait --timeout 30 >/dev/null || fail "no leader after restart"
-    wait_applied "$(lab leader)" "$F"
+    # the leader `lab wait` agreed on (`lab leader` can read 0 from a status.json older than 1 s)
+    L2=$(lab wait --timeout 30) || fail "no leader after restart"
+    wait_applied "$L2" "$F"
     verify "$(host "$F")" "$DIR/acked" /f
     digest /
     figures
@@ -191,8 +193,9 @@ snapshot-catchup) # a follower kept down past compaction comes back by snapshot 
     echo "leader node $L keeps log entries from index $FIRST; node $F stopped at index $(field "$F" last_index)"
     [ "$FIRST" -gt $(($(field "$F" last_index) + 1)) ] || fail "the leader's log was not compacted past node $F"
     lab start "$F" || fail "restart"
-    lab wait --timeout 30 >/dev/null || fail "no leader after restart"
-    wait_applied "$(lab leader)" "$F"
+    # the leader `lab wait` agreed on (`lab leader` can read 0 from a status.json older than 1 s)
+    L2=$(lab wait --timeout 30) || fail "no leader after restart"
+    wait_applied "$L2" "$F"
     grep -h "receiving snapshot\|sending snapshot\|installed" "$DIR"/n*.log | tail -3
     grep -q "receiving snapshot" "$DIR/n$F.log" || fail "node $F caught up without a snapshot transfer"
     verify "$(host "$F")" "$DIR/acked0" /s0
@@ -248,8 +251,9 @@ EOF
     labc "$MAJ" exists /minority && fail "the minority's write is visible on the majority"
     nft delete table $NFT_TABLE || fail "nft delete"
     echo "partition healed"
-    lab wait --timeout 30 >/dev/null || fail "no agreed leader after healing"
-    wait_applied "$(lab leader)" "$L"
+    # the leader `lab wait` agreed on (`lab leader` can read 0 from a status.json older than 1 s)
+    L2=$(lab wait --timeout 30) || fail "no agreed leader after healing"
+    wait_applied "$L2" "$L"
     verify "$(all_hosts)" "$DIR/acked0" /p0
     verify "$(all_hosts)" "$DIR/acked" /p
     wait "${BGPIDS[@]}" 2>/dev/null

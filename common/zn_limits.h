@@ -301,5 +301,18 @@ _Static_assert(ZN_CLIENT_INFLIGHT_MAX <= ZN_NODE_HOLD_WINDOW,
 _Static_assert(ZN_CTL_SESSIONS_LIST_MAX <= ZN_SESSIONS_MAX, "a list is a part of the table");
 _Static_assert(ZN_CTL_SESSIONS_LIST_MAX * 160u < ZN_CTL_REPLY_MAX,
                "a full session list (about 160 bytes of JSON a row) fits one reply");
+/* ---- node ports and identities (node/ports*.h, node/node_auth.c) ------------------------- */
+
+/* Members of one transport mux: a DPDK port per peer (at most ZN_DP_PORTS_MAX) and one
+ * kernel-UDP listener for clients. */
+#define ZN_PORTS_MUX_MEMBERS_MAX (ZN_DP_PORTS_MAX + 1u)
+/* Static routes (destination address -> member): one per peer of a cluster, with room. */
+#define ZN_PORTS_MUX_ROUTES_MAX ZN_CLUSTER_MEMBERS_MAX
+_Static_assert(ZN_PORTS_MUX_MEMBERS_MAX <= 255u, "a member index fits a byte");
+/* Sessions with addAuth identities on one node (node/node_auth.c): a table slot each (16 B) and
+ * ~2 KiB of identities per session that called addAuth. */
+#define ZN_NODE_AUTH_SESSIONS_MAX 8192u
+_Static_assert((ZN_NODE_AUTH_SESSIONS_MAX & (ZN_NODE_AUTH_SESSIONS_MAX - 1)) == 0,
+               "the auth table is indexed by a mask");
 
 #endif /* ZN_LIMITS_H */

@@ -2246,6 +2246,12 @@ int zn_raft_load(struct zn_raft *r, uint64_t term, uint8_t vote,
         r->applied = snap->index;
         r->durable = snap->index;
         progress_reset_all(r);
+        if (snap->term > r->term) {
+            /* a snapshot restored (or installed) with an older hard state: terms never go
+             * back, so campaigning starts above the snapshot's term, like for a loaded entry */
+            r->term = snap->term;
+            r->vote = 0;
+        }
     }
     return 0;
 }

@@ -81,6 +81,20 @@ static const struct zn_key zn_keys[] = {
      "empty to use the first probed port."},
     {"dpdk", "mac", ZN_KEY_STR, ZN_F(dpdk.mac), 0, 0, NULL, false, "",
      "MAC address to use on the port (empty: the port's own)."},
+    {"peers", "ports", ZN_KEY_STR, ZN_F(peers.ports), 0, 0, NULL, false, "",
+     "One DPDK port per peer instead of [dpdk] port_devargs: `id=devargs` items separated by "
+     "`|` (e.g. `2=net_memif0,role=server,socket=/lab/1-2.sock,socket-abstract=no`). Messages "
+     "to a peer leave on its port; [net] listen_host is this node's address on every port. "
+     "Needs `[net] transport = dpdk`. Empty: one port ([dpdk] port_devargs)."},
+    {"peers", "memif_dir", ZN_KEY_STR, ZN_F(peers.memif_dir), 0, 0, NULL, false, "",
+     "Shorthand for `ports`: a memif link to every other member, socket `<dir>/<a>-<b>.sock` "
+     "(a < b; the lower id is the memif server). Used when `ports` is empty."},
+    {"peers", "client_host", ZN_KEY_HOST, ZN_F(peers.client_host), 0, 0, NULL, false, "127.0.0.1",
+     "Address of the kernel-UDP client listener beside the peer ports."},
+    {"peers", "client_port", ZN_KEY_U16, ZN_F(peers.client_port), 0, 65535, NULL, false, "0",
+     "UDP port of a kernel-UDP listener for clients beside the peer ports (the memif lab: "
+     "clients are kernel processes); replies to any address that is not a peer's leave "
+     "through it. 0: none."},
     {"raft", "election_timeout_ms", ZN_KEY_U32, ZN_F(raft.election_timeout_ms), 2, 60000, NULL,
      true, "150", "Base election timeout; followers wait a random time in [t, 2t)."},
     {"raft", "heartbeat_interval_ms", ZN_KEY_U32, ZN_F(raft.heartbeat_interval_ms), 1, 10000, NULL,
@@ -529,10 +543,11 @@ int zn_config_validate(const struct zn_config *cfg, char *err, size_t err_len)
         return ZN_EINVAL;
     }
     if (cfg->net.transport == ZN_TRANSPORT_DPDK && cfg->dpdk.port_devargs[0] == '\0' &&
+        cfg->peers.ports[0] == '\0' && cfg->peers.memif_dir[0] == '\0' &&
         strstr(cfg->dpdk.eal_args, "--vdev") == NULL && strstr(cfg->dpdk.eal_args, "--no-pci")) {
         zn_errf(err, err_len,
-                "[net] transport = dpdk needs a port: set [dpdk] port_devargs, or a --vdev or "
-                "PCI device in eal_args");
+                "[net] transport = dpdk needs a port: set [dpdk] port_devargs, [peers] ports or "
+                "memif_dir, or a --vdev or PCI device in eal_args");
         return ZN_EINVAL;
     }
     return 0;

@@ -57,6 +57,12 @@ struct zn_config {
         char mac[32];
     } dpdk;
     struct {
+        char ports[ZN_CONFIG_STR_MAX * 2]; /* "id=devargs | id=devargs" (node/ports.h) */
+        char memif_dir[ZN_CONFIG_PATH_MAX];
+        char client_host[64];
+        uint16_t client_port;
+    } peers;
+    struct {
         uint32_t election_timeout_ms;
         uint32_t heartbeat_interval_ms;
         bool pre_vote;

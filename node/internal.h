@@ -31,6 +31,8 @@
 #include "node/metrics_node.h"
 #include "node/nodemsg.h"
 #include "node/opstats.h"
+#include "node/auth.h"
+#include "node/ports.h"
 #include "node/sessions.h"
 #include "node/zkconv.h"
 #include "proto/session.h"
@@ -132,6 +134,23 @@ struct zn_node {
         uint64_t len;
         uint64_t index;
     } send_snap;
+    /* Snapshot file I/O off the lcore (node_snapshot.c): reading the snapshot a follower needs
+     * (leader), writing a received one durably (follower). One job at a time. */
+    struct {
+        pthread_t thread;
+        bool running;
+        _Atomic bool done;
+        uint8_t kind; /* NODE_SNAPIO_READ or NODE_SNAPIO_WRITE */
+        uint64_t index;
+        uint64_t term;
+        int rc;
+        char msg[512];
+        uint8_t *p; /* read: the body */
+        uint64_t len;
+        struct zn_store *loaded; /* write: the tree loaded from the received body */
+        bool has_req;            /* read: a chunk request to answer when the body is in */
+        struct zn_raft_chunk_request req;
+    } snapio;
     struct {
         uint8_t *p; /* follower: body being received */
         uint64_t len;
@@ -146,11 +165,21 @@ struct zn_node {
     struct {
         uint8_t *p;
         uint32_t len;
+        uint64_t msg_id; /* frame msg_id of its first sending (0: not sent yet) */
     } * evbuf;
     uint32_t *evfree;
     uint32_t evfree_n;
     uint64_t next_retx_ns;
     uint64_t overflow_session; /* a session whose event queue overflowed during a fire */
+    /* Clients told their connection closed on overflow: the notice is repeated a few times
+     * (a datagram; the client's socket may be flooded with the events just before it). */
+    struct {
+        uint64_t session;
+        uint32_t ip;
+        uint16_t port;
+        uint8_t left;
+    } close_notice[8];
+    uint32_t close_notice_next;
     uint64_t n_events;
     /* network */
     struct zn_udp *udp;
@@ -159,6 +188,7 @@ struct zn_node {
     bool eal_open;
     bool port_open;
     struct zn_dp_transport tr;
+    struct node_ports *ports; /* [peers]: one port per peer and a client listener (ports.h) */
     struct zn_dp_msgr *msgr;
     bool msgr_open;
     struct zn_dp_addr peer[ZN_NODE_ID_MAX + 1];
@@ -211,6 +241,7 @@ struct zn_node {
         uint64_t session;
         uint64_t seq;
         uint32_t len;
+        uint64_t msg_id; /* frame msg_id of the first sending: a resend carries it too */
         uint8_t *msg;
     } * rcache;
     /* Replies held behind an unacknowledged event of the same connection ([R7]), in order. */
@@ -235,6 +266,13 @@ struct zn_node {
     /* counters */
     uint64_t n_forwarded, n_nacks, n_client_dropped, n_proposals, n_early, n_behind;
     struct zn_node_metrics_state ms; /* metrics counters and their control message */
+    uint64_t n_moved; /* sessions dropped here because they moved to another node */
+    /* sessions that called addAuth: their identities (node_auth.c), NULL until the first */
+    struct node_auth_slot {
+        uint64_t session; /* 0: free */
+        struct zn_auth_set *set;
+    } * auth;
+    uint32_t n_auth;
     /* control message in flight (one at a time, management waits for it) */
     struct zn_dp_ctrl ctrl;
     struct zn_node_report *ctrl_rep;
@@ -263,8 +301,8 @@ int node_propose_session_create(struct zn_node *n, uint64_t id, uint32_t timeout
                                 const uint8_t *passwd);
 bool node_rcache_resend(struct zn_node *n, struct zn_session_row *row, uint64_t seq);
 void node_relq_push(struct zn_node *n, struct zn_release *r);
-void node_send_client(struct zn_node *n, uint32_t ip, uint16_t port, const struct zn_sess_hdr *h,
-                      const uint8_t *body, size_t body_len);
+uint64_t node_send_client(struct zn_node *n, uint32_t ip, uint16_t port,
+                          const struct zn_sess_hdr *h, const uint8_t *body, size_t body_len);
 void node_send_nodemsg(struct zn_node *n, uint8_t to, const struct zn_nodemsg *m);
 void node_send_refused(struct zn_node *n, uint32_t ip, uint16_t port, uint64_t session,
                        int32_t zk_err);
@@ -272,6 +310,26 @@ void node_send_reply(struct zn_node *n, struct zn_session_row *row, const struct
                      const uint8_t *body, size_t body_len, bool cache);
 int node_step(struct zn_node *n, const struct zn_raft_event *ev);
 void node_wal_wait_idle(struct zn_node *n);
+
+/* node_msgid.c: send a client message with the frame msg_id of its first sending (0: a new
+ * one); returns the id used. */
+uint64_t node_send_client_msg(struct zn_node *n, const struct zn_dp_addr *dst, const uint8_t *msg,
+                              uint32_t len, uint64_t msg_id);
+
+/* node_moved.c: tell the other members a session connected here; drop an older connection
+ * of a session that moved (MOVED). */
+void node_announce_moved(struct zn_node *n, const struct zn_session_row *row);
+void node_on_moved(struct zn_node *n, const struct zn_nodemsg *m);
+
+/* node_auth.c: addAuth/whoAmI (true when req was one and is answered), a session's identities
+ * (for the store and for FORWARD), forgetting them. */
+bool node_auth_request(struct zn_node *n, struct zn_session_row *row, uint64_t seq,
+                       const struct zn_zk_request *req);
+uint32_t node_auth_ids(struct zn_node *n, const struct zn_session_row *row, struct zn_identity *out,
+                       uint32_t max);
+uint32_t node_auth_fwd_ids(struct zn_node *n, const struct zn_session_row *row,
+                           struct zn_nodemsg_ident *out, uint32_t max);
+void node_auth_forget(struct zn_node *n, uint64_t session);
 
 /* node_session.c: the client session layer, watches, parked and held requests */
 void node_after_fire(struct zn_node *n);
@@ -294,5 +352,7 @@ int node_load_snapshot(struct zn_node *n, struct zn_snapfile_info *info, char *e
 void node_maybe_compact(struct zn_node *n);
 void node_maybe_snapshot(struct zn_node *n);
 void node_snapshot_chunk_request(struct zn_node *n, const struct zn_raft_chunk_request *q);
+/* Wait for a snapshot file job in flight and free its results (zn_node_close). */
+void node_snapio_stop(struct zn_node *n);
 
 #endif /* ZN_NODE_INTERNAL_H */

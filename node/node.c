@@ -44,9 +44,10 @@ static void node_log_role(struct zn_node *n, const struct zn_raft_update *up);
 static void node_handle_update(struct zn_node *n, const struct zn_raft_update *up);
 static uint64_t node_next_index(struct zn_node *n);
 static int node_propose_client(struct zn_node *n, uint64_t session, uint64_t seq,
-                               struct zn_bytes request);
+                               struct zn_bytes request, const struct zn_nodemsg *fwd);
 static struct zn_cached_reply *node_rcache_slot(struct zn_node *n, uint64_t session, uint64_t seq);
-static void node_rcache_put(struct zn_node *n, uint64_t session, uint64_t seq, size_t len);
+static void node_rcache_put(struct zn_node *n, uint64_t session, uint64_t seq, size_t len,
+                            uint64_t msg_id);
 static uint64_t node_seq_of(const struct zn_session_row *row, int32_t cxid);
 static void node_on_session_created(struct zn_node *n, const struct zn_apply_result *res);
 static void node_reply_client(struct zn_node *n, struct zn_session_row *row,
@@ -208,20 +209,19 @@ static void node_send_raft(struct zn_node *n, const struct zn_raft_msg *msg)
     node_send_peer_bytes(n, msg->to, n->tx, (size_t)len);
 }
 
-/* A session-layer message to a client: header + body. */
-void node_send_client(struct zn_node *n, uint32_t ip, uint16_t port, const struct zn_sess_hdr *h,
-                      const uint8_t *body, size_t body_len)
+/* A session-layer message to a client: header + body. Returns its frame msg_id (0: not sent). */
+uint64_t node_send_client(struct zn_node *n, uint32_t ip, uint16_t port,
+                          const struct zn_sess_hdr *h, const uint8_t *body, size_t body_len)
 {
     if (ZN_SESS_HDR_BYTES + body_len > ZN_MSG_SIZE_MAX_BYTES)
-        return;
+        return 0;
     uint8_t *buf = n->tx;
     if (zn_sess_hdr_encode(h, buf) < 0)
-        return;
+        return 0;
     if (body_len)
         memmove(buf + ZN_SESS_HDR_BYTES, body, body_len);
     struct zn_dp_addr dst = {.ip = ip, .port = port};
-    zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, buf,
-                    (uint32_t)(ZN_SESS_HDR_BYTES + body_len), node_now(n));
+    return node_send_client_msg(n, &dst, buf, (uint32_t)(ZN_SESS_HDR_BYTES + body_len), 0);
 }
 
 void node_send_refused(struct zn_node *n, uint32_t ip, uint16_t port, uint64_t session,
@@ -417,8 +417,17 @@ int node_propose_entry(struct zn_node *n, struct zn_entry *e)
 }
 
 static int node_propose_client(struct zn_node *n, uint64_t session, uint64_t seq,
-                               struct zn_bytes request)
+                               struct zn_bytes request, const struct zn_nodemsg *fwd)
 {
+    /* The identities the origin node holds for the session, stamped into the entry. */
+    struct zn_identity ids[ZN_NODE_FWD_IDS_MAX];
+    uint32_t n_ids = 0;
+    for (uint32_t i = 0; fwd && i < fwd->u.fwd.n_ids && i < ZN_STORE_IDENTITIES_MAX; i++, n_ids++) {
+        ids[i].scheme = (struct zn_str){(const char *)fwd->u.fwd.ids[i].scheme.ptr,
+                                        (uint32_t)fwd->u.fwd.ids[i].scheme.len};
+        ids[i].id = (struct zn_str){(const char *)fwd->u.fwd.ids[i].id.ptr,
+                                    (uint32_t)fwd->u.fwd.ids[i].id.len};
+    }
     struct zn_zk_request req;
     struct zn_zk_limits lim;
     zn_zk_limits_default(&lim);
@@ -426,8 +435,11 @@ static int node_propose_client(struct zn_node *n, uint64_t session, uint64_t seq
     int rc = zn_zk_request_decode(request.ptr, (size_t)request.len, &lim, &req);
     if (rc)
         return rc;
-    struct zn_entry e = {
-        .type = ZN_ENTRY_CLIENT, .session = session, .cxid = (int32_t)(uint32_t)seq};
+    struct zn_entry e = {.type = ZN_ENTRY_CLIENT,
+                         .session = session,
+                         .cxid = (int32_t)(uint32_t)seq,
+                         .ids = ids,
+                         .id_count = n_ids};
     rc = zn_zkconv_op(&req, n->conv, &e.op);
     if (rc)
         return rc;
@@ -451,7 +463,8 @@ static struct zn_cached_reply *node_rcache_slot(struct zn_node *n, uint64_t sess
 }
 
 /* Remember the client message just built in n->tx (header + body of len bytes). */
-static void node_rcache_put(struct zn_node *n, uint64_t session, uint64_t seq, size_t len)
+static void node_rcache_put(struct zn_node *n, uint64_t session, uint64_t seq, size_t len,
+                            uint64_t msg_id)
 {
     if (len > ZN_NODE_REPLY_CACHE_BYTES_MAX)
         return;
@@ -464,6 +477,7 @@ static void node_rcache_put(struct zn_node *n, uint64_t session, uint64_t seq, s
     c->len = (uint32_t)len;
     c->session = session;
     c->seq = seq;
+    c->msg_id = msg_id;
 }
 
 /* Resend a cached reply; false when (session, seq) is not cached. */
@@ -473,7 +487,7 @@ bool node_rcache_resend(struct zn_node *n, struct zn_session_row *row, uint64_t 
     if (!c->msg || c->session != row->id || c->seq != seq)
         return false;
     struct zn_dp_addr dst = {.ip = row->client_ip, .port = row->client_port};
-    zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, c->msg, c->len, node_now(n));
+    node_send_client_msg(n, &dst, c->msg, c->len, c->msg_id); /* the same message again */
     return true;
 }
 
@@ -492,9 +506,9 @@ void node_send_reply(struct zn_node *n, struct zn_session_row *row, const struct
         earlier_held = n->delayed[i].msg && n->delayed[i].session == row->id;
     zn_opstats_end(n->opstats, row->id, h->seq, node_now(n));
     if ((oldest == 0 || h->zxid < oldest) && !earlier_held) {
-        node_send_client(n, row->client_ip, row->client_port, h, body, body_len);
+        uint64_t id = node_send_client(n, row->client_ip, row->client_port, h, body, body_len);
         if (cache)
-            node_rcache_put(n, row->id, h->seq, ZN_SESS_HDR_BYTES + body_len);
+            node_rcache_put(n, row->id, h->seq, ZN_SESS_HDR_BYTES + body_len, id);
         return;
     }
     for (uint32_t i = 0; i < ZN_NODE_DELAYED_REPLIES_MAX; i++) {
@@ -533,10 +547,10 @@ void node_flush_delayed(struct zn_node *n, struct zn_session_row *row)
         if (oldest != 0 && first->zxid >= oldest)
             return;
         struct zn_dp_addr dst = {.ip = row->client_ip, .port = row->client_port};
-        zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, first->msg, first->len, node_now(n));
+        uint64_t id = node_send_client_msg(n, &dst, first->msg, first->len, 0);
         if (first->cache && first->len <= ZN_NODE_REPLY_CACHE_BYTES_MAX) {
             memcpy(n->tx, first->msg, first->len);
-            node_rcache_put(n, row->id, first->seq, first->len);
+            node_rcache_put(n, row->id, first->seq, first->len, id);
         }
         free(first->msg);
         memset(first, 0, sizeof(*first));
@@ -678,7 +692,7 @@ static void node_on_forward(struct zn_node *n, const struct zn_nodemsg *m)
 {
     int rc;
     if (m->u.fwd.op == ZN_FWD_WRITE)
-        rc = node_propose_client(n, m->u.fwd.session, m->u.fwd.seq, m->u.fwd.request);
+        rc = node_propose_client(n, m->u.fwd.session, m->u.fwd.seq, m->u.fwd.request, m);
     else if (m->u.fwd.op == ZN_FWD_SESSION_CREATE)
         rc = node_propose_session_create(n, m->u.fwd.session, m->u.fwd.timeout_ms, m->u.fwd.passwd);
     else if (n->role != ZN_RAFT_LEADER)
@@ -743,6 +757,9 @@ static void node_on_peer(struct zn_node *n, uint8_t sender, const uint8_t *data,
             p->need_index = m.u.read_index.index;
         break;
     }
+    case ZN_NODEMSG_MOVED:
+        node_on_moved(n, &m);
+        break;
     case ZN_NODEMSG_TOUCH:
         if (n->role == ZN_RAFT_LEADER)
             for (uint32_t i = 0; i < m.u.touch.count; i++)
@@ -1009,6 +1026,8 @@ static void node_ctrl_report_fn(void *arg, struct zn_dp_lcore *lc)
         rep->st.drop_ip = ss->drop_ip_version + ss->drop_ip_ihl + ss->drop_ip_len +
                           ss->drop_ip_cksum + ss->drop_ip_ttl + ss->drop_ip_frag;
     }
+    if (n->ports)
+        rep->st.drop_ip = node_ports_drop_ip(n->ports);
     rep->st.last_election_ms = n->last_election_ms;
     snprintf(rep->last_election_reason, sizeof(rep->last_election_reason), "%s",
              n->last_election_reason);
@@ -1397,6 +1416,26 @@ static int node_open_dpdk(struct zn_node *n, const struct zn_dp_addr *local, cha
     return 0;
 }
 
+/* [peers]: one DPDK port per peer and a kernel-UDP client listener (node/ports.h). */
+static int node_open_ports(struct zn_node *n, const struct zn_dp_addr *local, char *err,
+                           size_t err_len)
+{
+    static char args[ZN_CONFIG_STR_MAX], prefix[64], rundir[ZN_CONFIG_PATH_MAX + 16];
+    snprintf(args, sizeof(args), "%s", n->cfg.dpdk.eal_args);
+    struct zn_dp_eal_cfg eal = {0};
+    int rc = node_eal_cfg(n, &eal, args, err, err_len);
+    if (rc)
+        return rc;
+    snprintf(prefix, sizeof(prefix), "zincd-c%u-n%u", n->cfg.node.cluster_id, n->self);
+    snprintf(rundir, sizeof(rundir), "%s/dpdk", n->cfg.node.data_dir);
+    eal.file_prefix = prefix;
+    eal.runtime_dir = rundir;
+    rc = node_ports_open(&n->ports, &n->cfg, n->self, &eal, local, n->peer, n->peer_known, &n->tr,
+                         err, err_len);
+    n->eal_open = n->ports && n->ports->eal_up;
+    return rc;
+}
+
 static int node_open_net(struct zn_node *n, char *err, size_t err_len)
 {
     for (uint32_t i = 0; i < n->cfg.cluster.n_members; i++) {
@@ -1418,7 +1457,11 @@ static int node_open_net(struct zn_node *n, char *err, size_t err_len)
     if (!n->msgr)
         return ZN_ENOMEM;
     int rc;
-    if (n->cfg.net.transport == ZN_TRANSPORT_DPDK) {
+    if (node_ports_wanted(&n->cfg)) {
+        rc = node_open_ports(n, &local, err, err_len);
+        if (rc)
+            return rc;
+    } else if (n->cfg.net.transport == ZN_TRANSPORT_DPDK) {
         rc = node_open_dpdk(n, &local, err, err_len);
         if (rc)
             return rc;
@@ -1534,6 +1577,7 @@ void zn_node_close(struct zn_node *n)
     }
     if (n->hsf_open)
         zn_hardstate_close(&n->hsf);
+    node_snapio_stop(n);
     if (n->snap) {
         pthread_join(n->snap_thread, NULL);
         zn_snapshot_end(n->store, n->snap);
@@ -1553,8 +1597,12 @@ void zn_node_close(struct zn_node *n)
     free(n->stack);
     if (n->port_open)
         zn_dp_port_stop(0);
+    node_ports_close(n->ports);
     if (n->eal_open)
         zn_dp_eal_fini();
+    for (uint32_t i = 0; n->auth && i < ZN_NODE_AUTH_SESSIONS_MAX; i++)
+        free(n->auth[i].set);
+    free(n->auth);
     if (n->watches)
         zn_watch_reg_destroy(n->watches);
     zn_opstats_destroy(n->opstats);

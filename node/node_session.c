@@ -40,6 +40,7 @@ static void node_event_free(struct zn_node *n, uint32_t handle)
 {
     free(n->evbuf[handle].p);
     n->evbuf[handle].p = NULL;
+    n->evbuf[handle].msg_id = 0;
     n->evfree[n->evfree_n++] = handle;
 }
 
@@ -50,9 +51,10 @@ static void node_flush_events(struct zn_node *n, struct zn_session_row *row, uin
     uint32_t k = zn_sessions_event_due(&n->sess, row, now, ZN_EVENT_RTO_NS, due,
                                        ZN_NODE_EVENTS_PER_SESSION_MAX);
     struct zn_dp_addr dst = {.ip = row->client_ip, .port = row->client_port};
-    for (uint32_t i = 0; i < k; i++)
-        zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, n->evbuf[due[i]].p, n->evbuf[due[i]].len,
-                        now);
+    (void)now;
+    for (uint32_t i = 0; i < k; i++) /* a retransmission keeps the event's first msg_id */
+        n->evbuf[due[i]].msg_id = node_send_client_msg(
+            n, &dst, n->evbuf[due[i]].p, n->evbuf[due[i]].len, n->evbuf[due[i]].msg_id);
 }
 
 /* Forget a session here: its watches and queued events (closed, expired, moved, overflowed). */
@@ -67,6 +69,8 @@ void node_session_forget(struct zn_node *n, uint64_t id, uint8_t flags)
         zn_watch_session_drop(n->watches, id);
         node_drop_delayed(n, id);
     }
+    if (flags & ZN_SESSIONS_F_TRACKED)
+        node_auth_forget(n, id); /* the session ended */
 }
 
 void node_emit(void *ctx, const struct zn_watch_event *ev)
@@ -106,17 +110,30 @@ void node_emit(void *ctx, const struct zn_watch_event *ev)
     ZN_ASSERT(w.err == 0);
     n->evbuf[handle].p = p;
     n->evbuf[handle].len = (uint32_t)(ZN_SESS_HDR_BYTES + w.len);
+    n->evbuf[handle].msg_id = 0;
     n->n_events++;
     node_flush_events(n, row, node_now(n)); /* sent now, before the reply of this zxid */
 }
 
 /* After a fire: send what it queued; a session whose queue overflowed loses this node (its
- * client is not reading; it reconnects and sets its watches again, as with ZooKeeper). */
+ * client is not reading; it reconnects and sets its watches again, as with ZooKeeper). The
+ * client is told at once (REFUSED SESSIONMOVED: "not connected here any more, connect again"),
+ * as ZooKeeper's closed TCP connection tells its client; later messages get the same answer. */
 void node_after_fire(struct zn_node *n)
 {
     if (n->overflow_session) {
-        ZN_WARN("node", "session %016llx: event queue full, dropping its connection here",
+        ZN_WARN("node", "session %016llx: event queue full, closing its connection here",
                 (unsigned long long)n->overflow_session);
+        struct zn_session_row *row = zn_sessions_find(&n->sess, n->overflow_session);
+        if (row && (row->flags & ZN_SESSIONS_F_OWNED)) {
+            node_send_refused(n, row->client_ip, row->client_port, row->id, ZK_SESSIONMOVED);
+            /* ... and again at the next few retransmission ticks (node_retransmit_events) */
+            unsigned k = n->close_notice_next++ % 8u;
+            n->close_notice[k].session = row->id;
+            n->close_notice[k].ip = row->client_ip;
+            n->close_notice[k].port = row->client_port;
+            n->close_notice[k].left = 10; /* 10 ticks of 50 ms */
+        }
         node_session_forget(n, n->overflow_session, ZN_SESSIONS_F_OWNED);
         n->overflow_session = 0;
     }
@@ -147,6 +164,20 @@ void node_retransmit_events(struct zn_node *n, uint64_t now)
     }
     for (uint32_t i = 0; i < n_silent; i++)
         node_session_forget(n, silent[i], ZN_SESSIONS_F_OWNED);
+    /* Connections closed on event overflow: repeat the notice until the client connects again
+     * (the session owned here again) or a few ticks passed. */
+    for (unsigned i = 0; i < 8; i++) {
+        if (!n->close_notice[i].left)
+            continue;
+        struct zn_session_row *row = zn_sessions_find(&n->sess, n->close_notice[i].session);
+        if (row && (row->flags & ZN_SESSIONS_F_OWNED)) {
+            n->close_notice[i].left = 0;
+            continue;
+        }
+        n->close_notice[i].left--;
+        node_send_refused(n, n->close_notice[i].ip, n->close_notice[i].port,
+                          n->close_notice[i].session, ZK_SESSIONMOVED);
+    }
 }
 
 /* ---- parked reads (ReadIndex, and reads ahead of this node's apply) ------------------------- */
@@ -392,6 +423,7 @@ static void node_handle_connect(struct zn_node *n, const struct zn_dp_addr *from
     zn_sessions_heard(&n->sess, row, now);
     ZN_INFO("node", "session %016llx connected to this node (epoch %llu)", (unsigned long long)id,
             (unsigned long long)h->ack);
+    node_announce_moved(n, row);
     node_send_connected(n, row, applied);
 }
 
@@ -504,7 +536,9 @@ void node_serve_read(struct zn_node *n, struct zn_session_row *row, uint64_t seq
     n->rbuf.len = 0;
     n->rbuf.err = 0;
     uint64_t zxid = 0;
-    if (zn_store_read(n->store, row->id, NULL, 0, op, &n->rbuf, &zxid) != 0) {
+    struct zn_identity ids[ZN_AUTH_IDS_MAX];
+    uint32_t n_ids = node_auth_ids(n, row, ids, ZN_AUTH_IDS_MAX);
+    if (zn_store_read(n->store, row->id, ids, n_ids, op, &n->rbuf, &zxid) != 0) {
         node_reply_error(n, row, seq, ZN_ESYSTEM);
         return;
     }
@@ -655,6 +689,11 @@ static void node_take(struct zn_node *n, struct zn_session_row *row, const struc
     int rc = zn_zk_request_decode(body.ptr, (size_t)body.len, &lim, &req);
     if (rc == 0 && order == ZN_SESS_IN_ORDER)
         zn_opstats_begin(n->opstats, row->id, h->seq, req.type, node_now(n));
+    if (rc == 0 && node_auth_request(n, row, h->seq, &req)) { /* addAuth, whoAmI */
+        if (order == ZN_SESS_IN_ORDER)
+            row->next_seq++;
+        return;
+    }
     if (rc == 0 && node_is_watch_op(req.type)) {
         rc = node_watch_request(n, row, &req);
         node_reply_error(n, row, h->seq, rc); /* header only; err 0 on success */
@@ -678,13 +717,19 @@ static void node_take(struct zn_node *n, struct zn_session_row *row, const struc
         if (order == ZN_SESS_IN_ORDER)
             row->write_inflight = h->seq;
         if (n->role == ZN_RAFT_LEADER) {
+            struct zn_identity ids[ZN_AUTH_IDS_MAX];
             struct zn_entry e = {.type = ZN_ENTRY_CLIENT,
                                  .session = row->id,
                                  .cxid = (int32_t)(uint32_t)h->seq,
+                                 .ids = ids,
                                  .op = op};
+            e.id_count = node_auth_ids(n, row, ids, ZN_AUTH_IDS_MAX); /* stamped by the leader */
             node_propose_entry(n, &e);
         } else {
+            struct zn_nodemsg_ident ids[ZN_AUTH_IDS_MAX];
             struct zn_nodemsg m = {.kind = ZN_NODEMSG_FORWARD, .origin = n->self};
+            m.u.fwd.n_ids = (uint16_t)node_auth_fwd_ids(n, row, ids, ZN_AUTH_IDS_MAX);
+            m.u.fwd.ids = ids;
             m.u.fwd.op = ZN_FWD_WRITE;
             m.u.fwd.flags = h->flags;
             m.u.fwd.session = row->id;
@@ -700,7 +745,11 @@ static void node_take(struct zn_node *n, struct zn_session_row *row, const struc
     /* sync = a ReadIndex round, answered once this node applied the index: the session's next
      * reads see everything committed before the sync. */
     bool linearizable = (h->flags & ZN_SESS_F_LINEARIZABLE) != 0 || req.type == ZN_ZK_OP_SYNC;
-    if ((linearizable || seen > applied) && order == ZN_SESS_IN_ORDER) {
+    /* A linearizable read retransmitted after its connection moved can arrive as a duplicate
+     * (the reconnect carried a next seq past it): it still waits for a read index, never
+     * served from this node's state as it is. */
+    bool lin_again = linearizable && order == ZN_SESS_DUPLICATE;
+    if ((linearizable || seen > applied) && (order == ZN_SESS_IN_ORDER || lin_again)) {
         /* Park it: a linearizable read waits for a read index (ReadIndex, Raft dissertation
          * 6.4) and then for apply to reach it; a read ahead of this node's apply waits for
          * the apply (rule 3). Later requests of the session wait behind it (FIFO). */
@@ -716,7 +765,8 @@ static void node_take(struct zn_node *n, struct zn_session_row *row, const struc
             n->n_behind++;
             return;
         }
-        row->write_inflight = h->seq;
+        if (order == ZN_SESS_IN_ORDER)
+            row->write_inflight = h->seq;
         if (linearizable)
             node_request_read_index(n, p);
         return;

@@ -1,6 +1,9 @@
 /*
  * node_snapshot.c - snapshots of the tree (taken on the apply stage, written by a background
- * thread), recovery from the newest snapshot file, and InstallSnapshot in both directions.
+ * thread), recovery from the newest snapshot file, and InstallSnapshot in both directions. The
+ * snapshot files of InstallSnapshot are read (leader) and written durably (follower) by a
+ * snapshot I/O thread too (n->snapio), so that the lcore never waits on them; it picks up the
+ * result on the apply stage.
  */
 #include "node/internal.h"
 
@@ -9,9 +12,16 @@ static int node_membuf_put(void *ctx, const void *buf, size_t len);
 static long node_membuf_get(void *ctx, void *buf, size_t len);
 static uint64_t node_be(const uint8_t *p, unsigned bytes);
 static void node_track_snapshot_sessions(struct zn_node *n, const uint8_t *b, size_t len);
-static int node_send_snap_cache(struct zn_node *n, uint64_t index);
+static int node_snap_read_file(struct zn_node *n, struct zn_disk *disk, uint64_t index);
+static int node_snap_write_file(struct zn_node *n, struct zn_disk *disk);
+static void *node_snapio_thread(void *arg);
+static bool node_snapio_start(struct zn_node *n, uint8_t kind);
+static void node_snapio_poll(struct zn_node *n);
 static int node_wal_reopen_cb(void *ctx, const struct zn_wal_entry *we);
 static void node_install_finish(struct zn_node *n);
+static void node_install_complete(struct zn_node *n);
+
+enum { NODE_SNAPIO_READ = 1, NODE_SNAPIO_WRITE = 2 };
 
 /* ---- snapshots ------------------------------------------------------------------------------ */
 
@@ -43,6 +53,7 @@ static void *node_snapshot_thread(void *arg)
 /* Apply stage: start a snapshot every [snapshot] interval_entries applied entries. */
 void node_maybe_snapshot(struct zn_node *n)
 {
+    node_snapio_poll(n);
     if (n->snap) {
         if (!atomic_load_explicit(&n->snap_done, memory_order_acquire))
             return;
@@ -223,45 +234,164 @@ int node_load_snapshot(struct zn_node *n, struct zn_snapfile_info *info, char *e
 /* ---- snapshot transfer (InstallSnapshot) ----------------------------------------------------- */
 
 /* Leader: the body of snapshot `index` in memory (read once from its file per snapshot). */
-static int node_send_snap_cache(struct zn_node *n, uint64_t index)
+/* ---- snapshot file I/O off the lcore -------------------------------------------------------- */
+
+/* Reader thread: the newest snapshot file's body into n->snapio.p (it must be `index`). */
+static int node_snap_read_file(struct zn_node *n, struct zn_disk *disk, uint64_t index)
 {
-    if (n->send_snap.p && n->send_snap.index == index)
-        return 0;
-    free(n->send_snap.p);
-    memset(&n->send_snap, 0, sizeof(n->send_snap));
     size_t cap = 1u << 16;
     uint8_t *buf = malloc(cap);
     struct zn_snapfile_info info;
     struct zn_disk_report rep;
     memset(&rep, 0, sizeof(rep));
-    int rc =
-        buf ? zn_snapfile_latest(&n->disk, n->cfg.node.cluster_id, n->self, buf, cap, &info, &rep)
-            : ZN_ENOMEM;
+    int rc = buf ? zn_snapfile_latest(disk, n->cfg.node.cluster_id, n->self, buf, cap, &info, &rep)
+                 : ZN_ENOMEM;
     if (!rc && info.index != index)
         rc = ZN_ESTALE;
     struct node_membuf m = {0};
     if (!rc) {
         m.p = malloc(info.body_bytes ? info.body_bytes : 1);
         m.cap = info.body_bytes;
-        rc = m.p ? zn_snapfile_read(&n->disk, &info, buf, cap, node_membuf_put, &m, &rep)
-                 : ZN_ENOMEM;
+        rc = m.p ? zn_snapfile_read(disk, &info, buf, cap, node_membuf_put, &m, &rep) : ZN_ENOMEM;
     }
     free(buf);
+    snprintf(n->snapio.msg, sizeof(n->snapio.msg), "%s", rep.message);
     if (rc) {
         free(m.p);
-        ZN_WARN("node", "cannot read snapshot %llu to send: %s %s", (unsigned long long)index,
-                zn_strerror(rc), rep.message);
         return rc;
     }
-    n->send_snap.p = m.p;
-    n->send_snap.len = m.len;
-    n->send_snap.index = index;
+    n->snapio.p = m.p;
+    n->snapio.len = m.len;
     return 0;
+}
+
+/* Writer thread: the received body (n->inst) as a durable snapshot file. */
+static int node_snap_write_file(struct zn_node *n, struct zn_disk *disk)
+{
+    size_t cap = 1u << 20;
+    void *stage = malloc(cap);
+    struct zn_snapfile_writer sw;
+    struct zn_snapfile_info info;
+    int rc = stage ? zn_snapfile_begin(&sw, disk, n->cfg.node.cluster_id, n->self, n->snapio.index,
+                                       n->snapio.term, n->cfg.snapshot.retain, stage, cap)
+                   : ZN_ENOMEM;
+    if (!rc) {
+        rc = zn_snapfile_sink(&sw, n->inst.p, n->inst.len);
+        if (rc)
+            zn_snapfile_abort(&sw);
+        else
+            rc = zn_snapfile_commit(&sw, &info);
+    }
+    free(stage);
+    return rc;
+}
+
+/* The job's thread, on a disk instance of its own (the lcore keeps n->disk for the WAL). It
+ * reads only what does not change while it runs (configuration, the received body, which the
+ * lcore leaves alone until the job is done). */
+static void *node_snapio_thread(void *arg)
+{
+    struct zn_node *n = arg;
+    struct zn_disk disk;
+    void *mem = malloc(zn_disk_posix_size());
+    bool open = mem && zn_disk_posix_init(&disk, mem, n->state_dir) == 0;
+    int rc = ZN_EIO;
+    if (open)
+        rc = n->snapio.kind == NODE_SNAPIO_READ ? node_snap_read_file(n, &disk, n->snapio.index)
+                                                : node_snap_write_file(n, &disk);
+    if (open)
+        zn_disk_posix_fini(&disk);
+    free(mem);
+    n->snapio.rc = rc;
+    atomic_store_explicit(&n->snapio.done, true, memory_order_release);
+    return NULL;
+}
+
+static bool node_snapio_start(struct zn_node *n, uint8_t kind)
+{
+    n->snapio.kind = kind;
+    n->snapio.rc = 0;
+    n->snapio.msg[0] = '\0';
+    n->snapio.has_req = false;
+    atomic_store(&n->snapio.done, false);
+    if (pthread_create(&n->snapio.thread, NULL, node_snapio_thread, n) != 0) {
+        ZN_WARN("node", "no thread for snapshot file I/O: doing it on the lcore");
+        node_snapio_thread(n);
+        n->snapio.running = true;
+        n->snapio.thread = pthread_self();
+        return true;
+    }
+    n->snapio.running = true;
+    return true;
+}
+
+/* Apply stage: finish a job whose thread is done. */
+static void node_snapio_poll(struct zn_node *n)
+{
+    if (!n->snapio.running || !atomic_load_explicit(&n->snapio.done, memory_order_acquire))
+        return;
+    if (!pthread_equal(n->snapio.thread, pthread_self()))
+        pthread_join(n->snapio.thread, NULL);
+    n->snapio.running = false;
+    if (n->snapio.kind == NODE_SNAPIO_WRITE) {
+        if (n->snapio.rc) {
+            ZN_ERROR("node", "received snapshot %llu cannot be made durable: %s",
+                     (unsigned long long)n->snapio.index, zn_strerror(n->snapio.rc));
+            zn_store_destroy(n->snapio.loaded);
+            n->snapio.loaded = NULL;
+            return;
+        }
+        node_install_complete(n);
+        return;
+    }
+    if (n->snapio.rc) {
+        ZN_WARN("node", "cannot read snapshot %llu to send: %s %s",
+                (unsigned long long)n->snapio.index, zn_strerror(n->snapio.rc), n->snapio.msg);
+        return;
+    }
+    free(n->send_snap.p);
+    n->send_snap.p = n->snapio.p;
+    n->send_snap.len = n->snapio.len;
+    n->send_snap.index = n->snapio.index;
+    n->snapio.p = NULL;
+    if (n->snapio.has_req) {
+        n->snapio.has_req = false;
+        node_snapshot_chunk_request(n, &n->snapio.req);
+    }
+}
+
+void node_snapio_stop(struct zn_node *n)
+{
+    if (n->snapio.running && !pthread_equal(n->snapio.thread, pthread_self()))
+        pthread_join(n->snapio.thread, NULL);
+    n->snapio.running = false;
+    free(n->snapio.p);
+    n->snapio.p = NULL;
+    if (n->snapio.loaded)
+        zn_store_destroy(n->snapio.loaded);
+    n->snapio.loaded = NULL;
 }
 
 void node_snapshot_chunk_request(struct zn_node *n, const struct zn_raft_chunk_request *q)
 {
-    if (node_send_snap_cache(n, q->index) != 0 || q->offset > n->send_snap.len)
+    if (!n->send_snap.p || n->send_snap.index != q->index) {
+        /* The body is read from its file by a thread; this request is answered when it is in
+         * (a request while another job runs is dropped: the core asks again). */
+        if (!n->snapio.running) {
+            free(n->send_snap.p);
+            memset(&n->send_snap, 0, sizeof(n->send_snap));
+            n->snapio.index = q->index;
+            node_snapio_start(n, NODE_SNAPIO_READ);
+        }
+        if (n->snapio.running && n->snapio.kind == NODE_SNAPIO_READ &&
+            n->snapio.index == q->index) {
+            n->snapio.req = *q;
+            n->snapio.has_req = true;
+        }
+        node_snapio_poll(n); /* done already when it ran inline */
+        return;
+    }
+    if (q->offset > n->send_snap.len)
         return;
     uint64_t rest = n->send_snap.len - q->offset;
     uint32_t len = rest < q->max_bytes ? (uint32_t)rest : q->max_bytes;
@@ -283,14 +413,15 @@ static int node_wal_reopen_cb(void *ctx, const struct zn_wal_entry *we)
 {
     (void)ctx;
     (void)we;
-    return 0; /* entries after an installed snapshot were truncated; nothing to load */
+    return 0; /* the entries after the snapshot were truncated, or the core kept them: none to load */
 }
 
-/* Follower: the whole snapshot arrived. Make it durable, restart the log after it, swap the
- * tree. Blocking (file writes and fsyncs on the lcore): a rare event on a lagging follower. */
+/* Follower: the whole snapshot arrived. Load it (memory only, here), then make it durable on
+ * the snapshot I/O thread; node_install_complete restarts the log and swaps the tree once the
+ * file is durable. */
 static void node_install_finish(struct zn_node *n)
 {
-    uint64_t index = n->inst.index, term = n->inst.term;
+    uint64_t index = n->inst.index;
     struct node_membuf m = {.p = n->inst.p, .len = n->inst.len, .cap = n->inst.cap};
     struct zn_store_config sc = {.data_size_max = (uint32_t)n->cfg.limits.data_bytes_max};
     struct zn_store *loaded = NULL;
@@ -300,31 +431,31 @@ static void node_install_finish(struct zn_node *n)
                  zn_strerror(rc));
         return;
     }
-    size_t cap = 1u << 20;
-    void *stage = malloc(cap);
-    struct zn_snapfile_writer sw;
-    struct zn_snapfile_info info;
-    rc = stage ? zn_snapfile_begin(&sw, &n->disk, n->cfg.node.cluster_id, n->self, index, term,
-                                   n->cfg.snapshot.retain, stage, cap)
-               : ZN_ENOMEM;
-    if (!rc) {
-        rc = zn_snapfile_sink(&sw, n->inst.p, n->inst.len);
-        if (rc)
-            zn_snapfile_abort(&sw);
-        else
-            rc = zn_snapfile_commit(&sw, &info);
-    }
-    free(stage);
-    if (rc) {
-        ZN_ERROR("node", "received snapshot %llu cannot be made durable: %s",
-                 (unsigned long long)index, zn_strerror(rc));
-        zn_store_destroy(loaded);
-        return;
-    }
-    /* The log restarts after the snapshot: drop what follows it, reopen behind it. */
+    n->snapio.index = index;
+    n->snapio.term = n->inst.term;
+    n->snapio.loaded = loaded;
+    node_snapio_start(n, NODE_SNAPIO_WRITE);
+    node_snapio_poll(n); /* done already when it ran inline */
+}
+
+/* Follower, once the received snapshot is durable: restart the log after it, swap the tree. */
+static void node_install_complete(struct zn_node *n)
+{
+    uint64_t index = n->snapio.index, term = n->snapio.term;
+    struct zn_store *loaded = n->snapio.loaded;
+    n->snapio.loaded = NULL;
+    int rc;
+    /* Decide like the core will (consensus/raft.c snapshot_installed; it ignores appends while
+     * installing, so its log cannot change before it sees ZN_REL_INSTALLED): when our log holds
+     * the snapshot's last entry with its term and continues past it, the core keeps that suffix
+     * as durable (it may have acknowledged it), so the WAL must keep it too. Only a log that does
+     * not continue the snapshot restarts after it. */
+    struct zn_raft_status st;
+    zn_raft_status_get(n->raft, &st);
+    bool keep_suffix = zn_raft_term_at(n->raft, index) == term && index < st.last_index;
     zn_wal_flush(n->wal);
     node_wal_wait_idle(n);
-    if (zn_wal_last_index(n->wal) > index && zn_wal_first_index(n->wal) <= index + 1)
+    if (!keep_suffix && zn_wal_last_index(n->wal) > index && zn_wal_first_index(n->wal) <= index + 1)
         zn_wal_truncate_suffix(n->wal, index + 1);
     zn_wal_close(n->wal);
     n->wal = NULL;
@@ -387,6 +518,8 @@ static void node_install_finish(struct zn_node *n)
 
 void node_install_chunk(struct zn_node *n, const struct zn_raft_install *in)
 {
+    if (n->snapio.running)
+        return; /* the previous snapshot is being written (n->inst in use): the core resends */
     if (in->offset == 0) {
         n->inst.len = 0;
         n->inst.index = in->index;

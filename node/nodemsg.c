@@ -113,6 +113,8 @@ const char *zn_nodemsg_kind_name(uint8_t kind)
         return "READ_INDEX";
     case ZN_NODEMSG_TOUCH:
         return "TOUCH";
+    case ZN_NODEMSG_MOVED:
+        return "MOVED";
     default:
         return "?";
     }
@@ -156,6 +158,8 @@ static bool zn_nodemsg_valid(const struct zn_nodemsg *m)
                m->u.nack.session != 0;
     case ZN_NODEMSG_READ_INDEX:
         return m->u.read_index.session != 0;
+    case ZN_NODEMSG_MOVED:
+        return m->u.moved.session != 0;
     case ZN_NODEMSG_TOUCH:
         if (m->u.touch.count < 1 || m->u.touch.count > ZN_NODE_TOUCH_BATCH_MAX ||
             !m->u.touch.entries)
@@ -209,6 +213,10 @@ static void zn_nodemsg_write(const struct zn_nodemsg *m, struct zn_nm_wr *w)
         zn_nm_wr_be(w, m->u.read_index.seq, 8);
         zn_nm_wr_be(w, m->u.read_index.index, 8);
         break;
+    case ZN_NODEMSG_MOVED:
+        zn_nm_wr_be(w, m->u.moved.session, 8);
+        zn_nm_wr_be(w, m->u.moved.epoch, 8);
+        break;
     case ZN_NODEMSG_TOUCH:
         zn_nm_wr_be(w, m->u.touch.count, 4);
         for (uint32_t i = 0; i < m->u.touch.count; i++) {
@@ -245,6 +253,9 @@ size_t zn_nodemsg_encoded_size(const struct zn_nodemsg *m)
         break;
     case ZN_NODEMSG_READ_INDEX:
         n += 8 + 8 + 8;
+        break;
+    case ZN_NODEMSG_MOVED:
+        n += 8 + 8;
         break;
     case ZN_NODEMSG_TOUCH:
         n += 4 + (size_t)m->u.touch.count * 12u;
@@ -333,6 +344,12 @@ int zn_nodemsg_decode(const uint8_t *buf, size_t len, struct zn_nodemsg_scratch 
         m->u.read_index.session = zn_nm_rd_be(&r, 8);
         m->u.read_index.seq = zn_nm_rd_be(&r, 8);
         m->u.read_index.index = zn_nm_rd_be(&r, 8);
+        break;
+    case ZN_NODEMSG_MOVED:
+        m->u.moved.session = zn_nm_rd_be(&r, 8);
+        m->u.moved.epoch = zn_nm_rd_be(&r, 8);
+        if (m->u.moved.session == 0)
+            return ZN_EPROTO;
         break;
     case ZN_NODEMSG_TOUCH: {
         uint64_t count = zn_nm_rd_be(&r, 4);

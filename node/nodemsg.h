@@ -20,6 +20,9 @@
  *                  quorum, at which the origin may answer the read once applied >= index)
  *   TOUCH          u32 count (1..ZN_NODE_TOUCH_BATCH_MAX), count x {u64 session, u32 age_ms}:
  *                  the origin heard from each session age_ms before sending the batch
+ *   MOVED          u64 session, u64 epoch: the session's client connected to the origin with
+ *                  connection attempt `epoch` (proto/session.h CONNECT ack); a node serving an
+ *                  older connection of it drops it at once (watches, queued events, replies)
  *
  * The whole message must be consumed (trailing bytes are malformed). Decoding validates every
  * length and count against the remaining bytes and zn_limits.h before anything is used
@@ -46,6 +49,7 @@ enum zn_nodemsg_kind {
     ZN_NODEMSG_FORWARD_NACK = 3,
     ZN_NODEMSG_READ_INDEX = 4,
     ZN_NODEMSG_TOUCH = 5,
+    ZN_NODEMSG_MOVED = 6,
 };
 
 enum zn_nodemsg_fwd_op {
@@ -109,6 +113,10 @@ struct zn_nodemsg {
             /* On encode: entries[0..count); on decode: the caller's scratch array. */
             struct zn_nodemsg_touch *entries;
         } touch;
+        struct {
+            uint64_t session;
+            uint64_t epoch;
+        } moved;
     } u;
 };
 

@@ -68,6 +68,7 @@ static void tc_on_msg(void *ctx, const struct zn_dp_addr *from, const struct zn_
     unsigned slot = (c->q_head + c->q_count) % TC_QUEUE;
     memcpy(c->q[slot], msg->data, msg->len);
     c->q_len[slot] = msg->len;
+    c->q_msg_id[slot] = msg->hdr.msg_id;
     c->q_count++;
 }
 
@@ -84,6 +85,7 @@ static bool tc_recv(struct tclient *c, uint32_t wait_ms, struct zn_sess_hdr *h,
             c->q_count--;
             memcpy(c->in, c->q[slot], c->q_len[slot]);
             c->in_len = c->q_len[slot];
+            c->in_msg_id = c->q_msg_id[slot];
             if (zn_sess_decode(c->in, c->in_len, ZN_SESS_TO_CLIENT, h, body) == 0)
                 return true;
         }
@@ -396,6 +398,7 @@ int tc_pipeline_sets(struct tclient *c, const char *path, int n, int32_t *versio
     static uint8_t reqs[64][256];
     static size_t lens[64];
     static bool done[64], lost[64];
+    static uint64_t lost_id[64];
     if (n > 64)
         return ZN_EINVAL;
     uint64_t first = c->next_seq;
@@ -443,6 +446,7 @@ int tc_pipeline_sets(struct tclient *c, const char *path, int n, int32_t *versio
                 continue;
             if (lose_odd && (k & 1) && !lost[k]) {
                 lost[k] = true; /* simulated loss: the retransmission must get the same reply */
+                lost_id[k] = c->in_msg_id;
                 continue;
             }
             struct zn_jute_reader jr;
@@ -453,6 +457,12 @@ int tc_pipeline_sets(struct tclient *c, const char *path, int n, int32_t *versio
                 continue;
             zn_zk_get_stat(&jr, &st);
             versions[k] = st.version;
+            if (lost[k]) {
+                if (c->in_msg_id == lost_id[k])
+                    c->resent_same_id++;
+                else
+                    c->resent_new_id++;
+            }
             done[k] = true;
             left--;
             if (r.zxid > c->last_zxid)
@@ -461,4 +471,41 @@ int tc_pipeline_sets(struct tclient *c, const char *path, int n, int32_t *versio
     }
     c->next_seq = first + (uint64_t)n;
     return left == 0 ? 0 : ZN_ETIMEDOUT;
+}
+
+int tc_add_watch(struct tclient *c, const char *path, int32_t mode, int32_t *zk_err)
+{
+    static uint8_t buf[4096];
+    struct zn_jute_writer w;
+    tc_req_begin(&w, buf, sizeof(buf), ZN_ZK_OP_ADDWATCH);
+    zn_jute_put_string(&w, path);
+    zn_jute_put_int(&w, mode);
+    const uint8_t *b;
+    size_t bl;
+    return tc_call(c, buf, w.len, 10000, zk_err, &b, &bl);
+}
+
+unsigned tc_drain(struct tclient *c, uint32_t wait_ms, unsigned *events, int32_t *refused)
+{
+    unsigned got = 0;
+    struct zn_sess_hdr r;
+    struct zn_bytes rb;
+    while (tc_recv(c, wait_ms, &r, &rb)) {
+        got++;
+        if (r.kind == ZN_SESS_EVENT) {
+            (*events)++;
+            if (r.seq < 4096) {
+                uint64_t *first = &c->ev_first_id[r.seq];
+                if (!*first)
+                    *first = c->in_msg_id;
+                else if (*first == c->in_msg_id)
+                    c->ev_resent_same++;
+                else
+                    c->ev_resent_new++;
+            }
+        }
+        if (r.kind == ZN_SESS_REFUSED && r.session_id == c->session)
+            *refused = tc_refused_code(rb);
+    }
+    return got;
 }

@@ -39,6 +39,14 @@ struct tclient {
     uint32_t in_len;
     uint8_t q[TC_QUEUE][TC_MSG_MAX];
     uint32_t q_len[TC_QUEUE];
+    uint64_t q_msg_id[TC_QUEUE];
+    uint64_t in_msg_id; /* frame msg_id of the message returned by the last receive */
+    /* tc_pipeline_sets with lose_odd: answers to retransmissions that carried the msg_id of the
+     * reply dropped as lost (the same message resent) or another one */
+    uint64_t resent_same_id, resent_new_id;
+    /* tc_drain: events seen again (retransmitted, unacked) with their first msg_id or another */
+    uint64_t ev_first_id[4096];
+    uint64_t ev_resent_same, ev_resent_new;
     unsigned q_head, q_count;
     unsigned failovers;
     uint64_t retransmits;
@@ -79,5 +87,12 @@ int tc_exists_watch(struct tclient *c, const char *path, int32_t *zk_err);
 /* Wait for a watch event (pinging every second to keep the session); acks it. 0 or
  * ZN_ETIMEDOUT. */
 int tc_wait_event(struct tclient *c, uint32_t wait_ms, int32_t *type, char *path, size_t cap);
+
+/* addWatch(path, mode) (ZN_ZK_ADDWATCH_*). */
+int tc_add_watch(struct tclient *c, const char *path, int32_t mode, int32_t *zk_err);
+/* Read every message that arrives within wait_ms of the previous one, acking nothing: counts
+ * events into *events and sets *refused to the code of a REFUSED for this session. Returns the
+ * number of messages read. */
+unsigned tc_drain(struct tclient *c, uint32_t wait_ms, unsigned *events, int32_t *refused);
 
 #endif /* ZN_TESTS_NODE_TCLIENT_H */

@@ -20,7 +20,7 @@ static struct zn_nodemsg_ident ids[2] = {
 static struct zn_nodemsg_touch touches[3] = {{11, 0}, {12, 250}, {0xffffffffffffffffull, 9999}};
 static const uint8_t raft_bytes[] = {1, 2, 3, 4, 5};
 
-/* One valid message of each kind (index 0..6). */
+/* One valid message of each kind (index 0..7). */
 static struct zn_nodemsg sample(int i)
 {
     struct zn_nodemsg m = {.origin = 3};
@@ -71,6 +71,11 @@ static struct zn_nodemsg sample(int i)
         m.u.read_index.seq = 10;
         m.u.read_index.index = 1234567;
         break;
+    case 7:
+        m.kind = ZN_NODEMSG_MOVED;
+        m.u.moved.session = 0x0102030405060708ull;
+        m.u.moved.epoch = 17;
+        break;
     default:
         m.kind = ZN_NODEMSG_TOUCH;
         m.u.touch.count = 3;
@@ -79,7 +84,7 @@ static struct zn_nodemsg sample(int i)
     }
     return m;
 }
-#define SAMPLES 7
+#define SAMPLES 8
 
 static bool bytes_eq(struct zn_bytes a, struct zn_bytes b)
 {
@@ -122,6 +127,10 @@ static void assert_same(const struct zn_nodemsg *a, const struct zn_nodemsg *b)
         cr_assert_eq(a->u.read_index.session, b->u.read_index.session);
         cr_assert_eq(a->u.read_index.seq, b->u.read_index.seq);
         cr_assert_eq(a->u.read_index.index, b->u.read_index.index);
+        break;
+    case ZN_NODEMSG_MOVED:
+        cr_assert_eq(a->u.moved.session, b->u.moved.session);
+        cr_assert_eq(a->u.moved.epoch, b->u.moved.epoch);
         break;
     case ZN_NODEMSG_TOUCH:
         cr_assert_eq(a->u.touch.count, b->u.touch.count);

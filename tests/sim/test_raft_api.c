@@ -202,6 +202,29 @@ Test(raft_api, follower_acks_only_after_persist_and_rejects_gaps)
     free(mem);
 }
 
+/* A node restored from a snapshot (zincctl restore, or a hard state lost) with a hard state
+ * older than the snapshot must not campaign at a term below the snapshot's: its first append in
+ * that term would go to the WAL behind entries of a higher term (zincd aborted on it). */
+Test(raft_api, snapshot_term_raises_an_older_hard_state)
+{
+    void *mem;
+    struct zn_raft *r = mk(&three, &mem);
+    struct zn_raft_snapshot_meta snap = {.index = 10, .term = 7, .conf = three};
+    cr_assert_eq(zn_raft_load(r, 1, 3, &snap), 0);
+    struct zn_raft_status st;
+    zn_raft_status_get(r, &st);
+    cr_assert_eq(st.term, 7, "term %llu: below the snapshot's term 7", (unsigned long long)st.term);
+    cr_assert_eq(st.vote, 0, "a vote of an older term does not carry over");
+    free(mem);
+    r = mk(&three, &mem);
+    snap.term = 3;
+    cr_assert_eq(zn_raft_load(r, 5, 2, &snap), 0);
+    zn_raft_status_get(r, &st);
+    cr_assert_eq(st.term, 5, "a newer hard state is kept");
+    cr_assert_eq(st.vote, 2);
+    free(mem);
+}
+
 Test(raft_api, restart_loads_durable_state)
 {
     void *mem;

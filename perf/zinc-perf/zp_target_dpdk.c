@@ -450,6 +450,7 @@ static void send_request(struct zp_conn *c, struct dq_req *r, uint64_t now)
     r->sends++;
     r->last_ns = now;
     c->last_send_ns = now;
+    rt.idle.last_work_ns = now; /* a reply is due: stay in the yield window while it comes */
 }
 
 /* ---- delivery ---------------------------------------------------------------------------- */
@@ -769,7 +770,11 @@ static void rt_timers(uint64_t now)
 static unsigned rt_poll_once(void)
 {
     unsigned work = rt_rx();
-    rt_timers(now_ns());
+    uint64_t now = now_ns();
+    if (work > 0) {
+        rt.idle.last_work_ns = now; /* traffic is recent: the idle policy yields, not sleeps */
+    }
+    rt_timers(now);
     return work;
 }
 

@@ -646,9 +646,10 @@ static void handle_msg(const uint8_t *data, uint32_t len, uint64_t at)
     }
     if (h.kind == ZN_SESS_CONNECTED) {
         struct zn_zk_connect_response resp;
-        if (zn_zk_connect_response_decode(body.ptr, (size_t)body.len, &resp) != 0 ||
-            resp.session_id == 0 || resp.passwd.len < 0 ||
-            resp.passwd.len > (int32_t)ZN_ZK_PASSWD_BYTES) {
+        /* Our CONNECTs are attempt 1 (echoed in seq); the header names the new session. */
+        if (h.seq != 1 || zn_zk_connect_response_decode(body.ptr, (size_t)body.len, &resp) != 0 ||
+            resp.session_id == 0 || (uint64_t)resp.session_id != h.session_id ||
+            resp.passwd.len < 0 || resp.passwd.len > (int32_t)ZN_ZK_PASSWD_BYTES) {
             return;
         }
         /* Which of our connecting sessions: the first one still connecting whose attempt this

@@ -260,6 +260,13 @@ static void rt_fini(void)
     /* memif pitfall 5: the initiator (this client) closes first. */
     zn_dp_port_stop(rt.port_id);
     zn_dp_eal_fini();
+    /* The EAL leaves <rundir>/dpdk/<prefix>/ behind (empty with --no-shconf): remove our own
+     * per-process tree, innermost first; rmdir never removes anything that is not empty. */
+    char path[256];
+    snprintf(path, sizeof(path), "%s/dpdk/%s", rt.rundir, rt.prefix);
+    (void)rmdir(path);
+    snprintf(path, sizeof(path), "%s/dpdk", rt.rundir);
+    (void)rmdir(path);
     (void)rmdir(rt.rundir);
 }
 

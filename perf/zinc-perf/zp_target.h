@@ -8,9 +8,9 @@
  * a hand-off between the target's threads and the engine does not count as latency), and hands
  * it to the engine only from inside `poll`. Watch and session events travel the same way.
  *
- * Targets today: "zookeeper" (libzookeeper-mt; any ZooKeeper-protocol server). The zinc targets
- * (libzinc over kernel UDP, and the kernel-bypass client) plug in as further tables with the same
- * contract once the client library exists.
+ * Targets: "zookeeper" (libzookeeper-mt; any ZooKeeper-protocol server), "zinc" (libzinc over
+ * kernel UDP), "zinc-dpdk" (the native protocol over the DPDK dataplane stack on a memif port;
+ * a single-threaded client whose poll() runs the port), "null" (in-process model).
  *
  * Contract (every target):
  *  - open() makes the client; connect() blocks until a session is established or the timeout
@@ -134,8 +134,12 @@ const char *zp_target_names(void);
 /* The i-th compiled-in target, NULL past the end. */
 const struct zp_target *zp_target_at(size_t i);
 
-/* The ZooKeeper target (zp_target_zk.c) and the in-process modelled server (zp_target_null.c). */
+/* The ZooKeeper target (zp_target_zk.c), zinc through libzinc (zp_target_zinc.c), zinc through
+ * the kernel-bypass client (zp_target_dpdk.c, DPDK builds) and the in-process modelled server
+ * (zp_target_null.c). */
 extern const struct zp_target zp_target_zookeeper;
+extern const struct zp_target zp_target_zinc;
+extern const struct zp_target zp_target_zinc_dpdk;
 extern const struct zp_target zp_target_null;
 
 #endif /* ZP_TARGET_H */

@@ -51,8 +51,7 @@ static void node_flush_events(struct zn_node *n, struct zn_session_row *row, uin
                                        ZN_NODE_EVENTS_PER_SESSION_MAX);
     struct zn_dp_addr dst = {.ip = row->client_ip, .port = row->client_port};
     for (uint32_t i = 0; i < k; i++)
-        zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, n->evbuf[due[i]].p, n->evbuf[due[i]].len,
-                        now);
+        node_send_client_bytes(n, &dst, n->evbuf[due[i]].p, n->evbuf[due[i]].len);
 }
 
 /* Forget a session here: its watches and queued events (closed, expired, moved, overflowed). */

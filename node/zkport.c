@@ -20,8 +20,8 @@
  *
  * Request seqs must grow across the session's whole life (the store's exactly-once check,
  * store/apply.c, refuses a cxid below the last applied one). A ZooKeeper client does not carry
- * that number, so a connection starts at max(this node's last seq for the session, a clock
- * base of ZKPORT_SEQ_PER_S per second since 2025); see docs/compatibility.md "Differences".
+ * that number, so a reconnect sends seq 0 in its CONNECT and the node picks the next one: past
+ * the session's last applied request and a window of requests possibly still in flight.
  */
 #include "node/zkport.h"
 
@@ -57,9 +57,6 @@
 #define ZKPORT_MS            1000000ull
 #define ZKPORT_RTO_NS        (200ull * ZKPORT_MS)
 #define ZKPORT_RTO_MAX_NS    (2000ull * ZKPORT_MS)
-#define ZKPORT_SEQ_PER_S     8ull
-#define ZKPORT_SEQ_EPOCH_S   1735689600ull /* 2025-01-01T00:00:00Z */
-#define ZKPORT_SEQ_TABLE     4096u
 #define ZKPORT_CONNECT_BYTES 64u /* ConnectRequest is 44 or 45 bytes (+ a passwd up to 16) */
 #define ZKPORT_RBUF_MIN      (64u * 1024u)
 #define ZKPORT_POLL_BATCH    256u
@@ -125,11 +122,6 @@ struct zn_zkport_link {
     _Atomic int sleeping;
 };
 
-struct zkport_seq_slot {
-    uint64_t session;
-    uint64_t next_seq;
-};
-
 struct zn_zkport {
     struct zn_config cfg;
     const struct zn_clock *clock;
@@ -146,7 +138,6 @@ struct zn_zkport {
     struct zkport_conn *conns; /* ZN_ZKPORT_CONNS_MAX */
     uint32_t n_conns;
     uint64_t next_epoch;
-    struct zkport_seq_slot seqs[ZKPORT_SEQ_TABLE];
     /* counters (this thread writes; four-letter words read them on this thread) */
     uint64_t packets_in, packets_out, refused_conns, slow_closed;
     uint64_t lat_min_ns, lat_max_ns, lat_sum_ns, lat_n;
@@ -244,35 +235,6 @@ static bool zkport_to_node(struct zn_zkport *zk, const struct zkport_conn *c,
     if (zn_sess_hdr_encode(h, hdr) < 0)
         return false;
     return zn_zkring_push(&zk->link.to_node, c->slot, hdr, sizeof(hdr), body, body_len) == 0;
-}
-
-/* ---- session seq bookkeeping ---------------------------------------------------------------- */
-
-static struct zkport_seq_slot *zkport_seq_slot(struct zn_zkport *zk, uint64_t session)
-{
-    uint64_t h = session * 0x9e3779b97f4a7c15ull;
-    return &zk->seqs[(h >> 32) % ZKPORT_SEQ_TABLE];
-}
-
-/* The first seq of a new connection of session (0: a new session). */
-static uint64_t zkport_seq_base(struct zn_zkport *zk, uint64_t session)
-{
-    int64_t ms = zkport_realtime_ms(zk);
-    uint64_t s = ms > 0 ? (uint64_t)ms / 1000u : 0;
-    uint64_t base = (s > ZKPORT_SEQ_EPOCH_S ? s - ZKPORT_SEQ_EPOCH_S : 0) * ZKPORT_SEQ_PER_S + 1;
-    struct zkport_seq_slot *slot = zkport_seq_slot(zk, session);
-    if (session && slot->session == session && slot->next_seq > base)
-        base = slot->next_seq;
-    return base;
-}
-
-static void zkport_seq_note(struct zn_zkport *zk, uint64_t session, uint64_t next_seq)
-{
-    struct zkport_seq_slot *slot = zkport_seq_slot(zk, session);
-    if (slot->session != session || slot->next_seq < next_seq) {
-        slot->session = session;
-        slot->next_seq = next_seq;
-    }
 }
 
 /* ---- output ----------------------------------------------------------------------------------- */
@@ -458,7 +420,6 @@ static void zkport_send_queued(struct zn_zkport *zk, struct zkport_conn *c)
         }
         c->q_sent++;
     }
-    zkport_seq_note(zk, c->session, c->next_seq);
     zkport_flush_replies(zk, c);
 }
 
@@ -741,7 +702,9 @@ static void zkport_on_connect(struct zn_zkport *zk, struct zkport_conn *c, const
     c->session = (uint64_t)req.session_id;
     c->last_zxid = req.last_zxid_seen > 0 ? (uint64_t)req.last_zxid_seen : 0;
     c->epoch = ++zk->next_epoch;
-    c->next_seq = zkport_seq_base(zk, c->session);
+    /* Seq 1 for a new session; 0 for a reconnect: the node continues past whatever the
+     * session used before (node_session.c node_handle_connect), which only it knows. */
+    c->next_seq = c->session ? 0 : 1;
     uint8_t passwd[16] = {0};
     if (c->session == 0) {
         /* A new session: the CONNECT's passwd field is the nonce that dedups its

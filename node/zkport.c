@@ -970,6 +970,18 @@ static void zkport_refused(struct zn_zkport *zk, struct zkport_conn *c, int32_t 
         zkport_write_out(zk, c);
         return;
     }
+    /* Our closeSession went through: the node forgets the session at once and may drop its
+     * reply when it was held behind an event of that same apply (R7); answer it here. */
+    for (uint32_t i = 0; i < c->q_sent; i++) {
+        struct zkport_req *r = zkport_q_at(c, i);
+        if (r->type == ZN_ZK_OP_CLOSESESSION && r->seq && !r->reply &&
+            zk_err == ZK_SESSIONEXPIRED) {
+            zkport_local_reply(c, r, 0, NULL, 0);
+            c->closing_after_reply = true;
+            zkport_flush_replies(zk, c);
+            return;
+        }
+    }
     /* Expired, closed, or moved to another node: drop the connection; the client reconnects
      * and learns which (ZooKeeper closes the connection of an expired session too). */
     ZN_DEBUG("zk", "session 0x%llx refused (%d): closing connection %u",

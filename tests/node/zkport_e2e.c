@@ -23,6 +23,7 @@
  *     allow-list), none mentioning a password or digest;
  *   - limits: connections per client address; a client that does not read is disconnected and
  *     the node keeps serving others;
+ *   - a chroot suffix in the connect string works (the client prefixes paths);
  *   - addAuth is refused with AuthFailed (digest identities are not in the pipeline yet).
  */
 #include <arpa/inet.h>
@@ -897,6 +898,18 @@ int main(int argc, char **argv)
     CHECK(atomic_load(&wx.state) == ZOO_AUTH_FAILED_STATE, "addAuth: state %d",
           atomic_load(&wx.state));
     zookeeper_close(x);
+
+    /* A chroot suffix in the connect string is the client's business: the server sees full
+     * paths. */
+    snprintf(hosts, sizeof(hosts), "127.0.0.1:%u/zp", zkports[2]);
+    zhandle_t *ch = zk_open(hosts, 4000, NULL, NULL);
+    len = sizeof(buf);
+    CHECK_RC(zoo_get(ch, "/later", 0, buf, &len, &st), ZOK);
+    CHECK(len == 7 && !memcmp(buf, "from-f2", 7), "chroot get /later: %.*s", len, buf);
+    CHECK_RC(zoo_create(ch, "/rooted", "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0), ZOK);
+    CHECK_RC(zoo_exists(a, "/zp/rooted", 0, &st), ZOK);
+    zookeeper_close(ch);
+    STEP("zkport_e2e: chroot in the connect string (client side): ok\n");
 
     raw_checks();
     flw_checks();

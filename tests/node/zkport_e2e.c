@@ -863,7 +863,13 @@ int main(int argc, char **argv)
     CHECK_RC(zoo_create(a, "/zp/later", "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0), ZOK);
     CHECK(wait_event(&wb, ZOO_CREATED_EVENT, "/zp/later", 10000), "no NodeCreated on /zp/later");
     CHECK(wait_event(&wb, ZOO_CHILD_EVENT, "/zp", 10000), "no NodeChildrenChanged on /zp");
-    STEP("zkport_e2e: data, exists and child watches across nodes: ok\n");
+    /* removeWatches (18): a data watch removed on the server fires DataWatchRemoved; a second
+     * removal finds no watch. */
+    len = sizeof(buf);
+    CHECK_RC(zoo_wget(b, "/zp/later", watcher, &wb, buf, &len, &st), ZOK);
+    CHECK_RC(zoo_remove_watches(b, "/zp/later", ZWATCHTYPE_DATA, watcher, &wb, 0), ZOK);
+    CHECK_RC(zoo_remove_watches(b, "/zp/later", ZWATCHTYPE_DATA, watcher, &wb, 0), ZNOWATCHER);
+    STEP("zkport_e2e: data, exists and child watches across nodes, removeWatches: ok\n");
 
     /* A client on follower f1 moves to follower f2 when f1 stops: same session, and its
      * watch re-armed by setWatches fires for a change made while it was away. */

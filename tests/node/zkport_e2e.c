@@ -270,6 +270,20 @@ static zhandle_t *zk_open(const char *hosts, int timeout_ms, struct watch_log *w
     return zh;
 }
 
+/* Another session on another node sees a write once that node applied it (ZooKeeper gives no
+ * cross-session guarantee without sync): wait (bounded) until path exists for zh. */
+static void wait_visible(zhandle_t *zh, const char *path)
+{
+    struct Stat st;
+    int rc = ZNONODE;
+    for (uint64_t until = now_ms() + 10000; now_ms() < until;) {
+        if ((rc = zoo_exists(zh, path, 0, &st)) != ZNONODE)
+            break;
+        sleep_ms(20);
+    }
+    CHECK(rc == ZOK, "%s not visible to another session within 10 s (rc %d)", path, rc);
+}
+
 static void hosts_of(char *buf, size_t cap, int a, int b)
 {
     if (b)
@@ -719,6 +733,10 @@ static void limit_checks(int leader)
     static char data[64 * 1024];
     memset(data, 'x', sizeof(data));
     CHECK_RC(zoo_create(zh, "/zp/big", data, sizeof(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0), ZOK);
+    char other[] = "127.0.0.1:00000";
+    snprintf(other, sizeof(other), "127.0.0.1:%u", zkports[3]);
+    zhandle_t *zh3 = zk_open(other, 4000, NULL, NULL);
+    wait_visible(zh3, "/zp/big"); /* node 3 has it: the reads below find it */
     int fd = raw_socket_buf(zkports[3], 256 * 1024);
     int64_t sid;
     uint8_t pw[16];
@@ -735,9 +753,6 @@ static void limit_checks(int leader)
         raw_frame(fd, b, w.len);
     }
     /* The node keeps serving everyone else meanwhile. */
-    char other[] = "127.0.0.1:00000";
-    snprintf(other, sizeof(other), "127.0.0.1:%u", zkports[3]);
-    zhandle_t *zh3 = zk_open(other, 4000, NULL, NULL);
     struct Stat st;
     CHECK_RC(zoo_exists(zh3, "/zp/big", 0, &st), ZOK);
     zookeeper_close(zh3);
@@ -905,6 +920,7 @@ int main(int argc, char **argv)
     CHECK(wait_event(&wm, ZOO_CHANGED_EVENT, "/zp/later", 10000),
           "re-armed watch did not fire for the change made while away");
     CHECK_RC(zoo_set(m, "/zp/later", "from-f2", 7, -1), ZOK);
+    wait_visible(changer, "/zp/moving");
     CHECK_RC(zoo_exists(changer, "/zp/moving", 0, &st), ZOK);
     CHECK(st.ephemeralOwner == sid_before, "ephemeral owner changed");
     STEP("zkport_e2e: moved from node %d to node %d in %llu ms, same session, setWatches "
@@ -913,7 +929,14 @@ int main(int argc, char **argv)
     kill(pids[f1], SIGCONT);
     stopped_node = 0;
     zookeeper_close(m);
-    CHECK_RC(zoo_exists(changer, "/zp/moving", 0, &st), ZNONODE);
+    /* zookeeper_close does not always wait for the closeSession reply: poll (bounded). */
+    int gone = ZOK;
+    for (uint64_t u = now_ms() + 10000; now_ms() < u;) {
+        if ((gone = zoo_exists(changer, "/zp/moving", 0, &st)) == ZNONODE)
+            break;
+        sleep_ms(20);
+    }
+    CHECK(gone == ZNONODE, "ephemeral of a closed session still there after 10 s (rc %d)", gone);
     zookeeper_close(changer);
     STEP("zkport_e2e: ephemeral removed at closeSession: ok\n");
 
@@ -934,12 +957,14 @@ int main(int argc, char **argv)
           "ACL of /zp/private: %s:%s", pacl.count ? pacl.data[0].id.scheme : "-",
           pacl.count ? pacl.data[0].id.id : "-");
     deallocate_ACL_vector(&pacl);
+    wait_visible(b, "/zp/private"); /* exists needs no READ permission */
     len = sizeof(buf);
     CHECK_RC(zoo_get(b, "/zp/private", 0, buf, &len, &st), ZNOAUTH);
     CHECK_RC(zoo_set(b, "/zp/private", "q", 1, -1), ZNOAUTH);
     hosts_of(hosts, sizeof(hosts), 1, 0);
     zhandle_t *y = zk_open(hosts, 4000, NULL, NULL);
     CHECK_RC(zoo_add_auth(y, "digest", "alice:wrong", 11, NULL, NULL), ZOK);
+    wait_visible(y, "/zp/private");
     len = sizeof(buf);
     CHECK_RC(zoo_get(y, "/zp/private", 0, buf, &len, &st), ZNOAUTH);
     CHECK_RC(zoo_add_auth(y, "digest", "alice:secret", 12, NULL, NULL), ZOK);

@@ -894,10 +894,12 @@ int main(int argc, char **argv)
     zhandle_t *m = zk_open(hosts, 4000, &wm, NULL);
     int64_t sid_before = zoo_client_id(m)->client_id;
     CHECK_RC(zoo_create(m, "/zp/moving", "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0), ZOK);
+    wait_visible(m, "/zp/later");
     len = sizeof(buf);
     CHECK_RC(zoo_get(m, "/zp/later", 1, buf, &len, &st), ZOK);
     hosts_of(hosts, sizeof(hosts), leader, 0);
     zhandle_t *changer = zk_open(hosts, 4000, NULL, NULL);
+    wait_visible(changer, "/zp/later");
     kill(pids[f1], SIGSTOP);
     stopped_node = f1;
     uint64_t t0 = now_ms();

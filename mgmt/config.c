@@ -158,6 +158,16 @@ static const struct zn_key zn_keys[] = {
     {"control", "token_file", ZN_KEY_STR, ZN_F(control.token_file), 0, 0, NULL, false, "",
      "File holding the token every TCP control request must carry (first line, surrounding "
      "blanks stripped; required when tcp_port is set; never logged or echoed)."},
+    {"zk", "listen_host", ZN_KEY_HOST, ZN_F(zk.listen_host), 0, 0, NULL, false, "0.0.0.0",
+     "IPv4 address the ZooKeeper TCP port ([mgmt] zk_port) listens on (0.0.0.0: all)."},
+    {"zk", "conn_per_ip_max", ZN_KEY_U32, ZN_F(zk.conn_per_ip_max), 0, 65535, NULL, false, "60",
+     "ZooKeeper connections accepted per client IPv4 address (ZooKeeper's maxClientCnxns; "
+     "0: no limit)."},
+    {"zk", "four_letter_words", ZN_KEY_STR, ZN_F(zk.four_letter_words), 0, 0, NULL, false,
+     "ruok,srvr,stat,mntr,conf,cons,wchs,dirs,isro",
+     "Four-letter words answered on the ZooKeeper port, comma separated (ZooKeeper's "
+     "4lw.commands.whitelist; `*`: all of ruok, srvr, stat, mntr, conf, cons, wchs, dirs, isro; "
+     "empty: none). None reveals a password or digest."},
 };
 
 #define ZN_KEY_COUNT (sizeof(zn_keys) / sizeof(zn_keys[0]))

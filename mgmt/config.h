@@ -103,6 +103,11 @@ struct zn_config {
         char tcp_host[64];
         char token_file[ZN_CONFIG_PATH_MAX];
     } control;
+    struct {
+        char listen_host[64];        /* address of the ZooKeeper TCP listener */
+        uint32_t conn_per_ip_max;    /* connections per client address (0: no limit) */
+        char four_letter_words[128]; /* allow-list, comma separated ("*": all) */
+    } zk;
 };
 
 /* Defaults for every key (a single-node kernel-transport cluster in ./zinc-data). */

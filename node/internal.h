@@ -35,6 +35,7 @@
 #include "node/ports.h"
 #include "node/sessions.h"
 #include "node/zkconv.h"
+#include "node/zkport.h"
 #include "proto/session.h"
 #include "proto/zk.h"
 #include "store/disk.h"
@@ -191,6 +192,7 @@ struct zn_node {
     struct node_ports *ports; /* [peers]: one port per peer and a client listener (ports.h) */
     struct zn_dp_msgr *msgr;
     bool msgr_open;
+    struct zn_zkport_link *zk; /* the ZooKeeper TCP port's rings, NULL when disabled */
     struct zn_dp_addr peer[ZN_NODE_ID_MAX + 1];
     bool peer_known[ZN_NODE_ID_MAX + 1];
     uint64_t peer_heard_ns[ZN_NODE_ID_MAX + 1]; /* last valid message from each peer */

@@ -783,6 +783,18 @@ static void node_on_message(void *ctx, const struct zn_dp_addr *from,
         n->n_client_dropped++;
 }
 
+/* A native client message from a ZooKeeper TCP connection (node/zkport.h). */
+static void node_on_zkport(void *ctx, uint16_t conn, const uint8_t *msg, uint32_t len)
+{
+    struct zn_dp_addr from = {.ip = ZN_ZKPORT_IP, .port = conn};
+    node_on_client(ctx, &from, msg, len);
+}
+
+void zn_node_set_zkport(struct zn_node *n, struct zn_zkport_link *link)
+{
+    n->zk = link;
+}
+
 /* ---- stages --------------------------------------------------------------------------------- */
 
 static unsigned node_stage_rx(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
@@ -790,7 +802,10 @@ static unsigned node_stage_rx(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns
     (void)lc;
     struct zn_node *n = ctx;
     int got = zn_dp_msgr_poll(n->msgr, now_ns, node_on_message, n);
-    return got > 0 ? (unsigned)got : 0;
+    unsigned work = got > 0 ? (unsigned)got : 0;
+    if (n->zk)
+        work += zn_zkport_link_poll(n->zk, 64, node_on_zkport, n);
+    return work;
 }
 
 static void node_stage_rx_housekeeping(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
@@ -1016,6 +1031,7 @@ static void node_ctrl_report_fn(void *arg, struct zn_dp_lcore *lc)
         rep->st.members[rep->st.n_members++] = st.conf.learners[i];
     rep->st.sessions = counts.sessions;
     rep->st.znodes = counts.znodes;
+    rep->watches = zn_watch_count(n->watches);
     const struct zn_dp_msgr_stats *ms = &n->msgr->stats;
     rep->st.drop_frames = ms->drop_malformed + ms->drop_version + ms->drop_checksum +
                           ms->drop_cluster + ms->drop_mac + ms->drop_oversize + ms->drop_reasm;

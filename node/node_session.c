@@ -5,6 +5,9 @@
  * docs/wire-format.md "zincd's side of the native client protocol".
  */
 #include "node/internal.h"
+/* zn_session_lookup and the session's last cxid (reconnect: see node_handle_connect); TODO for
+ * the store: a public getter (zn_store_session_last_cxid) instead of its internal header. */
+#include "store/internal.h"
 
 static void node_event_free(struct zn_node *n, uint32_t handle);
 static void node_flush_events(struct zn_node *n, struct zn_session_row *row, uint64_t now);
@@ -68,6 +71,7 @@ void node_session_forget(struct zn_node *n, uint64_t id, uint8_t flags)
     if (flags & ZN_SESSIONS_F_OWNED) {
         zn_watch_session_drop(n->watches, id);
         node_drop_delayed(n, id);
+        node_auth_forget(n, id); /* ZooKeeper: auth is per connection, re-sent after a reconnect */
     }
     if (flags & ZN_SESSIONS_F_TRACKED)
         node_auth_forget(n, id); /* the session ended */
@@ -416,6 +420,17 @@ static void node_handle_connect(struct zn_node *n, const struct zn_dp_addr *from
     memcpy(row->passwd, pw, 16);
     uint64_t client_next = h->seq ? h->seq : 1;
     row->next_seq = next > client_next ? next : client_next;
+    /* seq 0: the client does not know its next seq (a ZooKeeper client through node/zkport.c
+     * does not carry one). Continue past the session's last applied request (the store
+     * refuses a lower cxid as stale, store/apply.c) and past a whole window of requests that
+     * may still be in flight from its previous node (else a new request could be taken for a
+     * duplicate of one of them). A native client always sends its own seq. */
+    const struct zn_session *se = zn_session_lookup(n->store, id);
+    if (h->seq == 0 && !owned) {
+        uint64_t last = se && se->has_last && se->last_cxid > 0 ? (uint64_t)se->last_cxid : 0;
+        if (last + 1 + ZN_NODE_HOLD_WINDOW > row->next_seq)
+            row->next_seq = last + 1 + ZN_NODE_HOLD_WINDOW;
+    }
     row->last_zxid = (uint64_t)req.last_zxid_seen;
     row->epoch = h->ack;
     row->client_ip = from->ip;

@@ -27,6 +27,7 @@ read ordering is deterministic); the kazoo part (chroot) is given the whole stri
 
 import base64
 import hashlib
+import re
 import sys
 import time
 
@@ -99,6 +100,7 @@ class Transcript:
         return (op + " " + self.body(x)).strip()
 
     def line(self, s):
+        s = re.sub(r"[\x00-\x1f\x7f]", lambda m: "\\x%02x" % ord(m.group(0)), s)
         self.out.write(s + "\n")
         self.lines += 1
 
@@ -230,6 +232,23 @@ def s_cleanup(r):
     r.rmr("A", "/zookeeper/x")
 
 
+def s_expiry_start(r):
+    """A session that goes away without closeSession: its ephemeral must disappear once the
+    negotiated timeout passes (checked at the end of the script, s_expiry_check)."""
+    r.tr.line("## session expiry")
+    c = r.open("X", timeout_ms=4000)
+    r.create("X", ROOT + "/x-eph", b"", flags=1)
+    r.expiring = (c.session_id, c.passwd, c.last_zxid)
+    c.drop()
+    r.tr.line("X: dropped the TCP connection, no closeSession")
+
+
+def s_expiry_check(r):
+    r.wait_gone("A", ROOT + "/x-eph", bound_s=60.0)
+    sid, pw, seen = r.expiring
+    r.open("Xgone", session_id=sid, passwd=pw, last_zxid=seen)
+
+
 def s_basic(r):
     r.tr.line("## create modes, reads, writes, versions")
     r.create("A", ROOT, b"root")
@@ -246,6 +265,10 @@ def s_basic(r):
     r.create("A", ROOT + "//x", b"")  # empty component
     r.create("A", ROOT + "/./x", b"")
     r.create("A", "relative", b"")
+    r.create("A", ROOT + "/p/", b"")  # the parent exists: the path itself is checked
+    r.create("A", ROOT + "/p/.", b"")
+    r.create("A", ROOT + "/p/\x01", b"")
+    r.get("A", ROOT + "/p/")
     r.create("A", ROOT + "/null-data", None)
     r.create("A", ROOT + "/noacl", b"", acl=[])  # InvalidACL
     r.create("A", ROOT + "/badflags", b"", flags=7)
@@ -373,6 +396,12 @@ def s_acl(r):
     r.delete("N", ROOT + "/acl/nodel/kid")
     r.call("N", "auth", auth_body("nosuchscheme", "x"), "nosuchscheme", xid=-4)
     r.call("N", "ping", xid=-2)
+    # the session outlives its connection: resume it and close it (an expiry later would consume
+    # a zxid at an uncontrolled point of the script)
+    n = r.conns["N"]
+    r.open("N", session_id=n.session_id, passwd=n.passwd, last_zxid=n.last_zxid)
+    r.call("N", "whoAmI")
+    r.call("N", "closeSession")
     r.call("U", "closeSession")
 
 
@@ -545,6 +574,10 @@ def s_multi(r):
 
 
 def s_misc(r):
+    # last, with nothing else running: an expiry consumes a zxid at a time the script does not
+    # control, which would move the zxid labels of whatever ran concurrently
+    s_expiry_start(r)
+    s_expiry_check(r)
     r.tr.line("## reconfig (disabled), close")
     body = bytes(zw.W().str("").str("").str("").long(-1).b)
     r.call("A", "reconfig", body, "empty (reconfig disabled)")

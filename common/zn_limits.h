@@ -286,4 +286,35 @@ _Static_assert(ZN_NODE_HELD_MAX >= ZN_NODE_HOLD_WINDOW, "one full window fits");
 _Static_assert(ZN_CLIENT_INFLIGHT_MAX <= ZN_NODE_HOLD_WINDOW,
                "the node holds everything a client may have in flight");
 
+/* ---- ZooKeeper TCP port (node/zkport.c) ------------------------------------------------------
+ * One thread serves every ZooKeeper connection of a node and talks to the lcore through two
+ * single-producer single-consumer message rings (node/zkport_ring.h). */
+/* Connections open at once (ZooKeeper clients keep one each); [zk] conn_per_ip_max bounds
+ * one address's share. */
+#define ZN_ZKPORT_CONNS_MAX 1024u
+/* Requests of one connection sent to the node and not answered yet: the node's hold window
+ * takes them all (more would be dropped as too early and cost a retransmission). */
+#define ZN_ZKPORT_INFLIGHT_MAX ZN_CLIENT_INFLIGHT_MAX
+/* Requests of one connection read and not answered yet (ZooKeeper clients pipeline); beyond,
+ * the port stops reading that socket (TCP backpressure) until replies go out. */
+#define ZN_ZKPORT_QUEUE_MAX 256u
+/* A frame: the largest request at the configured data limit ([limits] data_bytes_max +
+ * ZN_MSG_OVERHEAD_MAX_BYTES, at most ZN_MSG_SIZE_MAX_BYTES); a longer frame up to
+ * ZN_ZKPORT_FRAME_SKIP_BYTES_MAX is skipped and answered with an error, not buffered; a longer
+ * one still closes the connection (no ZooKeeper client sends that). */
+#define ZN_ZKPORT_FRAME_SKIP_BYTES_MAX (64u * ZN_MIB)
+/* Replies buffered for a connection whose client does not read: this many largest replies
+ * plus room for events; beyond, the connection is closed (ZooKeeper does the same). */
+#define ZN_ZKPORT_WBUF_MSGS  2u
+#define ZN_ZKPORT_WBUF_SLACK (256u * ZN_KIB)
+/* Each ring (port -> lcore, lcore -> port) holds this many largest messages, and at least
+ * ZN_ZKPORT_RING_BYTES_MIN (rounded up to a power of two at start). */
+#define ZN_ZKPORT_RING_MSGS      4u
+#define ZN_ZKPORT_RING_BYTES_MIN (4u * ZN_MIB)
+_Static_assert(ZN_ZKPORT_INFLIGHT_MAX <= ZN_NODE_HOLD_WINDOW, "the node holds what is in flight");
+_Static_assert(ZN_ZKPORT_QUEUE_MAX >= ZN_ZKPORT_INFLIGHT_MAX, "the queue holds the window");
+_Static_assert(ZN_ZKPORT_FRAME_SKIP_BYTES_MAX > ZN_MSG_SIZE_MAX_BYTES, "skip bound");
+_Static_assert((uint64_t)ZN_ZKPORT_RING_MSGS *(ZN_MSG_SIZE_MAX_BYTES + 64u) < (1ull << 31),
+               "ring positions fit");
+
 #endif /* ZN_LIMITS_H */

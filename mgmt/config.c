@@ -132,6 +132,16 @@ static const struct zn_key zn_keys[] = {
      "TCP port of the Prometheus metrics endpoint (0: disabled)."},
     {"mgmt", "log_level", ZN_KEY_LOGLEVEL, ZN_F(mgmt.log_level), 0, 0, NULL, true, "info",
      "Log level: error, warn, info, debug or trace."},
+    {"zk", "listen_host", ZN_KEY_HOST, ZN_F(zk.listen_host), 0, 0, NULL, false, "0.0.0.0",
+     "IPv4 address the ZooKeeper TCP port ([mgmt] zk_port) listens on (0.0.0.0: all)."},
+    {"zk", "conn_per_ip_max", ZN_KEY_U32, ZN_F(zk.conn_per_ip_max), 0, 65535, NULL, false, "60",
+     "ZooKeeper connections accepted per client IPv4 address (ZooKeeper's maxClientCnxns; "
+     "0: no limit)."},
+    {"zk", "four_letter_words", ZN_KEY_STR, ZN_F(zk.four_letter_words), 0, 0, NULL, false,
+     "ruok,srvr,stat,mntr,conf,cons,wchs,dirs,isro",
+     "Four-letter words answered on the ZooKeeper port, comma separated (ZooKeeper's "
+     "4lw.commands.whitelist; `*`: all of ruok, srvr, stat, mntr, conf, cons, wchs, dirs, isro; "
+     "empty: none). None reveals a password or digest."},
 };
 
 #define ZN_KEY_COUNT (sizeof(zn_keys) / sizeof(zn_keys[0]))

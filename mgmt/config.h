@@ -89,6 +89,11 @@ struct zn_config {
         uint16_t metrics_port;
         char log_level[16];
     } mgmt;
+    struct {
+        char listen_host[64];        /* address of the ZooKeeper TCP listener */
+        uint32_t conn_per_ip_max;    /* connections per client address (0: no limit) */
+        char four_letter_words[128]; /* allow-list, comma separated ("*": all) */
+    } zk;
 };
 
 /* Defaults for every key (a single-node kernel-transport cluster in ./zinc-data). */

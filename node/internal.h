@@ -31,6 +31,7 @@
 #include "node/nodemsg.h"
 #include "node/sessions.h"
 #include "node/zkconv.h"
+#include "node/zkport.h"
 #include "proto/session.h"
 #include "proto/zk.h"
 #include "store/disk.h"
@@ -159,6 +160,7 @@ struct zn_node {
     struct zn_dp_transport tr;
     struct zn_dp_msgr *msgr;
     bool msgr_open;
+    struct zn_zkport_link *zk; /* the ZooKeeper TCP port's rings, NULL when disabled */
     struct zn_dp_addr peer[ZN_NODE_ID_MAX + 1];
     bool peer_known[ZN_NODE_ID_MAX + 1];
     uint64_t peer_heard_ns[ZN_NODE_ID_MAX + 1]; /* last valid message from each peer */
@@ -254,6 +256,8 @@ int node_propose_session_create(struct zn_node *n, uint64_t id, uint32_t timeout
                                 const uint8_t *passwd);
 bool node_rcache_resend(struct zn_node *n, struct zn_session_row *row, uint64_t seq);
 void node_relq_push(struct zn_node *n, struct zn_release *r);
+void node_send_client_bytes(struct zn_node *n, const struct zn_dp_addr *dst, const uint8_t *msg,
+                            uint32_t len);
 void node_send_client(struct zn_node *n, uint32_t ip, uint16_t port, const struct zn_sess_hdr *h,
                       const uint8_t *body, size_t body_len);
 void node_send_nodemsg(struct zn_node *n, uint8_t to, const struct zn_nodemsg *m);

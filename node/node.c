@@ -207,6 +207,18 @@ static void node_send_raft(struct zn_node *n, const struct zn_raft_msg *msg)
     node_send_peer_bytes(n, msg->to, n->tx, (size_t)len);
 }
 
+/* An encoded session message to a client: over the transport, or into the ZooKeeper port's
+ * ring when the client is one of its TCP connections (ip ZN_ZKPORT_IP, port = its slot). */
+void node_send_client_bytes(struct zn_node *n, const struct zn_dp_addr *dst, const uint8_t *msg,
+                            uint32_t len)
+{
+    if (dst->ip == ZN_ZKPORT_IP && n->zk) {
+        zn_zkport_link_send(n->zk, dst->port, msg, len);
+        return;
+    }
+    zn_dp_msgr_send(n->msgr, dst, ZN_FRAME_SERVER, 0, msg, len, node_now(n));
+}
+
 /* A session-layer message to a client: header + body. */
 void node_send_client(struct zn_node *n, uint32_t ip, uint16_t port, const struct zn_sess_hdr *h,
                       const uint8_t *body, size_t body_len)
@@ -219,8 +231,7 @@ void node_send_client(struct zn_node *n, uint32_t ip, uint16_t port, const struc
     if (body_len)
         memmove(buf + ZN_SESS_HDR_BYTES, body, body_len);
     struct zn_dp_addr dst = {.ip = ip, .port = port};
-    zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, buf,
-                    (uint32_t)(ZN_SESS_HDR_BYTES + body_len), node_now(n));
+    node_send_client_bytes(n, &dst, buf, (uint32_t)(ZN_SESS_HDR_BYTES + body_len));
 }
 
 void node_send_refused(struct zn_node *n, uint32_t ip, uint16_t port, uint64_t session,
@@ -471,7 +482,7 @@ bool node_rcache_resend(struct zn_node *n, struct zn_session_row *row, uint64_t 
     if (!c->msg || c->session != row->id || c->seq != seq)
         return false;
     struct zn_dp_addr dst = {.ip = row->client_ip, .port = row->client_port};
-    zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, c->msg, c->len, node_now(n));
+    node_send_client_bytes(n, &dst, c->msg, c->len);
     return true;
 }
 
@@ -530,7 +541,7 @@ void node_flush_delayed(struct zn_node *n, struct zn_session_row *row)
         if (oldest != 0 && first->zxid >= oldest)
             return;
         struct zn_dp_addr dst = {.ip = row->client_ip, .port = row->client_port};
-        zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, first->msg, first->len, node_now(n));
+        node_send_client_bytes(n, &dst, first->msg, first->len);
         if (first->cache && first->len <= ZN_NODE_REPLY_CACHE_BYTES_MAX) {
             memcpy(n->tx, first->msg, first->len);
             node_rcache_put(n, row->id, first->seq, first->len);
@@ -762,6 +773,18 @@ static void node_on_message(void *ctx, const struct zn_dp_addr *from,
         n->n_client_dropped++;
 }
 
+/* A native client message from a ZooKeeper TCP connection (node/zkport.h). */
+static void node_on_zkport(void *ctx, uint16_t conn, const uint8_t *msg, uint32_t len)
+{
+    struct zn_dp_addr from = {.ip = ZN_ZKPORT_IP, .port = conn};
+    node_on_client(ctx, &from, msg, len);
+}
+
+void zn_node_set_zkport(struct zn_node *n, struct zn_zkport_link *link)
+{
+    n->zk = link;
+}
+
 /* ---- stages --------------------------------------------------------------------------------- */
 
 static unsigned node_stage_rx(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
@@ -769,7 +792,10 @@ static unsigned node_stage_rx(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns
     (void)lc;
     struct zn_node *n = ctx;
     int got = zn_dp_msgr_poll(n->msgr, now_ns, node_on_message, n);
-    return got > 0 ? (unsigned)got : 0;
+    unsigned work = got > 0 ? (unsigned)got : 0;
+    if (n->zk)
+        work += zn_zkport_link_poll(n->zk, 64, node_on_zkport, n);
+    return work;
 }
 
 static void node_stage_rx_housekeeping(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
@@ -995,6 +1021,7 @@ static void node_ctrl_report_fn(void *arg, struct zn_dp_lcore *lc)
         rep->st.members[rep->st.n_members++] = st.conf.learners[i];
     rep->st.sessions = counts.sessions;
     rep->st.znodes = counts.znodes;
+    rep->watches = zn_watch_count(n->watches);
     const struct zn_dp_msgr_stats *ms = &n->msgr->stats;
     rep->st.drop_frames = ms->drop_malformed + ms->drop_version + ms->drop_checksum +
                           ms->drop_cluster + ms->drop_mac + ms->drop_oversize + ms->drop_reasm;

@@ -42,6 +42,11 @@ struct zn_node;
 int zn_node_open(const struct zn_config *cfg, const struct zn_clock *clock, struct zn_node **out,
                  char *err, size_t err_len);
 
+/* Serve the ZooKeeper TCP port's connections too (node/zkport.h): the rx stage polls its
+ * ring. Before the lcore starts; link outlives the node's lcore. */
+struct zn_zkport_link;
+void zn_node_set_zkport(struct zn_node *n, struct zn_zkport_link *link);
+
 /* Register the node's stages with the scheduler (all on lcore 0). */
 int zn_node_add_stages(struct zn_node *n, struct zn_dp_sched *sched);
 
@@ -56,6 +61,7 @@ struct zn_node_report {
     char last_election_reason[64];
     bool is_leader;
     uint8_t best_follower; /* a caught-up voter to hand leadership to (0: none) */
+    uint64_t watches;      /* watches registered on this node (ZooKeeper's wchs, mntr) */
 };
 
 /* Fill *rep from the lcore (bounded wait: ZN_ETIMEDOUT if the lcore did not run it in time). */

@@ -5,6 +5,9 @@
  * docs/wire-format.md "zincd's side of the native client protocol".
  */
 #include "node/internal.h"
+/* zn_session_lookup and the session's last cxid (reconnect: see node_handle_connect); TODO for
+ * the store: a public getter (zn_store_session_last_cxid) instead of its internal header. */
+#include "store/internal.h"
 
 static void node_event_free(struct zn_node *n, uint32_t handle);
 static void node_flush_events(struct zn_node *n, struct zn_session_row *row, uint64_t now);
@@ -51,8 +54,7 @@ static void node_flush_events(struct zn_node *n, struct zn_session_row *row, uin
                                        ZN_NODE_EVENTS_PER_SESSION_MAX);
     struct zn_dp_addr dst = {.ip = row->client_ip, .port = row->client_port};
     for (uint32_t i = 0; i < k; i++)
-        zn_dp_msgr_send(n->msgr, &dst, ZN_FRAME_SERVER, 0, n->evbuf[due[i]].p, n->evbuf[due[i]].len,
-                        now);
+        node_send_client_bytes(n, &dst, n->evbuf[due[i]].p, n->evbuf[due[i]].len);
 }
 
 /* Forget a session here: its watches and queued events (closed, expired, moved, overflowed). */
@@ -385,6 +387,17 @@ static void node_handle_connect(struct zn_node *n, const struct zn_dp_addr *from
     memcpy(row->passwd, pw, 16);
     uint64_t client_next = h->seq ? h->seq : 1;
     row->next_seq = next > client_next ? next : client_next;
+    /* seq 0: the client does not know its next seq (a ZooKeeper client through node/zkport.c
+     * does not carry one). Continue past the session's last applied request (the store
+     * refuses a lower cxid as stale, store/apply.c) and past a whole window of requests that
+     * may still be in flight from its previous node (else a new request could be taken for a
+     * duplicate of one of them). A native client always sends its own seq. */
+    const struct zn_session *se = zn_session_lookup(n->store, id);
+    if (h->seq == 0 && !owned) {
+        uint64_t last = se && se->has_last && se->last_cxid > 0 ? (uint64_t)se->last_cxid : 0;
+        if (last + 1 + ZN_NODE_HOLD_WINDOW > row->next_seq)
+            row->next_seq = last + 1 + ZN_NODE_HOLD_WINDOW;
+    }
     row->last_zxid = (uint64_t)req.last_zxid_seen;
     row->epoch = h->ack;
     row->client_ip = from->ip;

@@ -29,6 +29,7 @@
 #include "node/node.h"
 #include "node/startup.h"
 #include "node/status.h"
+#include "node/zkport.h"
 
 #define ZN_MS               1000000ull
 #define ZN_STATUS_PERIOD_NS (200ull * ZN_MS)
@@ -89,6 +90,15 @@ static int zincd_run(const struct zn_config *cfg)
     zn_dp_idle_default(&idle, cfg->net.idle == ZN_IDLE_LAB ? ZN_DP_IDLE_LAB : ZN_DP_IDLE_BUSY);
     static struct zn_dp_sched sched;
     rc = zn_dp_sched_init(&sched, 1, &idle, 64, &clock, true);
+    /* The ZooKeeper TCP port (node/zkport.h): its own thread, linked to the lcore by rings. */
+    struct zn_zkport *zk = NULL;
+    if (!rc && cfg->mgmt.zk_port) {
+        rc = zn_zkport_start(cfg, &clock, ZN_VERSION, &zk, err, sizeof(err));
+        if (rc)
+            ZN_ERROR("mgmt", "ZooKeeper port: %s", err);
+        else
+            zn_node_set_zkport(node, zn_zkport_link(zk));
+    }
     if (!rc)
         rc = zn_node_add_stages(node, &sched);
     if (!rc)
@@ -97,6 +107,7 @@ static int zincd_run(const struct zn_config *cfg)
         rc = zn_dp_sched_start_threads(&sched);
     if (rc) {
         ZN_ERROR("mgmt", "cannot start the data-plane loop: %s", zn_strerror(rc));
+        zn_zkport_free(zk);
         zn_node_close(node);
         rcu_unregister_thread();
         zn_datadir_unlock(&lock);
@@ -127,10 +138,14 @@ static int zincd_run(const struct zn_config *cfg)
         }
         if (now >= next_status) {
             next_status = now + ZN_STATUS_PERIOD_NS;
-            if (zn_node_ctrl_report(node, lc, &rep, ZN_CTRL_TIMEOUT_NS) == 0)
+            if (zn_node_ctrl_report(node, lc, &rep, ZN_CTRL_TIMEOUT_NS) == 0) {
                 zincd_write_status(cfg, &rep, &clock);
+                if (zk)
+                    zn_zkport_publish(zk, &rep.st, rep.watches);
+            }
         }
     }
+    zn_zkport_stop(zk); /* ZooKeeper clients move to another node while this one drains */
     ZN_INFO("mgmt", "%s: draining", strsignal(stop_sig));
     zn_node_ctrl_drain(node, lc, ZN_CTRL_TIMEOUT_NS);
     if (zn_node_ctrl_report(node, lc, &rep, ZN_CTRL_TIMEOUT_NS) == 0 && rep.is_leader &&
@@ -153,6 +168,7 @@ static int zincd_run(const struct zn_config *cfg)
     zn_dp_sched_stop(&sched);
     rcu_thread_online();
     zn_node_close(node);
+    zn_zkport_free(zk);
     zn_dp_sched_fini(&sched);
     rcu_unregister_thread();
     zn_datadir_unlock(&lock);

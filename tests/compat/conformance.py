@@ -9,10 +9,12 @@ both and diff the files (tests/compat/run.sh does). Two runs against the same ki
 give identical files: that is what proves the normalization.
 
 Normalized (values that legitimately differ between runs and servers):
-- zxids (reply headers and Stat czxid/mzxid/pzxid) become Z1, Z2, ... in order of first
-  appearance: equality and first-seen order are kept, gaps and absolute values are not;
-- session ids become S1, S2, ... the same way (also in Stat.ephemeralOwner), 0 stays 0, and the
-  reserved container/TTL owner encodings are printed in hex;
+- zxids (reply headers and Stat czxid/mzxid/pzxid) become Z<n>, n being the number of the
+  scripted request whose reply first showed that zxid (Z<n>.<k> for further new ones in the same
+  reply): equality and order of first appearance are kept, gaps and absolute values are not, and
+  one server's extra zxid renames nothing beyond the place where it appears;
+- session ids become S:<connection name> (S:<name>#2 for that name's second session), also in
+  Stat.ephemeralOwner; 0 stays 0, the reserved container/TTL owner encodings are printed in hex;
 - ctime/mtime become T when they are within 10 minutes of this machine's clock (else T?<value>,
   which shows up as a difference), and `mtime<ctime` is flagged;
 - the session password is printed as its length.
@@ -35,7 +37,7 @@ import zkwire as zw
 from zkwire import OPEN_ACL, body_create, body_multi, body_path, body_path_bool, body_path_int
 
 ROOT = "/compat"
-RUN_BOUND_S = 100.0  # the whole script takes ~5 s against ZooKeeper; a hung server fails it
+RUN_BOUND_S = 120.0  # the script takes ~12 s against ZooKeeper; a hung server fails it
 # every opcode issue 10 names; the run fails if the script did not send one of them
 REQUIRED_OPS = {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 100, 101,
                 103, 104, 105, 106, 107, -11}
@@ -46,23 +48,36 @@ class Transcript:
         self.out = out
         self.zxids = {}
         self.sessions = {}
+        self.req = 0  # number of the current scripted request (names zxids)
         self.now_ms = int(time.time() * 1000)
         self.lines = 0
 
     def zx(self, v):
+        """A zxid is named after the request whose reply first showed it (Z<n>, Z<n>.<k> for
+        the k-th further new zxid in that reply), so one extra or missing zxid on one server
+        changes the names at that place only, not in the rest of the transcript."""
         if v in (0, -1):
             return str(v)
         if v not in self.zxids:
-            self.zxids[v] = "Z%d" % (len(self.zxids) + 1)
+            n = sum(1 for x in self.zxids.values() if x.split(".")[0] == "Z%d" % self.req)
+            self.zxids[v] = "Z%d" % self.req + (".%d" % n if n else "")
         return self.zxids[v]
 
-    def sess(self, v):
+    def sess(self, v, who=None):
+        """A session is named after the connection that was given it (S:A, S:A#2 for its second
+        session); container/TTL owner encodings are printed in hex."""
         if v == 0:
             return "0"
         if (v >> 56) & 0xFF in (0x80, 0xFF):  # container / TTL owner encodings (EphemeralType)
             return "0x%016x" % (v & 0xFFFFFFFFFFFFFFFF)
         if v not in self.sessions:
-            self.sessions[v] = "S%d" % (len(self.sessions) + 1)
+            if who is None:
+                return "S?(unknown session)"
+            name, k = "S:" + who, 1
+            while name in self.sessions.values():
+                k += 1
+                name = "S:%s#%d" % (who, k)
+            self.sessions[v] = name
         return self.sessions[v]
 
     def t(self, v):
@@ -126,7 +141,7 @@ class Runner:
         c = zw.Conn(self.host, self.port, **kw)
         self.conns[who] = c
         self.tr.line("connect %s: proto=%d timeout=%d session=%s passwd=%d bytes readOnly=%s%s" % (
-            who, c.proto, c.timeout_ms, self.tr.sess(c.session_id),
+            who, c.proto, c.timeout_ms, self.tr.sess(c.session_id, who),
             len(c.passwd or b""), c.read_only,
             " (44-byte request)" if kw.get("short_connect") else ""))
         return c
@@ -134,8 +149,9 @@ class Runner:
     def call(self, who, op, body=b"", desc="", xid=None):
         if time.monotonic() > self.deadline:
             raise TimeoutError("the script ran longer than %.0f s" % RUN_BOUND_S)
-        c = self.conns[who]
+        c = self.revive(who)
         self.ops_sent.add(op)
+        self.tr.req += 1
         self.tr.line("%s %s %s" % (who, op, desc))
         try:
             zxid, err, out = c.call(op, body, xid=xid)
@@ -171,9 +187,22 @@ class Runner:
     def children(self, who, path, watch=False, op="getChildren"):
         return self.call(who, op, body_path_bool(path, watch), "%s watch=%s" % (path, watch))
 
+    def revive(self, who):
+        """A connection the server closed unexpectedly is replaced by a new session, so that one
+        failure does not hide the rest of the script (never happens against ZooKeeper: the
+        script reopens the connections ZooKeeper closes by design)."""
+        c = self.conns[who]
+        if c.closed:
+            self.tr.line("(%s was closed by the server: a new session)" % who)
+            c = self.open(who)
+        return c
+
     def quiet(self, who, op, body):
         """A request whose reply is not part of the transcript (set-up, polling)."""
-        return self.conns[who].call(op, body)
+        try:
+            return self.revive(who).call(op, body)
+        except zw.ConnClosed:
+            return self.revive(who).call(op, body)
 
     def settle(self, who):
         """Collects the events a connection has been sent so far: a ping round trip (the server
@@ -187,7 +216,7 @@ class Runner:
             self.rmr(who, path.rstrip("/") + "/" + ch)
         self.quiet(who, "delete", body_path_int(path, -1))
 
-    def wait_gone(self, who, path, bound_s=30.0):
+    def wait_gone(self, who, path, bound_s=15.0):
         """Polls (silently) until path no longer exists; the transcript gets the outcome only."""
         deadline = time.monotonic() + bound_s
         while time.monotonic() < deadline:
@@ -226,8 +255,10 @@ def s_session(r):
 
 def s_cleanup(r):
     # a previous run's tree (same ensemble run twice): removed silently, with the test identities
-    a = r.conns["A"]
-    a.call("auth", auth_body("digest", "alice:secret"), xid=-4)
+    try:
+        r.revive("A").call("auth", auth_body("digest", "alice:secret"), xid=-4)
+    except zw.ConnClosed:
+        pass  # shows up as a difference where the script uses the identity
     r.rmr("A", ROOT)
     r.rmr("A", "/zookeeper/x")
 
@@ -244,7 +275,7 @@ def s_expiry_start(r):
 
 
 def s_expiry_check(r):
-    r.wait_gone("A", ROOT + "/x-eph", bound_s=60.0)
+    r.wait_gone("A", ROOT + "/x-eph", bound_s=30.0)
     sid, pw, seen = r.expiring
     r.open("Xgone", session_id=sid, passwd=pw, last_zxid=seen)
 
@@ -389,7 +420,8 @@ def s_acl(r):
     r.call("A", "setACL", zw.body_set_acl(ROOT + "/acl/nodel", OPEN_ACL, 5),
            ROOT + "/acl/nodel v=5 (BadVersion)")
     r.call("A", "setACL", zw.body_set_acl(ROOT + "/acl/nodel", OPEN_ACL, 0), ROOT + "/acl/nodel v=0")
-    r.call("A", "setACL", zw.body_set_acl(ROOT + "/acl/nodel", [], -1), ROOT + "/acl/nodel []")
+    # not scripted: setACL with an empty ACL list - ZooKeeper 3.8.0 once left it unanswered
+    # (1 run in 6), which would make the reference transcript nondeterministic
     r.call("A", "setACL", zw.body_set_acl(ROOT + "/acl/missing", OPEN_ACL, -1), ROOT + "/acl/missing")
     r.call("A", "getACL", body_path(ROOT + "/acl/nodel"), ROOT + "/acl/nodel")
     r.call("A", "getACL", body_path(ROOT + "/acl/missing"), ROOT + "/acl/missing")
@@ -437,22 +469,28 @@ def s_watches(r):
     r.call("W", "removeWatches", body_path_int(w, 1), w + " children (none left)")
     r.set("A", w, b"3")
     r.settle("W")
-    # persistent and persistent-recursive watches
+    # persistent and persistent-recursive watches, on different paths: ZooKeeper 3.8 keeps one
+    # mode per path and watcher (a second addWatch replaces the first; 3.9 keeps both), and
+    # 3.8.0 answers removeWatches/checkWatches of types 4 and 5 with MarshallingError (3.9
+    # implements them) - neither is compared here, so the transcript holds for both versions
+    wr = ROOT + "/wr"
+    r.create("A", wr, b"0")
     r.call("W", "addWatch", body_path_int(w, 0), w + " persistent")
-    r.call("W", "addWatch", body_path_int(ROOT + "/w", 1), w + " recursive")
+    r.call("W", "addWatch", body_path_int(wr, 1), wr + " recursive")
     r.call("W", "addWatch", body_path_int(w, 7), w + " bad mode")
     r.set("A", w, b"4")
     r.set("A", w, b"5")
     r.create("A", w + "/k", b"")
-    r.create("A", w + "/k/g", b"")
-    r.set("A", w + "/k/g", b"x")
+    r.create("A", w + "/k/g", b"")  # a grandchild: no event for a persistent watch on w
     r.delete("A", w + "/k/g")
     r.settle("W")
-    r.call("W", "checkWatches", body_path_int(w, 4), w + " persistent")
-    r.call("W", "removeWatches", body_path_int(w, 4), w + " persistent")
-    r.call("W", "removeWatches", body_path_int(w, 5), w + " recursive")
-    r.call("W", "removeWatches", body_path_int(w, 5), w + " recursive (again)")
-    r.set("A", w, b"6")
+    r.set("A", wr, b"1")
+    r.create("A", wr + "/k", b"")
+    r.create("A", wr + "/k/g", b"")
+    r.set("A", wr + "/k/g", b"x")
+    r.delete("A", wr + "/k/g")
+    r.settle("W")
+    r.set("A", w, b"6")  # still armed: persistent watches do not fire once
     r.settle("W")
     r.call("W", "closeSession")
 

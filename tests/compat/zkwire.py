@@ -300,8 +300,12 @@ class Conn:
                 raise ConnClosed("reply xid %d while waiting for %d (%s)" % (rxid, xid, op))
             if zxid > 0:
                 self.last_zxid = max(self.last_zxid, zxid)
-            out = decode_reply(op, r) if err == 0 else {}
-            if err == 0 and r.rest() != 0:
+            body_at = r.o
+            try:
+                out = decode_reply(op, r) if err == 0 else {}
+            except ValueError as e:  # a malformed body is a finding, not the end of the run
+                out = {"undecodable_body": r.d[body_at:].hex(), "why": str(e)}
+            if r.rest() != 0 and "undecodable_body" not in out:
                 out["trailing_bytes"] = r.rest()
             return zxid, err, out
 

@@ -13,7 +13,7 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 # Suites that also run under AddressSanitizer + UndefinedBehaviorSanitizer (shorter budgets).
-ASAN_SUITES ?= unit dataplane fuzz client store wal sim ops node recipes
+ASAN_SUITES ?= unit dataplane fuzz client store wal sim ops node recipes compat
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
 .PHONY: all deps build build-asan test tidy format clean demo lab

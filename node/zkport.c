@@ -49,17 +49,17 @@
 #include "common/zn_err.h"
 #include "common/zn_limits.h"
 #include "common/zn_log.h"
+#include "node/zkport_frame.h"
 #include "node/zkport_ring.h"
 #include "proto/jute.h"
 #include "proto/session.h"
 #include "proto/zk.h"
 
-#define ZKPORT_MS            1000000ull
-#define ZKPORT_RTO_NS        (200ull * ZKPORT_MS)
-#define ZKPORT_RTO_MAX_NS    (2000ull * ZKPORT_MS)
-#define ZKPORT_CONNECT_BYTES 64u /* ConnectRequest is 44 or 45 bytes (+ a passwd up to 16) */
-#define ZKPORT_RBUF_MIN      (64u * 1024u)
-#define ZKPORT_POLL_BATCH    256u
+#define ZKPORT_MS         1000000ull
+#define ZKPORT_RTO_NS     (200ull * ZKPORT_MS)
+#define ZKPORT_RTO_MAX_NS (2000ull * ZKPORT_MS)
+#define ZKPORT_RBUF_MIN   (64u * 1024u)
+#define ZKPORT_POLL_BATCH 256u
 
 enum zkport_state {
     ZKC_FREE = 0,
@@ -148,10 +148,6 @@ struct zn_zkport {
     uint64_t pub_watches;
     bool pub_valid;
 };
-
-static const char *const zkport_words[] = {"ruok", "srvr", "stat", "mntr", "conf",
-                                           "cons", "wchs", "dirs", "isro"};
-#define ZKPORT_N_WORDS (sizeof(zkport_words) / sizeof(zkport_words[0]))
 
 static void zkport_errf(char *err, size_t err_len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -589,7 +585,7 @@ static void zkport_flw(struct zn_zkport *zk, struct zkport_conn *c, unsigned wor
     static char buf[256 * 1024];
     struct zkport_text t = {buf, 0, sizeof(buf)};
     buf[0] = 0;
-    const char *name = zkport_words[word];
+    const char *name = zn_zkport_words[word];
     double avg = zk->lat_n ? (double)zk->lat_sum_ns / (double)zk->lat_n / 1e6 : 0.0;
     if (!(zk->flw_allow & (1u << word))) {
         zkport_textf(&t, "%s is not executed because it is not in the whitelist.\n", name);
@@ -717,9 +713,9 @@ static void zkport_on_connect(struct zn_zkport *zk, struct zkport_conn *c, const
     req.passwd = zn_bytes_make(passwd, 16);
     req.read_only = false;
     req.has_read_only = true;
-    uint8_t body[ZKPORT_CONNECT_BYTES];
+    uint8_t body[ZN_ZKPORT_CONNECT_BYTES_MAX];
     long blen = zn_zk_connect_request_encode(&req, body, sizeof(body));
-    c->connect_msg = malloc(ZN_SESS_HDR_BYTES + ZKPORT_CONNECT_BYTES);
+    c->connect_msg = malloc(ZN_SESS_HDR_BYTES + ZN_ZKPORT_CONNECT_BYTES_MAX);
     if (blen <= 0 || !c->connect_msg) {
         zkport_close(zk, c);
         return;
@@ -809,34 +805,32 @@ static void zkport_on_oversized(struct zn_zkport *zk, struct zkport_conn *c, con
     zkport_send_queued(zk, c);
 }
 
-/* Parse complete frames out of rbuf. */
+/* Parse complete frames out of rbuf (framing: zkport_frame.h). */
 static void zkport_parse(struct zn_zkport *zk, struct zkport_conn *c)
 {
     uint32_t off = 0;
-    while (c->state != ZKC_FREE && c->state != ZKC_CLOSING && c->rlen - off >= 4) {
+    while (c->state != ZKC_FREE && c->state != ZKC_CLOSING) {
         const uint8_t *p = c->rbuf + off;
-        if (c->state == ZKC_HANDSHAKE) {
-            for (unsigned i = 0; i < ZKPORT_N_WORDS; i++)
-                if (!memcmp(p, zkport_words[i], 4)) {
-                    zkport_flw(zk, c, i);
-                    return;
-                }
+        uint32_t flen = 0;
+        unsigned word = 0;
+        enum zn_zkport_scan k = zn_zkport_scan(p, c->rlen - off, c->state == ZKC_HANDSHAKE,
+                                               zk->frame_max, &flen, &word);
+        if (k == ZN_ZKPORT_SCAN_MORE)
+            break;
+        if (k == ZN_ZKPORT_SCAN_WORD) {
+            zkport_flw(zk, c, word);
+            return;
         }
-        uint32_t flen = zkport_get_be32(p);
-        if (c->state == ZKC_HANDSHAKE && flen > ZKPORT_CONNECT_BYTES) {
+        if (k == ZN_ZKPORT_SCAN_OVERSIZED &&
+            (c->state != ZKC_ACTIVE || c->q_count >= ZN_ZKPORT_QUEUE_MAX))
+            k = ZN_ZKPORT_SCAN_BAD;
+        if (k == ZN_ZKPORT_SCAN_BAD) {
+            ZN_WARN("zk", "frame of %u bytes from %s:%u: closing the connection", flen,
+                    inet_ntoa((struct in_addr){htonl(c->ip)}), c->port);
             zkport_close(zk, c);
             return;
         }
-        if (flen > zk->frame_max) {
-            if (flen > ZN_ZKPORT_FRAME_SKIP_BYTES_MAX || c->state != ZKC_ACTIVE ||
-                c->q_count >= ZN_ZKPORT_QUEUE_MAX) {
-                ZN_WARN("zk", "frame of %u bytes from %s:%u: closing the connection", flen,
-                        inet_ntoa((struct in_addr){htonl(c->ip)}), c->port);
-                zkport_close(zk, c);
-                return;
-            }
-            if (c->rlen - off < 12)
-                break;
+        if (k == ZN_ZKPORT_SCAN_OVERSIZED) {
             zkport_on_oversized(zk, c, p + 4);
             if (c->state == ZKC_FREE)
                 return;
@@ -846,8 +840,6 @@ static void zkport_parse(struct zn_zkport *zk, struct zkport_conn *c)
             off += 4 + take;
             continue;
         }
-        if (c->rlen - off - 4 < flen)
-            break;
         if (c->state == ZKC_HANDSHAKE) {
             zkport_on_connect(zk, c, p + 4, flen);
         } else {
@@ -969,6 +961,18 @@ static void zkport_refused(struct zn_zkport *zk, struct zkport_conn *c, int32_t 
         c->state = ZKC_CLOSING;
         zkport_write_out(zk, c);
         return;
+    }
+    /* Our closeSession went through: the node forgets the session at once and may drop its
+     * reply when it was held behind an event of that same apply (R7); answer it here. */
+    for (uint32_t i = 0; i < c->q_sent; i++) {
+        struct zkport_req *r = zkport_q_at(c, i);
+        if (r->type == ZN_ZK_OP_CLOSESESSION && r->seq && !r->reply &&
+            zk_err == ZK_SESSIONEXPIRED) {
+            zkport_local_reply(c, r, 0, NULL, 0);
+            c->closing_after_reply = true;
+            zkport_flush_replies(zk, c);
+            return;
+        }
     }
     /* Expired, closed, or moved to another node: drop the connection; the client reconnects
      * and learns which (ZooKeeper closes the connection of an expired session too). */
@@ -1169,36 +1173,6 @@ static void *zkport_main(void *arg)
 
 /* ---- management side ----------------------------------------------------------------------- */
 
-static int zkport_parse_words(const char *list, uint32_t *mask)
-{
-    *mask = 0;
-    const char *p = list;
-    while (*p) {
-        while (*p == ',' || *p == ' ')
-            p++;
-        if (!*p)
-            break;
-        const char *e = p;
-        while (*e && *e != ',' && *e != ' ')
-            e++;
-        size_t n = (size_t)(e - p);
-        bool found = false;
-        if (n == 1 && *p == '*') {
-            *mask = (1u << ZKPORT_N_WORDS) - 1;
-            found = true;
-        }
-        for (unsigned i = 0; i < ZKPORT_N_WORDS && !found; i++)
-            if (n == 4 && !memcmp(p, zkport_words[i], 4)) {
-                *mask |= 1u << i;
-                found = true;
-            }
-        if (!found)
-            return ZN_EINVAL;
-        p = e;
-    }
-    return 0;
-}
-
 int zn_zkport_start(const struct zn_config *cfg, const struct zn_clock *clock, const char *version,
                     struct zn_zkport **out, char *err, size_t err_len)
 {
@@ -1213,7 +1187,7 @@ int zn_zkport_start(const struct zn_config *cfg, const struct zn_clock *clock, c
     zk->started_ms = zkport_realtime_ms(zk);
     zk->next_epoch = (uint64_t)zk->clock->realtime_ns(zk->clock->ctx);
     pthread_mutex_init(&zk->pub_lock, NULL);
-    int rc = zkport_parse_words(cfg->zk.four_letter_words, &zk->flw_allow);
+    int rc = zn_zkport_words_parse(cfg->zk.four_letter_words, &zk->flw_allow);
     if (rc) {
         zkport_errf(err, err_len, "[zk] four_letter_words: unknown word in \"%s\"",
                     cfg->zk.four_letter_words);

@@ -66,7 +66,7 @@ ports_free() {
 start_zk() { # the JVM start-up is the slow part: it runs while zinc starts
     local try base
     for try in 1 2 3 4 5; do
-        base=$((30000 + (RANDOM % 300) * 10))
+        base=$((28000 + (RANDOM % 400) * 10)) # ports below the ephemeral range (32768)
         ports_free $((base + 1)) $((base + 2)) $((base + 3)) $((base + 101)) $((base + 102)) \
             $((base + 103)) $((base + 201)) $((base + 202)) $((base + 203)) || continue
         # TTL nodes need ZooKeeper's extended types; containers are reaped every second
@@ -86,8 +86,8 @@ start_zk() { # the JVM start-up is the slow part: it runs while zinc starts
 start_zinc() {
     local try udp zp
     for try in 1 2 3 4 5; do
-        udp=$((20000 + (RANDOM % 900) * 10))
-        zp=$((4000 + RANDOM % 900)) # zk ports ${zp}1..${zp}3
+        udp=$((20000 + (RANDOM % 700) * 10))
+        zp=$((2700 + RANDOM % 100)) # zk ports ${zp}1..${zp}3: 27001..27993
         ports_free $((udp + 1)) $((udp + 2)) $((udp + 3)) "${zp}1" "${zp}2" "${zp}3" || continue
         # the same session timeout bounds as the ensemble (2 and 20 ticks of 2000 ms)
         "$LAB" up --mode loopback --dir "$DIR/lab" --port "$udp" --set "mgmt.zk_port=${zp}{id}" \

@@ -236,7 +236,6 @@ class Conn:
         self.sock = socket.create_connection((host, port), timeout=io_timeout_s)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.events = []
-        self.sent_ops = set()
         self.last_zxid = last_zxid
         self.xid = 0
         self.closed = False
@@ -287,7 +286,6 @@ class Conn:
         if xid is None:
             self.xid += 1
             xid = self.xid
-        self.sent_ops.add(op)
         self._send(struct.pack(">ii", xid, OP[op]) + body)
         while True:
             r = R(self._recv_frame())

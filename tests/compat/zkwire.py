@@ -215,7 +215,7 @@ def decode_reply(op, r):
     if op in ("multi", "multiRead"):
         results = []
         while True:
-            typ, done, err = r.int(), r.bool(), r.int()
+            typ, done, _err = r.int(), r.bool(), r.int()  # err repeats in the body
             if done:
                 break
             if typ == -1:

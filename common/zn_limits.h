@@ -311,6 +311,14 @@ _Static_assert(ZN_CLIENT_INFLIGHT_MAX <= ZN_NODE_HOLD_WINDOW,
  * ZN_ZKPORT_RING_BYTES_MIN (rounded up to a power of two at start). */
 #define ZN_ZKPORT_RING_MSGS      4u
 #define ZN_ZKPORT_RING_BYTES_MIN (4u * ZN_MIB)
+/* Identities added with addAuth (digest), per owned session, node-local (node/zkport_auth.c):
+ * sessions that authenticated at once on one node, identities each, and their text bytes
+ * (scheme + "user:base64(sha1)" ids). A fifth identity or a full table answers AuthFailed. */
+#define ZN_NODE_AUTH_SESSIONS_MAX 1024u
+#define ZN_NODE_AUTH_IDS_MAX      4u
+#define ZN_NODE_AUTH_TEXT_BYTES   1024u
+_Static_assert(ZN_NODE_AUTH_IDS_MAX <= ZN_NODE_FWD_IDS_MAX, "a forwarded write carries them all");
+_Static_assert(ZN_NODE_AUTH_IDS_MAX <= ZN_STORE_IDENTITIES_MAX, "an entry carries them all");
 _Static_assert(ZN_ZKPORT_INFLIGHT_MAX <= ZN_NODE_HOLD_WINDOW, "the node holds what is in flight");
 _Static_assert(ZN_ZKPORT_QUEUE_MAX >= ZN_ZKPORT_INFLIGHT_MAX, "the queue holds the window");
 _Static_assert(ZN_ZKPORT_FRAME_SKIP_BYTES_MAX > ZN_MSG_SIZE_MAX_BYTES, "skip bound");

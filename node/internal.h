@@ -161,6 +161,7 @@ struct zn_node {
     struct zn_dp_msgr *msgr;
     bool msgr_open;
     struct zn_zkport_link *zk; /* the ZooKeeper TCP port's rings, NULL when disabled */
+    struct zn_node_auth *auth; /* addAuth identities of owned sessions (zkport_auth.c) */
     struct zn_dp_addr peer[ZN_NODE_ID_MAX + 1];
     bool peer_known[ZN_NODE_ID_MAX + 1];
     uint64_t peer_heard_ns[ZN_NODE_ID_MAX + 1]; /* last valid message from each peer */
@@ -282,6 +283,15 @@ void node_send_connected(struct zn_node *n, struct zn_session_row *row, uint64_t
 void node_serve_read(struct zn_node *n, struct zn_session_row *row, uint64_t seq,
                      const struct zn_op *op);
 void node_session_forget(struct zn_node *n, uint64_t id, uint8_t flags);
+
+/* zkport_auth.c: addAuth identities of the sessions this node serves */
+int node_auth_init(struct zn_node *n);
+void node_auth_fini(struct zn_node *n);
+int node_auth_add(struct zn_node *n, uint64_t session, struct zn_bytes scheme,
+                  struct zn_bytes cred);
+const struct zn_identity *node_auth_ids(struct zn_node *n, uint64_t session, uint32_t *count);
+void node_auth_drop(struct zn_node *n, uint64_t session);
+void node_reply_whoami(struct zn_node *n, struct zn_session_row *row, uint64_t seq);
 
 /* node_snapshot.c: snapshots, recovery from a snapshot file, InstallSnapshot */
 void node_install_chunk(struct zn_node *n, const struct zn_raft_install *in);

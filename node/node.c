@@ -44,7 +44,8 @@ static void node_log_role(struct zn_node *n, const struct zn_raft_update *up);
 static void node_handle_update(struct zn_node *n, const struct zn_raft_update *up);
 static uint64_t node_next_index(struct zn_node *n);
 static int node_propose_client(struct zn_node *n, uint64_t session, uint64_t seq,
-                               struct zn_bytes request);
+                               struct zn_bytes request, const struct zn_nodemsg_ident *ids,
+                               uint16_t n_ids);
 static struct zn_cached_reply *node_rcache_slot(struct zn_node *n, uint64_t session, uint64_t seq);
 static void node_rcache_put(struct zn_node *n, uint64_t session, uint64_t seq, size_t len);
 static uint64_t node_seq_of(const struct zn_session_row *row, int32_t cxid);
@@ -426,8 +427,18 @@ int node_propose_entry(struct zn_node *n, struct zn_entry *e)
 }
 
 static int node_propose_client(struct zn_node *n, uint64_t session, uint64_t seq,
-                               struct zn_bytes request)
+                               struct zn_bytes request, const struct zn_nodemsg_ident *ids,
+                               uint16_t n_ids)
 {
+    /* The requester's identities (addAuth on its node), stamped into the entry. */
+    struct zn_identity idv[ZN_NODE_FWD_IDS_MAX];
+    if (n_ids > ZN_NODE_FWD_IDS_MAX)
+        return ZN_EINVAL;
+    for (uint16_t i = 0; i < n_ids; i++) {
+        idv[i].scheme =
+            (struct zn_str){(const char *)ids[i].scheme.ptr, (uint32_t)ids[i].scheme.len};
+        idv[i].id = (struct zn_str){(const char *)ids[i].id.ptr, (uint32_t)ids[i].id.len};
+    }
     struct zn_zk_request req;
     struct zn_zk_limits lim;
     zn_zk_limits_default(&lim);
@@ -435,8 +446,11 @@ static int node_propose_client(struct zn_node *n, uint64_t session, uint64_t seq
     int rc = zn_zk_request_decode(request.ptr, (size_t)request.len, &lim, &req);
     if (rc)
         return rc;
-    struct zn_entry e = {
-        .type = ZN_ENTRY_CLIENT, .session = session, .cxid = (int32_t)(uint32_t)seq};
+    struct zn_entry e = {.type = ZN_ENTRY_CLIENT,
+                         .session = session,
+                         .cxid = (int32_t)(uint32_t)seq,
+                         .ids = n_ids ? idv : NULL,
+                         .id_count = n_ids};
     rc = zn_zkconv_op(&req, n->conv, &e.op);
     if (rc)
         return rc;
@@ -686,7 +700,8 @@ static void node_on_forward(struct zn_node *n, const struct zn_nodemsg *m)
 {
     int rc;
     if (m->u.fwd.op == ZN_FWD_WRITE)
-        rc = node_propose_client(n, m->u.fwd.session, m->u.fwd.seq, m->u.fwd.request);
+        rc = node_propose_client(n, m->u.fwd.session, m->u.fwd.seq, m->u.fwd.request, m->u.fwd.ids,
+                                 m->u.fwd.n_ids);
     else if (m->u.fwd.op == ZN_FWD_SESSION_CREATE)
         rc = node_propose_session_create(n, m->u.fwd.session, m->u.fwd.timeout_ms, m->u.fwd.passwd);
     else if (n->role != ZN_RAFT_LEADER)
@@ -1478,7 +1493,7 @@ int zn_node_open(const struct zn_config *cfg, const struct zn_clock *clock, stru
     zn_wbuf_init(&n->rbuf, ZN_MSG_SIZE_MAX_BYTES);
     int rc = ZN_ENOMEM;
     if (!n->tx || !n->enc || !n->rx_entries || !n->nm || !n->conv || !n->relq || !n->parked ||
-        !n->remote_reads || !n->held || !n->rcache)
+        !n->remote_reads || !n->held || !n->rcache || node_auth_init(n) != 0)
         goto fail;
     rc = node_conf_from_config(cfg, &n->conf);
     if (rc)
@@ -1595,6 +1610,7 @@ void zn_node_close(struct zn_node *n)
         for (uint32_t i = 0; i < ZN_NODE_REPLY_CACHE_SLOTS; i++)
             free(n->rcache[i].msg);
     free(n->rcache);
+    node_auth_fini(n);
     if (n->delayed)
         for (uint32_t i = 0; i < ZN_NODE_DELAYED_REPLIES_MAX; i++)
             free(n->delayed[i].msg);

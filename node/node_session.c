@@ -68,6 +68,7 @@ void node_session_forget(struct zn_node *n, uint64_t id, uint8_t flags)
     if (flags & ZN_SESSIONS_F_OWNED) {
         zn_watch_session_drop(n->watches, id);
         node_drop_delayed(n, id);
+        node_auth_drop(n, id); /* ZooKeeper: auth is per connection, re-sent after a reconnect */
     }
 }
 
@@ -517,7 +518,9 @@ void node_serve_read(struct zn_node *n, struct zn_session_row *row, uint64_t seq
     n->rbuf.len = 0;
     n->rbuf.err = 0;
     uint64_t zxid = 0;
-    if (zn_store_read(n->store, row->id, NULL, 0, op, &n->rbuf, &zxid) != 0) {
+    uint32_t n_ids;
+    const struct zn_identity *ids = node_auth_ids(n, row->id, &n_ids);
+    if (zn_store_read(n->store, row->id, ids, n_ids, op, &n->rbuf, &zxid) != 0) {
         node_reply_error(n, row, seq, ZN_ESYSTEM);
         return;
     }
@@ -666,6 +669,20 @@ static void node_take(struct zn_node *n, struct zn_session_row *row, const struc
     zn_zk_limits_default(&lim);
     lim.data_bytes_max = (int32_t)n->cfg.limits.data_bytes_max;
     int rc = zn_zk_request_decode(body.ptr, (size_t)body.len, &lim, &req);
+    if (rc == 0 && req.type == ZN_ZK_OP_AUTH) {
+        /* addAuth: node-local, answered at once (header only; AuthFailed for a bad scheme). */
+        rc = node_auth_add(n, row->id, req.u.auth.scheme, req.u.auth.auth);
+        node_reply_error(n, row, h->seq, rc);
+        if (order == ZN_SESS_IN_ORDER)
+            row->next_seq++;
+        return;
+    }
+    if (rc == 0 && req.type == ZN_ZK_OP_WHOAMI) {
+        node_reply_whoami(n, row, h->seq);
+        if (order == ZN_SESS_IN_ORDER)
+            row->next_seq++;
+        return;
+    }
     if (rc == 0 && node_is_watch_op(req.type)) {
         rc = node_watch_request(n, row, &req);
         node_reply_error(n, row, h->seq, rc); /* header only; err 0 on success */
@@ -689,9 +706,13 @@ static void node_take(struct zn_node *n, struct zn_session_row *row, const struc
         if (order == ZN_SESS_IN_ORDER)
             row->write_inflight = h->seq;
         if (n->role == ZN_RAFT_LEADER) {
+            uint32_t n_ids;
+            const struct zn_identity *ids = node_auth_ids(n, row->id, &n_ids);
             struct zn_entry e = {.type = ZN_ENTRY_CLIENT,
                                  .session = row->id,
                                  .cxid = (int32_t)(uint32_t)h->seq,
+                                 .ids = ids,
+                                 .id_count = n_ids,
                                  .op = op};
             node_propose_entry(n, &e);
         } else {
@@ -702,6 +723,15 @@ static void node_take(struct zn_node *n, struct zn_session_row *row, const struc
             m.u.fwd.seq = h->seq;
             m.u.fwd.zxid = h->zxid;
             m.u.fwd.request = body;
+            uint32_t n_ids;
+            const struct zn_identity *ids = node_auth_ids(n, row->id, &n_ids);
+            struct zn_nodemsg_ident fids[ZN_NODE_AUTH_IDS_MAX];
+            for (uint32_t i = 0; i < n_ids && i < ZN_NODE_AUTH_IDS_MAX; i++) {
+                fids[i].scheme = zn_bytes_make(ids[i].scheme.ptr, ids[i].scheme.len);
+                fids[i].id = zn_bytes_make(ids[i].id.ptr, ids[i].id.len);
+            }
+            m.u.fwd.n_ids = (uint16_t)n_ids;
+            m.u.fwd.ids = n_ids ? fids : NULL;
             node_forward(n, &m);
         }
         return;

@@ -760,24 +760,6 @@ static void zkport_on_request(struct zn_zkport *zk, struct zkport_conn *c, const
     switch (r->type) {
     case ZN_ZK_OP_PING:
         break; /* answered when its turn comes (zkport_send_queued) */
-    case ZN_ZK_OP_AUTH:
-        /* The node's pipeline has no per-connection identities yet: refuse instead of
-         * pretending (docs/compatibility.md); ZooKeeper closes after AuthFailed. */
-        zkport_local_reply(c, r, ZK_AUTHFAILED, NULL, 0);
-        c->closing_after_reply = true;
-        break;
-    case ZN_ZK_OP_WHOAMI: {
-        /* WhoAmIResponse{vector<ClientInfo{authScheme, user}>}: the connection's identities
-         * (ZooKeeper: the ip scheme with the client address). */
-        uint8_t body[64];
-        struct zn_jute_writer w;
-        zn_jute_writer_init(&w, body, sizeof(body));
-        zn_jute_put_int(&w, 1);
-        zn_jute_put_string(&w, "ip");
-        zn_jute_put_string(&w, inet_ntoa((struct in_addr){htonl(c->ip)}));
-        zkport_local_reply(c, r, 0, body, w.len);
-        break;
-    }
     default:
         r->msg_len = ZN_SESS_HDR_BYTES + len;
         r->msg = malloc(r->msg_len);
@@ -992,12 +974,31 @@ static void zkport_reply(struct zn_zkport *zk, struct zkport_conn *c, const stru
             continue;
         if (r->reply || body.len < 16)
             return; /* a duplicate answer (both the original and a retransmission) */
-        r->reply = malloc((size_t)body.len);
+        /* whoAmI: ZooKeeper lists the connection's ip identity first; the node does not know
+         * the TCP peer, so it is added here: count + 1, ("ip", address), then the node's. */
+        char ip[16] = "";
+        if (r->type == ZN_ZK_OP_WHOAMI && body.len >= 20 && zkport_get_be32(body.ptr + 12) == 0)
+            snprintf(ip, sizeof(ip), "%s", inet_ntoa((struct in_addr){htonl(c->ip)}));
+        size_t extra = ip[0] ? 4 + 2 + 4 + strlen(ip) : 0;
+        r->reply = malloc((size_t)body.len + extra);
         ZN_ASSERT(r->reply != NULL);
-        memcpy(r->reply, body.ptr, (size_t)body.len);
-        r->reply_len = (uint32_t)body.len;
+        if (extra) {
+            memcpy(r->reply, body.ptr, 16);
+            zkport_put_be32(r->reply + 16, zkport_get_be32(body.ptr + 16) + 1);
+            struct zn_jute_writer w;
+            zn_jute_writer_init(&w, r->reply + 20, extra);
+            zn_jute_put_string(&w, "ip");
+            zn_jute_put_string(&w, ip);
+            memcpy(r->reply + 20 + extra, body.ptr + 20, (size_t)body.len - 20);
+        } else {
+            memcpy(r->reply, body.ptr, (size_t)body.len);
+        }
+        r->reply_len = (uint32_t)((size_t)body.len + extra);
         zkport_put_be32(r->reply, (uint32_t)r->xid);
         if (r->type == ZN_ZK_OP_CLOSESESSION)
+            c->closing_after_reply = true;
+        /* ZooKeeper closes a connection whose authentication failed, after the reply. */
+        if (r->type == ZN_ZK_OP_AUTH && (int32_t)zkport_get_be32(r->reply + 12) == ZK_AUTHFAILED)
             c->closing_after_reply = true;
         zkport_flush_replies(zk, c);
         if (c->state != ZKC_FREE)

@@ -810,6 +810,17 @@ static void fill_window(zn_handle *zh, uint64_t now)
             r->rc = ZN_ENOWATCHER;
             break;
         }
+        /* The node keeps one watch per session and path: removing one watcher while another
+         * watcher of this session still waits on the path must not end the node's watch (that
+         * one would never hear of the change), so that removal is done here only (rc 0 at the
+         * in-order delivery drops the matching watchers). */
+        if (r->op == ZN_ZK_OP_REMOVEWATCHES && !r->wany_fn &&
+            zn_watch_count(&zh->watches, r->path, r->wtype, NULL, NULL, true) >
+                zn_watch_count(&zh->watches, r->path, r->wtype, r->wfn, r->wctx, false)) {
+            r->failed = true;
+            r->rc = 0;
+            break;
+        }
         /* A watch is registered before the request leaves, so an event that overtakes the
          * reply finds its watcher ([R7]). */
         if (r->wkind != ZN_WK_NONE) {

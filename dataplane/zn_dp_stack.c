@@ -63,6 +63,15 @@ static void tx_add(struct zn_dp_stack *s, struct rte_mbuf *m)
 
 /* ---- ARP cache --------------------------------------------------------------------------- */
 
+/* Age of a time stamp at now_ns, 0 when it is later than now_ns: stamps come from other
+ * queues' clock reads (the directory, published by queue 0), which may be a little later than
+ * this queue's `now`; a plain difference would wrap and read as expired at once
+ * (tests/dataplane test_ring "arp_directory_stamp_ahead_of_reader"). */
+static uint64_t age_ns(uint64_t now_ns, uint64_t then_ns)
+{
+    return now_ns > then_ns ? now_ns - then_ns : 0;
+}
+
 static struct zn_arp_entry *arp_find(struct zn_dp_stack *s, uint32_t ip)
 {
     for (unsigned i = 0; i < s->n_arp; i++) {
@@ -212,7 +221,7 @@ static bool dir_lookup(struct zn_dp_arp_dir *d, uint32_t ip, uint64_t now_ns, ui
                 continue;
             if (eip != ip)
                 break;
-            if (elearned != UINT64_MAX && now_ns - elearned > ttl_ns)
+            if (elearned != UINT64_MAX && age_ns(now_ns, elearned) > ttl_ns)
                 return false;
             mac_unpack(emac, mac);
             *learned_ns = elearned;
@@ -347,7 +356,8 @@ static void arp_housekeeping(struct zn_dp_stack *s, uint64_t now_ns)
             e->retries++;
             e->next_retry_ns = now_ns + s->cfg.arp_retry_ns;
             arp_send_request(s, e->ip);
-        } else if (e->state == ZN_ARP_REACHABLE && now_ns - e->updated_ns > s->cfg.arp_ttl_ns) {
+        } else if (e->state == ZN_ARP_REACHABLE &&
+                   age_ns(now_ns, e->updated_ns) > s->cfg.arp_ttl_ns) {
             s->stats.arp_expired++;
             arp_remove(s, e);
             continue;

@@ -36,6 +36,11 @@ struct zr_election {
     zr_election_fn cb;
     void *ctx;
     int64_t my_czxid;
+    /* I/O thread only: the predecessor whose exists watch (recheck_watch) is registered, "" when
+     * none. A newcomer inserted ahead of this candidate makes it a *former* predecessor: the
+     * next check removes that watch when it watches the new one, so the former predecessor's
+     * end does not wake this candidate (tests/recipes test_election "herd"). */
+    char watched[ZR_PATH_MAX];
     /* under mu */
     bool leader;
     int64_t token;
@@ -64,6 +69,7 @@ static bool gone(struct zr_election *e)
 }
 
 static void become_leader(struct zr_election *e, int64_t token, int32_t version);
+static void on_exists_recheck(int rc, const struct zn_stat *st, const void *data);
 
 static int name_cmp(const void *a, const void *b)
 {
@@ -110,13 +116,38 @@ static void lose(struct zr_election *e, bool end)
 
 /* ---- watchers and completions (I/O thread) ------------------------------------------------ */
 
+static bool is_watch_removed(int type)
+{
+    return type == ZN_EVENT_DATA_WATCH_REMOVED || type == ZN_EVENT_CHILD_WATCH_REMOVED ||
+           type == ZN_EVENT_PERSISTENT_WATCH_REMOVED;
+}
+
 static void recheck_watch(zn_handle *zh, int type, int state, const char *path, void *ctx)
 {
     (void)zh;
     (void)state;
-    (void)path;
-    if (type != ZN_EVENT_SESSION && !gone(ctx))
-        election_check(ctx);
+    struct zr_election *e = ctx;
+    if (type == ZN_EVENT_SESSION)
+        return;
+    if (path != NULL && strcmp(path, e->watched) == 0)
+        e->watched[0] = '\0'; /* one-shot: fired (or removed by us) */
+    if (!is_watch_removed(type) && !gone(e))
+        election_check(e);
+}
+
+/* Watch `pred` (NULL: none) as this candidate's predecessor; a watch still registered on a
+ * former predecessor is removed first (its end is no longer this candidate's business). */
+static void watch_pred(struct zr_election *e, const char *pred)
+{
+    zn_handle *zh = e->s->zh;
+    if (e->watched[0] != '\0' && (pred == NULL || strcmp(e->watched, pred) != 0)) {
+        (void)zn_aremove_watches(zh, e->watched, ZN_WATCHER_DATA, recheck_watch, e, 0, NULL, NULL);
+        e->watched[0] = '\0';
+    }
+    if (pred == NULL)
+        return;
+    snprintf(e->watched, sizeof(e->watched), "%s", pred);
+    (void)zn_awexists(zh, pred, recheck_watch, e, on_exists_recheck, e);
 }
 
 static void on_exists_recheck(int rc, const struct zn_stat *st, const void *data)
@@ -293,10 +324,9 @@ static void on_children(int rc, const struct zn_strings *strings, const void *da
     pthread_mutex_unlock(&e->mu);
     zn_handle *zh = e->s->zh;
     if (e->style == ZR_ELECT_RING) {
+        watch_pred(e, idx > 0 ? pred : NULL);
         if (idx == 0)
             become_leader(e, e->my_czxid, 0);
-        else
-            (void)zn_awexists(zh, pred, recheck_watch, e, on_exists_recheck, e);
         return;
     }
     if (leader) {
@@ -307,11 +337,10 @@ static void on_children(int rc, const struct zn_strings *strings, const void *da
         }
         return;
     }
+    watch_pred(e, idx > 0 ? pred : NULL);
     if (idx == 0)
         (void)zn_acreate(zh, e->leader_path, e->name, (int32_t)strlen(e->name), &ZN_OPEN_ACL_UNSAFE,
                          ZN_EPHEMERAL, 0, on_leader_create, e);
-    else
-        (void)zn_awexists(zh, pred, recheck_watch, e, on_exists_recheck, e);
 }
 
 static void election_check(struct zr_election *e)

@@ -1479,3 +1479,54 @@ Test(client, refused_connect_moves_to_next_node, .timeout = 30)
     fake_server_stop(b);
     fake_cluster_free(c);
 }
+
+/* ---- removeWatches with a second watcher on the same path --------------------------------- */
+
+struct two_watch {
+    int deleted, removed;
+};
+
+static void two_watcher(zn_handle *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)zh;
+    (void)state;
+    (void)path;
+    struct two_watch *w = ctx;
+    if (type == ZN_EVENT_DELETED)
+        __atomic_fetch_add(&w->deleted, 1, __ATOMIC_SEQ_CST);
+    else if (type == ZN_EVENT_DATA_WATCH_REMOVED)
+        __atomic_fetch_add(&w->removed, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The node holds one watch per session and path. Removing one of two exists watchers of the
+ * session must not end the node's watch: the other one still hears of the delete (the recipes
+ * remove a candidate's watch on a former predecessor; another candidate of the same session
+ * may still watch that node). */
+Test(client, remove_one_of_two_watchers_keeps_the_other, .timeout = 30)
+{
+    struct fake_cluster *c = fake_cluster_new(CLUSTER_ID);
+    struct fake_server *s = fake_server_start(c, 1);
+    char hosts[128];
+    hosts_of(hosts, sizeof(hosts), s, NULL, "");
+    struct states st = {0};
+    zn_handle *zh = open_client(hosts, 3000, &st);
+    cr_assert_eq(zn_create(zh, "/w", "", 0, &ZN_OPEN_ACL_UNSAFE, ZN_PERSISTENT, 0, NULL, 0, NULL),
+                 0);
+    struct two_watch a = {0}, b = {0};
+    cr_assert_eq(zn_wexists(zh, "/w", two_watcher, &a, NULL), 0);
+    cr_assert_eq(zn_wexists(zh, "/w", two_watcher, &b, NULL), 0);
+    cr_assert_eq(zn_remove_watches(zh, "/w", ZN_WATCHER_DATA, two_watcher, &a, 0), 0);
+    cr_assert_eq(__atomic_load_n(&a.removed, __ATOMIC_SEQ_CST), 1, "removed watcher told");
+    cr_assert_eq(zn_check_watches(zh, "/w", ZN_WATCHER_DATA), 0, "the node still watches");
+    cr_assert_eq(zn_delete(zh, "/w", -1), 0);
+    cr_assert(wait_count(&b.deleted, 1, 10000), "the other watcher heard of the delete (%d)",
+              b.deleted);
+    cr_assert_eq(__atomic_load_n(&a.deleted, __ATOMIC_SEQ_CST), 0, "the removed one did not");
+    /* The last watcher's removal does go to the node. */
+    cr_assert_eq(zn_wexists(zh, "/w", two_watcher, &b, NULL), ZN_ENONODE);
+    cr_assert_eq(zn_remove_watches(zh, "/w", ZN_WATCHER_DATA, two_watcher, &b, 0), 0);
+    cr_assert_eq(zn_check_watches(zh, "/w", ZN_WATCHER_DATA), ZN_ENOWATCHER);
+    cr_assert_eq(zn_close(zh), 0);
+    fake_server_stop(s);
+    fake_cluster_free(c);
+}

@@ -97,9 +97,15 @@ Test(ring, arp_then_framed_exchange)
     env_down(e);
 }
 
+/* The retries run on a simulated clock; the expiry part runs a real exchange, so the TTL is
+ * longer than the exchange's bound (10 s): a loaded machine (ASan, load 20) once took more than
+ * a 50 ms TTL for the exchange, the entry expired inside it and the lookup after it failed.
+ * Expiry is then driven by a housekeeping call past the TTL, not by waiting. */
+#define ARP_TEST_TTL_NS (30ull * ZN_NS_PER_S)
+
 Test(ring, arp_retries_fail_expire_and_static)
 {
-    struct env *e = env_up(5 * 1000 * 1000, 50 * 1000 * 1000);
+    struct env *e = env_up(5 * 1000 * 1000, ARP_TEST_TTL_NS);
     uint64_t t0 = exchange_now_ns();
     /* nobody owns 10.99.0.77: 3 requests, then the held frames are dropped */
     struct zn_dp_addr ghost = {.ip = 0x0a63004du, .port = PORT};
@@ -120,10 +126,18 @@ Test(ring, arp_retries_fail_expire_and_static)
     /* a learned entry expires after its TTL; a static one does not */
     uint8_t mac[6] = {2, 0, 0, 0, 0, 9};
     cr_assert_eq(zn_dp_stack_arp_static(&e->a.stack, 0x0a630009u, mac), 0);
-    cr_assert_eq(
-        exchange_pair(&e->a.m, &e->b.m, &e->a.t.local, &e->b.t.local, 1, 10ull * ZN_NS_PER_S), 7);
-    cr_assert(zn_dp_stack_arp_lookup(&e->a.stack, IP_B, mac));
-    e->a.t.ops->housekeeping(e->a.t.ctx, exchange_now_ns() + 200 * 1000 * 1000);
+    uint64_t x0 = exchange_now_ns();
+    unsigned ok =
+        exchange_pair(&e->a.m, &e->b.m, &e->a.t.local, &e->b.t.local, 1, 10ull * ZN_NS_PER_S);
+    uint64_t x_ms = (exchange_now_ns() - x0) / 1000000u;
+    cr_assert_eq(ok, 7, "verified %u of 7 in %lu ms", ok, (unsigned long)x_ms);
+    cr_assert(zn_dp_stack_arp_lookup(&e->a.stack, IP_B, mac),
+              "B resolved after the exchange (%lu ms; expired %lu, requests %lu)",
+              (unsigned long)x_ms, (unsigned long)e->a.stack.stats.arp_expired,
+              (unsigned long)e->a.stack.stats.arp_req_out);
+    cr_assert_eq(e->a.stack.stats.arp_expired, 0, "nothing expires within the TTL");
+    printf("ring: expiry exchange verified in %lu ms\n", (unsigned long)x_ms);
+    e->a.t.ops->housekeeping(e->a.t.ctx, exchange_now_ns() + ARP_TEST_TTL_NS + ZN_NS_PER_S);
     cr_assert(!zn_dp_stack_arp_lookup(&e->a.stack, IP_B, mac), "expired");
     cr_assert_geq(e->a.stack.stats.arp_expired, 1);
     cr_assert(zn_dp_stack_arp_lookup(&e->a.stack, 0x0a630009u, mac), "static stays");
@@ -602,6 +616,86 @@ Test(ring, arp_directory_shares_queue0_learning)
     cr_assert_eq(rte_eth_rx_burst(pb, 1, got, 4), 1);
     cr_assert_eq(memcmp(rte_pktmbuf_mtod(got[0], uint8_t *), smac, 6), 0);
     rte_pktmbuf_free(got[0]);
+    for (uint16_t q = 0; q < 2; q++)
+        zn_dp_stack_fini(&a[q].stack);
+    free(a);
+    free(dir);
+    zn_dp_port_stop(pa);
+    zn_dp_port_stop(pb);
+    zn_dp_eal_fini();
+}
+
+/* Queue 0 stamps what it learns with its own clock read, which may be a little later than the
+ * `now` of queue 1 reading the directory (two lcores). Before the fix the difference wrapped:
+ * the fresh entry read as expired (no directory hit, an ARP request of its own), and an entry
+ * taken from the directory expired at queue 1's next housekeeping. */
+Test(ring, arp_directory_stamp_ahead_of_reader)
+{
+    cr_assert_eq(dp_env_eal("ringe", NULL, 0), 0);
+    uint16_t pa, pb;
+    cr_assert_eq(zn_dp_port_ring_pair("ze", 2, &pa, &pb), 0);
+    struct rte_mempool *pool = zn_dp_pool_create("ze_pool", 2, 2);
+    struct zn_dp_port_info ia, ib;
+    cr_assert_eq(zn_dp_port_start(pa, 2, pool, &ia), 0);
+    cr_assert_eq(zn_dp_port_start(pb, 2, pool, &ib), 0);
+    struct zn_dp_arp_dir *dir = calloc(1, sizeof(*dir));
+    zn_dp_arp_dir_init(dir);
+    struct side *a = calloc(2, sizeof(*a));
+    for (uint16_t q = 0; q < 2; q++) {
+        struct zn_dp_stack_cfg ca = {.port_id = pa,
+                                     .queue = q,
+                                     .ip = IP_A,
+                                     .udp_port = (uint16_t)(PORT + q),
+                                     .pool = pool,
+                                     .port = &ia,
+                                     .arp_dir = dir,
+                                     .arp_ttl_ns = 1000 * 1000};
+        cr_assert_eq(zn_dp_stack_init(&a[q].stack, &ca, &a[q].t), 0);
+    }
+    /* queue 0 learns B at t = 5000 (B's request for A) */
+    struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+    uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, 60);
+    if (p == NULL)
+        abort();
+    memset(p, 0, 60);
+    memset(p, 0xff, 6);
+    memcpy(p + 6, ib.mac, 6);
+    p[12] = 0x08;
+    p[13] = 0x06;
+    struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(p + 14);
+    arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+    arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    arp->arp_hlen = 6;
+    arp->arp_plen = 4;
+    arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
+    memcpy(arp->arp_data.arp_sha.addr_bytes, ib.mac, 6);
+    arp->arp_data.arp_sip = rte_cpu_to_be_32(IP_B);
+    arp->arp_data.arp_tip = rte_cpu_to_be_32(IP_A);
+    struct zn_dp_dgram dg[ZN_DP_BURST_MAX];
+    zn_dp_stack_input(&a[0].stack, &m, 1, dg, ZN_DP_BURST_MAX, 5000);
+    a[0].t.ops->housekeeping(a[0].t.ctx, 5000); /* flushes the ARP reply */
+    struct rte_mbuf *got[4];
+    cr_assert_eq(rte_eth_rx_burst(pb, 0, got, 4), 1, "queue 0 answered B");
+    rte_pktmbuf_free(got[0]);
+    /* queue 1, whose clock read is 1 us older, sends to B: a directory hit, no request */
+    uint8_t payload[32] = {1};
+    struct zn_dp_dgram d = {.peer = {.ip = IP_B, .port = PORT}, .len = 32, .data = payload};
+    cr_assert_eq(zn_dp_send(&a[1].t, &d, 1, 4000), 1);
+    cr_assert_eq(a[1].stack.stats.arp_dir_hits, 1, "fresh entry found (hits %lu, requests %lu)",
+                 (unsigned long)a[1].stack.stats.arp_dir_hits,
+                 (unsigned long)a[1].stack.stats.arp_req_out);
+    cr_assert_eq(a[1].stack.stats.arp_req_out, 0);
+    a[1].t.ops->housekeeping(a[1].t.ctx, 4500);
+    uint8_t mac[6];
+    cr_assert(zn_dp_stack_arp_lookup(&a[1].stack, IP_B, mac), "not expired at once (expired %lu)",
+              (unsigned long)a[1].stack.stats.arp_expired);
+    cr_assert_eq(memcmp(mac, ib.mac, 6), 0);
+    cr_assert_eq(rte_eth_rx_burst(pb, 1, got, 4), 1, "the datagram left on queue 1");
+    rte_pktmbuf_free(got[0]);
+    /* and it does expire one TTL after the stamp */
+    a[1].t.ops->housekeeping(a[1].t.ctx, 5000 + 1000 * 1000 + 1);
+    cr_assert(!zn_dp_stack_arp_lookup(&a[1].stack, IP_B, mac), "expired after its TTL");
+    cr_assert_eq(a[1].stack.stats.arp_expired, 1);
     for (uint16_t q = 0; q < 2; q++)
         zn_dp_stack_fini(&a[q].stack);
     free(a);

@@ -249,8 +249,21 @@ int main(int argc, char **argv)
     printf("%s N=%d: leader %d token %lld after %d joins (%.0f ms)\n", argv[1], n, lead,
            (long long)tok, n, (rt_now_us() - t0) / 1000.0);
 
+    /* The admin session wrote nothing here: without a sync it may read from a node that has
+     * not applied the last joins yet (ZooKeeper read semantics; seen on zincd at load 20:
+     * "ring 50: list has 49 of 50"). */
+    RT_CHECK(zn_sync(ah, dir) == 0, "sync before listing other sessions' candidates");
     struct zn_strings names = {0, NULL};
     RT_CHECK(zr_election_list(ah, dir, style, &names) == 0, "list");
+    if (names.count != n)
+        for (int i = 0; i < n; i++) {
+            bool seen = false;
+            for (int32_t k = 0; k < names.count; k++)
+                seen = seen || strcmp(names.data[k], zr_election_name(g_c[i].e)) == 0;
+            if (!seen)
+                fprintf(stderr, "candidate %d (%s) missing; its session state %d\n", i,
+                        zr_election_name(g_c[i].e), zn_state(zr_session_handle(g_c[i].s)));
+        }
     RT_CHECK(names.count == n, "list has %d of %d", names.count, n);
     RT_CHECK(strcmp(names.data[0], zr_election_name(g_c[lead].e)) == 0, "list[0] is leader");
     zn_strings_free(&names);
@@ -297,11 +310,12 @@ int main(int argc, char **argv)
         printf("  old leader's fenced writes rejected (expired session; stale token: ESTALE)\n");
     }
     /* (2) close the leader's session: herd-free - the watch events delivered to all live
-     * candidates for this failover are 1 (Ring: the successor) or a small constant for Bully,
-     * at most 3 whatever N: the next-ranked, and candidates that still hold a watch on the
-     * leader's node from when it was their predecessor (a Bully newcomer of higher priority
-     * is inserted ahead of them; the old exists watch stays registered until it fires - seen:
-     * 1 to 3 events at N = 10 on zincd). A herd would be about N. */
+     * candidates for this failover are 1 (Ring: the successor) or at most 2 for Bully whatever
+     * N: the next-ranked, and the candidate that watched the leader's node as its predecessor
+     * just before the leader's tie partner joined between them (priorities come in pairs here)
+     * and had no reason to look again. A candidate that does look again removes its watch on
+     * the former predecessor (zr_election.c watch_pred; before that: up to 3 events at N = 10
+     * on zincd). A herd would be about N. */
     {
         int old = lead;
         /* Settle first: events of earlier steps (Bully hand-offs while joining) still on their
@@ -329,7 +343,7 @@ int main(int argc, char **argv)
             printf("  herd not measured this round: %llu session reconnect(s)\n",
                    (unsigned long long)reconnects);
         else
-            RT_CHECK(ev >= 1 && ev <= (style == ZR_ELECT_RING ? 1u : 3u), "herd: %llu events",
+            RT_CHECK(ev >= 1 && ev <= (style == ZR_ELECT_RING ? 1u : 2u), "herd: %llu events",
                      (unsigned long long)ev);
     }
     /* (3) crash (expire) the leader. */

@@ -6,9 +6,10 @@
  *                      struct zn_raft_update *up);
  *
  * One event in (message received, tick, persisted, propose, read-index, membership change,
- * leadership transfer, snapshot taken/chunk/installed), one update out. The core never reads a
- * clock (time is ev->now_ns), the disk or the network, never allocates after init, has no global
- * state and no logger; its PRNG (election timeouts) is seeded per instance from the config.
+ * leadership transfer, snapshot taken/chunk/installed, runtime settings), one update out. The
+ * core never reads a clock (time is ev->now_ns), the disk or the network, never allocates after
+ * init, has no global state and no logger; its PRNG (election timeouts) is seeded per instance
+ * from the config.
  *
  * Memory. zn_raft_mem_size(cfg) says how many bytes an instance needs; zn_raft_init() carves the
  * instance and every buffer out of caller-provided memory (8-byte aligned). Nothing else is ever

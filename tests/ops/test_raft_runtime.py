@@ -13,7 +13,8 @@ control socket in its data directory. Checked, in order:
     term unchanged: they never lead); after SIGCONT the same leader still leads;
   - `leader priority N 5` for one of them: leadership moves to it once it is caught up, and it
     keeps it; its `config show` says priority = 5;
-  - a restarted node takes the file's priority again (status shows 1).
+  - a restarted node takes the file's priority again (status shows 1); restarted with
+    lease_reads on, its election timeout is refused (restart_needed) and its heartbeat is not.
 Every wait polls a fresh observation with a generous bound and prints what it last saw.
 """
 import json
@@ -84,21 +85,21 @@ def sock(i):
     return os.path.join(tmp, "n%s" % i, "control.sock")
 
 
-def write_config(i):
+def write_config(i, extra=""):
     members = ", ".join("%d@127.0.0.1:%d" % (k, BASE + k) for k in (1, 2, 3))
     text = ("[node]\nid = %d\ncluster_id = %d\ndata_dir = %s\n[cluster]\nmembers = %s\n"
             "[net]\ntransport = kernel\nlisten_host = 127.0.0.1\nlisten_port = %d\nidle = lab\n"
-            "[session]\ntimeout_min_ms = 2000\n" %
-            (i, CLUSTER, os.path.join(tmp, "n%s" % i), members, BASE + i))
+            "[session]\ntimeout_min_ms = 2000\n%s" %
+            (i, CLUSTER, os.path.join(tmp, "n%s" % i), members, BASE + i, extra))
     path = os.path.join(tmp, "n%s.ini" % i)
     with open(path, "w") as f:
         f.write(text)
     return path
 
 
-def start(i):
+def start(i, extra=""):
     logf = open(os.path.join(tmp, "n%s.log" % i), "a")
-    procs[i] = subprocess.Popen([ZINCD, "-c", write_config(i)], stdout=logf,
+    procs[i] = subprocess.Popen([ZINCD, "-c", write_config(i, extra)], stdout=logf,
                                 stderr=subprocess.STDOUT)
 
 
@@ -262,12 +263,24 @@ def main():
     # ---- not replicated: a restart takes the file's value ----
     other = peers[1]
     stop(other)
-    start(other)
+    start(other, "[raft]\nlease_reads = true\n")
     st = wait_for("node %d back after restart" % other,
                   lambda: (lambda s: (other in s and s[other]["leader"] != 0, s))(statuses()))
     ok(st[other]["raft"]["priority"] == 1 and st[other]["raft"]["election_timeout_ms"] == 150,
        "restarted node %d takes its file's settings: %s" % (other, st[other]["raft"]))
     log("node %d restarted: priority 1, election_timeout_ms 150 from its file" % other)
+    # with lease reads on, the election timeout stays as started (the lease needs it)
+    r = ctl(["config", "set", "raft.election_timeout_ms", "300", "--id", str(other)])
+    ok(r.returncode == 1 and "restart_needed" in r.stderr and "lease_reads" in r.stderr,
+       "election timeout with lease reads on: %r" % r)
+    r = ctl(["config", "set", "raft.heartbeat_interval_ms", "20", "--id", str(other)])
+    ok(r.returncode == 0, "heartbeat with lease reads on: %r" % r)
+    st = statuses((other,))
+    ok(st[other]["raft"]["election_timeout_ms"] == 150 and
+       st[other]["raft"]["heartbeat_interval_ms"] == 20, "node %d after both: %s" %
+       (other, st[other]["raft"]))
+    log("node %d (lease_reads on): election timeout refused (restart_needed), heartbeat set" %
+        other)
     for i in (1, 2, 3):
         rc = stop(i)
         ok(rc == 0, "node %d exited %s after SIGTERM" % (i, rc))

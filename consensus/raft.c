@@ -2274,6 +2274,65 @@ int zn_raft_load_entry(struct zn_raft *r, const struct zn_raft_entry *e)
     return 0;
 }
 
+/* Runtime settings (raft.h, ZN_RAFT_EV_SETTINGS): validated as a whole, then applied so that
+ * every timer in flight follows the new values at once. */
+static int settings(struct zn_raft *r, const struct zn_raft_event *ev)
+{
+    uint32_t what = ev->settings.what;
+    if (what == 0 || (what & ~ZN_RAFT_SET_ALL) != 0) {
+        return ZN_EINVAL;
+    }
+    struct zn_raft_config c = r->cfg;
+    if (what & ZN_RAFT_SET_PRIORITY) {
+        c.priority = ev->settings.priority;
+        c.priorities[r->id] = ev->settings.priority;
+    }
+    if (what & ZN_RAFT_SET_NODE_PRIORITY) {
+        uint8_t node = ev->settings.node;
+        if (node == 0) {
+            return ZN_EINVAL;
+        }
+        if ((what & ZN_RAFT_SET_PRIORITY) && node == r->id &&
+            ev->settings.node_priority != ev->settings.priority) {
+            return ZN_EINVAL; /* two different own priorities in one event */
+        }
+        c.priorities[node] = ev->settings.node_priority;
+        if (node == r->id) {
+            c.priority = ev->settings.node_priority;
+        }
+    }
+    if (what & ZN_RAFT_SET_ELECTION_TIMEOUT) {
+        c.election_timeout_ns = ev->settings.election_timeout_ns;
+    }
+    if (what & ZN_RAFT_SET_HEARTBEAT) {
+        c.heartbeat_interval_ns = ev->settings.heartbeat_interval_ns;
+    }
+    if (!config_valid(&c)) {
+        return ZN_EINVAL;
+    }
+    bool et_changed = c.election_timeout_ns != r->cfg.election_timeout_ns;
+    bool hb_changed = c.heartbeat_interval_ns != r->cfg.heartbeat_interval_ns;
+    if (et_changed && r->cfg.lease_reads) {
+        return ZN_ENOTSUP;
+    }
+    r->cfg = c;
+    if (r->role == ZN_RAFT_LEADER) {
+        if (et_changed && r->now + c.election_timeout_ns < r->quorum_deadline) {
+            r->quorum_deadline = r->now + c.election_timeout_ns;
+        }
+        if (hb_changed && r->now + c.heartbeat_interval_ns < r->heartbeat_deadline) {
+            r->heartbeat_deadline = r->now + c.heartbeat_interval_ns;
+        }
+        return 0;
+    }
+    if (c.priority == 0 && (r->role == ZN_RAFT_PRECANDIDATE || r->role == ZN_RAFT_CANDIDATE)) {
+        become_follower(r, r->term, 0); /* resets the election timer with the new value */
+    } else if (et_changed) {
+        reset_election_timer(r);
+    }
+    return 0;
+}
+
 int zn_raft_step(struct zn_raft *r, const struct zn_raft_event *ev, struct zn_raft_update *up)
 {
     memset(up, 0, sizeof(*up));
@@ -2329,6 +2388,9 @@ int zn_raft_step(struct zn_raft *r, const struct zn_raft_event *ev, struct zn_ra
     case ZN_RAFT_EV_SNAPSHOT_INSTALLED:
         rc = snapshot_installed(r, ev->installed.index, ev->installed.term);
         break;
+    case ZN_RAFT_EV_SETTINGS:
+        rc = settings(r, ev);
+        break;
     default:
         rc = ZN_EINVAL;
         break;
@@ -2379,4 +2441,8 @@ void zn_raft_status_get(const struct zn_raft *r, struct zn_raft_status *st)
     st->snap_term = r->snap_term;
     st->conf = r->conf;
     st->snap_conf = r->snap_conf;
+    st->priority = r->cfg.priority;
+    memcpy(st->priorities, r->cfg.priorities, sizeof(st->priorities));
+    st->election_timeout_ns = r->cfg.election_timeout_ns;
+    st->heartbeat_interval_ns = r->cfg.heartbeat_interval_ns;
 }

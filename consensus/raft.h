@@ -6,9 +6,10 @@
  *                      struct zn_raft_update *up);
  *
  * One event in (message received, tick, persisted, propose, read-index, membership change,
- * leadership transfer, snapshot taken/chunk/installed), one update out. The core never reads a
- * clock (time is ev->now_ns), the disk or the network, never allocates after init, has no global
- * state and no logger; its PRNG (election timeouts) is seeded per instance from the config.
+ * leadership transfer, snapshot taken/chunk/installed, runtime settings), one update out. The
+ * core never reads a clock (time is ev->now_ns), the disk or the network, never allocates after
+ * init, has no global state and no logger; its PRNG (election timeouts) is seeded per instance
+ * from the config.
  *
  * Memory. zn_raft_mem_size(cfg) says how many bytes an instance needs; zn_raft_init() carves the
  * instance and every buffer out of caller-provided memory (8-byte aligned). Nothing else is ever
@@ -145,7 +146,34 @@ enum zn_raft_event_type {
         8, /* application: durable snapshot at index (<= applied and <= durable) */
     ZN_RAFT_EV_SNAPSHOT_CHUNK = 9,      /* application: a chunk the core asked for (send it) */
     ZN_RAFT_EV_SNAPSHOT_INSTALLED = 10, /* application: received snapshot installed durably */
+    ZN_RAFT_EV_SETTINGS = 11,           /* operator: change priorities and timers (see below) */
 };
+
+/*
+ * ZN_RAFT_EV_SETTINGS changes this instance's runtime settings; ev->settings.what is a mask of:
+ *   ZN_RAFT_SET_PRIORITY          own priority (campaigning and the hand-over table's own row);
+ *                                 0 stops campaigning: a (pre-)candidate steps back to follower
+ *                                 in its term (its vote stays);
+ *   ZN_RAFT_SET_NODE_PRIORITY     the hand-over table's row for ev->settings.node (1..255; the
+ *                                 own id means ZN_RAFT_SET_PRIORITY); a leader hands over to a
+ *                                 caught-up active voter of strictly higher priority at its next
+ *                                 heartbeat, as with priorities given at init;
+ *   ZN_RAFT_SET_ELECTION_TIMEOUT  election timeout: a follower's or candidate's election timer
+ *                                 is re-armed at once with the new value; a leader's check-quorum
+ *                                 deadline is brought forward if the new timeout ends earlier;
+ *   ZN_RAFT_SET_HEARTBEAT         heartbeat interval: a leader's next heartbeat is brought forward
+ *                                 if the new interval ends earlier.
+ * The whole event is validated before anything changes (same bounds as zn_raft_init: timeouts
+ * > 0, heartbeat < election timeout): ZN_EINVAL and nothing applied. With lease_reads on, a
+ * different election timeout is refused with ZN_ENOTSUP: the lease is safe only while every
+ * node refuses votes for at least the leader's election timeout, which a per-node change breaks.
+ * Settings are per instance and volatile (the caller reapplies them after a restart).
+ */
+#define ZN_RAFT_SET_PRIORITY         1u
+#define ZN_RAFT_SET_NODE_PRIORITY    2u
+#define ZN_RAFT_SET_ELECTION_TIMEOUT 4u
+#define ZN_RAFT_SET_HEARTBEAT        8u
+#define ZN_RAFT_SET_ALL              15u
 
 enum zn_raft_conf_op {
     ZN_RAFT_CONF_ADD_LEARNER = 1,
@@ -191,6 +219,14 @@ struct zn_raft_event {
             uint64_t index;
             uint64_t term;
         } installed;
+        struct {
+            uint32_t what; /* ZN_RAFT_SET_* mask */
+            uint8_t priority;
+            uint8_t node;
+            uint8_t node_priority;
+            uint64_t election_timeout_ns;
+            uint64_t heartbeat_interval_ns;
+        } settings;
     };
 };
 
@@ -357,6 +393,11 @@ struct zn_raft_status {
     uint64_t snap_term;
     struct zn_raft_conf conf;      /* in force (latest in the log) */
     struct zn_raft_conf snap_conf; /* at snap_index */
+    /* runtime settings in force (init config, then ZN_RAFT_EV_SETTINGS) */
+    uint8_t priority;
+    uint8_t priorities[ZN_NODE_ID_MAX + 1]; /* hand-over table by node id */
+    uint64_t election_timeout_ns;
+    uint64_t heartbeat_interval_ns;
 };
 void zn_raft_status_get(const struct zn_raft *raft, struct zn_raft_status *st);
 

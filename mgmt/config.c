@@ -70,7 +70,7 @@ static const struct zn_key zn_keys[] = {
      "IPv4 address of the native UDP endpoint (the dataplane's address with `dpdk`)."},
     {"net", "listen_port", ZN_KEY_U16, ZN_F(net.listen_port), 1, 65535, NULL, false, "7001",
      "UDP port of the native endpoint (peers and clients)."},
-    {"net", "idle", ZN_KEY_ENUM, ZN_F(net.idle), 0, 0, zn_idle_names, true, "busy",
+    {"net", "idle", ZN_KEY_ENUM, ZN_F(net.idle), 0, 0, zn_idle_names, false, "busy",
      "Idle policy of poll loops: `busy` polls (dedicated cores); `lab` yields while traffic is "
      "recent and sleeps when idle (several nodes sharing few cores)."},
     {"dpdk", "eal_args", ZN_KEY_STR, ZN_F(dpdk.eal_args), 0, 0, NULL, false,
@@ -103,12 +103,13 @@ static const struct zn_key zn_keys[] = {
      "Pre-vote (Raft dissertation 9.6): a partitioned node does not disrupt the cluster."},
     {"raft", "check_quorum", ZN_KEY_BOOL, ZN_F(raft.check_quorum), 0, 0, NULL, false, "true",
      "A leader that cannot hear a majority for an election timeout steps down."},
-    {"raft", "lease_reads", ZN_KEY_BOOL, ZN_F(raft.lease_reads), 0, 0, NULL, true, "false",
+    {"raft", "lease_reads", ZN_KEY_BOOL, ZN_F(raft.lease_reads), 0, 0, NULL, false, "false",
      "Serve linearizable reads from the leader lease instead of a heartbeat round (assumes "
-     "bounded clock drift; see docs/ARCHITECTURE.md)."},
+     "bounded clock drift; see docs/ARCHITECTURE.md). With it on, election_timeout_ms cannot "
+     "change at runtime (the lease needs every node's timeout at least the leader's)."},
     {"raft", "priority", ZN_KEY_U32, ZN_F(raft.priority), 0, 255, NULL, true, "1",
      "Leader priority: 0 never campaigns on its own; a leader hands over to a caught-up node "
-     "of higher priority."},
+     "it holds at a higher priority (`zincctl leader priority`; per node, not replicated)."},
     {"raft", "inflight_max", ZN_KEY_U32, ZN_F(raft.inflight_max), 1, 1024, NULL, false, "64",
      "AppendEntries messages in flight per follower."},
     {"raft", "batch_entries_max", ZN_KEY_U32, ZN_F(raft.batch_entries_max), 1, 65536, NULL, false,

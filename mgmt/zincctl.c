@@ -894,18 +894,71 @@ static int run_members(int argc, char **argv)
     return EX_OK;
 }
 
+#define PRIORITY_NOTE                                                                            \
+    "priorities are per node and not replicated: every node reached now holds this value for "   \
+    "the node; a node that was unreachable, joins later or restarts keeps its own table (after " \
+    "a restart: its file's [raft] priority for itself and 0 for the others) - set [raft] "       \
+    "priority in the node's file too to keep it"
+
+/* `leader priority N P`: every reachable node sets its hand-over table row for N to P (node N
+ * also its own priority); prints what each node now holds. */
+static int run_leader_priority(const char *node_s, const char *prio_s)
+{
+    char *end = NULL;
+    long node = strtol(node_s, &end, 10);
+    if (*node_s == 0 || *end != 0 || node < 1 || node > ZN_NODE_ID_MAX)
+        die_usage("leader priority: node id must be an integer in [1, %d], not '%s'",
+                  ZN_NODE_ID_MAX, node_s);
+    long prio = strtol(prio_s, &end, 10);
+    if (*prio_s == 0 || *end != 0 || prio < 0 || prio > 255)
+        die_usage("leader priority: priority must be an integer in [0, 255], not '%s'", prio_s);
+    int rc = EX_OK;
+    json_t *all = json_array();
+    for (int i = 0; i < n_eps; i++) {
+        json_t *req = json_pack("{s:s, s:i, s:i}", "cmd", "leader_priority", "node", (int)node,
+                                "priority", (int)prio);
+        json_t *rep = ep_request(&eps[i], req, NULL, NULL);
+        json_decref(req);
+        if (!rep || eps[i].rc) {
+            rc = rc_worst(rc, eps[i].rc);
+            ep_report(&eps[i]);
+            json_decref(rep);
+            continue;
+        }
+        json_object_del(rep, "ok");
+        json_array_append_new(all, rep);
+    }
+    if (opt_json) {
+        json_t *doc = json_pack("{s:i, s:i, s:o, s:s}", "node", (int)node, "priority", (int)prio,
+                                "nodes", json_incref(all), "note", PRIORITY_NOTE);
+        print_json(doc);
+        json_decref(doc);
+    } else {
+        for (size_t k = 0; k < json_array_size(all); k++) {
+            json_t *r = json_array_get(all, k);
+            printf("node %lld (%s): own priority %lld; table:", jint(r, "id"), jstr(r, "role"),
+                   jint(r, "priority"));
+            const char *key;
+            json_t *v;
+            json_object_foreach(json_object_get(r, "priorities"), key, v)
+            {
+                printf(" %s=%lld", key, (long long)json_integer_value(v));
+            }
+            printf("\n");
+        }
+        printf("note: %s\n", PRIORITY_NOTE);
+    }
+    json_decref(all);
+    return rc;
+}
+
 static int run_leader(int argc, char **argv)
 {
     if (argc < 1)
         die_usage("leader: transfer or priority");
     if (strcmp(argv[0], "priority") == 0) {
         check_argc(argc, argv, 3, 3);
-        fprintf(stderr,
-                "zincctl leader priority: not supported by this build: the consensus core takes "
-                "priorities at start; set [raft] priority = %s in node %s's file and restart "
-                "it\n",
-                argv[2], argv[1]);
-        return EX_FAILED;
+        return run_leader_priority(argv[1], argv[2]);
     }
     if (strcmp(argv[0], "transfer") != 0)
         die_usage("leader: unknown subcommand %s", argv[0]);
@@ -1622,8 +1675,9 @@ static const struct cmd cmds[] = {
      run_members},
     {"leader", "leader transfer [to N] | leader priority N P",
      "Hand leadership to node N (default: the most recently heard voter) and wait until the "
-     "nodes agree. `priority` is not supported at runtime by this build (restart with [raft] "
-     "priority).",
+     "nodes agree. `priority N P` sets, on every node reached, the priority it holds for node N "
+     "(node N: its own priority; 0 never campaigns); a leader hands over to a caught-up voter it "
+     "holds above itself. Per node, not replicated, lost on restart (set [raft] priority too).",
      run_leader},
     {"snapshot", "snapshot create [--id N] | list | download FILE [--id N] [--name NAME]",
      "Take a snapshot now and wait until it is durable; list every node's snapshot files; "

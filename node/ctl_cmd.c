@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "node/ctl_internal.h"
+#include "node/ctl_raft.h"
 #include "node/internal.h"
 
 #define CTL_CALL_TIMEOUT_NS (2000ull * ZN_NS_PER_MS)
@@ -232,6 +233,7 @@ static json_t *cmd_status(struct zn_ctl *c, json_t *req)
         "wal_sync", s.memory_mode ? "memory" : "fsync", "peers", peers, "uptime_ms",
         (json_int_t)((c->clock->monotonic_ns(c->clock->ctx) - c->started_ns) / 1000000), "address",
         address);
+    json_object_set_new(r, "raft", ctl_raft_settings_json(&s.rs));
     return r;
 }
 
@@ -726,8 +728,15 @@ static json_t *cmd_snapshot_read(struct zn_ctl *c, json_t *req, struct ctl_raw *
  * others are taken by the consensus core or the poll loops at start only, so `config set`
  * refuses them rather than report a change that would not happen). */
 static const char *const ctl_applied_keys[] = {
-    "mgmt.log_level",         "snapshot.interval_entries", "snapshot.retain",
-    "session.timeout_min_ms", "session.timeout_max_ms",
+    "mgmt.log_level",
+    "snapshot.interval_entries",
+    "snapshot.retain",
+    "session.timeout_min_ms",
+    "session.timeout_max_ms",
+    /* ctl_raft.c: stepped into the core as ZN_RAFT_EV_SETTINGS */
+    "raft.election_timeout_ms",
+    "raft.heartbeat_interval_ms",
+    "raft.priority",
 };
 
 struct ctl_cfg_apply {
@@ -738,7 +747,10 @@ static int ctl_cfg_fn(struct zn_node *n, void *arg)
 {
     const struct zn_config *next = ((struct ctl_cfg_apply *)arg)->next;
     if (n->snap && next->snapshot.retain != n->cfg.snapshot.retain)
-        return ZN_EBUSY; /* the snapshot thread reads retain while it writes */
+        return ZN_EBUSY;                     /* the snapshot thread reads retain while it writes */
+    int rc = ctl_raft_apply_config(n, next); /* first: the core may refuse the whole change */
+    if (rc)
+        return rc;
     n->cfg.snapshot.interval_entries = next->snapshot.interval_entries;
     n->cfg.snapshot.retain = next->snapshot.retain;
     n->cfg.session.timeout_min_ms = next->session.timeout_min_ms;
@@ -797,6 +809,12 @@ static json_t *cmd_config_set(struct zn_ctl *c, json_t *req)
         return ctl_error("bad_argument", "%s", err);
     struct ctl_cfg_apply a = {.next = next};
     rc = zn_node_ctrl_call(c->node, c->lc, ctl_cfg_fn, &a, CTL_CALL_TIMEOUT_NS);
+    if (rc == ZN_ENOTSUP)
+        return ctl_error("restart_needed",
+                         "%s cannot change at runtime while [raft] lease_reads is on (the lease "
+                         "needs every node's election timeout at least the leader's): change it "
+                         "in every node's file and restart",
+                         key);
     if (rc)
         return ctl_rc_error(rc, "applying the setting on the lcore");
     enum zn_log_level level;
@@ -835,6 +853,8 @@ json_t *ctl_dispatch(struct zn_ctl *c, const char *cmd, json_t *req, struct ctl_
         return cmd_members_change(c, req, "promote");
     if (strcmp(cmd, "leader_transfer") == 0)
         return cmd_leader_transfer(c, req);
+    if (strcmp(cmd, "leader_priority") == 0)
+        return ctl_raft_cmd_leader_priority(c, req);
     if (strcmp(cmd, "snapshot_create") == 0)
         return cmd_snapshot_create(c, req);
     if (strcmp(cmd, "snapshot_list") == 0)

@@ -1212,6 +1212,7 @@ static int node_open_raft(struct zn_node *n, char *err, size_t err_len)
     struct zn_raft_config rc;
     zn_raft_config_default(&rc, n->self);
     rc.priority = (uint8_t)n->cfg.raft.priority;
+    rc.priorities[n->self] = rc.priority; /* hand-over table: others 0 until `leader priority` */
     rc.pre_vote = n->cfg.raft.pre_vote;
     rc.check_quorum = n->cfg.raft.check_quorum;
     rc.lease_reads = n->cfg.raft.lease_reads;

@@ -79,9 +79,9 @@
 #define SIM_CRASH_WINDOW 8u /* a power cut lands within the next this many disk mutations */
 
 static const char *const fault_names[F_COUNT] = {
-    "loss",     "dup",      "partition", "one_way",     "isolate",      "halves",    "bridge",
-    "heal",     "crash",    "disk_drop", "disk_torn",   "disk_reorder", "pause",     "conf",
-    "transfer", "snapshot", "install",   "crash_in_io", "prio0_runs",   "wal_enospc"};
+    "loss",     "dup",      "partition", "one_way",     "isolate",      "halves",     "bridge",
+    "heal",     "crash",    "disk_drop", "disk_torn",   "disk_reorder", "pause",      "conf",
+    "transfer", "snapshot", "install",   "crash_in_io", "prio0_runs",   "wal_enospc", "settings"};
 
 const char *sim_fault_name(int f)
 {
@@ -177,6 +177,7 @@ struct node {
     uint64_t hs_fl_term;
     uint8_t hs_fl_vote;
     bool told_to_stand;   /* received TimeoutNow since it last followed or led */
+    uint8_t prio;         /* own priority in force (config at boot, then settings events) */
     uint32_t enospc_left; /* segment creations still to fail with ENOSPC */
     bool wal_failed;      /* the WAL holds a batch that met ENOSPC (resubmitted first) */
     bool dying;           /* a power cut is armed at a future disk mutation */
@@ -283,6 +284,7 @@ struct sim {
     bool no_commit_rule; /* ZN_SIM_NO_COMMIT_RULE: leave the safety checks alone to find it */
     uint8_t prio0;       /* the node configured with priority 0 (never campaigns), or 0 */
     bool zincd_install;  /* ZN_SIM_ZINCD_INSTALL: install truncates the WAL as zincd does */
+    bool settings;       /* ZN_SIM_SETTINGS: priorities and timers change at random times */
     char *transcript;
     size_t n_tr;
     size_t cap_tr;
@@ -997,6 +999,7 @@ static void node_boot(struct sim *s, struct node *nd)
     cfg.id = nd->id;
     cfg.seed = mix64(s->o.seed, (nd->gen << 8) | nd->id);
     cfg.priority = nd->id == s->prio0 ? 0 : 1;
+    nd->prio = cfg.priority; /* runtime settings are volatile: a restart takes the config */
     size_t need = zn_raft_mem_size(&cfg);
     if (nd->mem == NULL) {
         nd->mem = xrealloc(NULL, need);
@@ -1636,8 +1639,9 @@ static void check_node(struct sim *s, struct node *nd, const struct zn_raft_upda
             }
         }
     }
-    /* priority 0: never campaigns on its own (a leadership transfer may still make it stand) */
-    if (nd->id == s->prio0 && nd->role != st.role &&
+    /* priority 0: never campaigns on its own (a leadership transfer may still make it stand);
+     * the priority in force, which settings events change at runtime */
+    if (nd->prio == 0 && nd->role != st.role &&
         (st.role == ZN_RAFT_PRECANDIDATE || st.role == ZN_RAFT_CANDIDATE) && !nd->told_to_stand) {
         violation(s, "priority 0: n%u became %s in term %llu without a TimeoutNow", nd->id,
                   zn_raft_role_name(st.role), (unsigned long long)st.term);
@@ -2130,9 +2134,116 @@ static void arm_power_cut(struct sim *s, struct node *nd)
                 .t = s->now + 2 * ET_NS, .kind = EV_CUT_DEADLINE, .node = nd->id, .a = nd->gen});
 }
 
+/*
+ * Runtime settings (ZN_RAFT_EV_SETTINGS) at a random time on a random live node: its own
+ * priority (0 on at most one node at a time: two nodes that never stand can block the rest),
+ * a hand-over priority sent to every live node as `zincctl leader priority` does, a new
+ * election timeout or heartbeat interval, or an invalid change that must be refused whole.
+ * The invariants (priority 0 never campaigns, safety) run after every step as always.
+ */
+static void settings_fault(struct sim *s)
+{
+    uint8_t id = random_up(s);
+    if (id == 0) {
+        return;
+    }
+    struct node *nd = &s->nodes[id];
+    struct zn_raft_event ev = {.type = ZN_RAFT_EV_SETTINGS};
+    struct zn_raft_status before;
+    zn_raft_status_get(nd->raft, &before);
+    uint32_t kind = (uint32_t)zn_prng_below(&s->prng, 5);
+    int want = 0;
+    if (kind == 0) {
+        uint8_t p = (uint8_t)zn_prng_below(&s->prng, 4);
+        for (uint32_t i = 1; i <= s->n_nodes && p == 0; i++) {
+            if (i != id && s->nodes[i].up && s->nodes[i].prio == 0) {
+                p = 1;
+            }
+        }
+        if (p == 0 && (s->prio0 != 0 && s->prio0 != id)) {
+            p = 1; /* the configured priority-0 node comes back with 0 after a restart */
+        }
+        ev.settings.what = ZN_RAFT_SET_PRIORITY;
+        ev.settings.priority = p;
+    } else if (kind == 1) {
+        uint8_t target = (uint8_t)(1 + zn_prng_below(&s->prng, s->n_nodes));
+        uint8_t p = (uint8_t)(1 + zn_prng_below(&s->prng, 3));
+        for (uint32_t i = 1; i <= s->n_nodes; i++) {
+            struct node *o = &s->nodes[i];
+            if (!o->up || o == nd) {
+                continue;
+            }
+            struct zn_raft_event e2 = {.type = ZN_RAFT_EV_SETTINGS};
+            e2.settings.what = ZN_RAFT_SET_NODE_PRIORITY;
+            e2.settings.node = target;
+            e2.settings.node_priority = p;
+            int rc = node_step(s, o, &e2);
+            if (rc != 0) {
+                violation(s, "settings: n%u refused priority %u for n%u: %s", o->id, p, target,
+                          zn_strerror(rc));
+            } else if (target == o->id) {
+                o->prio = p;
+            }
+        }
+        ev.settings.what = ZN_RAFT_SET_NODE_PRIORITY;
+        ev.settings.node = target;
+        ev.settings.node_priority = p;
+    } else if (kind == 2) {
+        ev.settings.what = ZN_RAFT_SET_ELECTION_TIMEOUT;
+        ev.settings.election_timeout_ns = ET_NS / 2 + zn_prng_below(&s->prng, ET_NS);
+        if (ev.settings.election_timeout_ns <= before.heartbeat_interval_ns) {
+            want = ZN_EINVAL;
+        } else if (s->cfg.lease_reads &&
+                   ev.settings.election_timeout_ns != before.election_timeout_ns) {
+            want = ZN_ENOTSUP;
+        }
+    } else if (kind == 3) {
+        ev.settings.what = ZN_RAFT_SET_HEARTBEAT;
+        ev.settings.heartbeat_interval_ns = HB_NS / 2 + zn_prng_below(&s->prng, HB_NS);
+        if (ev.settings.heartbeat_interval_ns >= before.election_timeout_ns) {
+            want = ZN_EINVAL;
+        }
+    } else {
+        /* refused whole: a valid priority with a heartbeat not below the election timeout */
+        ev.settings.what = ZN_RAFT_SET_PRIORITY | ZN_RAFT_SET_HEARTBEAT;
+        ev.settings.priority = (uint8_t)(before.priority + 1);
+        ev.settings.heartbeat_interval_ns = before.election_timeout_ns;
+        want = ZN_EINVAL;
+    }
+    int rc = node_step(s, nd, &ev);
+    s->st.faults[F_SETTINGS]++;
+    struct zn_raft_status after;
+    zn_raft_status_get(nd->raft, &after);
+    if (rc != want) {
+        violation(s, "settings: n%u kind %u returned %s, expected %s", id, kind, zn_strerror(rc),
+                  zn_strerror(want));
+    } else if (rc != 0 &&
+               (after.priority != before.priority ||
+                after.election_timeout_ns != before.election_timeout_ns ||
+                after.heartbeat_interval_ns != before.heartbeat_interval_ns ||
+                memcmp(after.priorities, before.priorities, sizeof(after.priorities)) != 0)) {
+        violation(s, "settings: n%u refused a change (%s) but applied part of it", id,
+                  zn_strerror(rc));
+    } else if (rc == 0) {
+        if (ev.settings.what == ZN_RAFT_SET_PRIORITY) {
+            nd->prio = ev.settings.priority;
+        } else if (ev.settings.what == ZN_RAFT_SET_NODE_PRIORITY && ev.settings.node == id) {
+            nd->prio = ev.settings.node_priority;
+        }
+        if (after.priority != nd->prio) {
+            violation(s, "settings: n%u holds priority %u, expected %u", id, after.priority,
+                      nd->prio);
+        }
+    }
+}
+
 static void chaos(struct sim *s)
 {
     uint32_t n = s->n_nodes;
+    if (s->settings && zn_prng_chance(&s->prng, 1, 6)) {
+        settings_fault(s);
+        return;
+    }
     uint32_t pick = (uint32_t)zn_prng_below(&s->prng, 100);
     if (pick < 12) {
         links_all(s, true);
@@ -2346,6 +2457,7 @@ struct sim *sim_new(const struct sim_opts *opts)
     s->o = *opts;
     s->no_commit_rule = getenv("ZN_SIM_NO_COMMIT_RULE") != NULL;
     s->zincd_install = getenv("ZN_SIM_ZINCD_INSTALL") != NULL;
+    s->settings = getenv("ZN_SIM_SETTINGS") != NULL;
     zn_prng_seed(&s->prng, opts->seed);
     s->n_nodes = opts->nodes + 2 <= SIM_NODES_MAX ? opts->nodes + 2 : SIM_NODES_MAX;
     s->boot.n_voters = (uint8_t)opts->nodes;

@@ -38,6 +38,7 @@ enum sim_fault {
     F_CRASH_IO, /* the power cut landed inside a WAL job (between its disk operations) */
     F_PRIO0,    /* runs with a priority-0 node */
     F_ENOSPC,   /* WAL batches that met ENOSPC creating a segment (retried) */
+    F_SETTINGS, /* runtime settings events (ZN_SIM_SETTINGS=1): priorities and timers changed */
     F_COUNT
 };
 

@@ -29,8 +29,8 @@ static double mono_s(void)
 /* The environment switches that change a run, for the replay line. */
 static const char *env_prefix(void)
 {
-    static char buf[96];
-    snprintf(buf, sizeof(buf), "%s%s",
+    static char buf[128];
+    snprintf(buf, sizeof(buf), "%s%s%s", getenv("ZN_SIM_SETTINGS") ? "ZN_SIM_SETTINGS=1 " : "",
              getenv("ZN_SIM_ZINCD_INSTALL") ? "ZN_SIM_ZINCD_INSTALL=1 " : "",
              getenv("ZN_SIM_NO_COMMIT_RULE") ? "ZN_SIM_NO_COMMIT_RULE=1 " : "");
     return buf;

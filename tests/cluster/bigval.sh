@@ -6,7 +6,9 @@
 # with the client limit raised, by the node), and read back byte-exact through every node.
 #
 #   log       one follower is down during the writes and catches up from the log afterwards
-#             (AppendEntries carrying 1 MiB entries)
+#             (AppendEntries carrying 1 MiB entries); then 80 x 1 MiB setData in a row with the
+#             default snapshot interval (more than the consensus core's 64 MiB byte window:
+#             only a snapshot triggered by log bytes keeps proposals going)
 #   snapshot  the same follower comes back after the leader compacted its log past it: it
 #             catches up by a snapshot transfer that holds the large values
 #
@@ -112,5 +114,11 @@ fi
 for p in /via-follower /via-leader; do
     bigval "$(host 1),$(host 2),$(host 3)" verify $p || fail "read back $p after the catch-up"
 done
+if [ "$SCEN" = log ]; then
+    bigval "$(host "$F"),$(host "$L")" stream /stream 80 || fail "80 x 1 MiB in a row"
+    grep -h "snapshot .* is durable" "$DIR"/n*.log | tail -1
+    L3=$(lab wait --timeout 30) || fail "no leader after the stream"
+    for i in 1 2 3; do [ "$i" = "$L3" ] || wait_applied "$L3" "$i"; done
+fi
 echo "bigval/$SCEN: 2 x 7 values up to 1 MiB (+1 refused) written via follower and leader," \
     "read byte-exact from all 3 nodes after node $D's catch-up ($(($(date +%s) - START)) s)"

@@ -122,7 +122,8 @@ static const struct zn_key zn_keys[] = {
     {"wal", "segment_bytes", ZN_KEY_BYTES, ZN_F(wal.segment_bytes), ZN_MIB, 4096ull * ZN_MIB, NULL,
      false, "64M", "Size of a preallocated WAL segment."},
     {"snapshot", "interval_entries", ZN_KEY_BYTES, ZN_F(snapshot.interval_entries), 16, 1ull << 40,
-     NULL, true, "100000", "Take a snapshot after this many applied entries, or sooner once the log entries held in "
+     NULL, true, "100000",
+     "Take a snapshot after this many applied entries, or sooner once the log entries held in "
      "memory pass 24 MiB (3/8 of the consensus core's 64 MiB byte window; large values)."},
     {"snapshot", "retain", ZN_KEY_U32, ZN_F(snapshot.retain), 1, ZN_SNAPFILE_RETAIN_MAX, NULL, true,
      "3", "Snapshot files kept (older ones are deleted after a newer one is durable)."},

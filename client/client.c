@@ -707,16 +707,45 @@ static void handle_msg(zn_handle *zh, const uint8_t *data, uint32_t len, uint8_t
     }
 }
 
+/* SO_RXQ_OVFL: each datagram carries the socket's cumulative drop count; count its growth (a
+ * large reply whose tail the kernel dropped shows up here, not as a protocol error). */
+static void note_kernel_drops(zn_handle *zh, struct msghdr *mh)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL ||
+            c->cmsg_len < CMSG_LEN(sizeof(uint32_t)))
+            continue;
+        uint32_t drops;
+        memcpy(&drops, CMSG_DATA(c), sizeof(drops));
+        uint32_t grew = drops - zh->kernel_drops_seen;
+        if (grew != 0 && grew < (1u << 31)) {
+            stat_add(zh, &zh->stats.kernel_dropped, grew);
+            zh->kernel_drops_seen = drops;
+        }
+    }
+}
+
 static void receive(zn_handle *zh, uint64_t now)
 {
     struct zn_frame_expect expect = {.cluster_id = zh->opts.cluster_id, .self_node = 0};
     for (int i = 0; i < RECV_BATCH; i++) {
         struct sockaddr_storage from;
-        socklen_t flen = sizeof(from);
-        ssize_t n = recvfrom(zh->fd, zh->rxbuf, ZN_FRAME_DGRAM_MAX_BYTES + 1, 0,
-                             (struct sockaddr *)&from, &flen);
+        struct iovec iov = {.iov_base = zh->rxbuf, .iov_len = ZN_FRAME_DGRAM_MAX_BYTES + 1};
+        union {
+            char buf[CMSG_SPACE(sizeof(uint32_t))];
+            struct cmsghdr align;
+        } ctl;
+        struct msghdr mh = {.msg_name = &from,
+                            .msg_namelen = sizeof(from),
+                            .msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = ctl.buf,
+                            .msg_controllen = sizeof(ctl.buf)};
+        ssize_t n = recvmsg(zh->fd, &mh, 0);
         if (n < 0)
             break;
+        socklen_t flen = mh.msg_namelen;
+        note_kernel_drops(zh, &mh);
         if (!same_addr(&from, flen, &zh->nodes[zh->cur_node])) {
             STAT_INC(zh, datagrams_dropped);
             continue;
@@ -1070,6 +1099,8 @@ static int set_bufs(int fd)
         (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
     if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) != 0)
         (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
     return 0;
 }
 

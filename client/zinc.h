@@ -297,6 +297,8 @@ struct zn_client_stats {
     uint64_t datagrams_received; /* datagrams received and valid */
     uint64_t datagrams_dropped;  /* invalid, other cluster, other node, or reassembly refused */
     uint64_t timeouts;           /* calls completed with ZN_ETIMEDOUT */
+    uint64_t kernel_dropped;     /* datagrams the kernel dropped before we read them (socket
+                                    receive buffer full; SO_RXQ_OVFL) */
 };
 void zn_get_stats(zn_handle *zh, struct zn_client_stats *out);
 

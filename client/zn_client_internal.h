@@ -213,6 +213,7 @@ struct zn_handle {
     uint64_t connect_backoff_ns;
     uint64_t last_recv_ns;
     uint64_t last_send_ns;
+    uint32_t kernel_drops_seen; /* last SO_RXQ_OVFL value of fd (cumulative, wraps) */
     uint64_t last_ping_ns;
     uint64_t srtt_ns[2]; /* [0] reads and other calls, [1] writes (zn_zk_op_is_write) */
     uint64_t rttvar_ns[2];

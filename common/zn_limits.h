@@ -345,4 +345,20 @@ _Static_assert(ZN_ZKPORT_FRAME_SKIP_BYTES_MAX > ZN_MSG_SIZE_MAX_BYTES, "skip bou
 _Static_assert((uint64_t)ZN_ZKPORT_RING_MSGS *(ZN_MSG_SIZE_MAX_BYTES + 64u) < (1ull << 31),
                "ring positions fit");
 
+/* ---- large values over kernel UDP (dataplane/zn_udp.c, docs/wire-format.md) ---------------- */
+
+/* Kernel truesize of one full datagram on loopback/veth: the payload plus the skb and its page
+ * (measured: 2.3 KiB for 1472 bytes; up to 4.5 KiB when the driver hands a 4 KiB page). */
+#define ZN_UDP_DGRAM_TRUESIZE_MAX_BYTES (9u * ZN_KIB / 2u)
+/* SO_RCVBUF/SO_SNDBUF of every kernel-UDP socket of a node (and libzinc's): a message of
+ * 1 MiB value (the default data limit) is ~750 segments, ~3.3 MiB of truesize, sent back to
+ * back; the default rmem (208 KiB) holds ~90 segments, so anything above ~190 KiB
+ * lost its tail in the kernel on every retry. 8 MiB holds two such messages at once (a client
+ * request and a peer's AppendEntries). The kernel doubles the value; without CAP_NET_ADMIN it is
+ * capped at net.core.rmem_max/wmem_max (zincd warns). */
+#define ZN_UDP_SOCK_BUF_BYTES (8u * ZN_MIB)
+_Static_assert(ZN_UDP_SOCK_BUF_BYTES >=
+                   (ZN_DATA_SIZE_DEFAULT_BYTES / 1024u + 1u) * ZN_UDP_DGRAM_TRUESIZE_MAX_BYTES,
+               "a socket buffer holds a largest default-limit message in kernel truesize");
+
 #endif /* ZN_LIMITS_H */

@@ -2135,12 +2135,34 @@ static int snapshot_taken(struct zn_raft *r, uint64_t index)
     if (r->durable < index) {
         r->durable = index; /* the application's snapshot is durable */
     }
-    if (index > r->cfg.compact_keep) {
-        uint64_t to = index - r->cfg.compact_keep;
-        /* keep entries followers in replicate state still need */
+    /* Keep compact_keep entries behind the snapshot, but at most a quarter of the arena: with
+     * large entries (1 MiB znode values) compact_keep entries do not fit the arena at all, the
+     * compaction would free nothing and proposals would stay refused (ZN_EFULL, half the arena)
+     * for good. A follower further behind gets the snapshot instead. */
+    uint64_t to = index > r->cfg.compact_keep ? index - r->cfg.compact_keep : 0;
+    uint64_t kept = 0;
+    for (uint64_t i = index; i > to && i > r->base_index; i--) {
+        kept += ent_at(r, i)->len;
+        if (kept > r->cfg.log_bytes_max / 4) {
+            to = i;
+            break;
+        }
+    }
+    if (to > 0) {
         log_compact_to(r, to);
     }
     return 0;
+}
+
+uint32_t zn_raft_log_bytes(const struct zn_raft *raft)
+{
+    return arena_used(raft);
+}
+
+bool zn_raft_log_wants_snapshot(const struct zn_raft *raft)
+{
+    /* between the quarter a compaction leaves and the half where proposals stop */
+    return arena_used(raft) > raft->cfg.log_bytes_max / 8u * 3u;
 }
 
 static void snapshot_chunk(struct zn_raft *r, const struct zn_raft_event *ev)

@@ -377,6 +377,12 @@ int zn_raft_step(struct zn_raft *raft, const struct zn_raft_event *ev, struct zn
 int zn_raft_entry_get(const struct zn_raft *raft, uint64_t index, struct zn_raft_entry *e);
 /* Term of the entry at index, or of the snapshot at its index; 0 if unknown. */
 uint64_t zn_raft_term_at(const struct zn_raft *raft, uint64_t index);
+/* Payload bytes of the entries held in memory (of cfg.log_bytes_max). Proposals are refused
+ * (ZN_EFULL) above half of it; a snapshot compacts to at most a quarter behind its index. */
+uint32_t zn_raft_log_bytes(const struct zn_raft *raft);
+/* True when the entries in memory use more than 3/8 of cfg.log_bytes_max: the application
+ * should take a snapshot now (whatever its entry interval), or large entries stop proposals. */
+bool zn_raft_log_wants_snapshot(const struct zn_raft *raft);
 
 struct zn_raft_status {
     uint8_t id;

@@ -34,9 +34,11 @@ struct zn_dp_transport_stats {
     uint64_t tx_dgrams;
     uint64_t rx_bytes;
     uint64_t tx_bytes;
-    uint64_t tx_backpressure; /* datagrams the transport could not take now (caller retries) */
-    uint64_t rx_dropped;      /* all receive-side drops (each also has its own named counter) */
-    uint64_t tx_dropped;      /* all send-side drops */
+    uint64_t tx_backpressure;   /* datagrams the transport could not take now (caller retries) */
+    uint64_t rx_dropped;        /* all receive-side drops (each also has its own named counter) */
+    uint64_t tx_dropped;        /* all send-side drops */
+    uint64_t rx_kernel_dropped; /* datagrams the kernel dropped before we read them (socket
+                                   receive buffer full: SO_RXQ_OVFL), also in rx_dropped */
 };
 
 struct zn_dp_transport_ops {

@@ -4,6 +4,13 @@
  * recvmmsg(MSG_DONTWAIT) into fixed buffers with one spare byte so that an oversized datagram is
  * detected (MSG_TRUNC) and dropped; sendmmsg(MSG_DONTWAIT) where EAGAIN/ENOBUFS is counted
  * backpressure and any other error drops the datagram that caused it (counted).
+ *
+ * Socket buffers: a message is sent as up to ~750 back-to-back datagrams (proto/frame.h); with
+ * the kernel's default 208 KiB receive buffer every message above ~190 KiB lost its tail in the
+ * kernel on each retransmission and never completed. Both buffers are set to
+ * ZN_UDP_SOCK_BUF_BYTES (common/zn_limits.h), and what the kernel still drops is counted: the
+ * socket reports its cumulative drop count with every datagram (SO_RXQ_OVFL), whose growth goes
+ * to stats.rx_kernel_dropped (and rx_dropped).
  */
 #include "dataplane/zn_udp.h"
 
@@ -14,6 +21,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "common/zn_limits.h"
 
 #include "common/zn_assert.h"
 #include "common/zn_err.h"
@@ -27,6 +36,25 @@ static void to_sockaddr(const struct zn_dp_addr *a, struct sockaddr_in *sa)
     sa->sin_port = htons(a->port);
 }
 
+/* SO_RXQ_OVFL: the cmsg carries the socket's drop count (sk_drops, 32 bits, wraps) at the time
+ * the datagram was queued; count its growth. */
+static void udp_note_kernel_drops(struct zn_udp *u, struct msghdr *mh)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL ||
+            c->cmsg_len < CMSG_LEN(sizeof(uint32_t)))
+            continue;
+        uint32_t drops;
+        memcpy(&drops, CMSG_DATA(c), sizeof(drops));
+        uint32_t grew = drops - u->kernel_drops_seen;
+        if (grew != 0 && grew < (1u << 31)) {
+            u->stats.rx_kernel_dropped += grew;
+            u->stats.rx_dropped += grew;
+            u->kernel_drops_seen = drops;
+        }
+    }
+}
+
 static int udp_recv(void *ctx, struct zn_dp_dgram *dg, unsigned n, uint64_t now_ns)
 {
     (void)now_ns;
@@ -36,6 +64,10 @@ static int udp_recv(void *ctx, struct zn_dp_dgram *dg, unsigned n, uint64_t now_
     struct mmsghdr msgs[ZN_DP_UDP_BURST];
     struct iovec iov[ZN_DP_UDP_BURST];
     struct sockaddr_in from[ZN_DP_UDP_BURST];
+    union {
+        char buf[CMSG_SPACE(sizeof(uint32_t))];
+        struct cmsghdr align;
+    } ctl[ZN_DP_UDP_BURST];
     for (unsigned i = 0; i < n; i++) {
         iov[i].iov_base = u->rx_buf[i];
         iov[i].iov_len = sizeof(u->rx_buf[i]);
@@ -44,6 +76,8 @@ static int udp_recv(void *ctx, struct zn_dp_dgram *dg, unsigned n, uint64_t now_
         msgs[i].msg_hdr.msg_iovlen = 1;
         msgs[i].msg_hdr.msg_name = &from[i];
         msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+        msgs[i].msg_hdr.msg_control = ctl[i].buf;
+        msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
     }
     int got = recvmmsg(u->fd, msgs, n, MSG_DONTWAIT, NULL);
     if (got < 0) {
@@ -53,6 +87,7 @@ static int udp_recv(void *ctx, struct zn_dp_dgram *dg, unsigned n, uint64_t now_
     }
     int out = 0;
     for (int i = 0; i < got; i++) {
+        udp_note_kernel_drops(u, &msgs[i].msg_hdr);
         if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ||
             msgs[i].msg_len > ZN_DGRAM_PAYLOAD_MAX_BYTES) {
             u->rx_truncated++;
@@ -145,6 +180,30 @@ static const struct zn_dp_transport_ops udp_ops = {
     .stats = udp_stats,
 };
 
+/* Size both socket buffers for the largest message (see the top comment). FORCE needs
+ * CAP_NET_ADMIN; without it the kernel caps the request at net.core.rmem_max/wmem_max. */
+static void udp_size_buffers(struct zn_udp *u)
+{
+    int want = (int)ZN_UDP_SOCK_BUF_BYTES;
+    if (setsockopt(u->fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) != 0)
+        (void)setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+    if (setsockopt(u->fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) != 0)
+        (void)setsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
+    socklen_t sl = sizeof(u->rcvbuf_bytes);
+    if (getsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &u->rcvbuf_bytes, &sl) != 0)
+        u->rcvbuf_bytes = 0;
+    sl = sizeof(u->sndbuf_bytes);
+    if (getsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &u->sndbuf_bytes, &sl) != 0)
+        u->sndbuf_bytes = 0;
+    /* the kernel reports twice what it was asked (bookkeeping overhead) */
+    if (u->rcvbuf_bytes < want || u->sndbuf_bytes < want)
+        ZN_WARN("udp",
+                "socket buffers capped at %d/%d bytes (rx/tx; asked %d): values near the data "
+                "limit may be dropped by the kernel (counted as kernel rx drops); raise "
+                "net.core.rmem_max and net.core.wmem_max to %d or run with CAP_NET_ADMIN",
+                u->rcvbuf_bytes / 2, u->sndbuf_bytes / 2, want, want);
+}
+
 int zn_udp_open(struct zn_udp *u, const struct zn_dp_addr *local, struct zn_dp_transport *t)
 {
     memset(u, 0, sizeof(*u));
@@ -163,6 +222,8 @@ int zn_udp_open(struct zn_udp *u, const struct zn_dp_addr *local, struct zn_dp_t
         u->fd = -1;
         return ZN_EIO;
     }
+    udp_size_buffers(u);
+    (void)setsockopt(u->fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
     socklen_t len = sizeof(sa);
     ZN_ASSERT(getsockname(u->fd, (struct sockaddr *)&sa, &len) == 0);
     t->ops = &udp_ops;

@@ -123,13 +123,16 @@ static const struct zn_key zn_keys[] = {
     {"wal", "segment_bytes", ZN_KEY_BYTES, ZN_F(wal.segment_bytes), ZN_MIB, 4096ull * ZN_MIB, NULL,
      false, "64M", "Size of a preallocated WAL segment."},
     {"snapshot", "interval_entries", ZN_KEY_BYTES, ZN_F(snapshot.interval_entries), 16, 1ull << 40,
-     NULL, true, "100000", "Take a snapshot after this many applied entries."},
+     NULL, true, "100000",
+     "Take a snapshot after this many applied entries, or sooner once the log entries held in "
+     "memory pass 24 MiB (3/8 of the consensus core's 64 MiB byte window; large values)."},
     {"snapshot", "retain", ZN_KEY_U32, ZN_F(snapshot.retain), 1, ZN_SNAPFILE_RETAIN_MAX, NULL, true,
      "3", "Snapshot files kept (older ones are deleted after a newer one is durable)."},
     {"snapshot", "keep_entries", ZN_KEY_U32, ZN_F(snapshot.keep_entries), 0, 1u << 24, NULL, false,
      "1024",
      "Log entries kept in memory behind a snapshot, so that a follower slightly behind catches "
-     "up from the log; one further behind gets the snapshot (InstallSnapshot)."},
+     "up from the log; one further behind gets the snapshot (InstallSnapshot). At most 16 MiB "
+     "of entries are kept, whatever this count."},
     {"session", "timeout_min_ms", ZN_KEY_U32, ZN_F(session.timeout_min_ms),
      ZN_SESSION_TIMEOUT_MIN_MS, ZN_SESSION_TIMEOUT_MAX_MS, NULL, true, "500",
      "Smallest session timeout granted (requests below are raised to it)."},

@@ -403,6 +403,10 @@ static const struct zn_nm_scalar zn_nm_scalars[] = {
      ZN_NM_OFF(msgr.tx_backpressure), "Messages the transport did not fully take (retried later)."},
     {"zinc_transport_backpressure_total", ZN_METRIC_COUNTER, ZN_NM_U64,
      ZN_NM_OFF(transport.tx_backpressure), "Datagrams the transport could not take at once."},
+    {"zinc_transport_kernel_rx_dropped_total", ZN_METRIC_COUNTER, ZN_NM_U64,
+     ZN_NM_OFF(transport.rx_kernel_dropped),
+     "Datagrams the kernel dropped before the node read them (UDP socket receive buffer full, "
+     "SO_RXQ_OVFL); also counted in zinc_transport_dropped_total{direction=\"rx\"}."},
 };
 #define ZN_NM_SCALARS (sizeof(zn_nm_scalars) / sizeof(zn_nm_scalars[0]))
 

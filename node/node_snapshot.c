@@ -50,7 +50,8 @@ static void *node_snapshot_thread(void *arg)
     return NULL;
 }
 
-/* Apply stage: start a snapshot every [snapshot] interval_entries applied entries. */
+/* Apply stage: start a snapshot every [snapshot] interval_entries applied entries, or when the
+ * in-memory log's bytes call for one. */
 void node_maybe_snapshot(struct zn_node *n)
 {
     node_snapio_poll(n);
@@ -77,8 +78,12 @@ void node_maybe_snapshot(struct zn_node *n)
                 rc ? "; consensus core: " : "", rc ? zn_strerror(rc) : "");
         return;
     }
+    /* every interval_entries entries, or sooner when large entries fill the consensus core's
+     * byte window (zn_raft_log_wants_snapshot: 1 MiB values would otherwise stop proposals
+     * after ~32 writes, long before the entry interval) */
     if ((!n->snap_force &&
-         n->applied_index < n->last_snap_index + n->cfg.snapshot.interval_entries) ||
+         n->applied_index < n->last_snap_index + n->cfg.snapshot.interval_entries &&
+         !zn_raft_log_wants_snapshot(n->raft)) ||
         !n->snap_disk_open || n->applied_index <= n->last_snap_index)
         return;
     n->snap_force = false;

@@ -89,6 +89,7 @@ static void mux_stats(void *ctx, struct zn_dp_transport_stats *out)
         out->tx_backpressure += s.tx_backpressure;
         out->rx_dropped += s.rx_dropped;
         out->tx_dropped += s.tx_dropped;
+        out->rx_kernel_dropped += s.rx_kernel_dropped;
     }
     out->tx_dropped += m->drop_no_route + m->drop_down;
 }

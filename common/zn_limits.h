@@ -315,4 +315,14 @@ _Static_assert(ZN_PORTS_MUX_MEMBERS_MAX <= 255u, "a member index fits a byte");
 _Static_assert((ZN_NODE_AUTH_SESSIONS_MAX & (ZN_NODE_AUTH_SESSIONS_MAX - 1)) == 0,
                "the auth table is indexed by a mask");
 
+/* ---- log window of zincd ([raft] log_entries_max, logfix) ----------------------------------- */
+/* Smallest window a node accepts: half of it is the proposal room, which must hold keep_entries
+ * (8 in the tests) plus two default 256-entry batches with room left for a snapshot interval. */
+#define ZN_CONFIG_LOG_ENTRIES_MIN 2048u
+/* Largest: 16M descriptors (~400 MiB of core memory); the core itself allows up to
+ * ZN_RAFT_LOG_ENTRIES_MAX. */
+#define ZN_CONFIG_LOG_ENTRIES_MAX (1u << 24)
+_Static_assert(ZN_CONFIG_LOG_ENTRIES_MAX <= ZN_RAFT_LOG_ENTRIES_MAX, "the core takes the window");
+_Static_assert(ZN_CONFIG_LOG_ENTRIES_MIN / 2 > 2 * 256u + 8u, "the minimum window holds batches");
+
 #endif /* ZN_LIMITS_H */

@@ -266,7 +266,7 @@ struct zn_node {
     /* counters */
     uint64_t n_forwarded, n_nacks, n_client_dropped, n_proposals, n_early, n_behind;
     struct zn_node_metrics_state ms; /* metrics counters and their control message */
-    uint64_t n_moved; /* sessions dropped here because they moved to another node */
+    uint64_t n_moved;                /* sessions dropped here because they moved to another node */
     /* sessions that called addAuth: their identities (node_auth.c), NULL until the first */
     struct node_auth_slot {
         uint64_t session; /* 0: free */
@@ -284,6 +284,13 @@ struct zn_node {
     void *ctrl_call_arg;
     struct zn_opstats *opstats;
     bool snap_force;
+    /* log-window driven snapshots (node_snapshot.c, logfix): a durable snapshot the consensus
+     * core refused to compact behind (ZN_ESTALE: past its durable index) is offered again
+     * once it is durable; the window is checked when applied moved. */
+    uint64_t snap_retry_index;
+    uint64_t snap_window_checked;
+    uint64_t n_snap_retries;       /* refused compactions offered again */
+    uint64_t n_snap_window_starts; /* snapshots started by window occupancy */
 };
 
 /* node.c */

@@ -20,6 +20,9 @@ static void node_snapio_poll(struct zn_node *n);
 static int node_wal_reopen_cb(void *ctx, const struct zn_wal_entry *we);
 static void node_install_finish(struct zn_node *n);
 static void node_install_complete(struct zn_node *n);
+static uint64_t node_snapshot_interval(const struct zn_node *n);
+static bool node_window_wants_snapshot(const struct zn_node *n);
+static void node_snapshot_retry(struct zn_node *n);
 
 enum { NODE_SNAPIO_READ = 1, NODE_SNAPIO_WRITE = 2 };
 
@@ -50,7 +53,67 @@ static void *node_snapshot_thread(void *arg)
     return NULL;
 }
 
-/* Apply stage: start a snapshot every [snapshot] interval_entries applied entries. */
+/*
+ * Snapshot scheduling against the consensus core's log window (consensus/raft.h "Log
+ * storage"). Proposals may fill log_entries_max / 2 entries (or log_bytes_max / 2 bytes) and
+ * only a snapshot frees them, keeping keep_entries behind it; so a node must snapshot before
+ * the window fills, whatever interval_entries says, or every write gets ZN_EFULL for good
+ * (PERFORMANCE.md "Found while measuring" 1: a default node stopped at 32768 entries).
+ *   room = log_entries_max / 2 - keep_entries    (validated > 2 batches, mgmt/config.c)
+ *   interval_entries 0 (default) = room / 2;     a larger explicit one is refused at load
+ *   occupancy: entries >= keep_entries + room / 2 with room / 4 applied since the last
+ *              snapshot, or bytes >= log_bytes_max / 4 with 16 applied since it.
+ */
+static uint64_t node_snapshot_interval(const struct zn_node *n)
+{
+    uint64_t room = n->cfg.raft.log_entries_max / 2 - n->cfg.snapshot.keep_entries;
+    uint64_t every = n->cfg.snapshot.interval_entries ? n->cfg.snapshot.interval_entries : room / 2;
+    return every ? every : 1;
+}
+
+static bool node_window_wants_snapshot(const struct zn_node *n)
+{
+    struct zn_raft_config dc;
+    zn_raft_config_default(&dc, n->self); /* node_open_raft keeps the default byte arena */
+    struct zn_raft_status st;
+    zn_raft_status_get(n->raft, &st);
+    uint64_t since = n->applied_index - n->last_snap_index;
+    uint64_t keep = n->cfg.snapshot.keep_entries;
+    uint64_t room = n->cfg.raft.log_entries_max / 2 - keep;
+    if (st.log_entries >= keep + room / 2 && since >= room / 4)
+        return true;
+    return st.log_bytes >= dc.log_bytes_max / 4 && since >= 16;
+}
+
+/* Apply stage: offer a refused snapshot to the core again once its durable index reached it
+ * (the WAL stage makes the follower's log durable within a batch). */
+static void node_snapshot_retry(struct zn_node *n)
+{
+    struct zn_raft_status st;
+    zn_raft_status_get(n->raft, &st);
+    if (st.snap_index >= n->snap_retry_index) {
+        n->snap_retry_index = 0; /* an installed or newer snapshot covers it */
+        return;
+    }
+    if (st.durable < n->snap_retry_index || st.applied < n->snap_retry_index)
+        return;
+    struct zn_raft_event ev = {.type = ZN_RAFT_EV_SNAPSHOT_TAKEN, .now_ns = node_now(n)};
+    ev.snapshot_taken.index = n->snap_retry_index;
+    int rc = node_step(n, &ev);
+    n->n_snap_retries++;
+    if (rc == ZN_ESTALE)
+        return; /* still refused (its log moved back under it): the next run asks again */
+    if (rc)
+        ZN_ERROR("node", "consensus core refused snapshot %llu again: %s",
+                 (unsigned long long)n->snap_retry_index, zn_strerror(rc));
+    else
+        ZN_INFO("node", "log compacted behind snapshot %llu (retried: it is durable now)",
+                (unsigned long long)n->snap_retry_index);
+    n->snap_retry_index = 0;
+}
+
+/* Apply stage: start a snapshot every [snapshot] interval_entries applied entries, or when the
+ * log window fills (above). */
 void node_maybe_snapshot(struct zn_node *n)
 {
     node_snapio_poll(n);
@@ -71,15 +134,28 @@ void node_maybe_snapshot(struct zn_node *n)
         ev.snapshot_taken.index = n->snap_index;
         int rc = node_step(n, &ev);
         n->compact_pending = n->snap_index;
-        ZN_INFO("node", "snapshot %s at index %llu (term %llu, %llu bytes) is durable%s%s",
+        /* ZN_ESTALE: a follower applied entries the leader committed before its own WAL
+         * write of them was durable; the core keeps its log until they are (raft.h
+         * snapshot_taken). Offered again by node_snapshot_retry, never dropped. */
+        n->snap_retry_index = rc == ZN_ESTALE ? n->snap_index : 0;
+        ZN_INFO("node", "snapshot %s at index %llu (term %llu, %llu bytes) is durable%s%s%s",
                 n->snap_info.name, (unsigned long long)n->snap_index,
                 (unsigned long long)n->snap_term, (unsigned long long)n->snap_info.body_bytes,
-                rc ? "; consensus core: " : "", rc ? zn_strerror(rc) : "");
+                rc ? "; consensus core: " : "", rc ? zn_strerror(rc) : "",
+                rc == ZN_ESTALE ? " (log compaction retried once the log is durable there)" : "");
         return;
     }
-    if ((!n->snap_force &&
-         n->applied_index < n->last_snap_index + n->cfg.snapshot.interval_entries) ||
-        !n->snap_disk_open || n->applied_index <= n->last_snap_index)
+    if (n->snap_retry_index)
+        node_snapshot_retry(n); /* a newer snapshot below supersedes it */
+    if (!n->snap_disk_open || n->applied_index <= n->last_snap_index)
+        return;
+    bool due = n->snap_force || n->applied_index >= n->last_snap_index + node_snapshot_interval(n);
+    if (!due && n->applied_index != n->snap_window_checked) {
+        n->snap_window_checked = n->applied_index;
+        due = node_window_wants_snapshot(n);
+        n->n_snap_window_starts += due;
+    }
+    if (!due)
         return;
     n->snap_force = false;
     uint64_t index = n->applied_index;
@@ -455,7 +531,8 @@ static void node_install_complete(struct zn_node *n)
     bool keep_suffix = zn_raft_term_at(n->raft, index) == term && index < st.last_index;
     zn_wal_flush(n->wal);
     node_wal_wait_idle(n);
-    if (!keep_suffix && zn_wal_last_index(n->wal) > index && zn_wal_first_index(n->wal) <= index + 1)
+    if (!keep_suffix && zn_wal_last_index(n->wal) > index &&
+        zn_wal_first_index(n->wal) <= index + 1)
         zn_wal_truncate_suffix(n->wal, index + 1);
     zn_wal_close(n->wal);
     n->wal = NULL;

@@ -291,7 +291,13 @@ struct zn_node {
     uint64_t snap_window_checked;
     uint64_t n_snap_retries;       /* refused compactions offered again */
     uint64_t n_snap_window_starts; /* snapshots started by window occupancy */
+    uint64_t n_snap_deferred;      /* snapshot starts put off: applied past the durable log */
+    uint64_t n_window_full;        /* proposals refused with ZN_EFULL (log window full) */
+    bool window_full;              /* since the last refused proposal, none went in */
 };
+
+/* node_snapshot.c (logfix) */
+void node_window_full_note(struct zn_node *n, int propose_rc);
 
 /* node.c */
 uint64_t node_now(const struct zn_node *n);

@@ -413,6 +413,7 @@ int node_propose_entry(struct zn_node *n, struct zn_entry *e)
     node_handle_update(n, &up);
     if (rc == 0)
         n->n_proposals++;
+    node_window_full_note(n, rc); /* node_snapshot.c: the client's retransmission retries */
     return rc;
 }
 

@@ -92,6 +92,8 @@ static void node_snapshot_retry(struct zn_node *n)
     struct zn_raft_status st;
     zn_raft_status_get(n->raft, &st);
     if (st.snap_index >= n->snap_retry_index) {
+        ZN_INFO("node", "log compaction behind snapshot %llu superseded by snapshot %llu",
+                (unsigned long long)n->snap_retry_index, (unsigned long long)st.snap_index);
         n->snap_retry_index = 0; /* an installed or newer snapshot covers it */
         return;
     }
@@ -110,6 +112,36 @@ static void node_snapshot_retry(struct zn_node *n)
         ZN_INFO("node", "log compacted behind snapshot %llu (retried: it is durable now)",
                 (unsigned long long)n->snap_retry_index);
     n->snap_retry_index = 0;
+}
+
+/*
+ * A proposal the core refused with ZN_EFULL (log window full) is not lost: the request stays
+ * the session's write in flight and the client retransmits it with the same sequence, which
+ * proposes it again (a forwarded one gets a BUSY nack and the same retransmission); once a
+ * snapshot frees the window it goes in, and exactly-once dedup covers a double proposal. A
+ * client whose request timeout passes first gets ZN_ETIMEDOUT (ZooKeeper's OPERATIONTIMEOUT:
+ * outcome unknown, retry). Counted, and logged once per episode.
+ */
+void node_window_full_note(struct zn_node *n, int propose_rc)
+{
+    if (propose_rc == ZN_EFULL) {
+        n->n_window_full++;
+        if (!n->window_full) {
+            struct zn_raft_status st;
+            zn_raft_status_get(n->raft, &st);
+            ZN_WARN("node",
+                    "log window full (%u entries, %u bytes, from index %llu): proposals wait "
+                    "for a snapshot (applied %llu, last snapshot %llu%s)",
+                    st.log_entries, st.log_bytes, (unsigned long long)st.first_index,
+                    (unsigned long long)n->applied_index, (unsigned long long)n->last_snap_index,
+                    n->snap ? ", one is being written" : "");
+        }
+        n->window_full = true;
+    } else if (propose_rc == 0 && n->window_full) {
+        n->window_full = false;
+        ZN_INFO("node", "log window has room again: %llu proposals were refused meanwhile",
+                (unsigned long long)n->n_window_full);
+    }
 }
 
 /* Apply stage: start a snapshot every [snapshot] interval_entries applied entries, or when the
@@ -150,13 +182,25 @@ void node_maybe_snapshot(struct zn_node *n)
     if (!n->snap_disk_open || n->applied_index <= n->last_snap_index)
         return;
     bool due = n->snap_force || n->applied_index >= n->last_snap_index + node_snapshot_interval(n);
+    bool by_window = false;
     if (!due && n->applied_index != n->snap_window_checked) {
         n->snap_window_checked = n->applied_index;
-        due = node_window_wants_snapshot(n);
-        n->n_snap_window_starts += due;
+        due = by_window = node_window_wants_snapshot(n);
     }
     if (!due)
         return;
+    /* Like the simulator's application (tests/sim/sim.c): never a snapshot over entries this
+     * node's WAL does not hold durably yet (a follower may apply what the leader committed
+     * before its own write of it completed; consensus/raft.c snapshot_taken says why a
+     * snapshot file past the durable log is unsafe). Later, once the WAL stage caught up. */
+    struct zn_raft_status st;
+    zn_raft_status_get(n->raft, &st);
+    if (st.durable < n->applied_index) {
+        n->n_snap_deferred++;
+        n->snap_window_checked = 0; /* look at the window again next run */
+        return;
+    }
+    n->n_snap_window_starts += by_window;
     n->snap_force = false;
     uint64_t index = n->applied_index;
     uint64_t term = zn_raft_term_at(n->raft, index);

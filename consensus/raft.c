@@ -2137,7 +2137,8 @@ static int snapshot_taken(struct zn_raft *r, uint64_t index)
     }
     if (index > r->cfg.compact_keep) {
         uint64_t to = index - r->cfg.compact_keep;
-        /* keep entries followers in replicate state still need */
+        /* keep compact_keep entries for followers slightly behind; one further behind is sent
+         * this snapshot (send_append: its next entry is before the window) */
         log_compact_to(r, to);
     }
     return 0;

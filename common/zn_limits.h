@@ -361,4 +361,14 @@ _Static_assert(ZN_UDP_SOCK_BUF_BYTES >=
                    (ZN_DATA_SIZE_DEFAULT_BYTES / 1024u + 1u) * ZN_UDP_DGRAM_TRUESIZE_MAX_BYTES,
                "a socket buffer holds a largest default-limit message in kernel truesize");
 
+/* ---- log window of zincd ([raft] log_entries_max, logfix) ----------------------------------- */
+/* Smallest window a node accepts: half of it is the proposal room, which must hold keep_entries
+ * (8 in the tests) plus two default 256-entry batches with room left for a snapshot interval. */
+#define ZN_CONFIG_LOG_ENTRIES_MIN 2048u
+/* Largest: 16M descriptors (~400 MiB of core memory); the core itself allows up to
+ * ZN_RAFT_LOG_ENTRIES_MAX. */
+#define ZN_CONFIG_LOG_ENTRIES_MAX (1u << 24)
+_Static_assert(ZN_CONFIG_LOG_ENTRIES_MAX <= ZN_RAFT_LOG_ENTRIES_MAX, "the core takes the window");
+_Static_assert(ZN_CONFIG_LOG_ENTRIES_MIN / 2 > 2 * 256u + 8u, "the minimum window holds batches");
+
 #endif /* ZN_LIMITS_H */

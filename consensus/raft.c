@@ -2461,6 +2461,8 @@ void zn_raft_status_get(const struct zn_raft *r, struct zn_raft_status *st)
     st->durable = r->durable;
     st->snap_index = r->snap_index;
     st->snap_term = r->snap_term;
+    st->log_entries = r->ent_count;
+    st->log_bytes = arena_used(r);
     st->conf = r->conf;
     st->snap_conf = r->snap_conf;
     st->priority = r->cfg.priority;

@@ -397,6 +397,11 @@ struct zn_raft_status {
     uint64_t durable; /* highest index the core believes durable locally */
     uint64_t snap_index;
     uint64_t snap_term;
+    /* Occupancy of the log window, for the caller's snapshot scheduling: a proposal gets
+     * ZN_EFULL once entries reach log_entries_max / 2 or bytes log_bytes_max / 2, and only a
+     * snapshot (ZN_RAFT_EV_SNAPSHOT_TAKEN) frees them. */
+    uint32_t log_entries;
+    uint32_t log_bytes;
     struct zn_raft_conf conf;      /* in force (latest in the log) */
     struct zn_raft_conf snap_conf; /* at snap_index */
     /* runtime settings in force (init config, then ZN_RAFT_EV_SETTINGS) */

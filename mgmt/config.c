@@ -116,16 +116,25 @@ static const struct zn_key zn_keys[] = {
      "256", "Entries per AppendEntries message and per proposal batch."},
     {"raft", "batch_bytes_max", ZN_KEY_BYTES, ZN_F(raft.batch_bytes_max), 1024, 64ull * ZN_MIB,
      NULL, false, "1M", "Payload bytes per AppendEntries message."},
+    {"raft", "log_entries_max", ZN_KEY_U32, ZN_F(raft.log_entries_max), ZN_CONFIG_LOG_ENTRIES_MIN,
+     ZN_CONFIG_LOG_ENTRIES_MAX, NULL, false, "65536",
+     "Entries the consensus core keeps in memory (its log window). Proposals may fill half of it; "
+     "a snapshot frees it (one is started whenever a quarter of the window is in use beyond "
+     "`[snapshot] keep_entries`, whatever `interval_entries` says). A write that finds the "
+     "window full waits for that snapshot (the client's retransmission retries it). Minimum "
+     "2048 (with keep_entries = 8; the default keep_entries = 1024 needs 3072)."},
     {"wal", "sync", ZN_KEY_ENUM, ZN_F(wal.sync), 0, 0, zn_sync_names, false, "fsync",
      "`fsync`: a write is acknowledged once fdatasync'ed on a majority. `memory`: acknowledged "
      "once held in memory by a majority (replicated-memory mode: a simultaneous power loss of a "
      "majority loses acknowledged writes; for benchmarks and caches only)."},
     {"wal", "segment_bytes", ZN_KEY_BYTES, ZN_F(wal.segment_bytes), ZN_MIB, 4096ull * ZN_MIB, NULL,
      false, "64M", "Size of a preallocated WAL segment."},
-    {"snapshot", "interval_entries", ZN_KEY_BYTES, ZN_F(snapshot.interval_entries), 16, 1ull << 40,
-     NULL, true, "100000",
-     "Take a snapshot after this many applied entries, or sooner once the log entries held in "
-     "memory pass 24 MiB (3/8 of the consensus core's 64 MiB byte window; large values)."},
+    {"snapshot", "interval_entries", ZN_KEY_BYTES, ZN_F(snapshot.interval_entries), 0, 1ull << 40,
+     NULL, true, "0",
+     "Take a snapshot after this many applied entries. 0: automatic, a quarter of the log "
+     "window (`([raft] log_entries_max / 2 - keep_entries) / 2`). A value the window can never "
+     "hold (above `[raft] log_entries_max / 2 - keep_entries`) is refused. Snapshots are also "
+     "started by log-window occupancy (entries or bytes) whatever this says."},
     {"snapshot", "retain", ZN_KEY_U32, ZN_F(snapshot.retain), 1, ZN_SNAPFILE_RETAIN_MAX, NULL, true,
      "3", "Snapshot files kept (older ones are deleted after a newer one is durable)."},
     {"snapshot", "keep_entries", ZN_KEY_U32, ZN_F(snapshot.keep_entries), 0, 1u << 24, NULL, false,
@@ -542,6 +551,29 @@ int zn_config_validate(const struct zn_config *cfg, char *err, size_t err_len)
                 "[raft] heartbeat_interval_ms = %u must be at most half of "
                 "election_timeout_ms = %u",
                 cfg->raft.heartbeat_interval_ms, cfg->raft.election_timeout_ms);
+        return ZN_EINVAL;
+    }
+    /* The log window (consensus/raft.c propose): proposals fill at most log_entries_max / 2
+     * entries, and a snapshot keeps keep_entries of them behind it; what is left must hold
+     * batches, and a snapshot interval beyond it would never be reached (the window fills
+     * first and every write waits). */
+    uint64_t half = cfg->raft.log_entries_max / 2;
+    if (half < (uint64_t)cfg->snapshot.keep_entries + 2ull * cfg->raft.batch_entries_max) {
+        zn_errf(err, err_len,
+                "[snapshot] keep_entries = %u leaves no room in the log window: [raft] "
+                "log_entries_max / 2 = %llu must exceed keep_entries + 2 x batch_entries_max "
+                "(%u)",
+                cfg->snapshot.keep_entries, (unsigned long long)half, cfg->raft.batch_entries_max);
+        return ZN_EINVAL;
+    }
+    uint64_t room = half - cfg->snapshot.keep_entries;
+    if (cfg->snapshot.interval_entries > room) {
+        zn_errf(err, err_len,
+                "[snapshot] interval_entries = %llu can never be reached: the log window "
+                "([raft] log_entries_max = %u) holds %llu entries beyond keep_entries = %u; use "
+                "at most %llu, or 0 (automatic)",
+                (unsigned long long)cfg->snapshot.interval_entries, cfg->raft.log_entries_max,
+                (unsigned long long)room, cfg->snapshot.keep_entries, (unsigned long long)room);
         return ZN_EINVAL;
     }
     if (cfg->session.timeout_min_ms > cfg->session.timeout_max_ms) {

@@ -72,6 +72,7 @@ struct zn_config {
         uint32_t inflight_max;
         uint32_t batch_entries_max;
         uint64_t batch_bytes_max;
+        uint32_t log_entries_max; /* the consensus core's in-memory log window */
     } raft;
     struct {
         uint32_t sync; /* enum zn_config_sync */

@@ -286,7 +286,20 @@ struct zn_node {
     void *ctrl_call_arg;
     struct zn_opstats *opstats;
     bool snap_force;
+    /* log-window driven snapshots (node_snapshot.c, logfix): a durable snapshot the consensus
+     * core refused to compact behind (ZN_ESTALE: past its durable index) is offered again
+     * once it is durable; the window is checked when applied moved. */
+    uint64_t snap_retry_index;
+    uint64_t snap_window_checked;
+    uint64_t n_snap_retries;       /* refused compactions offered again */
+    uint64_t n_snap_window_starts; /* snapshots started by window occupancy */
+    uint64_t n_snap_deferred;      /* snapshot starts put off: applied past the durable log */
+    uint64_t n_window_full;        /* proposals refused with ZN_EFULL (log window full) */
+    bool window_full;              /* since the last refused proposal, none went in */
 };
+
+/* node_snapshot.c (logfix) */
+void node_window_full_note(struct zn_node *n, int propose_rc);
 
 /* node.c */
 uint64_t node_now(const struct zn_node *n);

@@ -413,6 +413,7 @@ int node_propose_entry(struct zn_node *n, struct zn_entry *e)
     node_handle_update(n, &up);
     if (rc == 0)
         n->n_proposals++;
+    node_window_full_note(n, rc); /* node_snapshot.c: the client's retransmission retries */
     return rc;
 }
 
@@ -1222,6 +1223,7 @@ static int node_open_raft(struct zn_node *n, char *err, size_t err_len)
     rc.inflight_max = n->cfg.raft.inflight_max;
     rc.compact_keep = n->cfg.snapshot.keep_entries;
     rc.batch_entries_max = n->cfg.raft.batch_entries_max;
+    rc.log_entries_max = n->cfg.raft.log_entries_max;
     uint64_t bb = n->cfg.raft.batch_bytes_max;
     rc.batch_bytes_max =
         (uint32_t)(bb > ZN_MSG_SIZE_MAX_BYTES / 2 ? ZN_MSG_SIZE_MAX_BYTES / 2 : bb);

@@ -20,6 +20,9 @@ static void node_snapio_poll(struct zn_node *n);
 static int node_wal_reopen_cb(void *ctx, const struct zn_wal_entry *we);
 static void node_install_finish(struct zn_node *n);
 static void node_install_complete(struct zn_node *n);
+static uint64_t node_snapshot_interval(const struct zn_node *n);
+static bool node_window_wants_snapshot(const struct zn_node *n);
+static void node_snapshot_retry(struct zn_node *n);
 
 enum { NODE_SNAPIO_READ = 1, NODE_SNAPIO_WRITE = 2 };
 
@@ -50,8 +53,100 @@ static void *node_snapshot_thread(void *arg)
     return NULL;
 }
 
+/*
+ * Snapshot scheduling against the consensus core's log window (consensus/raft.h "Log
+ * storage"). Proposals may fill log_entries_max / 2 entries (or log_bytes_max / 2 bytes) and
+ * only a snapshot frees them, keeping keep_entries behind it; so a node must snapshot before
+ * the window fills, whatever interval_entries says, or every write gets ZN_EFULL for good
+ * (PERFORMANCE.md "Found while measuring" 1: a default node stopped at 32768 entries).
+ *   room = log_entries_max / 2 - keep_entries    (validated > 2 batches, mgmt/config.c)
+ *   interval_entries 0 (default) = room / 2;     a larger explicit one is refused at load
+ *   occupancy: entries >= keep_entries + room / 2 with room / 4 applied since the last
+ *              snapshot, or bytes > 3/8 of log_bytes_max (zn_raft_log_wants_snapshot; a
+ *              compaction keeps at most 1/4 behind a snapshot) with 16 applied since it.
+ */
+static uint64_t node_snapshot_interval(const struct zn_node *n)
+{
+    uint64_t room = n->cfg.raft.log_entries_max / 2 - n->cfg.snapshot.keep_entries;
+    uint64_t every = n->cfg.snapshot.interval_entries ? n->cfg.snapshot.interval_entries : room / 2;
+    return every ? every : 1;
+}
+
+static bool node_window_wants_snapshot(const struct zn_node *n)
+{
+    struct zn_raft_status st;
+    zn_raft_status_get(n->raft, &st);
+    uint64_t since = n->applied_index - n->last_snap_index;
+    uint64_t keep = n->cfg.snapshot.keep_entries;
+    uint64_t room = n->cfg.raft.log_entries_max / 2 - keep;
+    if (st.log_entries >= keep + room / 2 && since >= room / 4)
+        return true;
+    /* bytes: past 3/8 of the core's byte arena (zn_raft_log_wants_snapshot), above the quarter
+     * a compaction may keep behind a snapshot, so one snapshot does not call for the next */
+    return zn_raft_log_wants_snapshot(n->raft) && since >= 16;
+}
+
+/* Apply stage: offer a refused snapshot to the core again once its durable index reached it
+ * (the WAL stage makes the follower's log durable within a batch). */
+static void node_snapshot_retry(struct zn_node *n)
+{
+    struct zn_raft_status st;
+    zn_raft_status_get(n->raft, &st);
+    if (st.snap_index >= n->snap_retry_index) {
+        ZN_INFO("node", "log compaction behind snapshot %llu superseded by snapshot %llu",
+                (unsigned long long)n->snap_retry_index, (unsigned long long)st.snap_index);
+        n->snap_retry_index = 0; /* an installed or newer snapshot covers it */
+        return;
+    }
+    if (st.durable < n->snap_retry_index || st.applied < n->snap_retry_index)
+        return;
+    struct zn_raft_event ev = {.type = ZN_RAFT_EV_SNAPSHOT_TAKEN, .now_ns = node_now(n)};
+    ev.snapshot_taken.index = n->snap_retry_index;
+    int rc = node_step(n, &ev);
+    n->n_snap_retries++;
+    if (rc == ZN_ESTALE)
+        return; /* still refused (its log moved back under it): the next run asks again */
+    if (rc)
+        ZN_ERROR("node", "consensus core refused snapshot %llu again: %s",
+                 (unsigned long long)n->snap_retry_index, zn_strerror(rc));
+    else
+        ZN_INFO("node", "log compacted behind snapshot %llu (retried: it is durable now)",
+                (unsigned long long)n->snap_retry_index);
+    n->snap_retry_index = 0;
+}
+
+/*
+ * A proposal the core refused with ZN_EFULL (log window full) is not lost: the request stays
+ * the session's write in flight and the client retransmits it with the same sequence, which
+ * proposes it again (a forwarded one gets a BUSY nack and the same retransmission); once a
+ * snapshot frees the window it goes in, and exactly-once dedup covers a double proposal. A
+ * client whose request timeout passes first gets ZN_ETIMEDOUT (ZooKeeper's OPERATIONTIMEOUT:
+ * outcome unknown, retry). Counted, and logged once per episode.
+ */
+void node_window_full_note(struct zn_node *n, int propose_rc)
+{
+    if (propose_rc == ZN_EFULL) {
+        n->n_window_full++;
+        if (!n->window_full) {
+            struct zn_raft_status st;
+            zn_raft_status_get(n->raft, &st);
+            ZN_WARN("node",
+                    "log window full (%u entries, %u bytes, from index %llu): proposals wait "
+                    "for a snapshot (applied %llu, last snapshot %llu%s)",
+                    st.log_entries, st.log_bytes, (unsigned long long)st.first_index,
+                    (unsigned long long)n->applied_index, (unsigned long long)n->last_snap_index,
+                    n->snap ? ", one is being written" : "");
+        }
+        n->window_full = true;
+    } else if (propose_rc == 0 && n->window_full) {
+        n->window_full = false;
+        ZN_INFO("node", "log window has room again: %llu proposals were refused meanwhile",
+                (unsigned long long)n->n_window_full);
+    }
+}
+
 /* Apply stage: start a snapshot every [snapshot] interval_entries applied entries, or when the
- * in-memory log's bytes call for one. */
+ * log window fills (above). */
 void node_maybe_snapshot(struct zn_node *n)
 {
     node_snapio_poll(n);
@@ -72,20 +167,43 @@ void node_maybe_snapshot(struct zn_node *n)
         ev.snapshot_taken.index = n->snap_index;
         int rc = node_step(n, &ev);
         n->compact_pending = n->snap_index;
-        ZN_INFO("node", "snapshot %s at index %llu (term %llu, %llu bytes) is durable%s%s",
+        /* ZN_ESTALE: a follower applied entries the leader committed before its own WAL
+         * write of them was durable; the core keeps its log until they are (raft.h
+         * snapshot_taken). Offered again by node_snapshot_retry, never dropped. */
+        n->snap_retry_index = rc == ZN_ESTALE ? n->snap_index : 0;
+        ZN_INFO("node", "snapshot %s at index %llu (term %llu, %llu bytes) is durable%s%s%s",
                 n->snap_info.name, (unsigned long long)n->snap_index,
                 (unsigned long long)n->snap_term, (unsigned long long)n->snap_info.body_bytes,
-                rc ? "; consensus core: " : "", rc ? zn_strerror(rc) : "");
+                rc ? "; consensus core: " : "", rc ? zn_strerror(rc) : "",
+                rc == ZN_ESTALE ? " (log compaction retried once the log is durable there)" : "");
         return;
     }
-    /* every interval_entries entries, or sooner when large entries fill the consensus core's
-     * byte window (zn_raft_log_wants_snapshot: 1 MiB values would otherwise stop proposals
-     * after ~32 writes, long before the entry interval) */
-    if ((!n->snap_force &&
-         n->applied_index < n->last_snap_index + n->cfg.snapshot.interval_entries &&
-         !zn_raft_log_wants_snapshot(n->raft)) ||
-        !n->snap_disk_open || n->applied_index <= n->last_snap_index)
+    if (n->snap_retry_index)
+        node_snapshot_retry(n); /* a newer snapshot below supersedes it */
+    if (!n->snap_disk_open || n->applied_index <= n->last_snap_index)
         return;
+    bool due = n->snap_force || n->applied_index >= n->last_snap_index + node_snapshot_interval(n);
+    bool by_window = false;
+    /* every 8 applied entries at most: a status read per apply batch is measurable at 100k
+     * writes/s, and 8 entries of the largest size (1 MiB) are a quarter of the bytes headroom */
+    if (!due && n->applied_index >= n->snap_window_checked + 8) {
+        n->snap_window_checked = n->applied_index;
+        due = by_window = node_window_wants_snapshot(n);
+    }
+    if (!due)
+        return;
+    /* Like the simulator's application (tests/sim/sim.c): never a snapshot over entries this
+     * node's WAL does not hold durably yet (a follower may apply what the leader committed
+     * before its own write of it completed; consensus/raft.c snapshot_taken says why a
+     * snapshot file past the durable log is unsafe). Later, once the WAL stage caught up. */
+    struct zn_raft_status st;
+    zn_raft_status_get(n->raft, &st);
+    if (st.durable < n->applied_index) {
+        n->n_snap_deferred++;
+        n->snap_window_checked = 0; /* look at the window again next run */
+        return;
+    }
+    n->n_snap_window_starts += by_window;
     n->snap_force = false;
     uint64_t index = n->applied_index;
     uint64_t term = zn_raft_term_at(n->raft, index);

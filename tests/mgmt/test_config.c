@@ -95,6 +95,35 @@ Test(config, cross_key_validation)
     expect_error("[net]\ntransport = dpdk\n", "needs a port");
 }
 
+/* The log window (logfix): a snapshot interval the window can never reach, or a keep_entries
+ * that leaves no proposal room, is refused naming key and value; 0 (automatic) and every
+ * interval up to the room are accepted, whatever the window size. */
+Test(config, log_window_validation)
+{
+    expect_error("[snapshot]\ninterval_entries = 100000\n",
+                 "[snapshot] interval_entries = 100000 can never be reached");
+    expect_error("[snapshot]\ninterval_entries = 100000\n", "log_entries_max = 65536");
+    expect_error("[raft]\nlog_entries_max = 4096\n[snapshot]\ninterval_entries = 1025\n",
+                 "use at most 1024, or 0 (automatic)");
+    expect_error("[raft]\nlog_entries_max = 2048\n",
+                 "[snapshot] keep_entries = 1024 leaves no room");
+    expect_error("[raft]\nlog_entries_max = 1024\n", "log_entries_max = '1024'");
+    const char *ok[] = {
+        "[raft]\nlog_entries_max = 4096\n[snapshot]\ninterval_entries = 1024\n",
+        "[raft]\nlog_entries_max = 4096\n",
+        "[raft]\nlog_entries_max = 2048\n[snapshot]\nkeep_entries = 8\n",
+        "[snapshot]\ninterval_entries = 31744\n",
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        zn_config_defaults(&cfg);
+        cr_assert_eq(zn_config_load_string(&cfg, ok[i], err, sizeof(err)), 0, "%s: %s", ok[i], err);
+    }
+    cr_assert_eq(cfg.snapshot.interval_entries, 31744);
+    zn_config_defaults(&cfg);
+    cr_assert_eq(cfg.snapshot.interval_entries, 0, "automatic by default");
+    cr_assert_eq(cfg.raft.log_entries_max, 65536);
+}
+
 Test(config, runtime_set_respects_restart_keys)
 {
     cr_assert_eq(zn_config_set(&cfg, "raft", "election_timeout_ms", "200", true, err, sizeof(err)),

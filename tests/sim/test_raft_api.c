@@ -202,6 +202,53 @@ Test(raft_api, follower_acks_only_after_persist_and_rejects_gaps)
     free(mem);
 }
 
+/* The contract zincd's snapshot scheduling relies on (node/node_snapshot.c, logfix): a
+ * follower may be handed entries to apply before its own write of them is durable; a snapshot
+ * over them is refused (ZN_ESTALE) and accepted once the write is persisted, and the status
+ * reports the window's occupancy the node schedules snapshots by. */
+Test(raft_api, snapshot_refused_past_durable_is_accepted_once_persisted)
+{
+    void *mem;
+    struct zn_raft *r = mk(&three, &mem);
+    static const uint8_t data[] = "ab";
+    struct zn_raft_entry ents[2] = {
+        {.index = 1, .term = 2, .type = ZN_RAFT_ENTRY_NOOP},
+        {.index = 2, .term = 2, .type = ZN_RAFT_ENTRY_NORMAL, .len = 2, .data = data},
+    };
+    struct zn_raft_msg m = {.type = ZN_RAFT_MSG_APPEND,
+                            .from = 2,
+                            .to = 1,
+                            .term = 2,
+                            .commit = 2,
+                            .n_entries = 2,
+                            .entries = ents};
+    struct zn_raft_event ev = {.type = ZN_RAFT_EV_MSG, .now_ns = 5, .msg = &m};
+    zn_raft_step(r, &ev, &up);
+    cr_assert_eq(up.commit, 2, "committed entries are handed out before the local write");
+    uint64_t wid = up.persist_id;
+    struct zn_raft_status st;
+    zn_raft_status_get(r, &st);
+    cr_assert_eq(st.applied, 2);
+    cr_assert_eq(st.durable, 0);
+    cr_assert_eq(st.log_entries, 2);
+    cr_assert_eq(st.log_bytes, 2);
+    struct zn_raft_event sev = {.type = ZN_RAFT_EV_SNAPSHOT_TAKEN, .now_ns = 6};
+    sev.snapshot_taken.index = 2;
+    cr_assert_eq(zn_raft_step(r, &sev, &up), ZN_ESTALE, "a snapshot past the durable log");
+    zn_raft_status_get(r, &st);
+    cr_assert_eq(st.snap_index, 0, "refused: nothing changed");
+    struct zn_raft_event pev = {.type = ZN_RAFT_EV_PERSISTED, .now_ns = 7};
+    pev.persisted.id = wid;
+    zn_raft_step(r, &pev, &up);
+    zn_raft_status_get(r, &st);
+    cr_assert_eq(st.durable, 2);
+    cr_assert_eq(zn_raft_step(r, &sev, &up), 0, "the same snapshot, offered again, is taken");
+    zn_raft_status_get(r, &st);
+    cr_assert_eq(st.snap_index, 2);
+    cr_assert_eq(st.snap_term, 2);
+    free(mem);
+}
+
 /* A node restored from a snapshot (zincctl restore, or a hard state lost) with a hard state
  * older than the snapshot must not campaign at a term below the snapshot's: its first append in
  * that term would go to the WAL behind entries of a higher term (zincd aborted on it). */

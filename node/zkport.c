@@ -120,6 +120,10 @@ struct zn_zkport_link {
     struct zn_zkring to_port;
     int wake_fd;
     _Atomic int sleeping;
+    /* The TCP peer address of each connection slot (index slot - 1), written by the port thread
+     * at accept before it queues anything for the slot (the ring's release publishes it), read
+     * by the lcore for the session's ip identity (node/node_auth.c). */
+    _Atomic uint32_t peer_ip[ZN_ZKPORT_CONNS_MAX];
 };
 
 struct zn_zkport {
@@ -201,6 +205,13 @@ static unsigned zkport_ring_drain(struct zn_zkring *r, unsigned max, zn_zkport_m
         k++;
     }
     return k;
+}
+
+uint32_t zn_zkport_link_peer_ip(const struct zn_zkport_link *l, uint16_t conn)
+{
+    if (conn == 0 || conn > ZN_ZKPORT_CONNS_MAX)
+        return 0;
+    return atomic_load_explicit(&l->peer_ip[conn - 1], memory_order_acquire);
 }
 
 unsigned zn_zkport_link_poll(struct zn_zkport_link *l, unsigned max, zn_zkport_msg_fn fn, void *ctx)
@@ -475,6 +486,7 @@ static void zkport_accept(struct zn_zkport *zk)
         c->state = ZKC_HANDSHAKE;
         c->ip = ip;
         c->port = ntohs(sa.sin_port);
+        atomic_store_explicit(&zk->link.peer_ip[c->slot - 1], ip, memory_order_release);
         c->established_ms = (uint64_t)zkport_realtime_ms(zk);
         struct epoll_event ev = {.events = EPOLLIN, .data.u32 = c->slot};
         if (epoll_ctl(zk->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -974,26 +986,11 @@ static void zkport_reply(struct zn_zkport *zk, struct zkport_conn *c, const stru
             continue;
         if (r->reply || body.len < 16)
             return; /* a duplicate answer (both the original and a retransmission) */
-        /* whoAmI: ZooKeeper lists the connection's ip identity first; the node does not know
-         * the TCP peer, so it is added here: count + 1, ("ip", address), then the node's. */
-        char ip[16] = "";
-        if (r->type == ZN_ZK_OP_WHOAMI && body.len >= 20 && zkport_get_be32(body.ptr + 12) == 0)
-            snprintf(ip, sizeof(ip), "%s", inet_ntoa((struct in_addr){htonl(c->ip)}));
-        size_t extra = ip[0] ? 4 + 2 + 4 + strlen(ip) : 0;
-        r->reply = malloc((size_t)body.len + extra);
+        /* whoAmI needs nothing here: the node knows the TCP peer (zn_zkport_link_peer_ip). */
+        r->reply = malloc((size_t)body.len);
         ZN_ASSERT(r->reply != NULL);
-        if (extra) {
-            memcpy(r->reply, body.ptr, 16);
-            zkport_put_be32(r->reply + 16, zkport_get_be32(body.ptr + 16) + 1);
-            struct zn_jute_writer w;
-            zn_jute_writer_init(&w, r->reply + 20, extra);
-            zn_jute_put_string(&w, "ip");
-            zn_jute_put_string(&w, ip);
-            memcpy(r->reply + 20 + extra, body.ptr + 20, (size_t)body.len - 20);
-        } else {
-            memcpy(r->reply, body.ptr, (size_t)body.len);
-        }
-        r->reply_len = (uint32_t)((size_t)body.len + extra);
+        memcpy(r->reply, body.ptr, (size_t)body.len);
+        r->reply_len = body.len;
         zkport_put_be32(r->reply, (uint32_t)r->xid);
         if (r->type == ZN_ZK_OP_CLOSESESSION)
             c->closing_after_reply = true;

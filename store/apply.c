@@ -18,8 +18,8 @@
  *    = pzxid = zxid, ctime = mtime = leader time, versions 0, ephemeralOwner = session,
  *    container (INT64_MIN) or TTL (0xff.. | ttl).
  *  delete: path -> BadArguments; parent missing -> NoNode; DELETE on parent -> NoAuth; node
- *    missing -> NoNode; version -> BadVersion; children -> NotEmpty. Parent: pzxid = zxid,
- *    numChildren-1, cversion unchanged (DataTree.deleteNode).
+ *    missing -> NoNode; version -> BadVersion; children -> NotEmpty. Parent: cversion+1, pzxid
+ *    = zxid, numChildren-1 (DataTree.deleteNode; so the next sequential suffix skips ahead).
  *  setData: path; node -> NoNode; WRITE -> NoAuth; version -> BadVersion. version+1, mzxid,
  *    mtime, dataLength.   setACL: path; fixup -> InvalidACL; node -> NoNode; ADMIN -> NoAuth;
  *    aversion check -> BadVersion; aversion+1 (mzxid unchanged).   check: path; node -> NoNode;
@@ -211,6 +211,7 @@ static void do_delete(struct ctx *c, const char *path, uint32_t len, uint32_t pl
                       const struct rec *parent)
 {
     struct zn_stat pst = parent->stat;
+    pst.cversion++; /* ZooKeeper 3.9 DataTree.deleteNode: a child delete is a children change */
     pst.pzxid = (int64_t)c->e->zxid;
     pst.num_children--;
     if (!c->commit) {

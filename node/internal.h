@@ -268,7 +268,7 @@ struct zn_node {
     /* counters */
     uint64_t n_forwarded, n_nacks, n_client_dropped, n_proposals, n_early, n_behind;
     struct zn_node_metrics_state ms; /* metrics counters and their control message */
-    uint64_t n_moved; /* sessions dropped here because they moved to another node */
+    uint64_t n_moved;                /* sessions dropped here because they moved to another node */
     /* sessions that called addAuth: their identities (node_auth.c), NULL until the first */
     struct node_auth_slot {
         uint64_t session; /* 0: free */

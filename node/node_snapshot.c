@@ -455,7 +455,8 @@ static void node_install_complete(struct zn_node *n)
     bool keep_suffix = zn_raft_term_at(n->raft, index) == term && index < st.last_index;
     zn_wal_flush(n->wal);
     node_wal_wait_idle(n);
-    if (!keep_suffix && zn_wal_last_index(n->wal) > index && zn_wal_first_index(n->wal) <= index + 1)
+    if (!keep_suffix && zn_wal_last_index(n->wal) > index &&
+        zn_wal_first_index(n->wal) <= index + 1)
         zn_wal_truncate_suffix(n->wal, index + 1);
     zn_wal_close(n->wal);
     n->wal = NULL;

@@ -991,6 +991,13 @@ static void zkport_reply(struct zn_zkport *zk, struct zkport_conn *c, const stru
         ZN_ASSERT(r->reply != NULL);
         memcpy(r->reply, body.ptr, (size_t)body.len);
         r->reply_len = body.len;
+        /* `create` (1) answers CreateResponse{path} even when it made a container (logged as
+         * createContainer, node/zkconv.c): drop the Stat after the path. */
+        if (r->type == ZN_ZK_OP_CREATE && body.len >= 20 && zkport_get_be32(body.ptr + 12) == 0) {
+            uint32_t plen = zkport_get_be32(body.ptr + 16);
+            if ((int64_t)plen <= (int64_t)body.len - 20)
+                r->reply_len = 20 + plen;
+        }
         zkport_put_be32(r->reply, (uint32_t)r->xid);
         if (r->type == ZN_ZK_OP_CLOSESESSION)
             c->closing_after_reply = true;

@@ -18,8 +18,8 @@
  *    = pzxid = zxid, ctime = mtime = leader time, versions 0, ephemeralOwner = session,
  *    container (INT64_MIN) or TTL (0xff.. | ttl).
  *  delete: path -> BadArguments; parent missing -> NoNode; DELETE on parent -> NoAuth; node
- *    missing -> NoNode; version -> BadVersion; children -> NotEmpty. Parent: cversion+1, pzxid
- *    = zxid, numChildren-1 (DataTree.deleteNode; so the next sequential suffix skips ahead).
+ *    missing -> NoNode; version -> BadVersion; children -> NotEmpty. Parent: pzxid = zxid,
+ *    numChildren-1, cversion unchanged (DataTree.deleteNode).
  *  setData: path; node -> NoNode; WRITE -> NoAuth; version -> BadVersion. version+1, mzxid,
  *    mtime, dataLength.   setACL: path; fixup -> InvalidACL; node -> NoNode; ADMIN -> NoAuth;
  *    aversion check -> BadVersion; aversion+1 (mzxid unchanged).   check: path; node -> NoNode;
@@ -211,7 +211,6 @@ static void do_delete(struct ctx *c, const char *path, uint32_t len, uint32_t pl
                       const struct rec *parent)
 {
     struct zn_stat pst = parent->stat;
-    pst.cversion++; /* ZooKeeper 3.9 DataTree.deleteNode: a child delete is a children change */
     pst.pzxid = (int64_t)c->e->zxid;
     pst.num_children--;
     if (!c->commit) {
@@ -400,7 +399,7 @@ static int op_create(struct ctx *c, const struct zn_op *op, struct zn_wbuf *w)
     do_create(c, path, len, plen, &pcopy, &st, op->data, op->data_len, acl, acl_n);
     if (w) {
         zn_put_blob32(w, path, len);
-        zn_reply_put_stat(w, &st);
+        zn_reply_put_client_stat(w, &st);
     }
     return 0;
 }
@@ -453,7 +452,7 @@ static int op_setdata(struct ctx *c, const struct zn_op *op, struct zn_wbuf *w)
     st.data_length = (int32_t)op->data_len;
     do_update(c, op->path.ptr, op->path.len, node, &st, true, op->data, op->data_len, NULL, 0);
     if (w)
-        zn_reply_put_stat(w, &st);
+        zn_reply_put_client_stat(w, &st);
     return 0;
 }
 
@@ -478,7 +477,7 @@ static int op_setacl(struct ctx *c, const struct zn_op *op, struct zn_wbuf *w)
     st.aversion++;
     do_update(c, op->path.ptr, op->path.len, node, &st, false, NULL, 0, acl, acl_n);
     if (w)
-        zn_reply_put_stat(w, &st);
+        zn_reply_put_client_stat(w, &st);
     return 0;
 }
 

@@ -145,7 +145,7 @@ static int read_one(struct rctx *c, const struct zn_op *op, struct zn_wbuf *w)
     if (!err) {
         switch (op->type) {
         case ZN_OP_EXISTS:
-            zn_reply_put_stat(w, &st->stat);
+            zn_reply_put_client_stat(w, &st->stat);
             break;
         case ZN_OP_GETDATA:
             if (!can(c, st, ZN_PERM_READ)) {
@@ -153,7 +153,7 @@ static int read_one(struct rctx *c, const struct zn_op *op, struct zn_wbuf *w)
                 break;
             }
             zn_put_blob32(w, st->data ? st->data->bytes : NULL, st->data ? st->data->len : 0);
-            zn_reply_put_stat(w, &st->stat);
+            zn_reply_put_client_stat(w, &st->stat);
             break;
         case ZN_OP_GETACL: {
             if (!can(c, st, ZN_PERM_READ | ZN_PERM_ADMIN)) {
@@ -178,7 +178,7 @@ static int read_one(struct rctx *c, const struct zn_op *op, struct zn_wbuf *w)
                     zn_put_blob32(w, a->id.ptr, a->id.len);
                 }
             }
-            zn_reply_put_stat(w, &st->stat);
+            zn_reply_put_client_stat(w, &st->stat);
             break;
         }
         case ZN_OP_GETCHILDREN:
@@ -189,7 +189,7 @@ static int read_one(struct rctx *c, const struct zn_op *op, struct zn_wbuf *w)
             }
             err = put_children(w, n);
             if (!err && op->type == ZN_OP_GETCHILDREN2)
-                zn_reply_put_stat(w, &st->stat);
+                zn_reply_put_client_stat(w, &st->stat);
             break;
         case ZN_OP_GETALLCHILDRENNUMBER:
             if (!can(c, st, ZN_PERM_READ)) {

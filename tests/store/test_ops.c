@@ -190,7 +190,10 @@ Test(store_ops, sequential_names)
     cr_assert(T.rep.path.len == 15 && memcmp(T.rep.path.ptr, "/q/n-0000000001", 15) == 0);
     struct zn_op del = op_path(ZN_OP_DELETE, "/q/x", -1);
     cr_assert_eq(tst_op(&T, 0x100, &del), 0);
-    cr_assert_eq(stat_of("/q").cversion, 2, "delete leaves cversion alone");
+    cr_assert_eq(stat_of("/q").cversion, 2, "delete leaves the creates counter alone");
+    struct zn_op ex = op_path(ZN_OP_EXISTS, "/q", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &ex, &W, &R), 0);
+    cr_assert_eq(R.stat.cversion, 3, "clients see creates + deletes (DataNode.copyStat)");
     cr_assert_eq(create("/q/n-", NULL, ZN_MODE_EPHEMERAL_SEQUENTIAL), 0);
     cr_assert(memcmp(T.rep.path.ptr, "/q/n-0000000002", 15) == 0);
     cr_assert_eq(T.rep.stat.ephemeral_owner, 0x100);
@@ -543,6 +546,7 @@ Test(store_ops, containers_and_ttl)
 {
     cr_assert_eq(create("/c", NULL, ZN_MODE_CONTAINER), 0);
     cr_assert_eq(stat_of("/c").ephemeral_owner, ZN_EPHEMERAL_CONTAINER);
+    cr_assert_eq(T.rep.stat.ephemeral_owner, 0, "clients see ephemeralOwner 0 (ZooKeeper)");
     cr_assert_eq(zn_store_expiry_candidates(T.s, T.time_ms, 10, found, NULL), 0,
                  "a container that never had children stays");
     run_expire("/c");
@@ -563,6 +567,7 @@ Test(store_ops, containers_and_ttl)
     op.ttl_ms = 1000;
     cr_assert_eq(tst_op(&T, 0x100, &op), 0);
     cr_assert_eq(stat_of("/t").ephemeral_owner, ZN_EPHEMERAL_TTL_MASK | 1000);
+    cr_assert_eq(T.rep.stat.ephemeral_owner, 0, "clients see ephemeralOwner 0 (ZooKeeper)");
     cr_assert_eq(create("/t/child", NULL, 0), 0, "TTL nodes may have children");
     run_expire("/t");
     (void)stat_of("/t");

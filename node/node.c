@@ -946,6 +946,10 @@ static unsigned node_stage_apply(void *ctx, struct zn_dp_lcore *lc, uint64_t now
         node_apply_one(n, ++n->applied_index, true);
         work++;
     }
+    /* The ZooKeeper port answers pings with the last applied zxid (ZooKeeper's last processed
+     * zxid), published after this batch's replies and watch events were queued. */
+    if (work && n->zk)
+        zn_zkport_link_set_applied(n->zk, zn_store_applied_zxid(n->store));
     if (n->n_parked)
         work += node_serve_parked(n);
     node_maybe_snapshot(n);

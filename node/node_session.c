@@ -519,8 +519,8 @@ static int node_watch_request(struct zn_node *n, struct zn_session_row *row,
                                req->type == ZN_ZK_OP_REMOVEWATCHES);
     case ZN_ZK_OP_SETWATCHES:
     case ZN_ZK_OP_SETWATCHES2: {
-        /* Re-registration after a reconnect: each watch fires at once if its node changed
-         * after relative_zxid (what the client had seen). */
+        /* Re-registration after a reconnect (store/watch.h zn_watch_rearm: ZooKeeper's
+         * DataTree.setWatches rules relative to what the client had seen). */
         const struct zn_zk_vec *vecs[5] = {
             &req->u.set_watches.data, &req->u.set_watches.exist, &req->u.set_watches.child,
             &req->u.set_watches.persistent, &req->u.set_watches.persistent_recursive};
@@ -531,15 +531,9 @@ static int node_watch_request(struct zn_node *n, struct zn_session_row *row,
             struct zn_zk_vec_iter it;
             struct zn_bytes path;
             zn_zk_vec_iter_init(&it, vecs[v]);
-            while (zn_zk_vec_next_string(&it, &path)) {
-                struct zn_stat st;
-                bool exists = zn_store_stat(n->store, (const char *)path.ptr, (uint32_t)path.len,
-                                            &st, NULL) == 0;
-                /* A data or child watch on a node that is gone fires NodeDeleted at once. */
-                zn_watch_add(n->watches, n->store, row->id, (const char *)path.ptr,
-                             (uint32_t)path.len, kinds[v], seen,
-                             kinds[v] == ZN_WATCH_EXISTS ? exists : true, node_emit, n);
-            }
+            while (zn_zk_vec_next_string(&it, &path))
+                zn_watch_rearm(n->watches, n->store, row->id, (const char *)path.ptr,
+                               (uint32_t)path.len, kinds[v], seen, node_emit, n);
         }
         node_after_fire(n);
         return 0;

@@ -124,6 +124,7 @@ struct zn_zkport_link {
      * at accept before it queues anything for the slot (the ring's release publishes it), read
      * by the lcore for the session's ip identity (node/node_auth.c). */
     _Atomic uint32_t peer_ip[ZN_ZKPORT_CONNS_MAX];
+    _Atomic uint64_t applied_zxid; /* zn_zkport_link_set_applied */
 };
 
 struct zn_zkport {
@@ -212,6 +213,11 @@ uint32_t zn_zkport_link_peer_ip(const struct zn_zkport_link *l, uint16_t conn)
     if (conn == 0 || conn > ZN_ZKPORT_CONNS_MAX)
         return 0;
     return atomic_load_explicit(&l->peer_ip[conn - 1], memory_order_acquire);
+}
+
+void zn_zkport_link_set_applied(struct zn_zkport_link *l, uint64_t zxid)
+{
+    atomic_store_explicit(&l->applied_zxid, zxid, memory_order_release);
 }
 
 unsigned zn_zkport_link_poll(struct zn_zkport_link *l, unsigned max, zn_zkport_msg_fn fn, void *ctx)
@@ -370,6 +376,14 @@ static void zkport_flush_replies(struct zn_zkport *zk, struct zkport_conn *c)
         struct zkport_req *r = zkport_q_at(c, 0);
         if (!r->reply)
             break;
+        if (r->type == ZN_ZK_OP_PING && r->reply_len >= 16) {
+            /* ZooKeeper answers a ping with its last processed zxid, as of the ping's turn. */
+            uint64_t z = atomic_load_explicit(&zk->link.applied_zxid, memory_order_acquire);
+            if (z < c->last_zxid)
+                z = c->last_zxid;
+            zkport_put_be32(r->reply + 4, (uint32_t)(z >> 32));
+            zkport_put_be32(r->reply + 8, (uint32_t)z);
+        }
         if (!zkport_frame_out(zk, c, r->reply, r->reply_len, NULL, 0))
             return; /* closed */
         uint64_t lat = now > r->recv_ns ? now - r->recv_ns : 0;

@@ -51,18 +51,13 @@ static int zn_op_convert(const struct zn_zk_request *req, struct zn_zkconv_scrat
     case ZN_ZK_OP_CREATE2:
     case ZN_ZK_OP_CREATECONTAINER:
     case ZN_ZK_OP_CREATETTL: {
+        /* Flags and TTL are checked at apply (store/apply.c op_create: an unknown mode, TTL
+         * flags without createTTL, createTTL without TTL flags or with ttl <= 0 are
+         * BadArguments), so that a rejected create consumes a zxid as ZooKeeper's error txn
+         * does. */
         int32_t mode = req->u.create.flags;
-        if (mode < ZN_ZK_PERSISTENT || mode > ZN_ZK_PERSISTENT_SEQUENTIAL_WITH_TTL)
-            return ZN_EBADARGUMENTS;
-        bool ttl_mode =
-            mode == ZN_ZK_PERSISTENT_WITH_TTL || mode == ZN_ZK_PERSISTENT_SEQUENTIAL_WITH_TTL;
-        if (req->type == ZN_ZK_OP_CREATETTL) {
-            if (!ttl_mode || req->u.create.ttl <= 0)
-                return ZN_EBADARGUMENTS;
+        if (req->type == ZN_ZK_OP_CREATETTL)
             op->ttl_ms = req->u.create.ttl;
-        } else if (ttl_mode) {
-            return ZN_EBADARGUMENTS; /* TTL modes need createTTL (ZooKeeper's rule) */
-        }
         /* ZooKeeper makes a container of both `create` with the container flag and
          * `createContainer` with flags 0 (PrepRequestProcessor: the opcode or the mode); the
          * log entry always says createContainer + container mode. A `create` (1) still gets a
@@ -131,6 +126,10 @@ static int zn_op_convert(const struct zn_zk_request *req, struct zn_zkconv_scrat
         op->sub_count = n;
         return 0;
     }
+    case ZN_ZK_OP_RECONFIG:
+        /* Membership changes go through zincctl; ZooKeeper with reconfigEnabled=false (its
+         * default) answers ReconfigDisabled. */
+        return ZN_ERECONFIGDISABLED;
     default:
         return ZN_EUNIMPLEMENTED;
     }

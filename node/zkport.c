@@ -976,6 +976,10 @@ static void zkport_refused(struct zn_zkport *zk, struct zkport_conn *c, int32_t 
         struct zkport_req *r = zkport_q_at(c, i);
         if (r->type == ZN_ZK_OP_CLOSESESSION && r->seq && !r->reply &&
             zk_err == ZK_SESSIONEXPIRED) {
+            /* the close was applied: its zxid is at most the node's last applied one */
+            uint64_t z = atomic_load_explicit(&zk->link.applied_zxid, memory_order_acquire);
+            if (z > c->last_zxid)
+                c->last_zxid = z;
             zkport_local_reply(c, r, 0, NULL, 0);
             c->closing_after_reply = true;
             zkport_flush_replies(zk, c);

@@ -76,7 +76,9 @@ static const struct zn_znode *find(struct rctx *c, const struct zn_op *op,
     *st = c->state[c->idx];
     c->idx++;
     if (zn_path_validate(op->path.ptr, op->path.len)) {
-        *err = ZN_EBADARGUMENTS;
+        /* ZooKeeper's reads only look the path up (FinalRequestProcessor): a path that cannot
+         * name a znode is NoNode (one over the length limit stays BadArguments). */
+        *err = op->path.len > ZN_PATH_LEN_MAX ? ZN_EBADARGUMENTS : ZN_ENONODE;
         return NULL;
     }
     if (!n)

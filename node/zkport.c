@@ -1034,6 +1034,10 @@ static void zkport_event(struct zn_zkport *zk, struct zkport_conn *c, const stru
 {
     if (h->seq == c->events_in + 1) {
         c->events_in = h->seq;
+        /* The client saw this change: a later ping may not show an older zxid (the apply stage
+         * publishes its applied zxid after the batch, this event may arrive first). */
+        if (h->zxid > c->last_zxid)
+            c->last_zxid = h->zxid;
         if (!zkport_frame_out(zk, c, body.ptr, (size_t)body.len, NULL, 0))
             return;
         zkport_write_out(zk, c);

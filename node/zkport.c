@@ -143,6 +143,11 @@ struct zn_zkport {
     struct zkport_conn *conns; /* ZN_ZKPORT_CONNS_MAX */
     uint32_t n_conns;
     uint64_t next_epoch;
+    /* Largest zxid of a reply or event passed to any client (committed: the node produced it).
+     * A forwarded write's reply can reach this port before this node applied the entry, so a
+     * ping reports max(applied, this, the connection's last zxid): ZooKeeper's pings show the
+     * server's last processed zxid, at least every write a client of this server saw. */
+    uint64_t max_client_zxid;
     /* counters (this thread writes; four-letter words read them on this thread) */
     uint64_t packets_in, packets_out, refused_conns, slow_closed;
     uint64_t lat_min_ns, lat_max_ns, lat_sum_ns, lat_n;
@@ -381,6 +386,8 @@ static void zkport_flush_replies(struct zn_zkport *zk, struct zkport_conn *c)
             uint64_t z = atomic_load_explicit(&zk->link.applied_zxid, memory_order_acquire);
             if (z < c->last_zxid)
                 z = c->last_zxid;
+            if (z < zk->max_client_zxid)
+                z = zk->max_client_zxid;
             zkport_put_be32(r->reply + 4, (uint32_t)(z >> 32));
             zkport_put_be32(r->reply + 8, (uint32_t)z);
         }
@@ -998,6 +1005,8 @@ static void zkport_reply(struct zn_zkport *zk, struct zkport_conn *c, const stru
 {
     if (h->zxid > c->last_zxid)
         c->last_zxid = h->zxid;
+    if (h->zxid > zk->max_client_zxid)
+        zk->max_client_zxid = h->zxid;
     for (uint32_t i = 0; i < c->q_sent; i++) {
         struct zkport_req *r = zkport_q_at(c, i);
         if (r->seq != h->seq || !r->msg)
@@ -1038,6 +1047,8 @@ static void zkport_event(struct zn_zkport *zk, struct zkport_conn *c, const stru
          * publishes its applied zxid after the batch, this event may arrive first). */
         if (h->zxid > c->last_zxid)
             c->last_zxid = h->zxid;
+        if (h->zxid > zk->max_client_zxid)
+            zk->max_client_zxid = h->zxid;
         if (!zkport_frame_out(zk, c, body.ptr, (size_t)body.len, NULL, 0))
             return;
         zkport_write_out(zk, c);

@@ -345,4 +345,14 @@ _Static_assert(ZN_ZKPORT_FRAME_SKIP_BYTES_MAX > ZN_MSG_SIZE_MAX_BYTES, "skip bou
 _Static_assert((uint64_t)ZN_ZKPORT_RING_MSGS *(ZN_MSG_SIZE_MAX_BYTES + 64u) < (1ull << 31),
                "ring positions fit");
 
+/* ---- zkfix: container/TTL reaper (node/node_reap.c) --------------------------------------- */
+/* Deletions the leader proposes per check ([znode] container_check_interval_ms): bounded
+ * lcore work per call (a scan plus this many proposals); more wait one interval, as
+ * ZooKeeper's ContainerManager also spreads deletions (maxPerMinute). */
+#define ZN_REAP_BATCH_MAX 16u
+/* Path bytes copied out per check: the batch at an average 256-byte path; a longer path waits
+ * for a check with room (a 4 KiB path always fits an empty buffer). */
+#define ZN_REAP_BUF_BYTES (ZN_REAP_BATCH_MAX * 256u)
+_Static_assert(ZN_REAP_BUF_BYTES >= ZN_PATH_LEN_MAX, "the longest path fits an empty buffer");
+
 #endif /* ZN_LIMITS_H */

@@ -14,9 +14,9 @@
  */
 #include "node/internal.h"
 
-/* Nodes proposed per check: bounded work per housekeeping call; the rest waits one interval. */
-#define NODE_REAP_BATCH     16u
-#define NODE_REAP_BUF_BYTES (NODE_REAP_BATCH * 256u)
+/* Limits: ZN_REAP_BATCH_MAX proposals and ZN_REAP_BUF_BYTES of paths per check (zn_limits.h). */
+#define NODE_REAP_BATCH     ZN_REAP_BATCH_MAX
+#define NODE_REAP_BUF_BYTES ZN_REAP_BUF_BYTES
 
 struct node_reap {
     char buf[NODE_REAP_BUF_BYTES];

@@ -371,4 +371,14 @@ _Static_assert(ZN_UDP_SOCK_BUF_BYTES >=
 _Static_assert(ZN_CONFIG_LOG_ENTRIES_MAX <= ZN_RAFT_LOG_ENTRIES_MAX, "the core takes the window");
 _Static_assert(ZN_CONFIG_LOG_ENTRIES_MIN / 2 > 2 * 256u + 8u, "the minimum window holds batches");
 
+/* ---- zkfix: container/TTL reaper (node/node_reap.c) --------------------------------------- */
+/* Deletions the leader proposes per check ([znode] container_check_interval_ms): bounded
+ * lcore work per call (a scan plus this many proposals); more wait one interval, as
+ * ZooKeeper's ContainerManager also spreads deletions (maxPerMinute). */
+#define ZN_REAP_BATCH_MAX 16u
+/* Path bytes copied out per check: the batch at an average 256-byte path; a longer path waits
+ * for a check with room (a 4 KiB path always fits an empty buffer). */
+#define ZN_REAP_BUF_BYTES (ZN_REAP_BATCH_MAX * 256u)
+_Static_assert(ZN_REAP_BUF_BYTES >= ZN_PATH_LEN_MAX, "the longest path fits an empty buffer");
+
 #endif /* ZN_LIMITS_H */

@@ -148,6 +148,10 @@ static const struct zn_key zn_keys[] = {
     {"session", "timeout_max_ms", ZN_KEY_U32, ZN_F(session.timeout_max_ms),
      ZN_SESSION_TIMEOUT_MIN_MS, ZN_SESSION_TIMEOUT_MAX_MS, NULL, true, "40000",
      "Largest session timeout granted (requests above are lowered to it)."},
+    {"znode", "container_check_interval_ms", ZN_KEY_U32, ZN_F(znode.container_check_interval_ms),
+     100, 3600000, NULL, false, "60000",
+     "How often the leader looks for empty containers (that once had a child) and expired TTL "
+     "nodes and proposes their deletion (ZooKeeper's znode.container.checkIntervalMs)."},
     {"limits", "data_bytes_max", ZN_KEY_BYTES, ZN_F(limits.data_bytes_max), 1,
      ZN_DATA_SIZE_MAX_BYTES, NULL, false, "1M",
      "Largest znode data (ZooKeeper's jute.maxbuffer equivalent)."},

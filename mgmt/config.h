@@ -91,6 +91,9 @@ struct zn_config {
         uint64_t data_bytes_max;
     } limits;
     struct {
+        uint32_t container_check_interval_ms; /* leader: reap containers and TTL nodes */
+    } znode;
+    struct {
         char control_socket[ZN_CONFIG_PATH_MAX];
         uint16_t zk_port;
         uint16_t metrics_port;

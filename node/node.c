@@ -647,7 +647,19 @@ static void node_reply_client(struct zn_node *n, struct zn_session_row *row,
         node_drain_held(n, row); /* the session's next requests, in order */
 }
 
+static void node_apply_entry(struct zn_node *n, uint64_t index, bool live);
+
 static void node_apply_one(struct zn_node *n, uint64_t index, bool live)
+{
+    node_apply_entry(n, index, live);
+    /* The ZooKeeper port answers pings with the last applied zxid (ZooKeeper's last processed
+     * zxid), published once this entry's replies and watch events were queued: a client that
+     * saw the reply of a write (on this node) and then pings sees at least its zxid. */
+    if (n->zk)
+        zn_zkport_link_set_applied(n->zk, zn_store_applied_zxid(n->store));
+}
+
+static void node_apply_entry(struct zn_node *n, uint64_t index, bool live)
 {
     struct zn_raft_entry e;
     int rc = zn_raft_entry_get(n->raft, index, &e);

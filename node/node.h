@@ -74,6 +74,9 @@ int zn_node_ctrl_transfer(struct zn_node *n, struct zn_dp_lcore *lc, uint8_t to,
                           uint64_t timeout_ns);
 /* Leader: expire sessions whose deadline passed (proposes SESSION_CLOSE entries). */
 int zn_node_ctrl_expire(struct zn_node *n, struct zn_dp_lcore *lc, uint64_t timeout_ns);
+/* Leader: propose the deletion of empty containers and expired TTL nodes (node_reap.c);
+ * returns how many were proposed. */
+int zn_node_ctrl_reap(struct zn_node *n, struct zn_dp_lcore *lc, uint64_t timeout_ns);
 
 /* Run fn(n, arg) on the lcore (bounded wait) and return its result: the control endpoint's
  * (node/ctl.c) way to read or change lcore-owned state. fn must not block. */

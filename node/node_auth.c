@@ -58,6 +58,15 @@ void node_auth_forget(struct zn_node *n, uint64_t session)
     }
 }
 
+/* The client's address for its ip identity: a ZooKeeper TCP connection's real peer address
+ * (the session's client address is the port's pseudo address {ZN_ZKPORT_IP, slot}). */
+static uint32_t node_auth_client_ip(const struct zn_node *n, const struct zn_session_row *row)
+{
+    if (row->client_ip == ZN_ZKPORT_IP && n->zk)
+        return zn_zkport_link_peer_ip(n->zk, row->client_port);
+    return row->client_ip;
+}
+
 /* The session's identity set, created (with its ip identity) on first use. */
 static struct zn_auth_set *node_auth_set_for(struct zn_node *n, struct zn_session_row *row)
 {
@@ -75,7 +84,7 @@ static struct zn_auth_set *node_auth_set_for(struct zn_node *n, struct zn_sessio
     if (!set)
         return NULL;
     zn_auth_set_init(set);
-    zn_auth_add_ip(set, row->client_ip);
+    zn_auth_add_ip(set, node_auth_client_ip(n, row));
     uint32_t i = node_auth_home(row->id);
     while (n->auth[i].session)
         i = (i + 1) & (ZN_NODE_AUTH_SESSIONS_MAX - 1);
@@ -94,7 +103,7 @@ uint32_t node_auth_ids(struct zn_node *n, const struct zn_session_row *row, stru
     /* No addAuth: the client's ip identity only (ZooKeeper gives it to every connection). */
     static struct zn_auth_set ip_only;
     zn_auth_set_init(&ip_only);
-    zn_auth_add_ip(&ip_only, row->client_ip);
+    zn_auth_add_ip(&ip_only, node_auth_client_ip(n, row));
     return zn_auth_identities(&ip_only, out, max);
 }
 
@@ -130,7 +139,8 @@ bool node_auth_request(struct zn_node *n, struct zn_session_row *row, uint64_t s
         ZN_INFO("node", "session %016llx: addAuth %.*s %s", (unsigned long long)row->id,
                 (int)req->u.auth.scheme.len, (const char *)req->u.auth.scheme.ptr,
                 rc ? zn_strerror(rc) : "accepted");
-        zn_zkconv_error((int32_t)(uint32_t)seq, (int64_t)applied, rc, &w);
+        /* ZooKeeper answers auth with zxid 0 (success and AuthFailed alike). */
+        zn_zkconv_error((int32_t)(uint32_t)seq, 0, rc, &w);
     } else {
         struct zn_identity ids[ZN_AUTH_IDS_MAX];
         uint32_t k = node_auth_ids(n, row, ids, ZN_AUTH_IDS_MAX);
@@ -138,9 +148,21 @@ bool node_auth_request(struct zn_node *n, struct zn_session_row *row, uint64_t s
             .xid = (int32_t)(uint32_t)seq, .zxid = (int64_t)applied, .err = 0};
         zn_zk_put_reply_header(&w, &rh);
         zn_jute_put_int(&w, (int32_t)k);
-        for (uint32_t i = 0; i < k; i++) {
-            zn_jute_put_buffer(&w, zn_bytes_make(ids[i].scheme.ptr, ids[i].scheme.len));
-            zn_jute_put_buffer(&w, zn_bytes_make(ids[i].id.ptr, ids[i].id.len));
+        /* ZooKeeper's ClientInfo: the user name of each identity (DigestAuthenticationProvider
+         * getUserName: the part before ':', never the hash), the addAuth identities before the
+         * connection's ip one, as ZooKeeper 3.8 lists them. */
+        for (int pass = 0; pass < 2; pass++) {
+            for (uint32_t i = 0; i < k; i++) {
+                bool is_ip = ids[i].scheme.len == 2 && !memcmp(ids[i].scheme.ptr, "ip", 2);
+                if (is_ip != (pass == 1))
+                    continue;
+                uint32_t user_len = ids[i].id.len;
+                const char *colon = memchr(ids[i].id.ptr, ':', ids[i].id.len);
+                if (!is_ip && colon)
+                    user_len = (uint32_t)(colon - ids[i].id.ptr);
+                zn_jute_put_buffer(&w, zn_bytes_make(ids[i].scheme.ptr, ids[i].scheme.len));
+                zn_jute_put_buffer(&w, zn_bytes_make(ids[i].id.ptr, user_len));
+            }
         }
     }
     struct zn_sess_hdr h = {.kind = ZN_SESS_REPLY,

@@ -442,13 +442,19 @@ static void node_handle_connect(struct zn_node *n, const struct zn_dp_addr *from
     node_send_connected(n, row, applied);
 }
 
-static void node_reply_error(struct zn_node *n, struct zn_session_row *row, uint64_t seq, int err)
+/* A reply of a header only, or (err_body) of a header and ErrorResponse{err}: ZooKeeper answers
+ * addWatch with an ErrorResponse body even on success (FinalRequestProcessor, ADD_WATCH), and
+ * the Java client deserializes it. */
+static void node_reply_status(struct zn_node *n, struct zn_session_row *row, uint64_t seq, int err,
+                              bool err_body)
 {
     uint8_t body[32];
     struct zn_jute_writer w;
     zn_jute_writer_init(&w, body, sizeof(body));
     uint64_t applied = zn_store_applied_zxid(n->store);
     zn_zkconv_error((int32_t)(uint32_t)seq, (int64_t)applied, err, &w);
+    if (err_body && err == 0)
+        zn_jute_put_int(&w, 0);
     struct zn_sess_hdr h = {.kind = ZN_SESS_REPLY,
                             .leader = n->leader,
                             .session_id = row->id,
@@ -456,6 +462,11 @@ static void node_reply_error(struct zn_node *n, struct zn_session_row *row, uint
                             .ack = row->next_seq - 1,
                             .zxid = applied};
     node_send_reply(n, row, &h, body, w.len, false);
+}
+
+static void node_reply_error(struct zn_node *n, struct zn_session_row *row, uint64_t seq, int err)
+{
+    node_reply_status(n, row, seq, err, false);
 }
 
 /* The watch a read leaves (ZooKeeper: exists always, getData/getChildren when found). */
@@ -492,7 +503,7 @@ static int node_watch_request(struct zn_node *n, struct zn_session_row *row,
                        : ZN_WATCH_PERSISTENT;
         if (req->u.watch.type != ZN_ZK_ADDWATCH_PERSISTENT &&
             req->u.watch.type != ZN_ZK_ADDWATCH_PERSISTENT_RECURSIVE)
-            return ZN_EBADARGUMENTS;
+            return ZN_EMARSHALLING; /* ZooKeeper 3.8: an unknown mode fails to deserialize */
         struct zn_stat st;
         bool exists = zn_store_stat(n->store, (const char *)req->u.watch.path.ptr,
                                     (uint32_t)req->u.watch.path.len, &st, NULL) == 0;
@@ -508,8 +519,8 @@ static int node_watch_request(struct zn_node *n, struct zn_session_row *row,
                                req->type == ZN_ZK_OP_REMOVEWATCHES);
     case ZN_ZK_OP_SETWATCHES:
     case ZN_ZK_OP_SETWATCHES2: {
-        /* Re-registration after a reconnect: each watch fires at once if its node changed
-         * after relative_zxid (what the client had seen). */
+        /* Re-registration after a reconnect (store/watch.h zn_watch_rearm: ZooKeeper's
+         * DataTree.setWatches rules relative to what the client had seen). */
         const struct zn_zk_vec *vecs[5] = {
             &req->u.set_watches.data, &req->u.set_watches.exist, &req->u.set_watches.child,
             &req->u.set_watches.persistent, &req->u.set_watches.persistent_recursive};
@@ -520,15 +531,9 @@ static int node_watch_request(struct zn_node *n, struct zn_session_row *row,
             struct zn_zk_vec_iter it;
             struct zn_bytes path;
             zn_zk_vec_iter_init(&it, vecs[v]);
-            while (zn_zk_vec_next_string(&it, &path)) {
-                struct zn_stat st;
-                bool exists = zn_store_stat(n->store, (const char *)path.ptr, (uint32_t)path.len,
-                                            &st, NULL) == 0;
-                /* A data or child watch on a node that is gone fires NodeDeleted at once. */
-                zn_watch_add(n->watches, n->store, row->id, (const char *)path.ptr,
-                             (uint32_t)path.len, kinds[v], seen,
-                             kinds[v] == ZN_WATCH_EXISTS ? exists : true, node_emit, n);
-            }
+            while (zn_zk_vec_next_string(&it, &path))
+                zn_watch_rearm(n->watches, n->store, row->id, (const char *)path.ptr,
+                               (uint32_t)path.len, kinds[v], seen, node_emit, n);
         }
         node_after_fire(n);
         return 0;
@@ -711,7 +716,8 @@ static void node_take(struct zn_node *n, struct zn_session_row *row, const struc
     }
     if (rc == 0 && node_is_watch_op(req.type)) {
         rc = node_watch_request(n, row, &req);
-        node_reply_error(n, row, h->seq, rc); /* header only; err 0 on success */
+        /* header only (addWatch: and ErrorResponse{0}) on success */
+        node_reply_status(n, row, h->seq, rc, req.type == ZN_ZK_OP_ADDWATCH);
         if (order == ZN_SESS_IN_ORDER)
             row->next_seq++;
         return;

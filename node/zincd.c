@@ -137,6 +137,8 @@ static int zincd_run(const struct zn_config *cfg)
 
     uint64_t now = clock.monotonic_ns(clock.ctx);
     uint64_t next_status = now, next_expire = now + ZN_EXPIRE_PERIOD_NS;
+    const uint64_t reap_period_ns = (uint64_t)cfg->znode.container_check_interval_ms * ZN_MS;
+    uint64_t next_reap = now + reap_period_ns;
     struct zn_node_report rep;
     memset(&rep, 0, sizeof(rep));
     int stop_sig = 0;
@@ -153,6 +155,10 @@ static int zincd_run(const struct zn_config *cfg)
         if (now >= next_expire) {
             next_expire = now + ZN_EXPIRE_PERIOD_NS;
             zn_node_ctrl_expire(node, lc, ZN_CTRL_TIMEOUT_NS);
+        }
+        if (now >= next_reap) { /* containers and TTL nodes (node/node_reap.c) */
+            next_reap = now + reap_period_ns;
+            zn_node_ctrl_reap(node, lc, ZN_CTRL_TIMEOUT_NS);
         }
         zn_metrics_server_tick(metrics, node, lc, now);
         zn_ctl_poll(ctl);

@@ -51,18 +51,22 @@ static int zn_op_convert(const struct zn_zk_request *req, struct zn_zkconv_scrat
     case ZN_ZK_OP_CREATE2:
     case ZN_ZK_OP_CREATECONTAINER:
     case ZN_ZK_OP_CREATETTL: {
+        /* Flags and TTL are checked at apply (store/apply.c op_create: an unknown mode, TTL
+         * flags without createTTL, createTTL without TTL flags or with ttl <= 0 are
+         * BadArguments), so that a rejected create consumes a zxid as ZooKeeper's error txn
+         * does. */
         int32_t mode = req->u.create.flags;
-        if (mode < ZN_ZK_PERSISTENT || mode > ZN_ZK_PERSISTENT_SEQUENTIAL_WITH_TTL)
-            return ZN_EBADARGUMENTS;
-        bool ttl_mode =
-            mode == ZN_ZK_PERSISTENT_WITH_TTL || mode == ZN_ZK_PERSISTENT_SEQUENTIAL_WITH_TTL;
-        if (req->type == ZN_ZK_OP_CREATETTL) {
-            if (!ttl_mode || req->u.create.ttl <= 0)
-                return ZN_EBADARGUMENTS;
+        if (req->type == ZN_ZK_OP_CREATETTL)
             op->ttl_ms = req->u.create.ttl;
-        } else if (ttl_mode) {
-            return ZN_EBADARGUMENTS; /* TTL modes need createTTL (ZooKeeper's rule) */
-        }
+        /* ZooKeeper makes a container of both `create` with the container flag and
+         * `createContainer` with flags 0 (PrepRequestProcessor: the opcode or the mode); the
+         * log entry always says createContainer + container mode. A `create` (1) still gets a
+         * CreateResponse: the port trims the Stat (node/zkport.c zkport_reply). */
+        if (req->type == ZN_ZK_OP_CREATECONTAINER && mode == ZN_ZK_PERSISTENT)
+            mode = ZN_ZK_CONTAINER;
+        if ((req->type == ZN_ZK_OP_CREATE || req->type == ZN_ZK_OP_CREATE2) &&
+            mode == ZN_ZK_CONTAINER)
+            op->type = ZN_OP_CREATECONTAINER;
         op->path = zn_str_of(req->u.create.path);
         op->data = req->u.create.data.len > 0 ? req->u.create.data.ptr : NULL;
         op->data_len = req->u.create.data.len > 0 ? (uint32_t)req->u.create.data.len : 0;
@@ -122,6 +126,10 @@ static int zn_op_convert(const struct zn_zk_request *req, struct zn_zkconv_scrat
         op->sub_count = n;
         return 0;
     }
+    case ZN_ZK_OP_RECONFIG:
+        /* Membership changes go through zincctl; ZooKeeper with reconfigEnabled=false (its
+         * default) answers ReconfigDisabled. */
+        return ZN_ERECONFIGDISABLED;
     default:
         return ZN_EUNIMPLEMENTED;
     }
@@ -256,6 +264,13 @@ int zn_zkconv_reply(int32_t xid, const uint8_t *reply, size_t len, struct zn_jut
                 int zk = sub.err ? zn_err_to_zk(sub.err) : 0;
                 zn_zk_put_multi_result_error(w, zk);
             } else {
+                /* ZooKeeper's multi results (DataTree.processTxn, MultiResponse): a create2 op
+                 * answers as create (path only), container and TTL creates as create2 (path
+                 * and Stat); the Java client rejects result types 19 and 21. */
+                if (sub.op == ZN_OP_CREATE2)
+                    sub.op = ZN_OP_CREATE;
+                else if (sub.op == ZN_OP_CREATECONTAINER || sub.op == ZN_OP_CREATETTL)
+                    sub.op = ZN_OP_CREATE2;
                 zn_zk_put_multi_result_header(w, sub.op, 0);
                 rc = zn_put_body(w, &sub);
             }

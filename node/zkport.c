@@ -120,6 +120,11 @@ struct zn_zkport_link {
     struct zn_zkring to_port;
     int wake_fd;
     _Atomic int sleeping;
+    /* The TCP peer address of each connection slot (index slot - 1), written by the port thread
+     * at accept before it queues anything for the slot (the ring's release publishes it), read
+     * by the lcore for the session's ip identity (node/node_auth.c). */
+    _Atomic uint32_t peer_ip[ZN_ZKPORT_CONNS_MAX];
+    _Atomic uint64_t applied_zxid; /* zn_zkport_link_set_applied */
 };
 
 struct zn_zkport {
@@ -138,6 +143,11 @@ struct zn_zkport {
     struct zkport_conn *conns; /* ZN_ZKPORT_CONNS_MAX */
     uint32_t n_conns;
     uint64_t next_epoch;
+    /* Largest zxid of a reply or event passed to any client (committed: the node produced it).
+     * A forwarded write's reply can reach this port before this node applied the entry, so a
+     * ping reports max(applied, this, the connection's last zxid): ZooKeeper's pings show the
+     * server's last processed zxid, at least every write a client of this server saw. */
+    uint64_t max_client_zxid;
     /* counters (this thread writes; four-letter words read them on this thread) */
     uint64_t packets_in, packets_out, refused_conns, slow_closed;
     uint64_t lat_min_ns, lat_max_ns, lat_sum_ns, lat_n;
@@ -201,6 +211,18 @@ static unsigned zkport_ring_drain(struct zn_zkring *r, unsigned max, zn_zkport_m
         k++;
     }
     return k;
+}
+
+uint32_t zn_zkport_link_peer_ip(const struct zn_zkport_link *l, uint16_t conn)
+{
+    if (conn == 0 || conn > ZN_ZKPORT_CONNS_MAX)
+        return 0;
+    return atomic_load_explicit(&l->peer_ip[conn - 1], memory_order_acquire);
+}
+
+void zn_zkport_link_set_applied(struct zn_zkport_link *l, uint64_t zxid)
+{
+    atomic_store_explicit(&l->applied_zxid, zxid, memory_order_release);
 }
 
 unsigned zn_zkport_link_poll(struct zn_zkport_link *l, unsigned max, zn_zkport_msg_fn fn, void *ctx)
@@ -359,6 +381,16 @@ static void zkport_flush_replies(struct zn_zkport *zk, struct zkport_conn *c)
         struct zkport_req *r = zkport_q_at(c, 0);
         if (!r->reply)
             break;
+        if (r->type == ZN_ZK_OP_PING && r->reply_len >= 16) {
+            /* ZooKeeper answers a ping with its last processed zxid, as of the ping's turn. */
+            uint64_t z = atomic_load_explicit(&zk->link.applied_zxid, memory_order_acquire);
+            if (z < c->last_zxid)
+                z = c->last_zxid;
+            if (z < zk->max_client_zxid)
+                z = zk->max_client_zxid;
+            zkport_put_be32(r->reply + 4, (uint32_t)(z >> 32));
+            zkport_put_be32(r->reply + 8, (uint32_t)z);
+        }
         if (!zkport_frame_out(zk, c, r->reply, r->reply_len, NULL, 0))
             return; /* closed */
         uint64_t lat = now > r->recv_ns ? now - r->recv_ns : 0;
@@ -475,6 +507,7 @@ static void zkport_accept(struct zn_zkport *zk)
         c->state = ZKC_HANDSHAKE;
         c->ip = ip;
         c->port = ntohs(sa.sin_port);
+        atomic_store_explicit(&zk->link.peer_ip[c->slot - 1], ip, memory_order_release);
         c->established_ms = (uint64_t)zkport_realtime_ms(zk);
         struct epoll_event ev = {.events = EPOLLIN, .data.u32 = c->slot};
         if (epoll_ctl(zk->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -950,6 +983,10 @@ static void zkport_refused(struct zn_zkport *zk, struct zkport_conn *c, int32_t 
         struct zkport_req *r = zkport_q_at(c, i);
         if (r->type == ZN_ZK_OP_CLOSESESSION && r->seq && !r->reply &&
             zk_err == ZK_SESSIONEXPIRED) {
+            /* the close was applied: its zxid is at most the node's last applied one */
+            uint64_t z = atomic_load_explicit(&zk->link.applied_zxid, memory_order_acquire);
+            if (z > c->last_zxid)
+                c->last_zxid = z;
             zkport_local_reply(c, r, 0, NULL, 0);
             c->closing_after_reply = true;
             zkport_flush_replies(zk, c);
@@ -968,32 +1005,26 @@ static void zkport_reply(struct zn_zkport *zk, struct zkport_conn *c, const stru
 {
     if (h->zxid > c->last_zxid)
         c->last_zxid = h->zxid;
+    if (h->zxid > zk->max_client_zxid)
+        zk->max_client_zxid = h->zxid;
     for (uint32_t i = 0; i < c->q_sent; i++) {
         struct zkport_req *r = zkport_q_at(c, i);
         if (r->seq != h->seq || !r->msg)
             continue;
         if (r->reply || body.len < 16)
             return; /* a duplicate answer (both the original and a retransmission) */
-        /* whoAmI: ZooKeeper lists the connection's ip identity first; the node does not know
-         * the TCP peer, so it is added here: count + 1, ("ip", address), then the node's. */
-        char ip[16] = "";
-        if (r->type == ZN_ZK_OP_WHOAMI && body.len >= 20 && zkport_get_be32(body.ptr + 12) == 0)
-            snprintf(ip, sizeof(ip), "%s", inet_ntoa((struct in_addr){htonl(c->ip)}));
-        size_t extra = ip[0] ? 4 + 2 + 4 + strlen(ip) : 0;
-        r->reply = malloc((size_t)body.len + extra);
+        /* whoAmI needs nothing here: the node knows the TCP peer (zn_zkport_link_peer_ip). */
+        r->reply = malloc((size_t)body.len);
         ZN_ASSERT(r->reply != NULL);
-        if (extra) {
-            memcpy(r->reply, body.ptr, 16);
-            zkport_put_be32(r->reply + 16, zkport_get_be32(body.ptr + 16) + 1);
-            struct zn_jute_writer w;
-            zn_jute_writer_init(&w, r->reply + 20, extra);
-            zn_jute_put_string(&w, "ip");
-            zn_jute_put_string(&w, ip);
-            memcpy(r->reply + 20 + extra, body.ptr + 20, (size_t)body.len - 20);
-        } else {
-            memcpy(r->reply, body.ptr, (size_t)body.len);
+        memcpy(r->reply, body.ptr, (size_t)body.len);
+        r->reply_len = body.len;
+        /* `create` (1) answers CreateResponse{path} even when it made a container (logged as
+         * createContainer, node/zkconv.c): drop the Stat after the path. */
+        if (r->type == ZN_ZK_OP_CREATE && body.len >= 20 && zkport_get_be32(body.ptr + 12) == 0) {
+            uint32_t plen = zkport_get_be32(body.ptr + 16);
+            if ((int64_t)plen <= (int64_t)body.len - 20)
+                r->reply_len = 20 + plen;
         }
-        r->reply_len = (uint32_t)((size_t)body.len + extra);
         zkport_put_be32(r->reply, (uint32_t)r->xid);
         if (r->type == ZN_ZK_OP_CLOSESESSION)
             c->closing_after_reply = true;
@@ -1012,6 +1043,12 @@ static void zkport_event(struct zn_zkport *zk, struct zkport_conn *c, const stru
 {
     if (h->seq == c->events_in + 1) {
         c->events_in = h->seq;
+        /* The client saw this change: a later ping may not show an older zxid (the apply stage
+         * publishes its applied zxid after the batch, this event may arrive first). */
+        if (h->zxid > c->last_zxid)
+            c->last_zxid = h->zxid;
+        if (h->zxid > zk->max_client_zxid)
+            zk->max_client_zxid = h->zxid;
         if (!zkport_frame_out(zk, c, body.ptr, (size_t)body.len, NULL, 0))
             return;
         zkport_write_out(zk, c);

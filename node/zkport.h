@@ -71,6 +71,14 @@ typedef void (*zn_zkport_msg_fn)(void *ctx, uint16_t conn, const uint8_t *msg, u
 unsigned zn_zkport_link_poll(struct zn_zkport_link *l, unsigned max, zn_zkport_msg_fn fn,
                              void *ctx);
 
+/* The IPv4 address (host order) of the TCP peer on connection conn, 0 for an unknown slot: the
+ * client's ip identity (ZooKeeper's IPAuthenticationProvider uses the socket's remote address). */
+uint32_t zn_zkport_link_peer_ip(const struct zn_zkport_link *l, uint16_t conn);
+
+/* The node's last applied zxid, after the replies and events of those entries were queued
+ * (zn_zkport_link_send): ping replies carry it, as ZooKeeper's carry its last processed zxid. */
+void zn_zkport_link_set_applied(struct zn_zkport_link *l, uint64_t zxid);
+
 /* Queue a server message (session header + body) for connection conn. A full ring drops it
  * (counted): the native protocol repairs it (the port retransmits, the node resends events). */
 void zn_zkport_link_send(struct zn_zkport_link *l, uint16_t conn, const uint8_t *msg, uint32_t len);

@@ -11,8 +11,8 @@
  * A multi is therefore all-or-nothing, and readers never see part of it (seqcount, store.h).
  *
  * ZooKeeper rules implemented here (PrepRequestProcessor / DataTree, 3.9):
- *  create: mode/TTL -> BadArguments; path (with the sequential suffix) -> BadArguments; ACL
- *    fixup -> InvalidACL; parent missing -> NoNode; CREATE on parent -> NoAuth; exists ->
+ *  create: mode/TTL -> BadArguments; ACL fixup -> InvalidACL; parent missing -> NoNode; CREATE
+ *    on parent -> NoAuth; path (with the sequential suffix) -> BadArguments; exists ->
  *    NodeExists; ephemeral parent -> NoChildrenForEphemerals. Sequential suffix = %010d of the
  *    parent's cversion. Parent: cversion+1, pzxid = zxid, numChildren+1. New node: czxid = mzxid
  *    = pzxid = zxid, ctime = mtime = leader time, versions 0, ephemeralOwner = session,
@@ -333,18 +333,8 @@ static int op_create(struct ctx *c, const struct zn_op *op, struct zn_wbuf *w)
     int plen_i = len == 1 ? 1 : zn_parent_len(path, len);
     if (seq && path[len - 1] == '/')
         plen_i = len == 1 ? 1 : (int)len - 1;
-    if (seq) {
-        /* validate with a suffix in place (PathUtils.validatePath(path, isSequential)) */
-        if (len + 10 > ZN_PATH_LEN_MAX)
-            return ZN_EBADARGUMENTS;
-        char *probe = arena_alloc(c, len + 1);
-        memcpy(probe, path, len);
-        probe[len] = '1';
-        if (zn_path_validate(probe, len + 1))
-            return ZN_EBADARGUMENTS;
-    } else if (zn_path_validate(path, len)) {
+    if (seq && len + 10 > ZN_PATH_LEN_MAX)
         return ZN_EBADARGUMENTS;
-    }
     const struct zn_acl_entry *acl;
     uint32_t acl_n;
     int rc = fixup(c, op, &acl, &acl_n);
@@ -357,6 +347,18 @@ static int op_create(struct ctx *c, const struct zn_op *op, struct zn_wbuf *w)
         return ZN_ENONODE;
     if (!allowed(c, parent, ZN_PERM_CREATE))
         return ZN_ENOAUTH;
+    /* The full path is validated after the parent lookup, as PrepRequestProcessor does: a
+     * malformed path under a missing parent (`/a/x/`, `/a//x`) is NoNode. */
+    if (seq) {
+        /* validate with a suffix in place (PathUtils.validatePath(path, isSequential)) */
+        char *probe = arena_alloc(c, len + 1);
+        memcpy(probe, path, len);
+        probe[len] = '1';
+        if (zn_path_validate(probe, len + 1))
+            return ZN_EBADARGUMENTS;
+    } else if (zn_path_validate(path, len)) {
+        return ZN_EBADARGUMENTS;
+    }
     struct rec pcopy = *parent;
     if (seq) {
         char *full = arena_alloc(c, len + 11);
@@ -399,7 +401,7 @@ static int op_create(struct ctx *c, const struct zn_op *op, struct zn_wbuf *w)
     do_create(c, path, len, plen, &pcopy, &st, op->data, op->data_len, acl, acl_n);
     if (w) {
         zn_put_blob32(w, path, len);
-        zn_reply_put_stat(w, &st);
+        zn_reply_put_client_stat(w, &st);
     }
     return 0;
 }
@@ -452,7 +454,7 @@ static int op_setdata(struct ctx *c, const struct zn_op *op, struct zn_wbuf *w)
     st.data_length = (int32_t)op->data_len;
     do_update(c, op->path.ptr, op->path.len, node, &st, true, op->data, op->data_len, NULL, 0);
     if (w)
-        zn_reply_put_stat(w, &st);
+        zn_reply_put_client_stat(w, &st);
     return 0;
 }
 
@@ -477,7 +479,7 @@ static int op_setacl(struct ctx *c, const struct zn_op *op, struct zn_wbuf *w)
     st.aversion++;
     do_update(c, op->path.ptr, op->path.len, node, &st, false, NULL, 0, acl, acl_n);
     if (w)
-        zn_reply_put_stat(w, &st);
+        zn_reply_put_client_stat(w, &st);
     return 0;
 }
 

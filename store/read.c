@@ -76,7 +76,9 @@ static const struct zn_znode *find(struct rctx *c, const struct zn_op *op,
     *st = c->state[c->idx];
     c->idx++;
     if (zn_path_validate(op->path.ptr, op->path.len)) {
-        *err = ZN_EBADARGUMENTS;
+        /* ZooKeeper's reads only look the path up (FinalRequestProcessor): a path that cannot
+         * name a znode is NoNode (one over the length limit stays BadArguments). */
+        *err = op->path.len > ZN_PATH_LEN_MAX ? ZN_EBADARGUMENTS : ZN_ENONODE;
         return NULL;
     }
     if (!n)
@@ -145,7 +147,7 @@ static int read_one(struct rctx *c, const struct zn_op *op, struct zn_wbuf *w)
     if (!err) {
         switch (op->type) {
         case ZN_OP_EXISTS:
-            zn_reply_put_stat(w, &st->stat);
+            zn_reply_put_client_stat(w, &st->stat);
             break;
         case ZN_OP_GETDATA:
             if (!can(c, st, ZN_PERM_READ)) {
@@ -153,7 +155,7 @@ static int read_one(struct rctx *c, const struct zn_op *op, struct zn_wbuf *w)
                 break;
             }
             zn_put_blob32(w, st->data ? st->data->bytes : NULL, st->data ? st->data->len : 0);
-            zn_reply_put_stat(w, &st->stat);
+            zn_reply_put_client_stat(w, &st->stat);
             break;
         case ZN_OP_GETACL: {
             if (!can(c, st, ZN_PERM_READ | ZN_PERM_ADMIN)) {
@@ -178,7 +180,7 @@ static int read_one(struct rctx *c, const struct zn_op *op, struct zn_wbuf *w)
                     zn_put_blob32(w, a->id.ptr, a->id.len);
                 }
             }
-            zn_reply_put_stat(w, &st->stat);
+            zn_reply_put_client_stat(w, &st->stat);
             break;
         }
         case ZN_OP_GETCHILDREN:
@@ -189,7 +191,7 @@ static int read_one(struct rctx *c, const struct zn_op *op, struct zn_wbuf *w)
             }
             err = put_children(w, n);
             if (!err && op->type == ZN_OP_GETCHILDREN2)
-                zn_reply_put_stat(w, &st->stat);
+                zn_reply_put_client_stat(w, &st->stat);
             break;
         case ZN_OP_GETALLCHILDRENNUMBER:
             if (!can(c, st, ZN_PERM_READ)) {

@@ -47,6 +47,20 @@ void zn_reply_put_stat(struct zn_wbuf *w, const struct zn_stat *st)
     zn_put_i64(w, st->pzxid);
 }
 
+void zn_reply_put_client_stat(struct zn_wbuf *w, const struct zn_stat *st)
+{
+    struct zn_stat c = *st;
+    /* DataNode.copyStat: the tree counts child creates in cversion (the sequential counter);
+     * clients see changes, 2 * creates - live children = creates + deletes (Java int wrap). */
+    c.cversion = (int32_t)(2u * (uint32_t)st->cversion - (uint32_t)st->num_children);
+    /* Containers and TTL nodes show ephemeralOwner 0, as ZooKeeper's Stat does; the reserved
+     * encodings stay in the tree, snapshots and the WAL. */
+    if (st->ephemeral_owner == ZN_EPHEMERAL_CONTAINER ||
+        (st->ephemeral_owner & ZN_EPHEMERAL_TTL_MASK) == ZN_EPHEMERAL_TTL_MASK)
+        c.ephemeral_owner = 0;
+    zn_reply_put_stat(w, &c);
+}
+
 void zn_stat_decode(struct zn_rd *r, struct zn_stat *st)
 {
     st->czxid = zn_get_i64(r);

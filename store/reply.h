@@ -54,6 +54,9 @@ int zn_reply_next_sub(struct zn_reply *r, struct zn_reply *sub);
 /* Builders (used by apply and reads). */
 void zn_reply_put_header(struct zn_wbuf *w, int32_t op, int err, int64_t zxid);
 void zn_reply_put_stat(struct zn_wbuf *w, const struct zn_stat *st);
+/* The Stat as ZooKeeper clients see it (replies, never snapshots): cversion counts creates and
+ * deletes, ephemeralOwner is 0 for containers and TTL nodes. */
+void zn_reply_put_client_stat(struct zn_wbuf *w, const struct zn_stat *st);
 void zn_stat_decode(struct zn_rd *r, struct zn_stat *st);
 
 #endif /* ZN_STORE_REPLY_H */

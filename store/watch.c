@@ -273,6 +273,39 @@ int zn_watch_add(struct zn_watch_reg *r, const struct zn_store *s, uint64_t sess
     return add_raw(r, session, path, len, kind);
 }
 
+int zn_watch_rearm(struct zn_watch_reg *r, const struct zn_store *s, uint64_t session,
+                   const char *path, uint32_t len, int kind, uint64_t rel_zxid,
+                   zn_watch_emit_fn emit, void *ctx)
+{
+    if (zn_path_validate(path, len))
+        return ZN_EBADARGUMENTS;
+    if (kind < ZN_WATCH_DATA || kind > ZN_WATCH_PERSISTENT_RECURSIVE)
+        return ZN_EBADARGUMENTS;
+    const struct zn_znode *n = zn_node_lookup(s, path, len);
+    const struct zn_stat *st = n ? &n->state->stat : NULL;
+    int64_t z = (int64_t)rel_zxid;
+    int32_t missed = 0;
+    switch (kind) {
+    case ZN_WATCH_EXISTS: /* the client held it on a node it saw missing */
+        missed = st ? ZN_EVENT_NODE_CREATED : 0;
+        break;
+    case ZN_WATCH_DATA:
+        missed = !st ? ZN_EVENT_NODE_DELETED : st->mzxid > z ? ZN_EVENT_NODE_DATA_CHANGED : 0;
+        break;
+    case ZN_WATCH_CHILD:
+        missed = !st ? ZN_EVENT_NODE_DELETED : st->pzxid > z ? ZN_EVENT_NODE_CHILDREN_CHANGED : 0;
+        break;
+    default: /* persistent kinds: re-armed silently */
+        break;
+    }
+    if (missed) {
+        emit_one(emit, ctx, session, missed, (struct zn_str){path, len},
+                 (int64_t)zn_store_applied_zxid(s));
+        return 0; /* a one-shot watch is consumed by the event */
+    }
+    return add_raw(r, session, path, len, kind);
+}
+
 /* Does a watch of this kind fire for an event of this type on its own path? */
 static bool kind_matches(int32_t kind, int32_t type)
 {

@@ -64,6 +64,19 @@ int zn_watch_add(struct zn_watch_reg *r, const struct zn_store *s, uint64_t sess
                  const char *path, uint32_t len, int kind, uint64_t seen_zxid, bool seen_exists,
                  zn_watch_emit_fn emit, void *ctx);
 
+/*
+ * Re-register a watch a client held before a reconnect (setWatches/setWatches2, relative to
+ * rel_zxid, the last zxid it saw), with ZooKeeper's DataTree.setWatches rules: an exist watch
+ * fires NodeCreated if the node exists now; a data watch fires NodeDeleted if the node is gone,
+ * else NodeDataChanged if mzxid > rel_zxid; a child watch fires NodeDeleted if gone, else
+ * NodeChildrenChanged if pzxid > rel_zxid; a fired one-shot watch is not kept. Persistent and
+ * persistent-recursive watches are re-armed silently (a change missed while away is not
+ * reported). Errors as zn_watch_add.
+ */
+int zn_watch_rearm(struct zn_watch_reg *r, const struct zn_store *s, uint64_t session,
+                   const char *path, uint32_t len, int kind, uint64_t rel_zxid,
+                   zn_watch_emit_fn emit, void *ctx);
+
 /* Deliver the triggers of one apply result. Returns the number of events emitted. */
 uint32_t zn_watch_fire(struct zn_watch_reg *r, const struct zn_apply_result *res,
                        zn_watch_emit_fn emit, void *ctx);

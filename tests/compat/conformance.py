@@ -68,7 +68,11 @@ class Transcript:
         session); container/TTL owner encodings are printed in hex."""
         if v == 0:
             return "0"
-        if (v >> 56) & 0xFF in (0x80, 0xFF):  # container / TTL owner encodings (EphemeralType)
+        if v in self.sessions:
+            return self.sessions[v]
+        # container / TTL owner encodings (EphemeralType) in a Stat; a session handed to a
+        # connection is always named, whatever its bits (zinc's ids are random 64-bit values)
+        if who is None and (v >> 56) & 0xFF in (0x80, 0xFF):
             return "0x%016x" % (v & 0xFFFFFFFFFFFFFFFF)
         if v not in self.sessions:
             if who is None:

@@ -89,9 +89,11 @@ start_zinc() {
         udp=$((20000 + (RANDOM % 700) * 10))
         zp=$((2700 + RANDOM % 100)) # zk ports ${zp}1..${zp}3: 27001..27993
         ports_free $((udp + 1)) $((udp + 2)) $((udp + 3)) "${zp}1" "${zp}2" "${zp}3" || continue
-        # the same session timeout bounds as the ensemble (2 and 20 ticks of 2000 ms)
+        # the same session timeout bounds as the ensemble (2 and 20 ticks of 2000 ms), and the
+        # same container/TTL check interval (znode.container.checkIntervalMs=1000)
         "$LAB" up --mode loopback --dir "$DIR/lab" --port "$udp" --set "mgmt.zk_port=${zp}{id}" \
             --set session.timeout_min_ms=4000 --set session.timeout_max_ms=40000 \
+            --set znode.container_check_interval_ms=1000 \
             >"$DIR/lab-start.log" 2>&1 || return 1
         echo "127.0.0.1:${zp}1,127.0.0.1:${zp}2,127.0.0.1:${zp}3" >"$DIR/zinc.connect"
         "$LAB" wait --dir "$DIR/lab" --timeout 60 >>"$DIR/lab-start.log" 2>&1 || return 1

@@ -216,6 +216,15 @@ Test(zkconv, failed_multi_reports_each_op_under_header_err_zero)
     cr_assert_eq(tst_stat(&T, "/m", &st), ZN_ENONODE, "the multi was atomic");
 }
 
+/* The error the store's apply gives a converted op (nothing is created). */
+static int store_refuses(const struct zn_op *op)
+{
+    static int32_t cxid = 1000; /* a fresh request each time (no duplicate detection) */
+    struct zn_entry e = {.type = ZN_ENTRY_CLIENT, .session = SESSION, .cxid = ++cxid, .op = *op};
+    tst_apply_entry(&T, &e);
+    return T.rep.err;
+}
+
 Test(zkconv, requests_the_store_does_not_execute_or_bad_modes_are_refused)
 {
     struct zn_zk_request req = {.xid = 1, .type = ZN_ZK_OP_PING};
@@ -223,16 +232,31 @@ Test(zkconv, requests_the_store_does_not_execute_or_bad_modes_are_refused)
     cr_assert_eq(zn_zkconv_op(&req, &S, &op), ZN_EUNIMPLEMENTED);
     req.type = ZN_ZK_OP_SETWATCHES;
     cr_assert_eq(zn_zkconv_op(&req, &S, &op), ZN_EUNIMPLEMENTED);
+    /* Bad modes and TTLs convert: the store refuses them at apply, so that they consume a zxid
+     * as ZooKeeper's error txn does. */
     memset(&req, 0, sizeof(req));
     req.type = ZN_ZK_OP_CREATE;
+    req.u.create.path = zn_bytes_make((const uint8_t *)"/bad", 4);
     req.u.create.flags = ZN_ZK_PERSISTENT_WITH_TTL; /* TTL mode through plain create */
-    cr_assert_eq(zn_zkconv_op(&req, &S, &op), ZN_EBADARGUMENTS);
+    cr_assert_eq(zn_zkconv_op(&req, &S, &op), 0);
+    cr_assert_eq(store_refuses(&op), ZN_EBADARGUMENTS);
     req.u.create.flags = 9;
-    cr_assert_eq(zn_zkconv_op(&req, &S, &op), ZN_EBADARGUMENTS);
+    cr_assert_eq(zn_zkconv_op(&req, &S, &op), 0);
+    cr_assert_eq(store_refuses(&op), ZN_EBADARGUMENTS);
     req.type = ZN_ZK_OP_CREATETTL;
     req.u.create.flags = ZN_ZK_PERSISTENT_WITH_TTL;
     req.u.create.ttl = 0;
-    cr_assert_eq(zn_zkconv_op(&req, &S, &op), ZN_EBADARGUMENTS);
+    cr_assert_eq(zn_zkconv_op(&req, &S, &op), 0);
+    cr_assert_eq(store_refuses(&op), ZN_EBADARGUMENTS);
+    /* Containers: create with flags 4 and createContainer with flags 0 (ZooKeeper makes both) */
+    req.type = ZN_ZK_OP_CREATE;
+    req.u.create.flags = ZN_ZK_CONTAINER;
+    cr_assert_eq(zn_zkconv_op(&req, &S, &op), 0);
+    cr_assert(op.type == ZN_OP_CREATECONTAINER && op.flags == ZN_ZK_CONTAINER);
+    req.type = ZN_ZK_OP_CREATECONTAINER;
+    req.u.create.flags = ZN_ZK_PERSISTENT;
+    cr_assert_eq(zn_zkconv_op(&req, &S, &op), 0);
+    cr_assert(op.type == ZN_OP_CREATECONTAINER && op.flags == ZN_ZK_CONTAINER);
     /* Garbage store reply bytes are refused, not converted. */
     uint8_t junk[3] = {1, 2, 3};
     struct zn_jute_writer w;

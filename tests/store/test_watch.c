@@ -283,3 +283,38 @@ Test(store_entry, random_bytes_and_limits)
     struct zn_entry d;
     cr_assert_eq(zn_entry_decode(buf2, len, &sc, &d), ZN_EVERSION);
 }
+
+static int rearm(uint64_t session, const char *path, int kind, uint64_t rel)
+{
+    return zn_watch_rearm(WR, T.s, session, path, (uint32_t)strlen(path), kind, rel, emit, NULL);
+}
+
+/* setWatches after a reconnect: ZooKeeper's DataTree.setWatches, relative to the last zxid the
+ * client saw (conformance transcript, docs/compatibility.md). */
+Test(store_watch, rearm_after_reconnect)
+{
+    struct zn_op c = op_create("/r", "1", 0);
+    do_op(&c);
+    uint64_t rel = zn_store_applied_zxid(T.s);
+    struct zn_op ce = op_create("/r/exist", NULL, 0); /* created while the client was away */
+    do_op(&ce);
+    struct zn_op s = op_set("/r", "2", -1);
+    do_op(&s);
+    cr_assert_eq(rearm(0xA, "/r/exist", ZN_WATCH_EXISTS, rel), 0);
+    expect(0, 0xA, ZN_EVENT_NODE_CREATED, "/r/exist");
+    cr_assert_eq(rearm(0xA, "/r/exist", ZN_WATCH_DATA, rel), 0);
+    expect(1, 0xA, ZN_EVENT_NODE_DATA_CHANGED, "/r/exist"); /* not NodeDeleted */
+    cr_assert_eq(rearm(0xA, "/r", ZN_WATCH_CHILD, rel), 0);
+    expect(2, 0xA, ZN_EVENT_NODE_CHILDREN_CHANGED, "/r");
+    cr_assert_eq(rearm(0xA, "/gone", ZN_WATCH_DATA, rel), 0);
+    expect(3, 0xA, ZN_EVENT_NODE_DELETED, "/gone");
+    cr_assert_eq(zn_watch_count(WR), 0, "fired one-shot watches are not kept");
+    cr_assert_eq(rearm(0xA, "/r", ZN_WATCH_PERSISTENT, rel), 0);
+    cr_assert_eq(rearm(0xA, "/r", ZN_WATCH_PERSISTENT_RECURSIVE, rel), 0);
+    cr_assert_eq(rearm(0xA, "/missing", ZN_WATCH_EXISTS, rel), 0);
+    cr_assert_eq(nev, 4, "persistent watches re-armed silently, a missing node waits");
+    cr_assert_eq(zn_watch_count(WR), 3);
+    do_op(&s);
+    cr_assert_eq(nev, 5, "the re-armed watches fire on the next change (one event a session)");
+    expect(4, 0xA, ZN_EVENT_NODE_DATA_CHANGED, "/r");
+}

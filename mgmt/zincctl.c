@@ -421,6 +421,28 @@ static json_t *leader_request(json_t *req, struct ep **used)
     return NULL;
 }
 
+/*
+ * leader_request and its failure handling, for the commands the leader carries out: releases
+ * req; on failure reports the endpoint's error and returns the exit code (EX_UNREACHABLE when
+ * no endpoint was reachable); on success returns EX_OK with the ok reply in *out (the caller
+ * frees it) and the endpoint that gave it in *used.
+ */
+static int leader_call(json_t *req, struct ep **used, json_t **out)
+{
+    json_t *rep = leader_request(req, used);
+    json_decref(req);
+    struct ep *e = *used;
+    *out = NULL;
+    if (!rep || !e || e->rc) {
+        if (e)
+            ep_report(e);
+        json_decref(rep);
+        return e ? (e->rc ? e->rc : EX_FAILED) : EX_UNREACHABLE;
+    }
+    *out = rep;
+    return EX_OK;
+}
+
 static void print_json(json_t *doc)
 {
     char *t = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -922,14 +944,10 @@ static int run_members(int argc, char **argv)
         die_usage("members: unknown subcommand %s", sub);
     }
     struct ep *e = NULL;
-    json_t *rep = leader_request(req, &e);
-    json_decref(req);
-    if (!rep || !e || e->rc) {
-        if (e)
-            ep_report(e);
-        json_decref(rep);
-        return e ? (e->rc ? e->rc : EX_FAILED) : EX_UNREACHABLE;
-    }
+    json_t *rep = NULL;
+    int rc = leader_call(req, &e, &rep);
+    if (rc)
+        return rc;
     if (opt_json)
         print_json(rep);
     else
@@ -1010,14 +1028,10 @@ static int run_leader(int argc, char **argv)
     if (to)
         json_object_set_new(req, "to", json_integer(to));
     struct ep *e = NULL;
-    json_t *rep = leader_request(req, &e);
-    json_decref(req);
-    if (!rep || !e || e->rc) {
-        if (e)
-            ep_report(e);
-        json_decref(rep);
-        return e ? (e->rc ? e->rc : EX_FAILED) : EX_UNREACHABLE;
-    }
+    json_t *rep = NULL;
+    int rc = leader_call(req, &e, &rep);
+    if (rc)
+        return rc;
     int target = (int)jint(rep, "to"), from = e->id;
     json_decref(rep);
     /* Wait (bounded) until the reachable nodes agree on the new leader. */
@@ -1052,14 +1066,10 @@ static int run_sessions(int argc, char **argv)
         check_argc(argc, argv, 2, 2);
         json_t *req = json_pack("{s:s, s:s}", "cmd", "session_kill", "id", argv[1]);
         struct ep *e = NULL;
-        json_t *rep = leader_request(req, &e);
-        json_decref(req);
-        if (!rep || !e || e->rc) {
-            if (e)
-                ep_report(e);
-            json_decref(rep);
-            return e ? (e->rc ? e->rc : EX_FAILED) : EX_UNREACHABLE;
-        }
+        json_t *rep = NULL;
+        int rc = leader_call(req, &e, &rep);
+        if (rc)
+            return rc;
         if (opt_json)
             print_json(rep);
         else

@@ -421,12 +421,112 @@ static json_t *leader_request(json_t *req, struct ep **used)
     return NULL;
 }
 
+/*
+ * leader_request and its failure handling, for the commands the leader carries out: releases
+ * req; on failure reports the endpoint's error and returns the exit code (EX_UNREACHABLE when
+ * no endpoint was reachable); on success returns EX_OK with the ok reply in *out (the caller
+ * frees it) and the endpoint that gave it in *used.
+ */
+static int leader_call(json_t *req, struct ep **used, json_t **out)
+{
+    json_t *rep = leader_request(req, used);
+    json_decref(req);
+    struct ep *e = *used;
+    *out = NULL;
+    if (!rep || !e || e->rc) {
+        if (e)
+            ep_report(e);
+        json_decref(rep);
+        return e ? (e->rc ? e->rc : EX_FAILED) : EX_UNREACHABLE;
+    }
+    *out = rep;
+    return EX_OK;
+}
+
 static void print_json(json_t *doc)
 {
     char *t = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (t)
         puts(t);
     free(t);
+}
+
+/* ---- fan-out: one request to every endpoint ------------------------------------------------ */
+
+/* The replies of one request sent to each selected endpoint in turn. */
+struct fanout {
+    json_t *nodes; /* the ok replies without "ok", in endpoint order (owned: fanout_free) */
+    int rc;        /* worst EX_* of the endpoints that failed, EX_OK if none did */
+    int reached;   /* how many replied ok */
+};
+
+/* Endpoint selection: true to leave e out (not asked, not counted). */
+typedef bool (*ep_skip_fn)(const struct ep *e, int arg);
+
+/*
+ * Send req to every endpoint that skip (NULL: none) does not leave out and collect the ok
+ * replies in f->nodes; each failure is reported on stderr (ep_report) and folded into f->rc
+ * with rc_worst. req is not modified (ep_request removes the token it adds).
+ */
+static void fanout_run(json_t *req, ep_skip_fn skip, int skip_arg, struct fanout *f)
+{
+    f->nodes = json_array();
+    f->rc = EX_OK;
+    f->reached = 0;
+    for (int i = 0; i < n_eps; i++) {
+        if (skip && skip(&eps[i], skip_arg))
+            continue;
+        json_t *rep = ep_request(&eps[i], req, NULL, NULL);
+        if (!rep || eps[i].rc != EX_OK) {
+            f->rc = rc_worst(f->rc, eps[i].rc);
+            ep_report(&eps[i]);
+            json_decref(rep);
+            continue;
+        }
+        f->reached++;
+        json_object_del(rep, "ok");
+        json_array_append_new(f->nodes, rep);
+    }
+}
+
+/* fanout_run of the argument-less command cmd on every endpoint. */
+static void fanout_cmd(const char *cmd, struct fanout *f)
+{
+    json_t *req = json_pack("{s:s}", "cmd", cmd);
+    fanout_run(req, NULL, 0, f);
+    json_decref(req);
+}
+
+/* Exit code of a fan-out: its worst failure, or EX_UNREACHABLE when nobody answered. */
+static int fanout_rc(const struct fanout *f)
+{
+    return f->reached ? f->rc : (f->rc ? f->rc : EX_UNREACHABLE);
+}
+
+/* --json output of a fan-out: {"nodes": [replies]}. */
+static void fanout_print_json(const struct fanout *f)
+{
+    json_t *doc = json_pack("{s:O}", "nodes", f->nodes);
+    print_json(doc);
+    json_decref(doc);
+}
+
+static void fanout_free(struct fanout *f)
+{
+    json_decref(f->nodes);
+    f->nodes = NULL;
+}
+
+/* Skip every endpoint but node id (known after gather_status). */
+static bool ep_skip_other_id(const struct ep *e, int id)
+{
+    return e->id != id;
+}
+
+/* Skip the endpoints that did not answer status (gather_status) and node id itself. */
+static bool ep_skip_down_or_id(const struct ep *e, int id)
+{
+    return !e->status || e->id == id;
 }
 
 static void human_bytes(uint64_t b, char *out, size_t cap)
@@ -647,30 +747,15 @@ static int run_check(int argc, char **argv)
 }
 
 /* Print a per-node object result: JSON or "key value" columns (one column per node). */
-static int per_node_table(const char *cmd, json_t *extra)
+static int per_node_table(const char *cmd)
 {
-    int rc = EX_OK, reached = 0;
-    json_t *all = json_array();
-    for (int i = 0; i < n_eps; i++) {
-        json_t *req = json_pack("{s:s}", "cmd", cmd);
-        if (extra)
-            json_object_update(req, extra);
-        json_t *rep = ep_request(&eps[i], req, NULL, NULL);
-        json_decref(req);
-        if (!rep || eps[i].rc != EX_OK) {
-            rc = rc_worst(rc, eps[i].rc);
-            ep_report(&eps[i]);
-            json_decref(rep);
-            continue;
-        }
-        reached++;
-        json_object_del(rep, "ok");
-        json_array_append_new(all, rep);
-    }
+    struct fanout f;
+    fanout_cmd(cmd, &f);
+    int rc = fanout_rc(&f); /* = f.rc whenever an endpoint was asked (main requires one) */
+    json_t *all = f.nodes;
     if (opt_json) {
-        json_t *doc = json_pack("{s:o}", "nodes", all);
-        print_json(doc);
-        json_decref(doc);
+        fanout_print_json(&f);
+        fanout_free(&f);
         return rc;
     }
     if (json_array_size(all)) {
@@ -691,29 +776,29 @@ static int per_node_table(const char *cmd, json_t *extra)
             printf("\n");
         }
     }
-    json_decref(all);
-    return reached ? rc : (rc ? rc : EX_UNREACHABLE);
+    fanout_free(&f);
+    return rc;
 }
 
 static int run_stats(int argc, char **argv)
 {
     (void)argv;
     check_argc(argc, argv, 0, 0);
-    return per_node_table("stats", NULL);
+    return per_node_table("stats");
 }
 
 static int run_watches(int argc, char **argv)
 {
     (void)argv;
     check_argc(argc, argv, 0, 0);
-    return per_node_table("watches_summary", NULL);
+    return per_node_table("watches_summary");
 }
 
 static int run_log_info(int argc, char **argv)
 {
     (void)argv;
     check_argc(argc, argv, 0, 0);
-    return per_node_table("log_info", NULL);
+    return per_node_table("log_info");
 }
 
 static int run_latency(int argc, char **argv)
@@ -725,27 +810,16 @@ static int run_latency(int argc, char **argv)
         else
             die_usage("latency: unknown argument %s", argv[i]);
     }
-    int rc = EX_OK, reached = 0;
-    json_t *all = json_array();
-    for (int i = 0; i < n_eps; i++) {
-        json_t *req = json_pack("{s:s, s:b}", "cmd", "latency", "reset", reset);
-        json_t *rep = ep_request(&eps[i], req, NULL, NULL);
-        json_decref(req);
-        if (!rep || eps[i].rc != EX_OK) {
-            rc = rc_worst(rc, eps[i].rc);
-            ep_report(&eps[i]);
-            json_decref(rep);
-            continue;
-        }
-        reached++;
-        json_object_del(rep, "ok");
-        json_array_append_new(all, rep);
-    }
+    struct fanout f;
+    json_t *req = json_pack("{s:s, s:b}", "cmd", "latency", "reset", reset);
+    fanout_run(req, NULL, 0, &f);
+    json_decref(req);
+    int rc = fanout_rc(&f);
+    json_t *all = f.nodes;
     if (opt_json) {
-        json_t *doc = json_pack("{s:o}", "nodes", all);
-        print_json(doc);
-        json_decref(doc);
-        return reached ? rc : (rc ? rc : EX_UNREACHABLE);
+        fanout_print_json(&f);
+        fanout_free(&f);
+        return rc;
     }
     printf("%-5s %-21s %10s %10s %10s %10s %10s %10s\n", "NODE", "OP", "COUNT", "MEAN_us", "P50_us",
            "P99_us", "P99.9_us", "MAX_us");
@@ -761,8 +835,8 @@ static int run_latency(int argc, char **argv)
                    (double)jint(h, "p999_ns") / 1e3, (double)jint(h, "max_ns") / 1e3);
         }
     }
-    json_decref(all);
-    return reached ? rc : (rc ? rc : EX_UNREACHABLE);
+    fanout_free(&f);
+    return rc;
 }
 
 static int run_members(int argc, char **argv)
@@ -845,22 +919,14 @@ static int run_members(int argc, char **argv)
         /* 1. every node learns the new member's address (peer messages from an unknown
          * sender are dropped, so this comes before the configuration change). */
         gather_status();
-        int rc = EX_OK;
-        for (int i = 0; i < n_eps; i++) {
-            if (!eps[i].status || eps[i].id == (int)id)
-                continue;
-            json_t *p = json_pack("{s:s, s:i, s:s, s:i}", "cmd", "peer_add", "id", (int)id, "host",
-                                  host, "port", (int)port);
-            json_t *r = ep_request(&eps[i], p, NULL, NULL);
-            json_decref(p);
-            if (!r || eps[i].rc) {
-                ep_report(&eps[i]);
-                rc = rc_worst(rc, eps[i].rc);
-            }
-            json_decref(r);
-        }
-        if (rc)
-            return rc;
+        json_t *p = json_pack("{s:s, s:i, s:s, s:i}", "cmd", "peer_add", "id", (int)id, "host",
+                              host, "port", (int)port);
+        struct fanout f;
+        fanout_run(p, ep_skip_down_or_id, (int)id, &f);
+        json_decref(p);
+        fanout_free(&f);
+        if (f.rc)
+            return f.rc;
         /* 2. the leader proposes the change (a voter joins as a learner and is promoted by the
          * leader once caught up). */
         req = json_pack("{s:s, s:i, s:s, s:i, s:b}", "cmd", "members_add", "id", (int)id, "host",
@@ -878,14 +944,10 @@ static int run_members(int argc, char **argv)
         die_usage("members: unknown subcommand %s", sub);
     }
     struct ep *e = NULL;
-    json_t *rep = leader_request(req, &e);
-    json_decref(req);
-    if (!rep || !e || e->rc) {
-        if (e)
-            ep_report(e);
-        json_decref(rep);
-        return e ? (e->rc ? e->rc : EX_FAILED) : EX_UNREACHABLE;
-    }
+    json_t *rep = NULL;
+    int rc = leader_call(req, &e, &rep);
+    if (rc)
+        return rc;
     if (opt_json)
         print_json(rep);
     else
@@ -912,22 +974,13 @@ static int run_leader_priority(const char *node_s, const char *prio_s)
     long prio = strtol(prio_s, &end, 10);
     if (*prio_s == 0 || *end != 0 || prio < 0 || prio > 255)
         die_usage("leader priority: priority must be an integer in [0, 255], not '%s'", prio_s);
-    int rc = EX_OK;
-    json_t *all = json_array();
-    for (int i = 0; i < n_eps; i++) {
-        json_t *req = json_pack("{s:s, s:i, s:i}", "cmd", "leader_priority", "node", (int)node,
-                                "priority", (int)prio);
-        json_t *rep = ep_request(&eps[i], req, NULL, NULL);
-        json_decref(req);
-        if (!rep || eps[i].rc) {
-            rc = rc_worst(rc, eps[i].rc);
-            ep_report(&eps[i]);
-            json_decref(rep);
-            continue;
-        }
-        json_object_del(rep, "ok");
-        json_array_append_new(all, rep);
-    }
+    json_t *req = json_pack("{s:s, s:i, s:i}", "cmd", "leader_priority", "node", (int)node,
+                            "priority", (int)prio);
+    struct fanout f;
+    fanout_run(req, NULL, 0, &f);
+    json_decref(req);
+    int rc = f.rc;
+    json_t *all = f.nodes;
     if (opt_json) {
         json_t *doc = json_pack("{s:i, s:i, s:o, s:s}", "node", (int)node, "priority", (int)prio,
                                 "nodes", json_incref(all), "note", PRIORITY_NOTE);
@@ -948,7 +1001,7 @@ static int run_leader_priority(const char *node_s, const char *prio_s)
         }
         printf("note: %s\n", PRIORITY_NOTE);
     }
-    json_decref(all);
+    fanout_free(&f);
     return rc;
 }
 
@@ -975,14 +1028,10 @@ static int run_leader(int argc, char **argv)
     if (to)
         json_object_set_new(req, "to", json_integer(to));
     struct ep *e = NULL;
-    json_t *rep = leader_request(req, &e);
-    json_decref(req);
-    if (!rep || !e || e->rc) {
-        if (e)
-            ep_report(e);
-        json_decref(rep);
-        return e ? (e->rc ? e->rc : EX_FAILED) : EX_UNREACHABLE;
-    }
+    json_t *rep = NULL;
+    int rc = leader_call(req, &e, &rep);
+    if (rc)
+        return rc;
     int target = (int)jint(rep, "to"), from = e->id;
     json_decref(rep);
     /* Wait (bounded) until the reachable nodes agree on the new leader. */
@@ -1017,14 +1066,10 @@ static int run_sessions(int argc, char **argv)
         check_argc(argc, argv, 2, 2);
         json_t *req = json_pack("{s:s, s:s}", "cmd", "session_kill", "id", argv[1]);
         struct ep *e = NULL;
-        json_t *rep = leader_request(req, &e);
-        json_decref(req);
-        if (!rep || !e || e->rc) {
-            if (e)
-                ep_report(e);
-            json_decref(rep);
-            return e ? (e->rc ? e->rc : EX_FAILED) : EX_UNREACHABLE;
-        }
+        json_t *rep = NULL;
+        int rc = leader_call(req, &e, &rep);
+        if (rc)
+            return rc;
         if (opt_json)
             print_json(rep);
         else
@@ -1035,25 +1080,14 @@ static int run_sessions(int argc, char **argv)
     if (strcmp(argv[0], "list") != 0)
         die_usage("sessions: unknown subcommand %s", argv[0]);
     check_argc(argc, argv, 1, 1);
-    int rc = EX_OK, reached = 0;
-    json_t *all = json_array();
-    for (int i = 0; i < n_eps; i++) {
-        json_t *rep = ep_cmd(&eps[i], "sessions_list");
-        if (!rep || eps[i].rc) {
-            rc = rc_worst(rc, eps[i].rc);
-            ep_report(&eps[i]);
-            json_decref(rep);
-            continue;
-        }
-        reached++;
-        json_object_del(rep, "ok");
-        json_array_append_new(all, rep);
-    }
+    struct fanout f;
+    fanout_cmd("sessions_list", &f);
+    int rc = fanout_rc(&f);
+    json_t *all = f.nodes;
     if (opt_json) {
-        json_t *doc = json_pack("{s:o}", "nodes", all);
-        print_json(doc);
-        json_decref(doc);
-        return reached ? rc : (rc ? rc : EX_UNREACHABLE);
+        fanout_print_json(&f);
+        fanout_free(&f);
+        return rc;
     }
     printf("%-18s %-5s %-8s %-22s %-8s %-10s %s\n", "SESSION", "NODE", "TIMEOUT", "CLIENT",
            "IDLE_ms", "LAST_ZXID", "EVENTS");
@@ -1072,8 +1106,8 @@ static int run_sessions(int argc, char **argv)
                    jint(s, "last_zxid"), jint(s, "events_queued"));
         }
     }
-    json_decref(all);
-    return reached ? rc : (rc ? rc : EX_UNREACHABLE);
+    fanout_free(&f);
+    return rc;
 }
 
 static int run_config(int argc, char **argv)
@@ -1099,34 +1133,20 @@ static int run_config(int argc, char **argv)
                   set ? "config set SECTION.KEY VALUE [--id N]" : "config show [--id N]");
     if (only)
         gather_status();
-    int rc = EX_OK, reached = 0;
-    json_t *all = json_array();
-    for (int i = 0; i < n_eps; i++) {
-        if (only && eps[i].id != only)
-            continue;
-        json_t *req = set ? json_pack("{s:s, s:s, s:s}", "cmd", "config_set", "key", args[0],
-                                      "value", args[1])
-                          : json_pack("{s:s}", "cmd", "config_show");
-        json_t *rep = ep_request(&eps[i], req, NULL, NULL);
-        json_decref(req);
-        if (!rep || eps[i].rc) {
-            rc = rc_worst(rc, eps[i].rc);
-            ep_report(&eps[i]);
-            json_decref(rep);
-            continue;
-        }
-        reached++;
-        json_object_del(rep, "ok");
-        json_array_append_new(all, rep);
-    }
-    if (only && !reached && rc == EX_OK) {
+    json_t *req =
+        set ? json_pack("{s:s, s:s, s:s}", "cmd", "config_set", "key", args[0], "value", args[1])
+            : json_pack("{s:s}", "cmd", "config_show");
+    struct fanout f;
+    fanout_run(req, only ? ep_skip_other_id : NULL, only, &f);
+    json_decref(req);
+    int rc = f.rc;
+    json_t *all = f.nodes;
+    if (only && !f.reached && rc == EX_OK) {
         fprintf(stderr, "zincctl: node %d is not among the endpoints given\n", only);
         rc = EX_FAILED;
     }
     if (opt_json) {
-        json_t *doc = json_pack("{s:o}", "nodes", json_incref(all));
-        print_json(doc);
-        json_decref(doc);
+        fanout_print_json(&f);
     } else {
         for (size_t k = 0; k < json_array_size(all); k++) {
             json_t *r = json_array_get(all, k);
@@ -1136,7 +1156,7 @@ static int run_config(int argc, char **argv)
                 printf("# node %lld\n%s\n", jint(r, "node"), jstr(r, "ini"));
         }
     }
-    json_decref(all);
+    fanout_free(&f);
     return rc;
 }
 
@@ -1401,25 +1421,14 @@ static int run_snapshot(int argc, char **argv)
     if (strcmp(argv[0], "list") == 0) {
         if (npos)
             die_usage("usage: zincctl snapshot list");
-        int rc = EX_OK, reached = 0;
-        json_t *all = json_array();
-        for (int i = 0; i < n_eps; i++) {
-            json_t *rep = ep_cmd(&eps[i], "snapshot_list");
-            if (!rep || eps[i].rc) {
-                rc = rc_worst(rc, eps[i].rc);
-                ep_report(&eps[i]);
-                json_decref(rep);
-                continue;
-            }
-            reached++;
-            json_object_del(rep, "ok");
-            json_array_append_new(all, rep);
-        }
+        struct fanout f;
+        fanout_cmd("snapshot_list", &f);
+        int rc = fanout_rc(&f);
+        json_t *all = f.nodes;
         if (opt_json) {
-            json_t *doc = json_pack("{s:o}", "nodes", all);
-            print_json(doc);
-            json_decref(doc);
-            return reached ? rc : (rc ? rc : EX_UNREACHABLE);
+            fanout_print_json(&f);
+            fanout_free(&f);
+            return rc;
         }
         printf("%-5s %-44s %-10s %-6s %s\n", "NODE", "NAME", "INDEX", "TERM", "BYTES");
         for (size_t n = 0; n < json_array_size(all); n++) {
@@ -1431,8 +1440,8 @@ static int run_snapshot(int argc, char **argv)
                        jint(s, "index"), jint(s, "term"), jint(s, "bytes"));
             }
         }
-        json_decref(all);
-        return reached ? rc : (rc ? rc : EX_UNREACHABLE);
+        fanout_free(&f);
+        return rc;
     }
     struct ep *e = NULL;
     if (strcmp(argv[0], "create") == 0) {

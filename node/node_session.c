@@ -5,9 +5,6 @@
  * docs/wire-format.md "zincd's side of the native client protocol".
  */
 #include "node/internal.h"
-/* zn_session_lookup and the session's last cxid (reconnect: see node_handle_connect); TODO for
- * the store: a public getter (zn_store_session_last_cxid) instead of its internal header. */
-#include "store/internal.h"
 
 static void node_event_free(struct zn_node *n, uint32_t handle);
 static void node_flush_events(struct zn_node *n, struct zn_session_row *row, uint64_t now);
@@ -425,9 +422,11 @@ static void node_handle_connect(struct zn_node *n, const struct zn_dp_addr *from
      * refuses a lower cxid as stale, store/apply.c) and past a whole window of requests that
      * may still be in flight from its previous node (else a new request could be taken for a
      * duplicate of one of them). A native client always sends its own seq. */
-    const struct zn_session *se = zn_session_lookup(n->store, id);
     if (h->seq == 0 && !owned) {
-        uint64_t last = se && se->has_last && se->last_cxid > 0 ? (uint64_t)se->last_cxid : 0;
+        bool has_last = false;
+        int32_t last_cxid = 0;
+        (void)zn_store_session_last_cxid(n->store, id, &has_last, &last_cxid); /* gone: 0 */
+        uint64_t last = has_last && last_cxid > 0 ? (uint64_t)last_cxid : 0;
         if (last + 1 + ZN_NODE_HOLD_WINDOW > row->next_seq)
             row->next_seq = last + 1 + ZN_NODE_HOLD_WINDOW;
     }

@@ -420,3 +420,12 @@ int zn_store_session_get(const struct zn_store *s, uint64_t id, uint32_t *timeou
         memcpy(passwd, se->passwd, ZN_SESSION_PASSWD_BYTES);
     return 0;
 }
+
+int zn_store_session_last_cxid(const struct zn_store *s, uint64_t id, bool *has_last,
+                               int32_t *last_cxid)
+{
+    const struct zn_session *se = zn_session_lookup(s, id);
+    *has_last = se != NULL && se->has_last;
+    *last_cxid = *has_last ? se->last_cxid : 0;
+    return se ? 0 : ZN_EUNKNOWNSESSION;
+}

@@ -167,6 +167,18 @@ uint32_t zn_store_sessions(const struct zn_store *s,
 int zn_store_session_get(const struct zn_store *s, uint64_t id, uint32_t *timeout_ms,
                          uint8_t passwd[ZN_SESSION_PASSWD_BYTES]);
 
+/*
+ * A session's last applied request (exactly-once, DESIGN.md 7): *has_last says whether any
+ * request of the session has been applied, *last_cxid is its cxid (0 if none). apply treats a
+ * request with that cxid as a retransmission and a lower one as stale. Returns 0 or
+ * ZN_EUNKNOWNSESSION (then both outputs are false/0). Context: reader or the writer. The writer
+ * updates these fields in place (not copy-and-publish): on the writer's thread the value is
+ * exact; a reader on another thread that overlaps the apply of the session's next request may
+ * see the value from before it.
+ */
+int zn_store_session_last_cxid(const struct zn_store *s, uint64_t id, bool *has_last,
+                               int32_t *last_cxid);
+
 /* ACL check helper for watch delivery: does (ids) hold perm on acl? Context: writer. */
 bool zn_acl_allows(const struct zn_acl *acl, uint32_t perm, const struct zn_identity *ids,
                    uint32_t id_count);

@@ -3,6 +3,9 @@
 
 Rules (../shared/DESIGN.md section 5, STYLE.md):
   layering   a module includes only the project modules it may depend on;
+  internal   a module's private headers (internal.h, *_internal.h) are included only by that
+             module's own files: another module uses its public header, even where layering
+             lets it depend on the module (a white-box test names its exception);
   purity     consensus/ and store/ never touch DPDK, a clock, rand, printf-style output or the
              system allocator (store/ allocates through its allocator layer, listed in
              tools/tidy-allow.txt); consensus/ and common/ never include liburcu, jemalloc or
@@ -60,6 +63,7 @@ PURITY = {
 }
 BANNED_CALLS = r"\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|strtok)\s*\("
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
+INTERNAL_HEADER = re.compile(r"(^|_)internal\.h$")
 
 
 def strip_c(text):
@@ -132,6 +136,10 @@ def check(root):
             head = name.split("/", 1)[0]
             if kind == '"' and "/" in name and head in ALL and head not in MAY_INCLUDE[mod]:
                 report("layering", m.start(), f"{mod}/ may not include {name}")
+            elif (kind == '"' and "/" in name and head in ALL and head != mod and
+                  INTERNAL_HEADER.search(os.path.basename(name))):
+                report("internal", m.start(),
+                       f"{mod}/ may not include {head}/'s private header {name}")
             for banned in BANNED_HEADERS.get(mod, []):
                 if name.startswith(banned) or (kind == "<" and os.path.basename(name).startswith(banned)):
                     report("layering", m.start(), f"{mod}/ may not include <{name}>")
@@ -168,11 +176,29 @@ def self_test():
             found = check(tmp)
             assert any(f"[{rule}]" in p and name in p for p in found), (name, found)
             os.remove(path)
+        # Private headers: another module may not include them even where layering allows the
+        # module (node/ may use store/), the owning module may, and so may the public header.
+        os.makedirs(os.path.join(tmp, "node"))
+        os.makedirs(os.path.join(tmp, "store"))
+        for name, text in {"own.c": '#include "store/internal.h"\n#include "store/wal_internal.h"\n'}.items():
+            open(os.path.join(tmp, "store", name), "w").write(text)
+        open(os.path.join(tmp, "node", "public.c"), "w").write('#include "store/store.h"\n'
+                                                               '#include "node/internal.h"\n')
+        assert check(tmp) == [], check(tmp)
+        internal_cases = {"peek.c": '#include "store/internal.h"\n',
+                          "peek_wal.c": '#include "store/wal_internal.h"\n'}
+        for name, text in internal_cases.items():
+            path = os.path.join(tmp, "node", name)
+            open(path, "w").write(text)
+            found = check(tmp)
+            assert len(found) == 1 and "[internal]" in found[0] and name in found[0], (name, found)
+            os.remove(path)
         # The real command-line entry point must exit non-zero on a DPDK include in consensus/.
         open(os.path.join(tmp, "consensus", "bad.c"), "w").write("#include <rte_ethdev.h>\n")
         rc = subprocess.run([sys.executable, __file__, tmp], capture_output=True, text=True)
         assert rc.returncode == 1 and "rte_ethdev.h" in rc.stdout, rc
-        print(f"tidy self-test: {len(cases) + 1} violations detected, clean file accepted")
+        print(f"tidy self-test: {len(cases) + len(internal_cases) + 1} violations detected, "
+              "clean files accepted")
         return 0
     finally:
         shutil.rmtree(tmp)

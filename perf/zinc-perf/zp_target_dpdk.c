@@ -30,8 +30,9 @@
  * Process-wide state: DPDK allows one EAL per process, and one stack instance owns the port's
  * queue, so the EAL, port, stack and the table of sessions are one runtime per process (`rt`),
  * created by the first connect. Every client's poll drives that runtime; what it receives is
- * routed by session id to the owning client's delivery queue, which only that client's poll
- * empties (the target contract: callbacks run from the owner's poll). One thread uses it.
+ * routed by session id to the owning client's completion queue (zp_cq.h, single-threaded), which
+ * only that client's poll empties (the target contract: callbacks run from the owner's poll).
+ * One thread uses it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@
 #include "dataplane/zn_dp_port.h"
 #include "dataplane/zn_dp_stack.h"
 #include "perf/zinc-perf/zp_config.h"
+#include "perf/zinc-perf/zp_cq.h"
 #include "perf/zinc-perf/zp_target.h"
 #include "proto/frame.h"
 #include "proto/jute.h"
@@ -68,21 +70,8 @@
 #define DQ_TX_STUCK_NS      (50000000ull) /* give a burst up after 50 ms of backpressure */
 #define DQ_REASM_SLOTS      64u
 
-struct dq_item {
-    bool is_event;
-    zp_done_fn done;
-    zp_event_fn on_event;
-    void *arg;
-    struct zp_result res;
-    struct zp_event ev;
-};
-
 struct zp_client {
-    struct dq_item *items; /* waiting for this client's poll */
-    size_t len;
-    size_t cap;
-    struct dq_item *spare;
-    size_t spare_cap;
+    struct zp_cq cq; /* single-threaded: waiting for this client's poll */
 };
 
 enum dq_op { DQ_CREATE, DQ_SET, DQ_GET, DQ_EXISTS, DQ_DELETE, DQ_MULTI, DQ_CHILDREN, DQ_CLOSE };
@@ -462,33 +451,12 @@ static void send_request(struct zp_conn *c, struct dq_req *r, uint64_t now)
 
 /* ---- delivery ---------------------------------------------------------------------------- */
 
-static void client_push(struct zp_client *cl, const struct dq_item *it)
-{
-    if (cl->len == cl->cap) {
-        size_t cap = cl->cap ? cl->cap * 2 : 256;
-        struct dq_item *grown = realloc(cl->items, cap * sizeof(*grown));
-        if (grown == NULL) {
-            fprintf(stderr, "zinc-perf: out of memory queueing a completion\n");
-            abort();
-        }
-        cl->items = grown;
-        cl->cap = cap;
-    }
-    cl->items[cl->len++] = *it;
-}
-
 static void req_complete(struct zp_conn *c, struct dq_req *r, int err, uint32_t count, uint64_t at)
 {
     if (r->done != NULL) {
-        struct dq_item it;
-        memset(&it, 0, sizeof(it));
-        it.done = r->done;
-        it.arg = r->arg;
-        it.res.done_ns = at;
-        it.res.err = err;
-        it.res.native_rc = zn_err_to_zk(err);
-        it.res.count = count;
-        client_push(c->client, &it);
+        struct zp_result res = {
+            .done_ns = at, .err = err, .native_rc = zn_err_to_zk(err), .count = count};
+        zp_cq_push_done(&c->client->cq, r->done, r->arg, &res);
     }
     free(r->msg);
     free(r);
@@ -500,18 +468,7 @@ static void push_event(struct zp_conn *c, enum zp_event_type type, const char *p
     if (c->on_event == NULL) {
         return;
     }
-    struct dq_item it;
-    memset(&it, 0, sizeof(it));
-    it.is_event = true;
-    it.on_event = c->on_event;
-    it.arg = c->event_arg;
-    it.ev.at_ns = at;
-    it.ev.type = type;
-    if (plen >= sizeof(it.ev.path)) {
-        plen = sizeof(it.ev.path) - 1;
-    }
-    memcpy(it.ev.path, path, plen);
-    client_push(c->client, &it);
+    zp_cq_push_event(&c->client->cq, c->on_event, c->event_arg, at, type, path, plen);
 }
 
 /* Fail every unanswered request of c with err (session gone or closed). */
@@ -799,6 +756,7 @@ static int dq_open(struct zp_client **out)
     if (c == NULL) {
         return ZN_ENOMEM;
     }
+    zp_cq_init(&c->cq, false);
     *out = c;
     return 0;
 }
@@ -808,8 +766,7 @@ static void dq_close_client(struct zp_client *c)
     if (c == NULL) {
         return;
     }
-    free(c->items);
-    free(c->spare);
+    zp_cq_fini(&c->cq);
     free(c);
 }
 
@@ -1093,29 +1050,13 @@ static int dq_poll(struct zp_client *cl, uint64_t timeout_ns)
     uint64_t deadline = now_ns() + timeout_ns;
     for (;;) {
         unsigned work = rt_poll_once();
-        if (cl->len > 0 || now_ns() >= deadline) {
+        if (zp_cq_pending(&cl->cq) > 0 || now_ns() >= deadline) {
             break;
         }
         rt_idle(work);
     }
-    /* Swap buffers: callbacks may submit, and a submit may queue failures for this client. */
-    struct dq_item *batch = cl->items;
-    size_t batch_cap = cl->cap;
-    size_t n = cl->len;
-    cl->items = cl->spare;
-    cl->cap = cl->spare_cap;
-    cl->len = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct dq_item *it = &batch[i];
-        if (it->is_event) {
-            it->on_event(it->arg, &it->ev);
-        } else {
-            it->done(it->arg, &it->res);
-        }
-    }
-    cl->spare = batch;
-    cl->spare_cap = batch_cap;
-    return (int)n;
+    /* Callbacks may submit, and a submit may queue failures for this client's next poll. */
+    return zp_cq_poll(&cl->cq, 0);
 }
 
 const struct zp_target zp_target_zinc_dpdk = {

@@ -4,8 +4,8 @@
  *
  * libzinc runs one I/O thread per handle (= per session) and calls completions, watchers and
  * the state callback there. Each completion is stamped on that thread (the earliest point the
- * client sees the reply) and appended to the client's queue under a mutex; poll() swaps the
- * queue out and runs the harness callbacks on the engine thread. As with the ZooKeeper target
+ * client sees the reply) and appended to the client's completion queue (zp_cq.h, threaded);
+ * poll() runs the harness callbacks from it on the engine thread. As with the ZooKeeper target
  * (zp_target_zk.c) the hand-off costs closed-loop throughput (one thread wake-up) but never
  * latency, and both targets pay the same hand-off, so their figures compare like for like.
  *
@@ -18,38 +18,19 @@
  * libzinc runs every completion exactly once (also on timeout, expiry and close, with an error),
  * so outstanding requests are never leaked; zn_close returns only after the last callback ran.
  */
-#include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "client/zinc.h"
 #include "common/zn_clock.h"
 #include "common/zn_err.h"
 #include "perf/zinc-perf/zp_config.h"
+#include "perf/zinc-perf/zp_cq.h"
 #include "perf/zinc-perf/zp_target.h"
 
-enum zi_item_kind { ZI_ITEM_DONE, ZI_ITEM_EVENT };
-
-struct zi_item {
-    enum zi_item_kind kind;
-    zp_done_fn done;
-    zp_event_fn on_event;
-    void *arg;
-    struct zp_result res;
-    struct zp_event ev;
-};
-
 struct zp_client {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct zi_item *items; /* pending deliveries, guarded by lock */
-    size_t len;
-    size_t cap;
-    struct zi_item *spare; /* the engine's delivery buffer (engine thread only) */
-    size_t spare_cap;
+    struct zp_cq cq; /* threaded: libzinc's I/O threads push, the engine polls */
     unsigned conns;
 };
 
@@ -72,25 +53,6 @@ static uint64_t now_ns(void)
     return zn_clock_raw_monotonic_ns(NULL);
 }
 
-static void client_push(struct zp_client *c, const struct zi_item *item)
-{
-    pthread_mutex_lock(&c->lock);
-    if (c->len == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 256;
-        struct zi_item *grown = realloc(c->items, cap * sizeof(*grown));
-        if (grown == NULL) {
-            /* Cannot queue: losing a completion would hang the engine, so stop loudly. */
-            fprintf(stderr, "zinc-perf: out of memory queueing a completion\n");
-            abort();
-        }
-        c->items = grown;
-        c->cap = cap;
-    }
-    c->items[c->len++] = *item;
-    pthread_cond_signal(&c->cond);
-    pthread_mutex_unlock(&c->lock);
-}
-
 /* libzinc already returns ZN_E* codes; a handle that is closing counts as a lost connection. */
 static int zi_err(int rc)
 {
@@ -99,16 +61,8 @@ static int zi_err(int rc)
 
 static void req_finish(struct zi_req *req, int rc, uint32_t count, uint64_t at)
 {
-    struct zi_item item;
-    memset(&item, 0, sizeof(item));
-    item.kind = ZI_ITEM_DONE;
-    item.done = req->done;
-    item.arg = req->arg;
-    item.res.done_ns = at;
-    item.res.native_rc = rc;
-    item.res.err = zi_err(rc);
-    item.res.count = count;
-    client_push(req->client, &item);
+    struct zp_result res = {.done_ns = at, .err = zi_err(rc), .native_rc = rc, .count = count};
+    zp_cq_push_done(&req->client->cq, req->done, req->arg, &res);
     free(req);
 }
 
@@ -192,25 +146,8 @@ static void on_watch(zn_handle *zh, int type, int state, const char *path, void 
     if (conn->on_event == NULL) {
         return;
     }
-    struct zi_item item;
-    memset(&item, 0, sizeof(item));
-    item.kind = ZI_ITEM_EVENT;
-    item.on_event = conn->on_event;
-    item.arg = conn->event_arg;
-    item.ev.at_ns = at;
-    item.ev.type = event_type(type, state);
-    if (path != NULL) {
-        snprintf(item.ev.path, sizeof(item.ev.path), "%s", path);
-    }
-    client_push(conn->client, &item);
-}
-
-static void deadline_ts(struct timespec *ts, uint64_t timeout_ns)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    uint64_t ns = (uint64_t)ts->tv_nsec + timeout_ns % ZN_NS_PER_S;
-    ts->tv_sec += (time_t)(timeout_ns / ZN_NS_PER_S + ns / ZN_NS_PER_S);
-    ts->tv_nsec = (long)(ns % ZN_NS_PER_S);
+    zp_cq_push_event(&conn->client->cq, conn->on_event, conn->event_arg, at,
+                     event_type(type, state), path, path != NULL ? strlen(path) : 0);
 }
 
 static int zi_open(struct zp_client **out)
@@ -219,12 +156,7 @@ static int zi_open(struct zp_client **out)
     if (c == NULL) {
         return ZN_ENOMEM;
     }
-    pthread_mutex_init(&c->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cond, &attr);
-    pthread_condattr_destroy(&attr);
+    zp_cq_init(&c->cq, true);
     *out = c;
     return 0;
 }
@@ -234,10 +166,7 @@ static void zi_close_client(struct zp_client *c)
     if (c == NULL) {
         return;
     }
-    pthread_mutex_destroy(&c->lock);
-    pthread_cond_destroy(&c->cond);
-    free(c->items);
-    free(c->spare);
+    zp_cq_fini(&c->cq);
     free(c);
 }
 
@@ -434,36 +363,7 @@ static int zi_multi(struct zp_conn *conn, const struct zp_multi_op *ops, uint32_
 
 static int zi_poll(struct zp_client *c, uint64_t timeout_ns)
 {
-    pthread_mutex_lock(&c->lock);
-    if (c->len == 0 && timeout_ns > 0) {
-        struct timespec ts;
-        deadline_ts(&ts, timeout_ns);
-        while (c->len == 0) {
-            if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT) {
-                break;
-            }
-        }
-    }
-    /* Swap buffers so callbacks run without the lock (they may submit new requests). */
-    struct zi_item *batch = c->items;
-    size_t batch_cap = c->cap;
-    size_t n = c->len;
-    c->items = c->spare;
-    c->cap = c->spare_cap;
-    c->len = 0;
-    pthread_mutex_unlock(&c->lock);
-
-    for (size_t i = 0; i < n; i++) {
-        const struct zi_item *it = &batch[i];
-        if (it->kind == ZI_ITEM_DONE) {
-            it->done(it->arg, &it->res);
-        } else {
-            it->on_event(it->arg, &it->ev);
-        }
-    }
-    c->spare = batch;
-    c->spare_cap = batch_cap;
-    return (int)n;
+    return zp_cq_poll(&c->cq, timeout_ns);
 }
 
 const struct zp_target zp_target_zinc = {

@@ -3,8 +3,8 @@
  *
  * libzookeeper-mt runs an I/O thread and a completion thread per handle and calls completions
  * and watchers on the completion thread. Each completion is stamped there (the earliest point
- * the client sees the reply) and appended to the client's queue under a mutex; poll() swaps the
- * queue out and runs the harness callbacks on the engine thread. The hand-off therefore costs
+ * the client sees the reply) and appended to the client's completion queue (zp_cq.h, threaded);
+ * poll() runs the harness callbacks from it on the engine thread. The hand-off therefore costs
  * throughput in a closed loop (one thread wake-up) but never latency.
  *
  * Invariants: each accepted request has one heap context freed exactly once, in its completion;
@@ -16,34 +16,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <zookeeper/zookeeper.h>
 
 #include "common/zn_clock.h"
 #include "common/zn_err.h"
 #include "perf/zinc-perf/zp_config.h"
+#include "perf/zinc-perf/zp_cq.h"
 #include "perf/zinc-perf/zp_target.h"
 
-enum zk_item_kind { ZK_ITEM_DONE, ZK_ITEM_EVENT };
-
-struct zk_item {
-    enum zk_item_kind kind;
-    zp_done_fn done;
-    zp_event_fn on_event;
-    void *arg;
-    struct zp_result res;
-    struct zp_event ev;
-};
-
 struct zp_client {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct zk_item *items; /* pending deliveries, guarded by lock */
-    size_t len;
-    size_t cap;
-    struct zk_item *spare; /* the engine's delivery buffer (engine thread only) */
-    size_t spare_cap;
+    struct zp_cq cq; /* threaded: the completion threads push, the engine polls */
     unsigned conns;
 };
 
@@ -72,25 +55,6 @@ static uint64_t now_ns(void)
     return zn_clock_raw_monotonic_ns(NULL);
 }
 
-static void client_push(struct zp_client *c, const struct zk_item *item)
-{
-    pthread_mutex_lock(&c->lock);
-    if (c->len == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 256;
-        struct zk_item *grown = realloc(c->items, cap * sizeof(*grown));
-        if (grown == NULL) {
-            /* Cannot queue: losing a completion would hang the engine, so stop loudly. */
-            fprintf(stderr, "zinc-perf: out of memory queueing a completion\n");
-            abort();
-        }
-        c->items = grown;
-        c->cap = cap;
-    }
-    c->items[c->len++] = *item;
-    pthread_cond_signal(&c->cond);
-    pthread_mutex_unlock(&c->lock);
-}
-
 static int zk_err(int rc)
 {
     if (rc == ZOK) {
@@ -104,16 +68,8 @@ static int zk_err(int rc)
 
 static void req_finish(struct zk_req *req, int rc, uint32_t count, uint64_t at)
 {
-    struct zk_item item;
-    memset(&item, 0, sizeof(item));
-    item.kind = ZK_ITEM_DONE;
-    item.done = req->done;
-    item.arg = req->arg;
-    item.res.done_ns = at;
-    item.res.native_rc = rc;
-    item.res.err = zk_err(rc);
-    item.res.count = count;
-    client_push(req->client, &item);
+    struct zp_result res = {.done_ns = at, .err = zk_err(rc), .native_rc = rc, .count = count};
+    zp_cq_push_done(&req->client->cq, req->done, req->arg, &res);
     free(req);
 }
 
@@ -196,34 +152,8 @@ static void on_watch(zhandle_t *zh, int type, int state, const char *path, void 
     if (conn->on_event == NULL) {
         return;
     }
-    struct zk_item item;
-    memset(&item, 0, sizeof(item));
-    item.kind = ZK_ITEM_EVENT;
-    item.on_event = conn->on_event;
-    item.arg = conn->event_arg;
-    item.ev.at_ns = at;
-    item.ev.type = event_type(type, state);
-    if (path != NULL) {
-        snprintf(item.ev.path, sizeof(item.ev.path), "%s", path);
-    }
-    client_push(conn->client, &item);
-}
-
-static void deadline_ts(struct timespec *ts, uint64_t timeout_ns)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    uint64_t ns = (uint64_t)ts->tv_nsec + timeout_ns % ZN_NS_PER_S;
-    ts->tv_sec += (time_t)(timeout_ns / ZN_NS_PER_S + ns / ZN_NS_PER_S);
-    ts->tv_nsec = (long)(ns % ZN_NS_PER_S);
-}
-
-static void cond_init_monotonic(pthread_cond_t *cond)
-{
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(cond, &attr);
-    pthread_condattr_destroy(&attr);
+    zp_cq_push_event(&conn->client->cq, conn->on_event, conn->event_arg, at,
+                     event_type(type, state), path, path != NULL ? strlen(path) : 0);
 }
 
 static int zk_open(struct zp_client **out)
@@ -232,8 +162,7 @@ static int zk_open(struct zp_client **out)
     if (c == NULL) {
         return ZN_ENOMEM;
     }
-    pthread_mutex_init(&c->lock, NULL);
-    cond_init_monotonic(&c->cond);
+    zp_cq_init(&c->cq, true);
     /* The library logs every reconnect attempt to stderr (hundreds of lines while a leader is
      * re-elected); errors reach the harness as completion codes anyway. Level 0 switches its
      * logging off; ZP_ZK_DEBUG=1 turns it back on. */
@@ -247,10 +176,7 @@ static void zk_close_client(struct zp_client *c)
     if (c == NULL) {
         return;
     }
-    pthread_mutex_destroy(&c->lock);
-    pthread_cond_destroy(&c->cond);
-    free(c->items);
-    free(c->spare);
+    zp_cq_fini(&c->cq);
     free(c);
 }
 
@@ -265,7 +191,7 @@ static int zk_connect(struct zp_client *client, const struct zp_connect_opts *op
     conn->on_event = opts->on_event;
     conn->event_arg = opts->event_arg;
     pthread_mutex_init(&conn->lock, NULL);
-    cond_init_monotonic(&conn->cond);
+    zp_cond_init_monotonic(&conn->cond);
     conn->zh = zookeeper_init(opts->servers, on_watch, (int)opts->session_ms, NULL, conn, 0);
     if (conn->zh == NULL) {
         int e = errno;
@@ -275,7 +201,7 @@ static int zk_connect(struct zp_client *client, const struct zp_connect_opts *op
         return e == EINVAL ? ZN_EINVAL : ZN_ECONNLOSS;
     }
     struct timespec ts;
-    deadline_ts(&ts, opts->timeout_ns);
+    zp_deadline_ts(&ts, opts->timeout_ns);
     int rc = 0;
     pthread_mutex_lock(&conn->lock);
     while (conn->state != ZOO_CONNECTED_STATE && rc == 0) {
@@ -450,37 +376,7 @@ static int zk_multi(struct zp_conn *conn, const struct zp_multi_op *ops, uint32_
 
 static int zk_poll(struct zp_client *c, uint64_t timeout_ns)
 {
-    pthread_mutex_lock(&c->lock);
-    if (c->len == 0 && timeout_ns > 0) {
-        struct timespec ts;
-        deadline_ts(&ts, timeout_ns);
-        while (c->len == 0) {
-            if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT) {
-                break;
-            }
-        }
-    }
-    /* Swap buffers so callbacks run without the lock (they may submit new requests). */
-    struct zk_item *batch = c->items;
-    size_t batch_cap = c->cap;
-    size_t n = c->len;
-    c->items = c->spare;
-    c->cap = c->spare_cap;
-    c->len = 0;
-    pthread_mutex_unlock(&c->lock);
-
-    for (size_t i = 0; i < n; i++) {
-        const struct zk_item *it = &batch[i];
-        if (it->kind == ZK_ITEM_DONE) {
-            it->done(it->arg, &it->res);
-        } else {
-            it->on_event(it->arg, &it->ev);
-        }
-    }
-    /* The delivered buffer becomes the next spare; callbacks may have grown c->items. */
-    c->spare = batch;
-    c->spare_cap = batch_cap;
-    return (int)n;
+    return zp_cq_poll(&c->cq, timeout_ns);
 }
 
 const struct zp_target zp_target_zookeeper = {

@@ -26,177 +26,20 @@
 #include "proto/session.h"
 #include "proto/zk.h"
 #include "tclient.h"
+#include "tcluster.h"
 
-#define NODES 3
 #define KEYS  30
 #define AFTER 10
 
-static char base[64];
-static const char *zincd;
-static pid_t pids[NODES + 1];
-static uint16_t ports[NODES + 1];
-static int checks;
 static unsigned keep_entries = 1024;
-
-static void cleanup(void)
-{
-    for (int i = 1; i <= NODES; i++)
-        if (pids[i] > 0) {
-            kill(pids[i], SIGKILL);
-            waitpid(pids[i], NULL, 0);
-            pids[i] = 0;
-        }
-    if (base[0] && !getenv("ZN_E2E_KEEP")) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-        if (system(cmd) != 0)
-            fprintf(stderr, "e2e: could not remove %s\n", base);
-        base[0] = '\0';
-    }
-}
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    static const char msg[] = "e2e: FAIL: hard time limit reached\n";
-    ssize_t w = write(2, msg, sizeof(msg) - 1);
-    (void)w;
-    cleanup();
-    _exit(1);
-}
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "e2e: FAIL: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    for (int i = 1; i <= NODES; i++) {
-        char cmd[160];
-        snprintf(cmd, sizeof(cmd), "echo '--- node %d log (tail)'; tail -n 15 '%s/n%d.log'", i,
-                 base, i);
-        if (system(cmd) != 0)
-            break;
-    }
-    exit(1);
-}
-
-#define CHECK(cond, ...)       \
-    do {                       \
-        if (!(cond))           \
-            fail(__VA_ARGS__); \
-        checks++;              \
-    } while (0)
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static void write_config(int id)
 {
-    char path[128];
-    snprintf(path, sizeof(path), "%s/n%d.ini", base, id);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        fail("cannot write %s", path);
-    fprintf(f,
-            "[node]\nid = %d\ndata_dir = %s/n%d\n[cluster]\nmembers = 1@127.0.0.1:%u, "
-            "2@127.0.0.1:%u, 3@127.0.0.1:%u\n[net]\nlisten_port = %u\nidle = lab\n"
-            "[raft]\nelection_timeout_ms = 150\nheartbeat_interval_ms = 30\n"
-            "[session]\ntimeout_min_ms = 4000\n[snapshot]\ninterval_entries = 16\n"
-            "keep_entries = %u\n[mgmt]\nlog_level = debug\n",
-            id, base, id, ports[1], ports[2], ports[3], ports[id], keep_entries);
-    fclose(f);
-}
-
-static void start_node(int id)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        fail("fork: %s", strerror(errno));
-    if (pid == 0) {
-        char log[128], cfg[128];
-        snprintf(log, sizeof(log), "%s/n%d.log", base, id);
-        snprintf(cfg, sizeof(cfg), "%s/n%d.ini", base, id);
-        if (!freopen(log, "a", stdout) || !freopen(log, "a", stderr))
-            _exit(127);
-        execl(zincd, "zincd", "-c", cfg, (char *)NULL);
-        _exit(127);
-    }
-    pids[id] = pid;
-}
-
-struct status {
-    char role[32];
-    int leader;
-    int ready;
-    unsigned long long term, commit, applied;
-};
-
-static bool read_status(int id, struct status *st)
-{
-    char path[128], text[2048];
-    snprintf(path, sizeof(path), "%s/n%d/status.json", base, id);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    size_t n = fread(text, 1, sizeof(text) - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    const char *p;
-    memset(st, 0, sizeof(*st));
-    if (!(p = strstr(text, "\"role\": \"")) || sscanf(p + 9, "%31[a-z]", st->role) != 1)
-        return false;
-    if (!(p = strstr(text, "\"leader\": ")) || sscanf(p + 10, "%d", &st->leader) != 1)
-        return false;
-    if (!(p = strstr(text, "\"term\": ")) || sscanf(p + 8, "%llu", &st->term) != 1)
-        return false;
-    if (!(p = strstr(text, "\"commit\": ")) || sscanf(p + 10, "%llu", &st->commit) != 1)
-        return false;
-    if (!(p = strstr(text, "\"applied\": ")) || sscanf(p + 11, "%llu", &st->applied) != 1)
-        return false;
-    st->ready = strstr(text, "\"ready\": true") != NULL;
-    return true;
-}
-
-/* A leader that every live node agrees on and reports ready; 0 on timeout. */
-static int wait_leader(int dead, unsigned timeout_ms)
-{
-    uint64_t until = now_ms() + timeout_ms;
-    while (now_ms() < until) {
-        int leader = 0;
-        bool agree = true;
-        for (int i = 1; i <= NODES && agree; i++) {
-            if (i == dead)
-                continue;
-            struct status st;
-            if (!read_status(i, &st) || !st.ready || st.leader == 0 || st.leader == dead) {
-                agree = false;
-                break;
-            }
-            if (leader && st.leader != leader)
-                agree = false;
-            leader = st.leader;
-        }
-        if (agree && leader)
-            return leader;
-        sleep_ms(50);
-    }
-    return 0;
+    tcl_write_config(id,
+                     "[raft]\nelection_timeout_ms = 150\nheartbeat_interval_ms = 30\n"
+                     "[session]\ntimeout_min_ms = 4000\n[snapshot]\ninterval_entries = 16\n"
+                     "keep_entries = %u\n[mgmt]\nlog_level = debug\n",
+                     keep_entries);
 }
 
 /* "127.0.0.1:p,..." of node `only`, or of every node starting with node `first`. */
@@ -204,11 +47,11 @@ static void servers_of(char *buf, size_t cap, int only, int first)
 {
     buf[0] = '\0';
     size_t len = 0;
-    for (int k = 0; k < NODES; k++) {
-        int i = 1 + (first - 1 + k) % NODES;
+    for (int k = 0; k < TCL_NODES; k++) {
+        int i = 1 + (first - 1 + k) % TCL_NODES;
         if (!only || only == i)
-            len +=
-                (size_t)snprintf(buf + len, cap - len, "%s127.0.0.1:%u", len ? "," : "", ports[i]);
+            len += (size_t)snprintf(buf + len, cap - len, "%s127.0.0.1:%u", len ? "," : "",
+                                    tcl_ports[i]);
     }
 }
 
@@ -247,12 +90,12 @@ static void verify_on(int id, char keys[][32], char vals[][32], int n, int n_del
  */
 static int catchup_scenario(int leader)
 {
-    int follower = 1 + leader % NODES;
-    CHECK(kill(pids[follower], SIGKILL) == 0, "kill follower");
-    waitpid(pids[follower], NULL, 0);
-    pids[follower] = 0;
-    struct status l0;
-    CHECK(read_status(leader, &l0), "leader status");
+    int follower = 1 + leader % TCL_NODES;
+    CHECK(kill(tcl_pids[follower], SIGKILL) == 0, "kill follower");
+    waitpid(tcl_pids[follower], NULL, 0);
+    tcl_pids[follower] = 0;
+    struct tcl_status l0;
+    CHECK(tcl_read_status(leader, &l0), "leader status");
     printf("e2e-catchup: follower %d killed; writing 120 znodes through leader %d\n", follower,
            leader);
     char servers[64];
@@ -269,27 +112,28 @@ static int catchup_scenario(int leader)
     }
     unsigned long long target = (unsigned long long)c.last_zxid; /* last acknowledged write */
     tc_fini(&c);
-    start_node(follower);
-    uint64_t until = now_ms() + 20000;
-    struct status st;
-    while (now_ms() < until && !(read_status(follower, &st) && st.ready && st.applied >= target))
-        sleep_ms(50);
-    CHECK(read_status(follower, &st) && st.applied >= target,
+    tcl_start_node(follower);
+    uint64_t until = tcl_now_ms() + 20000;
+    struct tcl_status st;
+    while (tcl_now_ms() < until &&
+           !(tcl_read_status(follower, &st) && st.ready && st.applied >= target))
+        tcl_sleep_ms(50);
+    CHECK(tcl_read_status(follower, &st) && st.applied >= target,
           "follower %d did not catch up (applied %llu, last acknowledged zxid %llu)", follower,
           st.applied, target);
-    struct status l1;
-    CHECK(read_status(leader, &l1) && l1.term == l0.term && l1.leader == leader,
+    struct tcl_status l1;
+    CHECK(tcl_read_status(leader, &l1) && l1.term == l0.term && l1.leader == leader,
           "the leader changed during the catch-up (term %llu -> %llu, leader %d -> %d): the "
           "scenario must show one leader resuming a follower past its window",
           l0.term, l1.term, leader, l1.leader);
     char cmd[192];
-    snprintf(cmd, sizeof(cmd), "grep -q 'installed snapshot' '%s/n%d.log'", base, follower);
+    snprintf(cmd, sizeof(cmd), "grep -q 'installed snapshot' '%s/n%d.log'", tcl_base, follower);
     CHECK(system(cmd) == 0, "follower %d was not caught up by a snapshot transfer", follower);
     verify_on(follower, keys, vals, 120, 0);
     printf("e2e-catchup: PASS: follower %d caught up by InstallSnapshot (applied %llu, last write "
            "%llu) and "
            "serves all 120 writes; %d checks\n",
-           follower, st.applied, target, checks);
+           follower, st.applied, target, tcl_checks);
     return 0;
 }
 
@@ -341,7 +185,7 @@ static int libzinc_scenario(int leader)
     CHECK(zn_create(zh, "/lz/w", "", 0, &ZN_OPEN_ACL_UNSAFE, ZN_PERSISTENT, 0, NULL, 0, NULL) == 0,
           "create /lz/w");
     for (int i = 0; i < 100 && atomic_load(&lz_created) == 0; i++)
-        sleep_ms(20);
+        tcl_sleep_ms(20);
     CHECK(atomic_load(&lz_created) == 1, "the exists watch fired %d times",
           atomic_load(&lz_created));
     {
@@ -349,7 +193,7 @@ static int libzinc_scenario(int leader)
          * sessions that added that digest, through the leader (stamped there) and through a
          * follower (identities forwarded with the write), and refuses one without it. */
         char fh[96];
-        servers_of(fh, sizeof(fh), 0, 1 + leader % NODES); /* starts at a follower */
+        servers_of(fh, sizeof(fh), 0, 1 + leader % TCL_NODES); /* starts at a follower */
         zn_handle *fa = NULL, *nb = NULL, *bad = NULL;
         CHECK(zn_open(fh, &o, &fa) == 0 && zn_open(fh, &o, &nb) == 0 && zn_open(fh, &o, &bad) == 0,
               "three more sessions");
@@ -365,10 +209,10 @@ static int libzinc_scenario(int leader)
         /* nb's node may not have applied the create yet (a follower; nb saw nothing newer):
          * NONODE until it has, then NOAUTH. */
         rc = ZN_ENONODE;
-        for (uint64_t stop = now_ms() + 10000; rc == ZN_ENONODE && now_ms() < stop;) {
+        for (uint64_t stop = tcl_now_ms() + 10000; rc == ZN_ENONODE && tcl_now_ms() < stop;) {
             len = sizeof(buf);
             if ((rc = zn_get(nb, "/lzsec", 0, buf, &len, NULL)) == ZN_ENONODE)
-                sleep_ms(20);
+                tcl_sleep_ms(20);
         }
         CHECK(rc == ZN_ENOAUTH, "read without the identity: %s", zn_strerror(rc));
         rc = zn_set(nb, "/lzsec", "x", 1, -1, NULL);
@@ -404,10 +248,10 @@ static int libzinc_scenario(int leader)
                        ZN_PERSISTENT, 0, NULL, 0, NULL);
         CHECK(rc == 0, "zn_create %s: %s", keys[n], zn_strerror(rc));
     }
-    CHECK(kill(pids[leader], SIGKILL) == 0, "kill leader");
-    waitpid(pids[leader], NULL, 0);
-    pids[leader] = 0;
-    uint64_t t_kill = now_ms();
+    CHECK(kill(tcl_pids[leader], SIGKILL) == 0, "kill leader");
+    waitpid(tcl_pids[leader], NULL, 0);
+    tcl_pids[leader] = 0;
+    uint64_t t_kill = tcl_now_ms();
     for (int i = 0; i < 20; i++, n++) {
         snprintf(keys[n], 32, "/lz/after%02d", i);
         snprintf(vals[n], 32, "after-%d", i);
@@ -417,7 +261,7 @@ static int libzinc_scenario(int leader)
         if (i == 0)
             printf("e2e-libzinc: leader %d killed; first write acknowledged %llu ms later, "
                    "session now on node %d\n",
-                   leader, (unsigned long long)(now_ms() - t_kill), zn_current_node(zh));
+                   leader, (unsigned long long)(tcl_now_ms() - t_kill), zn_current_node(zh));
     }
     for (int i = 0; i < n; i++) {
         len = sizeof(buf) - 1;
@@ -425,12 +269,12 @@ static int libzinc_scenario(int leader)
         CHECK(rc == 0 && len == (int32_t)strlen(vals[i]) && !memcmp(buf, vals[i], (size_t)len),
               "acknowledged %s missing or wrong: %s", keys[i], zn_strerror(rc));
     }
-    int new_leader = wait_leader(leader, 10000);
+    int new_leader = tcl_wait_leader(leader, 10000);
     CHECK(new_leader != 0 && new_leader != leader, "no new leader");
     CHECK(zn_close(zh) == 0, "zn_close");
     printf("e2e-libzinc: PASS: %d acknowledged writes through libzinc, 0 lost across the leader "
            "kill; new leader %d; %d checks\n",
-           n + 3, new_leader, checks);
+           n + 3, new_leader, tcl_checks);
     return 0;
 }
 
@@ -444,26 +288,21 @@ int main(int argc, char **argv)
     bool libzinc = argc == 3 && !strcmp(argv[2], "libzinc");
     if (catchup)
         keep_entries = 8;
-    zincd = argv[1];
     setvbuf(stdout, NULL, _IOLBF, 0);
-    snprintf(base, sizeof(base), "/tmp/zn-e2e-XXXXXX");
-    if (!mkdtemp(base))
+    if (tcl_setup("e2e", argv[1], "/tmp/zn-e2e-XXXXXX", 150) != 0)
         return 1;
-    atexit(cleanup);
-    signal(SIGALRM, on_alarm);
-    alarm(150);
     unsigned first_port = 21000 + (unsigned)(getpid() % 2000) * 3;
-    for (int i = 1; i <= NODES; i++)
-        ports[i] = (uint16_t)(first_port + (unsigned)i);
-    for (int i = 1; i <= NODES; i++)
+    for (int i = 1; i <= TCL_NODES; i++)
+        tcl_ports[i] = (uint16_t)(first_port + (unsigned)i);
+    for (int i = 1; i <= TCL_NODES; i++)
         write_config(i);
-    for (int i = 1; i <= NODES; i++)
-        start_node(i);
-    uint64_t t0 = now_ms();
-    int leader = wait_leader(0, 20000);
+    for (int i = 1; i <= TCL_NODES; i++)
+        tcl_start_node(i);
+    uint64_t t0 = tcl_now_ms();
+    int leader = tcl_wait_leader(0, 20000);
     CHECK(leader != 0, "no leader within 20 s");
     printf("e2e: node %d elected leader in %llu ms after start\n", leader,
-           (unsigned long long)(now_ms() - t0));
+           (unsigned long long)(tcl_now_ms() - t0));
     if (catchup)
         return catchup_scenario(leader);
     if (libzinc)
@@ -499,7 +338,7 @@ int main(int argc, char **argv)
     for (int round = 0; round < 2; round++) {
         int32_t versions[32];
         int32_t first_version = 2 + 32 * round;
-        uint64_t t_pipe = now_ms();
+        uint64_t t_pipe = tcl_now_ms();
         CHECK(tc_pipeline_sets(&c, "/e2e", 32, versions, round == 1, 10000) == 0,
               "pipelined sets, round %d", round);
         for (int k = 0; k < 32; k++)
@@ -510,7 +349,8 @@ int main(int argc, char **argv)
               "after the pipeline /e2e holds '%s'", data);
         printf("e2e: 32 pipelined setData sent newest first%s: applied once each in FIFO order "
                "in %llu ms\n",
-               round ? ", every odd reply lost once" : "", (unsigned long long)(now_ms() - t_pipe));
+               round ? ", every odd reply lost once" : "",
+               (unsigned long long)(tcl_now_ms() - t_pipe));
         if (round == 1) {
             /* A resent reply is the same message: it keeps the frame msg_id of the first. */
             CHECK(c.resent_same_id == 16 && c.resent_new_id == 0,
@@ -534,10 +374,10 @@ int main(int argc, char **argv)
     printf("e2e: %d znodes created through the native protocol (all acknowledged)\n", KEYS + 1);
 
     /* Kill the leader with SIGKILL and keep writing through the failover. */
-    CHECK(kill(pids[leader], SIGKILL) == 0, "kill leader");
-    waitpid(pids[leader], NULL, 0);
-    pids[leader] = 0;
-    uint64_t t_kill = now_ms();
+    CHECK(kill(tcl_pids[leader], SIGKILL) == 0, "kill leader");
+    waitpid(tcl_pids[leader], NULL, 0);
+    tcl_pids[leader] = 0;
+    uint64_t t_kill = tcl_now_ms();
     printf("e2e: leader %d killed (SIGKILL)\n", leader);
     for (int i = 0; i < AFTER; i++, n++) {
         snprintf(keys[n], 32, "/e2e/after%02d", i);
@@ -547,36 +387,37 @@ int main(int argc, char **argv)
               "create %s after failover: rc %d err %d", keys[n], rc, err);
         if (i == 0)
             printf("e2e: first write after the kill acknowledged %llu ms after it\n",
-                   (unsigned long long)(now_ms() - t_kill));
+                   (unsigned long long)(tcl_now_ms() - t_kill));
     }
-    int new_leader = wait_leader(leader, 10000);
+    int new_leader = tcl_wait_leader(leader, 10000);
     CHECK(new_leader != 0 && new_leader != leader, "no new leader after the kill");
     CHECK(c.failovers >= 1, "the session should have moved off the killed node");
     printf("e2e: node %d is the new leader; client failovers %u, retransmits %llu\n", new_leader,
            c.failovers, (unsigned long long)c.retransmits);
     tc_fini(&c);
 
-    for (int i = 1; i <= NODES; i++)
+    for (int i = 1; i <= TCL_NODES; i++)
         if (i != leader)
             verify_on(i, keys, vals, n, 1);
     printf("e2e: all %d acknowledged writes present on both surviving nodes\n", n - 1);
 
     /* Restart the killed node: recovery from its WAL, catch-up from the new leader. */
-    start_node(leader);
-    struct status ls;
-    CHECK(read_status(new_leader, &ls), "leader status");
-    uint64_t until = now_ms() + 15000;
-    struct status st;
-    while (now_ms() < until && !(read_status(leader, &st) && st.ready && st.applied >= ls.commit))
-        sleep_ms(50);
-    CHECK(read_status(leader, &st) && st.applied >= ls.commit,
+    tcl_start_node(leader);
+    struct tcl_status ls;
+    CHECK(tcl_read_status(new_leader, &ls), "leader status");
+    uint64_t until = tcl_now_ms() + 15000;
+    struct tcl_status st;
+    while (tcl_now_ms() < until &&
+           !(tcl_read_status(leader, &st) && st.ready && st.applied >= ls.commit))
+        tcl_sleep_ms(50);
+    CHECK(tcl_read_status(leader, &st) && st.applied >= ls.commit,
           "restarted node %d did not catch up (applied %llu, leader commit %llu)", leader,
           st.applied, ls.commit);
     verify_on(leader, keys, vals, n, 1);
     {
         /* It took snapshots every 16 entries before the kill: recovery = snapshot + WAL. */
         char cmd[192];
-        snprintf(cmd, sizeof(cmd), "grep -q 'loaded snapshot' '%s/n%d.log'", base, leader);
+        snprintf(cmd, sizeof(cmd), "grep -q 'loaded snapshot' '%s/n%d.log'", tcl_base, leader);
         CHECK(system(cmd) == 0, "node %d did not recover from a snapshot file", leader);
     }
     printf("e2e: restarted node %d recovered from snapshot + WAL and caught up (applied %llu); "
@@ -587,7 +428,7 @@ int main(int argc, char **argv)
     {
         static struct tclient w, x, y;
         char one[64];
-        int wnode = 1 + new_leader % NODES; /* a follower */
+        int wnode = 1 + new_leader % TCL_NODES; /* a follower */
         servers_of(one, sizeof(one), wnode, 1);
         CHECK(tc_init(&w, one, 1) == 0 && tc_connect(&w, 4000, 8000) == 0, "watcher session");
         servers_of(one, sizeof(one), new_leader, 1);
@@ -623,7 +464,7 @@ int main(int argc, char **argv)
         /* The watcher's node may not have applied y's create yet: sync makes it visible. */
         CHECK(tc_sync(&w, "/e2e", &err) == 0 && err == 0, "sync: err %d", err);
         CHECK(tc_exists_watch(&w, "/e2e/eph", &err) == 0 && err == 0, "exists watch: err %d", err);
-        uint64_t t_silent = now_ms();
+        uint64_t t_silent = tcl_now_ms();
         CHECK(tc_wait_event(&w, 12000, &type, path, sizeof(path)) == 0,
               "the ephemeral's deletion was not signalled");
         CHECK(type == ZN_ZK_EVENT_NODE_DELETED && !strcmp(path, "/e2e/eph"),
@@ -632,12 +473,12 @@ int main(int argc, char **argv)
               "ephemeral still there after expiry");
         printf("e2e: silent session expired after %llu ms (timeout %u ms): ephemeral deleted, "
                "NodeDeleted delivered\n",
-               (unsigned long long)(now_ms() - t_silent), y.timeout_ms);
+               (unsigned long long)(tcl_now_ms() - t_silent), y.timeout_ms);
         /* y's own node applies the expiry at its own pace: refused within a bounded time. */
         int rc = 0;
-        for (uint64_t stop = now_ms() + 3000; now_ms() < stop && rc != ZN_ESESSIONEXPIRED;)
+        for (uint64_t stop = tcl_now_ms() + 3000; tcl_now_ms() < stop && rc != ZN_ESESSIONEXPIRED;)
             if ((rc = tc_get(&y, "/e2e", data, sizeof(data), &err)) != ZN_ESESSIONEXPIRED)
-                sleep_ms(100);
+                tcl_sleep_ms(100);
         CHECK(rc == ZN_ESESSIONEXPIRED, "the expired session must be refused, got %d", rc);
         tc_fini(&w);
         tc_fini(&x);
@@ -649,7 +490,7 @@ int main(int argc, char **argv)
     {
         static struct tclient x;
         char one[64];
-        int wnode = 1 + new_leader % NODES; /* a follower */
+        int wnode = 1 + new_leader % TCL_NODES; /* a follower */
         servers_of(one, sizeof(one), new_leader, 1);
         CHECK(tc_init(&x, one, 1) == 0 && tc_connect(&x, 4000, 8000) == 0, "writer session");
         {
@@ -658,7 +499,7 @@ int main(int argc, char **argv)
              * for a write made after the move. */
             static struct tclient m;
             char all[96];
-            int from = wnode, to = 1 + wnode % NODES;
+            int from = wnode, to = 1 + wnode % TCL_NODES;
             servers_of(all, sizeof(all), 0, from);
             CHECK(tc_init(&m, all, 1) == 0 && tc_connect(&m, 4000, 8000) == 0 && m.cur == 0,
                   "moving session on node %d", from);
@@ -667,10 +508,10 @@ int main(int argc, char **argv)
             CHECK(tc_connect(&m, 4000, 8000) == 0, "reconnect to node %d", to);
             char cmd[256];
             snprintf(cmd, sizeof(cmd), "grep -q 'session %016llx moved to node %d' '%s/n%d.log'",
-                     (unsigned long long)m.session, to, base, from);
-            uint64_t t_move = now_ms();
-            while (system(cmd) != 0 && now_ms() - t_move < 1500)
-                sleep_ms(20);
+                     (unsigned long long)m.session, to, tcl_base, from);
+            uint64_t t_move = tcl_now_ms();
+            while (system(cmd) != 0 && tcl_now_ms() - t_move < 1500)
+                tcl_sleep_ms(20);
             CHECK(system(cmd) == 0,
                   "node %d did not drop session %016llx within 1.5 s of its move to node %d "
                   "(its timeout is %u ms)",
@@ -707,8 +548,8 @@ int main(int argc, char **argv)
                 tc_drain(&q, 20, &events, &refused);
                 rounds++;
             }
-            uint64_t t_end = now_ms();
-            while (!refused && now_ms() - t_end < 2000)
+            uint64_t t_end = tcl_now_ms();
+            while (!refused && tcl_now_ms() - t_end < 2000)
                 tc_drain(&q, 100, &events, &refused);
             CHECK(refused == ZK_SESSIONMOVED,
                   "after %u writes and %u unacked events the node did not tell the client its "
@@ -731,18 +572,18 @@ int main(int argc, char **argv)
     }
 
     /* SIGTERM: every node drains and exits 0. */
-    for (int i = 1; i <= NODES; i++) {
-        CHECK(kill(pids[i], SIGTERM) == 0, "SIGTERM node %d", i);
+    for (int i = 1; i <= TCL_NODES; i++) {
+        CHECK(kill(tcl_pids[i], SIGTERM) == 0, "SIGTERM node %d", i);
         int status = 0;
-        uint64_t deadline = now_ms() + 10000;
+        uint64_t deadline = tcl_now_ms() + 10000;
         pid_t got = 0;
-        while (now_ms() < deadline && (got = waitpid(pids[i], &status, WNOHANG)) == 0)
-            sleep_ms(20);
-        CHECK(got == pids[i] && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+        while (tcl_now_ms() < deadline && (got = waitpid(tcl_pids[i], &status, WNOHANG)) == 0)
+            tcl_sleep_ms(20);
+        CHECK(got == tcl_pids[i] && WIFEXITED(status) && WEXITSTATUS(status) == 0,
               "node %d did not exit 0 after SIGTERM", i);
-        pids[i] = 0;
+        tcl_pids[i] = 0;
     }
-    printf("e2e: PASS: %d checks, %d acknowledged writes, 0 lost, 1 leader killed\n", checks,
+    printf("e2e: PASS: %d checks, %d acknowledged writes, 0 lost, 1 leader killed\n", tcl_checks,
            n - 1);
     return 0;
 }

@@ -48,77 +48,16 @@
 #include <zookeeper/zookeeper.h>
 
 #include "proto/jute.h"
+#include "tcluster.h"
 
-#define NODES 3
-
-static char base[64];
-static const char *zincd;
-static pid_t pids[NODES + 1];
-static uint16_t ports[NODES + 1];
-static uint16_t zkports[NODES + 1];
-static int checks;
+static uint16_t zkports[TCL_NODES + 1];
 static int stopped_node;
 static uint64_t t_start;
 
-static uint64_t now_ms(void);
-#define STEP(...)                                                    \
-    do {                                                             \
-        printf("[%6.1f s] ", (double)(now_ms() - t_start) / 1000.0); \
-        printf(__VA_ARGS__);                                         \
-    } while (0)
-
-static void cleanup(void)
-{
-    for (int i = 1; i <= NODES; i++)
-        if (pids[i] > 0) {
-            kill(pids[i], SIGCONT);
-            kill(pids[i], SIGKILL);
-            waitpid(pids[i], NULL, 0);
-            pids[i] = 0;
-        }
-    if (base[0] && !getenv("ZN_E2E_KEEP")) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-        if (system(cmd) != 0)
-            fprintf(stderr, "zkport_e2e: could not remove %s\n", base);
-        base[0] = '\0';
-    }
-}
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    static const char msg[] = "zkport_e2e: FAIL: hard time limit reached\n";
-    ssize_t w = write(2, msg, sizeof(msg) - 1);
-    (void)w;
-    cleanup();
-    _exit(1);
-}
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "zkport_e2e: FAIL: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    for (int i = 1; i <= NODES; i++) {
-        char cmd[160];
-        snprintf(cmd, sizeof(cmd), "echo '--- node %d log (tail)'; tail -n 15 '%s/n%d.log'", i,
-                 base, i);
-        if (system(cmd) != 0)
-            break;
-    }
-    exit(1);
-}
-
-#define CHECK(cond, ...)       \
-    do {                       \
-        if (!(cond))           \
-            fail(__VA_ARGS__); \
-        checks++;              \
+#define STEP(...)                                                        \
+    do {                                                                 \
+        printf("[%6.1f s] ", (double)(tcl_now_ms() - t_start) / 1000.0); \
+        printf(__VA_ARGS__);                                             \
     } while (0)
 
 #define CHECK_RC(call, want)                                                                    \
@@ -127,88 +66,16 @@ static void fail(const char *fmt, ...)
         CHECK(rc_ == (want), "%s: got %d (%s), want %d", #call, rc_, zerror(rc_), (int)(want)); \
     } while (0)
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* ---- the cluster -------------------------------------------------------------------------- */
 
 static void write_config(int id)
 {
-    char path[128];
-    snprintf(path, sizeof(path), "%s/n%d.ini", base, id);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        fail("cannot write %s", path);
-    fprintf(f,
-            "[node]\nid = %d\ndata_dir = %s/n%d\n[cluster]\nmembers = 1@127.0.0.1:%u, "
-            "2@127.0.0.1:%u, 3@127.0.0.1:%u\n[net]\nlisten_port = %u\nidle = lab\n"
-            "[wal]\nsync = memory\n[session]\ntimeout_min_ms = 2000\n[limits]\n"
-            "data_bytes_max = 1M\n[mgmt]\nzk_port = %u\n[zk]\nlisten_host = 127.0.0.1\n"
-            "conn_per_ip_max = 24\nfour_letter_words = ruok,srvr,stat,mntr,conf,cons,wchs,isro\n",
-            id, base, id, ports[1], ports[2], ports[3], ports[id], zkports[id]);
-    fclose(f);
-}
-
-static void start_node(int id)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        fail("fork: %s", strerror(errno));
-    if (pid == 0) {
-        char log[128], cfg[128];
-        snprintf(log, sizeof(log), "%s/n%d.log", base, id);
-        snprintf(cfg, sizeof(cfg), "%s/n%d.ini", base, id);
-        if (!freopen(log, "a", stdout) || !freopen(log, "a", stderr))
-            _exit(127);
-        execl(zincd, "zincd", "-c", cfg, (char *)NULL);
-        _exit(127);
-    }
-    pids[id] = pid;
-}
-
-/* Leader id from a fresh status.json that every node agrees on and reports ready; 0 if none
- * within timeout_ms. */
-static int wait_leader(unsigned timeout_ms)
-{
-    uint64_t until = now_ms() + timeout_ms;
-    while (now_ms() < until) {
-        int leader = 0;
-        bool agree = true;
-        for (int i = 1; i <= NODES && agree; i++) {
-            char path[128], text[2048];
-            snprintf(path, sizeof(path), "%s/n%d/status.json", base, i);
-            FILE *f = fopen(path, "r");
-            if (!f) {
-                agree = false;
-                break;
-            }
-            size_t n = fread(text, 1, sizeof(text) - 1, f);
-            fclose(f);
-            text[n] = '\0';
-            const char *p = strstr(text, "\"leader\": ");
-            int l = 0;
-            if (!p || sscanf(p + 10, "%d", &l) != 1 || l == 0 || !strstr(text, "\"ready\": true") ||
-                (leader && l != leader))
-                agree = false;
-            leader = l;
-        }
-        if (agree && leader)
-            return leader;
-        sleep_ms(50);
-    }
-    return 0;
+    tcl_write_config(id,
+                     "[wal]\nsync = memory\n[session]\ntimeout_min_ms = 2000\n[limits]\n"
+                     "data_bytes_max = 1M\n[mgmt]\nzk_port = %u\n[zk]\nlisten_host = 127.0.0.1\n"
+                     "conn_per_ip_max = 24\nfour_letter_words = ruok,srvr,stat,mntr,conf,cons,wchs,"
+                     "isro\n",
+                     zkports[id]);
 }
 
 /* ---- the ZooKeeper C client ----------------------------------------------------------------- */
@@ -243,8 +110,8 @@ static void watcher(zhandle_t *zh, int type, int state, const char *path, void *
 /* Wait until w saw an event of type on path; false after timeout_ms. */
 static bool wait_event(struct watch_log *w, int type, const char *path, unsigned timeout_ms)
 {
-    uint64_t until = now_ms() + timeout_ms;
-    while (now_ms() < until) {
+    uint64_t until = tcl_now_ms() + timeout_ms;
+    while (tcl_now_ms() < until) {
         pthread_mutex_lock(&w->lock);
         for (int i = 0; i < w->n; i++)
             if (w->types[i] == type && !strcmp(w->paths[i], path)) {
@@ -252,7 +119,7 @@ static bool wait_event(struct watch_log *w, int type, const char *path, unsigned
                 return true;
             }
         pthread_mutex_unlock(&w->lock);
-        sleep_ms(10);
+        tcl_sleep_ms(10);
     }
     return false;
 }
@@ -262,9 +129,9 @@ static zhandle_t *zk_open(const char *hosts, int timeout_ms, struct watch_log *w
 {
     zhandle_t *zh = zookeeper_init(hosts, watcher, timeout_ms, cid, w, 0);
     CHECK(zh != NULL, "zookeeper_init(%s): %s", hosts, strerror(errno));
-    uint64_t until = now_ms() + 15000;
-    while (zoo_state(zh) != ZOO_CONNECTED_STATE && now_ms() < until)
-        sleep_ms(10);
+    uint64_t until = tcl_now_ms() + 15000;
+    while (zoo_state(zh) != ZOO_CONNECTED_STATE && tcl_now_ms() < until)
+        tcl_sleep_ms(10);
     CHECK(zoo_state(zh) == ZOO_CONNECTED_STATE, "no connection to %s within 15 s (state %d)", hosts,
           zoo_state(zh));
     return zh;
@@ -276,10 +143,10 @@ static void wait_visible(zhandle_t *zh, const char *path)
 {
     struct Stat st;
     int rc = ZNONODE;
-    for (uint64_t until = now_ms() + 10000; now_ms() < until;) {
+    for (uint64_t until = tcl_now_ms() + 10000; tcl_now_ms() < until;) {
         if ((rc = zoo_exists(zh, path, 0, &st)) != ZNONODE)
             break;
-        sleep_ms(20);
+        tcl_sleep_ms(20);
     }
     CHECK(rc == ZOK, "%s not visible to another session within 10 s (rc %d)", path, rc);
 }
@@ -525,7 +392,7 @@ static int raw_call(int fd, int32_t xid, int32_t type, const uint8_t *body, size
         }
         return be32(r + 12);
     }
-    fail("no reply to xid %d", xid);
+    tcl_fail("no reply to xid %d", xid);
 }
 
 static size_t put_path(uint8_t *b, const char *path)
@@ -656,14 +523,14 @@ static void expiry_check(zhandle_t *observer)
     zn_jute_put_string(&w, "anyone");
     zn_jute_put_int(&w, 1);
     CHECK(raw_call(fd, 1, 1, b, w.len, out, &olen, NULL) == 0, "create the expiring ephemeral");
-    uint64_t t0 = now_ms(), until = t0 + 30000;
+    uint64_t t0 = tcl_now_ms(), until = t0 + 30000;
     struct Stat st;
     int rc = ZOK;
-    while (now_ms() < until && (rc = zoo_exists(observer, "/zp/expiring", 0, &st)) == ZOK)
-        sleep_ms(100);
+    while (tcl_now_ms() < until && (rc = zoo_exists(observer, "/zp/expiring", 0, &st)) == ZOK)
+        tcl_sleep_ms(100);
     CHECK(rc == ZNONODE, "ephemeral of a silent session still there after 30 s (rc %d)", rc);
     STEP("zkport_e2e: silent session (timeout %d ms) expired, ephemeral gone after %llu ms\n", to,
-         (unsigned long long)(now_ms() - t0));
+         (unsigned long long)(tcl_now_ms() - t0));
     close(fd);
     fd = raw_socket(zkports[3]);
     int64_t sid2;
@@ -714,7 +581,7 @@ static void limit_checks(int leader)
     /* The port closes the connections over the limit at once; wait (bounded) for 2 EOFs. */
     int refused = 0;
     bool eof[32] = {false};
-    for (uint64_t until = now_ms() + 15000; refused < 2 && now_ms() < until;) {
+    for (uint64_t until = tcl_now_ms() + 15000; refused < 2 && tcl_now_ms() < until;) {
         for (int i = 0; i < open_n; i++) {
             struct pollfd p = {fds[i], POLLIN, 0};
             char c;
@@ -724,7 +591,7 @@ static void limit_checks(int leader)
             }
         }
         if (refused < 2)
-            sleep_ms(20);
+            tcl_sleep_ms(20);
     }
     for (int i = 0; i < open_n; i++)
         close(fds[i]);
@@ -760,16 +627,16 @@ static void limit_checks(int leader)
     /* The port logs when it cuts a client off: wait for that (the replies are produced at the
      * node's pace; draining earlier would let them all through). */
     char logpath[128], line[512];
-    snprintf(logpath, sizeof(logpath), "%s/n3.log", base);
+    snprintf(logpath, sizeof(logpath), "%s/n3.log", tcl_base);
     bool cut = false;
-    for (uint64_t until = now_ms() + 30000; !cut && now_ms() < until;) {
+    for (uint64_t until = tcl_now_ms() + 30000; !cut && tcl_now_ms() < until;) {
         FILE *lf = fopen(logpath, "r");
         while (lf && !cut && fgets(line, sizeof(line), lf))
             cut = strstr(line, "does not read its replies") != NULL;
         if (lf)
             fclose(lf);
         if (!cut)
-            sleep_ms(50);
+            tcl_sleep_ms(50);
     }
     CHECK(cut, "node 3 never cut off the client that does not read (30 s)");
     /* Now drain: the connection ends before all replies arrived. */
@@ -822,27 +689,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: zkport_e2e ZINCD [ZKCLI]\n");
         return 2;
     }
-    zincd = argv[1];
-    t_start = now_ms();
+    t_start = tcl_now_ms();
     setvbuf(stdout, NULL, _IOLBF, 0);
     zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
-    snprintf(base, sizeof(base), "/tmp/zn-zkport-XXXXXX");
-    if (!mkdtemp(base))
-        return 1;
-    atexit(cleanup);
-    signal(SIGALRM, on_alarm);
     signal(SIGPIPE, SIG_IGN);
-    alarm(170);
+    if (tcl_setup("zkport_e2e", argv[1], "/tmp/zn-zkport-XXXXXX", 170) != 0)
+        return 1;
     unsigned first = 24000 + (unsigned)(getpid() % 1500) * 6;
-    for (int i = 1; i <= NODES; i++) {
-        ports[i] = (uint16_t)(first + (unsigned)i);
+    for (int i = 1; i <= TCL_NODES; i++) {
+        tcl_ports[i] = (uint16_t)(first + (unsigned)i);
         zkports[i] = (uint16_t)(first + 3 + (unsigned)i);
     }
-    for (int i = 1; i <= NODES; i++)
+    for (int i = 1; i <= TCL_NODES; i++)
         write_config(i);
-    for (int i = 1; i <= NODES; i++)
-        start_node(i);
-    int leader = wait_leader(20000);
+    for (int i = 1; i <= TCL_NODES; i++)
+        tcl_start_node(i);
+    int leader = tcl_wait_leader(0, 20000);
     CHECK(leader != 0, "no leader within 20 s");
     int f1 = leader == 1 ? 2 : 1, f2 = leader == 3 ? 2 : 3;
     if (f2 == f1)
@@ -858,9 +720,9 @@ int main(int argc, char **argv)
     basic_ops(a);
     sync_done = 0;
     CHECK_RC(zoo_async(a, "/zp", sync_cb, NULL), ZOK);
-    uint64_t until = now_ms() + 10000;
-    while (!sync_done && now_ms() < until)
-        sleep_ms(5);
+    uint64_t until = tcl_now_ms() + 10000;
+    while (!sync_done && tcl_now_ms() < until)
+        tcl_sleep_ms(5);
     CHECK(sync_done == 1, "sync: %d", sync_done);
 
     /* Watches across sessions and nodes. */
@@ -901,20 +763,20 @@ int main(int argc, char **argv)
     hosts_of(hosts, sizeof(hosts), leader, 0);
     zhandle_t *changer = zk_open(hosts, 4000, NULL, NULL);
     wait_visible(changer, "/zp/later");
-    kill(pids[f1], SIGSTOP);
+    kill(tcl_pids[f1], SIGSTOP);
     stopped_node = f1;
-    uint64_t t0 = now_ms();
+    uint64_t t0 = tcl_now_ms();
     /* Changed while the client is cut off from its node (before it can reconnect). */
     CHECK_RC(zoo_set(changer, "/zp/later", "changed", 7, -1), ZOK);
     char want_server[32];
     snprintf(want_server, sizeof(want_server), "127.0.0.1:%u", zkports[f2]);
     until = t0 + 30000;
     bool moved = false;
-    while (!moved && now_ms() < until) {
+    while (!moved && tcl_now_ms() < until) {
         const char *cur = zoo_get_current_server(m);
         moved = zoo_state(m) == ZOO_CONNECTED_STATE && cur && strstr(cur, want_server);
         if (!moved)
-            sleep_ms(10);
+            tcl_sleep_ms(10);
     }
     const char *cur = zoo_get_current_server(m);
     CHECK(moved, "client did not reconnect to node %d within 30 s (state %d, server %s)", f2,
@@ -928,16 +790,16 @@ int main(int argc, char **argv)
     CHECK(st.ephemeralOwner == sid_before, "ephemeral owner changed");
     STEP("zkport_e2e: moved from node %d to node %d in %llu ms, same session, setWatches "
          "re-armed and fired: ok\n",
-         f1, f2, (unsigned long long)(now_ms() - t0));
-    kill(pids[f1], SIGCONT);
+         f1, f2, (unsigned long long)(tcl_now_ms() - t0));
+    kill(tcl_pids[f1], SIGCONT);
     stopped_node = 0;
     zookeeper_close(m);
     /* zookeeper_close does not always wait for the closeSession reply: poll (bounded). */
     int gone = ZOK;
-    for (uint64_t u = now_ms() + 10000; now_ms() < u;) {
+    for (uint64_t u = tcl_now_ms() + 10000; tcl_now_ms() < u;) {
         if ((gone = zoo_exists(changer, "/zp/moving", 0, &st)) == ZNONODE)
             break;
-        sleep_ms(20);
+        tcl_sleep_ms(20);
     }
     CHECK(gone == ZNONODE, "ephemeral of a closed session still there after 10 s (rc %d)", gone);
     zookeeper_close(changer);
@@ -976,9 +838,9 @@ int main(int argc, char **argv)
     CHECK_RC(zoo_set(y, "/zp/private", "q", 1, -1), ZOK); /* a write forwarded with its ids */
     zookeeper_close(y);
     zoo_add_auth(x, "nosuchscheme", "z", 1, NULL, NULL);
-    until = now_ms() + 10000;
-    while (atomic_load(&wx.state) != ZOO_AUTH_FAILED_STATE && now_ms() < until)
-        sleep_ms(10);
+    until = tcl_now_ms() + 10000;
+    while (atomic_load(&wx.state) != ZOO_AUTH_FAILED_STATE && tcl_now_ms() < until)
+        tcl_sleep_ms(10);
     CHECK(atomic_load(&wx.state) == ZOO_AUTH_FAILED_STATE, "unknown scheme: state %d",
           atomic_load(&wx.state));
     zookeeper_close(x);
@@ -1003,6 +865,6 @@ int main(int argc, char **argv)
     zkcli_checks(argc == 3 ? argv[2] : NULL);
     zookeeper_close(a);
     zookeeper_close(b);
-    STEP("zkport_e2e: PASS (%d checks)\n", checks);
+    STEP("zkport_e2e: PASS (%d checks)\n", tcl_checks);
     return 0;
 }

@@ -19,128 +19,22 @@ Every wait polls a fresh observation with a generous bound and prints what it la
 """
 import json
 import os
-import random
-import shutil
 import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
+
+from zinc_cluster import Cluster, log
 
 ZINCD = os.environ["ZINCD"]
 ZINCCTL = os.environ["ZINCCTL"]
 CLUSTER = 43
-WAIT = 40.0
 
-checks = 0
-procs = {}
-tmp = tempfile.mkdtemp(prefix="zn-ops-raft-")
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def fail(msg):
-    log("FAIL: " + msg)
-    for i in sorted(procs):
-        path = os.path.join(tmp, "n%s.log" % i)
-        if os.path.exists(path):
-            with open(path) as f:
-                tail = f.read().splitlines()[-15:]
-            log("--- tail of n%s.log ---\n%s" % (i, "\n".join(tail)))
-    raise SystemExit(1)
-
-
-def ok(cond, msg):
-    global checks
-    checks += 1
-    if not cond:
-        fail(msg)
-
-
-def free_port_base(n):
-    for _ in range(200):
-        base = random.randrange(20000, 60000, 10)
-        good = True
-        for p in range(base, base + n):
-            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-                s = socket.socket(socket.AF_INET, kind)
-                try:
-                    s.bind(("127.0.0.1", p))
-                except OSError:
-                    good = False
-                finally:
-                    s.close()
-        if good:
-            return base
-    fail("no free port range")
-
-
-BASE = free_port_base(10)
-
-
-def sock(i):
-    return os.path.join(tmp, "n%s" % i, "control.sock")
-
-
-def write_config(i, extra=""):
-    members = ", ".join("%d@127.0.0.1:%d" % (k, BASE + k) for k in (1, 2, 3))
-    text = ("[node]\nid = %d\ncluster_id = %d\ndata_dir = %s\n[cluster]\nmembers = %s\n"
-            "[net]\ntransport = kernel\nlisten_host = 127.0.0.1\nlisten_port = %d\nidle = lab\n"
-            "[session]\ntimeout_min_ms = 2000\n%s" %
-            (i, CLUSTER, os.path.join(tmp, "n%s" % i), members, BASE + i, extra))
-    path = os.path.join(tmp, "n%s.ini" % i)
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+C = Cluster(ZINCD, ZINCCTL, CLUSTER, prefix="zn-ops-raft-", ports=10, session_timeout_min_ms=2000)
+procs = C.procs
+fail, ok, stop, ctl, ctl_json, wait_for = C.fail, C.ok, C.stop, C.ctl, C.ctl_json, C.wait_for
 
 
 def start(i, extra=""):
-    logf = open(os.path.join(tmp, "n%s.log" % i), "a")
-    procs[i] = subprocess.Popen([ZINCD, "-c", write_config(i, extra)], stdout=logf,
-                                stderr=subprocess.STDOUT)
-
-
-def stop(i, sig=signal.SIGTERM):
-    p = procs.get(i)
-    if p and p.poll() is None:
-        p.send_signal(signal.SIGCONT)
-        p.send_signal(sig)
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-    return p.returncode if p else None
-
-
-def ctl(args, endpoints=(1, 2, 3), json_out=False):
-    cmd = [ZINCCTL, "--timeout", "5", "-s", ",".join(sock(i) for i in endpoints)]
-    if json_out:
-        cmd.append("--json")
-    return subprocess.run(cmd + args, capture_output=True, text=True, timeout=60)
-
-
-def ctl_json(args, endpoints=(1, 2, 3)):
-    r = ctl(args, endpoints, json_out=True)
-    try:
-        return r.returncode, json.loads(r.stdout), r
-    except ValueError:
-        fail("zincctl %s --json: not JSON (rc %d): %r %r" % (args, r.returncode, r.stdout,
-                                                              r.stderr))
-
-
-def wait_for(what, fn, timeout=WAIT):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        good, last = fn()
-        if good:
-            return last
-        time.sleep(0.2)
-    fail("%s: not within %.0f s; last seen: %s" % (what, timeout, last))
+    C.start(i, C.write_config(i, C.members_text((1, 2, 3)), extra=extra))
 
 
 def statuses(endpoints=(1, 2, 3)):
@@ -287,20 +181,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-        log("PASS: %d checks" % checks)
-        rc = 0
-    except SystemExit as e:
-        rc = e.code if isinstance(e.code, int) else 1
-    except Exception as e:  # a crash of the test itself is a failure, with what it saw
-        log("FAIL: %r" % e)
-        rc = 1
-    finally:
-        for i in list(procs):
-            stop(i)
-    if rc == 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        log("kept %s for inspection" % tmp)
-    sys.exit(rc)
+    C.run(main)

@@ -26,153 +26,33 @@ Every wait polls a fresh observation with a generous bound and prints what it la
 import json
 import os
 import random
-import shutil
 import signal
-import socket
 import subprocess
-import sys
-import tempfile
-import time
+
+from zinc_cluster import Cluster, log
 
 ZINCD = os.environ["ZINCD"]
 ZINCCTL = os.environ["ZINCCTL"]
 LABC = os.environ["LABC"]
 ZINC_CLI = os.environ["ZINC_CLI"]
 CLUSTER = 41
-WAIT = 40.0
 
-checks = 0
-procs = {}
-tmp = tempfile.mkdtemp(prefix="zn-ops-ctl-")
-ports = {}
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def fail(msg):
-    log("FAIL: " + msg)
-    for i in sorted(procs):
-        path = os.path.join(tmp, "n%s.log" % i)
-        if os.path.exists(path):
-            with open(path) as f:
-                tail = f.read().splitlines()[-15:]
-            log("--- tail of n%s.log ---\n%s" % (i, "\n".join(tail)))
-    raise SystemExit(1)
-
-
-def ok(cond, msg):
-    global checks
-    checks += 1
-    if not cond:
-        fail(msg)
-
-
-def free_port_base(n):
-    for _ in range(200):
-        base = random.randrange(20000, 60000, 10)
-        good = True
-        for p in range(base, base + n):
-            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-                s = socket.socket(socket.AF_INET, kind)
-                try:
-                    s.bind(("127.0.0.1", p))
-                except OSError:
-                    good = False
-                finally:
-                    s.close()
-        if good:
-            return base
-    fail("no free port range")
-
-
-BASE = free_port_base(40)
-
-
-def udp_port(i):
-    return BASE + i
+C = Cluster(ZINCD, ZINCCTL, CLUSTER, prefix="zn-ops-ctl-", ports=40, session_timeout_min_ms=500)
+tmp = C.tmp
+sock_override = C.sock_override
+fail, ok, udp_port, members_text, sock = C.fail, C.ok, C.udp_port, C.members_text, C.sock
+write_config, start, stop, ctl, ctl_json, wait_for = (C.write_config, C.start, C.stop, C.ctl,
+                                                       C.ctl_json, C.wait_for)
 
 
 def tcp_ctl_port(i):
-    return BASE + 20 + i
-
-
-sock_override = {}
-
-
-def sock(i):
-    return sock_override.get(i) or os.path.join(tmp, "n%s" % i, "control.sock")
-
-
-def write_config(i, members, learners="", data_dir=None, extra=""):
-    data_dir = data_dir or os.path.join(tmp, "n%s" % i)
-    text = ("[node]\nid = %d\ncluster_id = %d\ndata_dir = %s\n[cluster]\nmembers = %s\n"
-            "learners = %s\n[net]\ntransport = kernel\nlisten_host = 127.0.0.1\n"
-            "listen_port = %d\nidle = lab\n[session]\ntimeout_min_ms = 500\n%s" %
-            (i, CLUSTER, data_dir, members, learners, udp_port(i), extra))
-    path = os.path.join(tmp, "n%s.ini" % i)
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
-def start(i, cfg):
-    logf = open(os.path.join(tmp, "n%s.log" % i), "a")
-    procs[i] = subprocess.Popen([ZINCD, "-c", cfg], stdout=logf, stderr=subprocess.STDOUT)
-
-
-def stop(i, sig=signal.SIGTERM):
-    p = procs.get(i)
-    if p and p.poll() is None:
-        p.send_signal(sig)
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-    return p.returncode if p else None
+    return C.base + 20 + i
 
 
 def stop_clean(i):
     """SIGTERM must end a node with exit 0 (in the ASan build: no leak, no error report)."""
     rc = stop(i)
     ok(rc == 0, "node %d exited %s after SIGTERM (see n%d.log)" % (i, rc, i))
-
-
-def members_text(ids):
-    return ", ".join("%d@127.0.0.1:%d" % (i, udp_port(i)) for i in ids)
-
-
-def ctl(args, endpoints=(1, 2, 3), json_out=False, timeout=60):
-    cmd = [ZINCCTL, "--timeout", "5"]
-    if endpoints:
-        cmd += ["-s", ",".join(sock(i) for i in endpoints)]
-    if json_out:
-        cmd.append("--json")
-    cmd += args
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    return r
-
-
-def ctl_json(args, endpoints=(1, 2, 3)):
-    r = ctl(args, endpoints, json_out=True)
-    try:
-        return r.returncode, json.loads(r.stdout), r
-    except ValueError:
-        fail("zincctl %s --json: not JSON (rc %d): %r %r" % (args, r.returncode, r.stdout,
-                                                              r.stderr))
-
-
-def wait_for(what, fn, timeout=WAIT):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        good, last = fn()
-        if good:
-            return last
-        time.sleep(0.2)
-    fail("%s: not within %.0f s; last seen: %s" % (what, timeout, last))
 
 
 def leader_of(endpoints=(1, 2, 3)):
@@ -438,20 +318,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-        log("PASS: %d checks" % checks)
-        rc = 0
-    except SystemExit as e:
-        rc = e.code if isinstance(e.code, int) else 1
-    except Exception as e:  # a crash of the test itself is a failure, with what it saw
-        log("FAIL: %r" % e)
-        rc = 1
-    finally:
-        for i in list(procs):
-            stop(i)
-    if rc == 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        log("kept %s for inspection" % tmp)
-    sys.exit(rc)
+    C.run(main)

@@ -719,3 +719,31 @@ Test(store_ops, read_permissions_and_unimplemented)
     r = op_path(ZN_OP_GETEPHEMERALS, "/", -1);
     cr_assert_eq(tst_read(&T, 0x999, &r, &W, &R), ZN_ESESSIONEXPIRED);
 }
+
+/* zn_store_session_last_cxid: the exactly-once state node/node_session.c reads at a reconnect;
+ * it follows the applied requests, not retries or stale ones, and is gone with the session. */
+Test(store_ops, session_last_cxid)
+{
+    bool has_last = true;
+    int32_t last = -1;
+    cr_assert_eq(zn_store_session_last_cxid(T.s, 0x999, &has_last, &last), ZN_EUNKNOWNSESSION);
+    cr_assert(!has_last && last == 0);
+    cr_assert_eq(tst_session(&T, 0x500), 0);
+    cr_assert_eq(zn_store_session_last_cxid(T.s, 0x500, &has_last, &last), 0);
+    cr_assert(!has_last && last == 0, "a new session has applied nothing");
+    struct zn_op op = op_create("/lc", NULL, 0);
+    cr_assert_eq(tst_op_ids(&T, 0x500, 7, &op, NULL, 0), 0);
+    cr_assert_eq(zn_store_session_last_cxid(T.s, 0x500, &has_last, &last), 0);
+    cr_assert(has_last && last == 7, "has_last %d last %d", has_last, last);
+    cr_assert_eq(tst_op_ids(&T, 0x500, 3, &op, NULL, 0), 0); /* stale: not applied */
+    cr_assert(T.res.stale);
+    cr_assert_eq(zn_store_session_last_cxid(T.s, 0x500, &has_last, &last), 0);
+    cr_assert_eq(last, 7);
+    op = op_create("/lc2", NULL, 0);
+    cr_assert_eq(tst_op_ids(&T, 0x500, 9, &op, NULL, 0), 0);
+    cr_assert_eq(zn_store_session_last_cxid(T.s, 0x500, &has_last, &last), 0);
+    cr_assert(has_last && last == 9);
+    cr_assert_eq(tst_close(&T, 0x500, ZN_CLOSE_REQUESTED), 0);
+    cr_assert_eq(zn_store_session_last_cxid(T.s, 0x500, &has_last, &last), ZN_EUNKNOWNSESSION);
+    cr_assert(!has_last && last == 0);
+}

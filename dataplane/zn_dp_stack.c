@@ -27,6 +27,7 @@
 #include "common/zn_assert.h"
 #include "common/zn_err.h"
 #include "common/zn_log.h"
+#include "dataplane/zn_dp_cksum.h"
 
 #define ETH_LEN    ((uint32_t)sizeof(struct rte_ether_hdr))
 #define IP_LEN     ((uint32_t)sizeof(struct rte_ipv4_hdr))
@@ -423,7 +424,7 @@ static void handle_icmp(struct zn_dp_stack *s, struct rte_mbuf *m, uint8_t *p,
 {
     uint32_t l4len = tot - ihl;
     struct rte_icmp_hdr *icmp = (struct rte_icmp_hdr *)((uint8_t *)ip + ihl);
-    if (l4len < sizeof(struct rte_icmp_hdr) || rte_raw_cksum(icmp, l4len) != 0xffff) {
+    if (l4len < sizeof(struct rte_icmp_hdr) || zn_dp_cksum_raw(icmp, l4len) != 0xffff) {
         drop(m, &s->stats.drop_icmp_bad);
         return;
     }
@@ -433,13 +434,13 @@ static void handle_icmp(struct zn_dp_stack *s, struct rte_mbuf *m, uint8_t *p,
     }
     icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
     icmp->icmp_cksum = 0;
-    icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, l4len);
+    icmp->icmp_cksum = (uint16_t)~zn_dp_cksum_raw(icmp, l4len);
     uint32_t src = ip->src_addr;
     ip->src_addr = ip->dst_addr;
     ip->dst_addr = src;
     ip->time_to_live = 64;
     ip->hdr_checksum = 0;
-    ip->hdr_checksum = (uint16_t)~rte_raw_cksum(ip, ihl);
+    ip->hdr_checksum = (uint16_t)~zn_dp_cksum_raw(ip, ihl);
     struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
     memcpy(eth->dst_addr.addr_bytes, eth->src_addr.addr_bytes, 6);
     memcpy(eth->src_addr.addr_bytes, s->mac, 6);
@@ -456,9 +457,7 @@ static void handle_icmp(struct zn_dp_stack *s, struct rte_mbuf *m, uint8_t *p,
 static bool udp_cksum_ok(const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp,
                          uint32_t l4len)
 {
-    uint32_t sum = rte_ipv4_phdr_cksum(ip, 0);
-    sum = __rte_raw_cksum(udp, l4len, sum);
-    return __rte_raw_cksum_reduce(sum) == 0xffff;
+    return zn_dp_cksum_fold(zn_dp_cksum_add(rte_ipv4_phdr_cksum(ip, 0), udp, l4len)) == 0xffff;
 }
 
 /* Returns true when the frame was delivered into *dg (its mbuf is then held by the caller). */
@@ -487,7 +486,7 @@ static bool handle_ip(struct zn_dp_stack *s, struct rte_mbuf *m, uint8_t *p, uin
     uint64_t ipck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
     if (!(s->rx_offload && ipck == RTE_MBUF_F_RX_IP_CKSUM_GOOD)) {
         if ((s->rx_offload && ipck == RTE_MBUF_F_RX_IP_CKSUM_BAD) ||
-            rte_raw_cksum(ip, ihl) != 0xffff) {
+            zn_dp_cksum_raw(ip, ihl) != 0xffff) {
             drop(m, &s->stats.drop_ip_cksum);
             return false;
         }
@@ -642,9 +641,13 @@ static struct rte_mbuf *build_udp(struct zn_dp_stack *s, const struct zn_dp_dgra
         m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
         udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
     } else {
-        ip->hdr_checksum = rte_ipv4_cksum(ip);
-        if (!s->cfg.udp_tx_cksum_off)
-            udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+        ip->hdr_checksum = (uint16_t)~zn_dp_cksum_raw(ip, IP_LEN);
+        if (s->tx_sw_cksum) {
+            uint32_t l4len = UDP_LEN + d->len;
+            uint16_t ck = (uint16_t)~zn_dp_cksum_fold(
+                zn_dp_cksum_add(rte_ipv4_phdr_cksum(ip, 0), udp, l4len));
+            udp->dgram_cksum = ck == 0 ? 0xffff : ck; /* 0 would mean "none" (RFC 768) */
+        }
     }
     return m;
 }
@@ -722,6 +725,24 @@ static void stack_stats(void *ctx, struct zn_dp_transport_stats *out)
 #undef ZN_DP_STACK_SUM_
 }
 
+static const char *const udp_tx_cksum_names[] = {"offload-or-zero", "offload-or-software"};
+
+int zn_dp_udp_tx_cksum_parse(const char *text, enum zn_dp_udp_tx_cksum *out)
+{
+    for (unsigned i = 0; text != NULL && i < 2; i++) {
+        if (strcmp(text, udp_tx_cksum_names[i]) == 0) {
+            *out = (enum zn_dp_udp_tx_cksum)i;
+            return 0;
+        }
+    }
+    return ZN_EINVAL;
+}
+
+const char *zn_dp_udp_tx_cksum_name(enum zn_dp_udp_tx_cksum v)
+{
+    return (unsigned)v < 2 ? udp_tx_cksum_names[v] : "?";
+}
+
 static const struct zn_dp_transport_ops stack_ops = {
     .name = "dpdk",
     .recv_burst = stack_recv,
@@ -746,6 +767,13 @@ int zn_dp_stack_init(struct zn_dp_stack *s, const struct zn_dp_stack_cfg *cfg,
     s->link_up = cfg->port->link_up;
     s->tx_offload = cfg->port->tx_cksum_offload;
     s->rx_offload = cfg->port->rx_cksum_offload;
+    if (cfg->udp_tx_cksum_off)
+        s->cfg.udp_tx_cksum = ZN_DP_UDP_TX_CKSUM_OFFLOAD_OR_ZERO;
+    if (s->cfg.udp_tx_cksum != ZN_DP_UDP_TX_CKSUM_OFFLOAD_OR_ZERO &&
+        s->cfg.udp_tx_cksum != ZN_DP_UDP_TX_CKSUM_OFFLOAD_OR_SOFTWARE)
+        return ZN_EINVAL;
+    s->tx_sw_cksum =
+        !s->tx_offload && s->cfg.udp_tx_cksum == ZN_DP_UDP_TX_CKSUM_OFFLOAD_OR_SOFTWARE;
     t->ops = &stack_ops;
     t->ctx = s;
     t->local.ip = cfg->ip;

@@ -169,6 +169,8 @@ struct zn_dp_stack {
     struct rte_mbuf *tx[ZN_DP_BURST_MAX * 2]; /* pending transmissions of this call */
     unsigned n_arp;                           /* entries arp[0..n_arp) are in use (compact) */
     uint16_t ip_id;
+    uint64_t tx_tmpl_ip_sum; /* one's-complement sum of the template's IPv4 header */
+    uint8_t tx_tmpl[42];     /* Ethernet + IPv4 + UDP transmit header template */
     struct zn_arp_entry arp[ZN_ARP_ENTRIES_MAX];
 };
 

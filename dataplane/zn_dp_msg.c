@@ -3,8 +3,9 @@
  *
  * Send: a transport with send_frames (the DPDK stack) encodes each frame straight into its
  * packet buffer; otherwise frames are encoded into per-instance buffers, ZN_DP_BURST_MAX at a
- * time, and handed to send_burst. Receive: each datagram is decoded (every refusal is counted by its reason) and
- * passed to reassembly; single-segment messages are delivered in place without a copy.
+ * time, and handed to send_burst. Receive: each datagram is decoded (every refusal is counted
+ * by its reason) and passed to reassembly; single-segment messages are delivered in place
+ * without a copy.
  */
 #include "dataplane/zn_dp_msg.h"
 

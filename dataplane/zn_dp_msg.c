@@ -1,9 +1,11 @@
 /*
  * dataplane/zn_dp_msg.c - framed messages over a transport (see zn_dp_msg.h).
  *
- * Send: frames are encoded into per-instance buffers, ZN_DP_BURST_MAX at a time, and handed to
- * the transport. Receive: each datagram is decoded (every refusal is counted by its reason) and
- * passed to reassembly; single-segment messages are delivered in place without a copy.
+ * Send: a transport with send_frames (the DPDK stack) encodes each frame straight into its
+ * packet buffer; otherwise frames are encoded into per-instance buffers, ZN_DP_BURST_MAX at a
+ * time, and handed to send_burst. Receive: each datagram is decoded (every refusal is counted
+ * by its reason) and passed to reassembly; single-segment messages are delivered in place
+ * without a copy.
  */
 #include "dataplane/zn_dp_msg.h"
 
@@ -31,6 +33,33 @@ void zn_dp_msgr_fini(struct zn_dp_msgr *m)
     zn_reasm_fini(&m->reasm);
 }
 
+/* Frames handed to a transport that encodes them in its own buffers (send_frames). */
+static int send_frames(struct zn_dp_msgr *m, const struct zn_dp_addr *dst,
+                       const struct zn_frame_hdr *base, const uint8_t *bytes, uint32_t len,
+                       uint64_t now_ns)
+{
+    uint32_t count = zn_frame_seg_count(len);
+    for (uint32_t first = 0; first < count; first += ZN_DP_BURST_MAX) {
+        struct zn_frame_hdr h[ZN_DP_BURST_MAX];
+        struct zn_dp_frame_out f[ZN_DP_BURST_MAX];
+        unsigned k = 0;
+        for (uint32_t i = first; i < count && k < ZN_DP_BURST_MAX; i++, k++) {
+            long off = zn_frame_segment(base, len, i, &h[k]);
+            ZN_ASSERT(off >= 0);
+            f[k].peer = *dst;
+            f[k].hdr = &h[k];
+            f[k].payload = h[k].payload_len ? bytes + off : NULL;
+        }
+        int sent = m->transport->ops->send_frames(m->transport->ctx, f, k, now_ns);
+        m->stats.tx_frames += (uint64_t)sent;
+        if ((unsigned)sent < k) {
+            m->stats.tx_backpressure++;
+            return ZN_EFULL;
+        }
+    }
+    return 0;
+}
+
 int zn_dp_msgr_send(struct zn_dp_msgr *m, const struct zn_dp_addr *dst, uint8_t type,
                     uint8_t receiver, const void *msg, uint32_t len, uint64_t now_ns)
 {
@@ -43,8 +72,14 @@ int zn_dp_msgr_send(struct zn_dp_msgr *m, const struct zn_dp_addr *dst, uint8_t 
     base.receiver = receiver;
     base.cluster_id = m->expect.cluster_id;
     base.msg_id = m->next_msg_id++;
-    uint32_t count = zn_frame_seg_count(len);
     const uint8_t *bytes = msg;
+    if (m->transport->ops->send_frames != NULL) {
+        int rc = send_frames(m, dst, &base, bytes, len, now_ns);
+        if (rc == 0)
+            m->stats.tx_msgs++;
+        return rc;
+    }
+    uint32_t count = zn_frame_seg_count(len);
     for (uint32_t first = 0; first < count; first += ZN_DP_BURST_MAX) {
         struct zn_dp_dgram dg[ZN_DP_BURST_MAX];
         unsigned k = 0;

@@ -27,6 +27,8 @@
 #include "common/zn_assert.h"
 #include "common/zn_err.h"
 #include "common/zn_log.h"
+#include "dataplane/zn_dp_cksum.h"
+#include "proto/frame.h"
 
 #define ETH_LEN    ((uint32_t)sizeof(struct rte_ether_hdr))
 #define IP_LEN     ((uint32_t)sizeof(struct rte_ipv4_hdr))
@@ -423,7 +425,7 @@ static void handle_icmp(struct zn_dp_stack *s, struct rte_mbuf *m, uint8_t *p,
 {
     uint32_t l4len = tot - ihl;
     struct rte_icmp_hdr *icmp = (struct rte_icmp_hdr *)((uint8_t *)ip + ihl);
-    if (l4len < sizeof(struct rte_icmp_hdr) || rte_raw_cksum(icmp, l4len) != 0xffff) {
+    if (l4len < sizeof(struct rte_icmp_hdr) || zn_dp_cksum_raw(icmp, l4len) != 0xffff) {
         drop(m, &s->stats.drop_icmp_bad);
         return;
     }
@@ -433,13 +435,13 @@ static void handle_icmp(struct zn_dp_stack *s, struct rte_mbuf *m, uint8_t *p,
     }
     icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
     icmp->icmp_cksum = 0;
-    icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, l4len);
+    icmp->icmp_cksum = (uint16_t)~zn_dp_cksum_raw(icmp, l4len);
     uint32_t src = ip->src_addr;
     ip->src_addr = ip->dst_addr;
     ip->dst_addr = src;
     ip->time_to_live = 64;
     ip->hdr_checksum = 0;
-    ip->hdr_checksum = (uint16_t)~rte_raw_cksum(ip, ihl);
+    ip->hdr_checksum = (uint16_t)~zn_dp_cksum_raw(ip, ihl);
     struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
     memcpy(eth->dst_addr.addr_bytes, eth->src_addr.addr_bytes, 6);
     memcpy(eth->src_addr.addr_bytes, s->mac, 6);
@@ -456,9 +458,7 @@ static void handle_icmp(struct zn_dp_stack *s, struct rte_mbuf *m, uint8_t *p,
 static bool udp_cksum_ok(const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp,
                          uint32_t l4len)
 {
-    uint32_t sum = rte_ipv4_phdr_cksum(ip, 0);
-    sum = __rte_raw_cksum(udp, l4len, sum);
-    return __rte_raw_cksum_reduce(sum) == 0xffff;
+    return zn_dp_cksum_fold(zn_dp_cksum_add(rte_ipv4_phdr_cksum(ip, 0), udp, l4len)) == 0xffff;
 }
 
 /* Returns true when the frame was delivered into *dg (its mbuf is then held by the caller). */
@@ -487,7 +487,7 @@ static bool handle_ip(struct zn_dp_stack *s, struct rte_mbuf *m, uint8_t *p, uin
     uint64_t ipck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
     if (!(s->rx_offload && ipck == RTE_MBUF_F_RX_IP_CKSUM_GOOD)) {
         if ((s->rx_offload && ipck == RTE_MBUF_F_RX_IP_CKSUM_BAD) ||
-            rte_raw_cksum(ip, ihl) != 0xffff) {
+            zn_dp_cksum_raw(ip, ihl) != 0xffff) {
             drop(m, &s->stats.drop_ip_cksum);
             return false;
         }
@@ -605,48 +605,88 @@ static int stack_recv(void *ctx, struct zn_dp_dgram *dg, unsigned n, uint64_t no
     return zn_dp_stack_input(s, pkts, got, dg, n, now_ns);
 }
 
-static struct rte_mbuf *build_udp(struct zn_dp_stack *s, const struct zn_dp_dgram *d)
+/*
+ * Transmit headers come from a template built at init (Ethernet source and type, IPv4 fields
+ * that never change, UDP source port) with the one's-complement sum of its IPv4 header; per
+ * datagram only the total length, id, destination and ports are written and the IP checksum is
+ * that sum plus theirs (RFC 1624 style, no pass over the header).
+ *
+ * Alignment: the data of a transmit mbuf starts TX_ALIGN_PAD bytes into the headroom so that
+ * the UDP payload (a zinc frame, and 56 bytes later its payload) starts on an 8-byte boundary:
+ * the frame's CRC32C then runs on aligned words from the first byte.
+ */
+#define HDRS_LEN     (ETH_LEN + IP_LEN + UDP_LEN)
+#define TX_ALIGN_PAD ((8u - (RTE_PKTMBUF_HEADROOM + HDRS_LEN) % 8u) % 8u)
+_Static_assert((RTE_PKTMBUF_HEADROOM + TX_ALIGN_PAD + HDRS_LEN) % 8u == 0, "aligned UDP payload");
+_Static_assert(TX_ALIGN_PAD < RTE_PKTMBUF_HEADROOM, "the pad fits in the headroom");
+
+static void tx_template_init(struct zn_dp_stack *s)
 {
-    struct rte_mbuf *m = rte_pktmbuf_alloc(s->cfg.pool);
-    if (m == NULL)
-        return NULL;
-    uint32_t total = ETH_LEN + IP_LEN + UDP_LEN + d->len;
-    uint8_t *p =
-        (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(total < MIN_FRAME ? MIN_FRAME : total));
-    ZN_ASSERT(p != NULL);
+    uint8_t *p = s->tx_tmpl;
+    memset(p, 0, sizeof(s->tx_tmpl));
     struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
     memcpy(eth->src_addr.addr_bytes, s->mac, 6);
     eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
     struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(p + ETH_LEN);
     ip->version_ihl = RTE_IPV4_VHL_DEF;
-    ip->type_of_service = 0;
-    ip->total_length = rte_cpu_to_be_16((uint16_t)(IP_LEN + UDP_LEN + d->len));
-    ip->packet_id = rte_cpu_to_be_16(s->ip_id++);
     ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
     ip->time_to_live = 64;
     ip->next_proto_id = IPPROTO_UDP;
-    ip->hdr_checksum = 0;
     ip->src_addr = rte_cpu_to_be_32(s->cfg.ip);
-    ip->dst_addr = rte_cpu_to_be_32(d->peer.ip);
     struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
     udp->src_port = rte_cpu_to_be_16(s->cfg.udp_port);
-    udp->dst_port = rte_cpu_to_be_16(d->peer.port);
-    udp->dgram_len = rte_cpu_to_be_16((uint16_t)(UDP_LEN + d->len));
-    udp->dgram_cksum = 0;
-    memcpy(udp + 1, d->data, d->len);
+    s->tx_tmpl_ip_sum = zn_dp_cksum_add(0, ip, IP_LEN);
+}
+
+/* A UDP datagram of `len` payload bytes to `peer` with headers written, checksums not yet;
+ * *payload is where its payload goes (8-byte aligned). NULL when the mempool is empty. */
+static struct rte_mbuf *udp_begin(struct zn_dp_stack *s, const struct zn_dp_addr *peer,
+                                  uint32_t len, uint8_t **payload)
+{
+    struct rte_mbuf *m = rte_pktmbuf_alloc(s->cfg.pool);
+    if (m == NULL)
+        return NULL;
+    m->data_off = (uint16_t)(RTE_PKTMBUF_HEADROOM + TX_ALIGN_PAD);
+    uint32_t total = HDRS_LEN + len;
+    uint8_t *p =
+        (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(total < MIN_FRAME ? MIN_FRAME : total));
+    ZN_ASSERT(p != NULL);
+    memcpy(p, s->tx_tmpl, HDRS_LEN);
+    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(p + ETH_LEN);
+    ip->total_length = rte_cpu_to_be_16((uint16_t)(IP_LEN + UDP_LEN + len));
+    ip->packet_id = rte_cpu_to_be_16(s->ip_id++);
+    ip->dst_addr = rte_cpu_to_be_32(peer->ip);
+    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+    udp->dst_port = rte_cpu_to_be_16(peer->port);
+    udp->dgram_len = rte_cpu_to_be_16((uint16_t)(UDP_LEN + len));
     if (total < MIN_FRAME)
         memset(p + total, 0, MIN_FRAME - total);
+    *payload = p + HDRS_LEN;
+    return m;
+}
+
+/* Checksums of a datagram from udp_begin whose payload is written. */
+static void udp_end(struct zn_dp_stack *s, struct rte_mbuf *m, uint32_t len)
+{
+    uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(p + ETH_LEN);
+    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
     if (s->tx_offload) {
         m->l2_len = ETH_LEN;
         m->l3_len = IP_LEN;
         m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
         udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
-    } else {
-        ip->hdr_checksum = rte_ipv4_cksum(ip);
-        if (!s->cfg.udp_tx_cksum_off)
-            udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+        return;
     }
-    return m;
+    /* The template's sum plus the fields udp_begin wrote (the checksum field is 0). */
+    uint64_t sum = s->tx_tmpl_ip_sum + ip->total_length + ip->packet_id + (ip->dst_addr & 0xffffu) +
+                   (ip->dst_addr >> 16);
+    ip->hdr_checksum = (uint16_t)~zn_dp_cksum_fold(sum);
+    if (s->tx_sw_cksum) {
+        uint16_t ck = (uint16_t)~zn_dp_cksum_fold(
+            zn_dp_cksum_add(rte_ipv4_phdr_cksum(ip, 0), udp, UDP_LEN + len));
+        udp->dgram_cksum = ck == 0 ? 0xffff : ck; /* 0 would mean "none" (RFC 768) */
+    }
 }
 
 static int stack_send(void *ctx, const struct zn_dp_dgram *dg, unsigned n, uint64_t now_ns)
@@ -660,13 +700,46 @@ static int stack_send(void *ctx, const struct zn_dp_dgram *dg, unsigned n, uint6
             s->stats.drop_tx_oversize++;
             continue;
         }
-        struct rte_mbuf *m = build_udp(s, d);
+        uint8_t *payload;
+        struct rte_mbuf *m = udp_begin(s, &d->peer, d->len, &payload);
         if (m == NULL) {
             s->stats.tx_no_mbuf++;
             break;
         }
+        memcpy(payload, d->data, d->len);
+        udp_end(s, m, d->len);
         s->stats.tx_udp++;
         arp_output(s, m, d->peer.ip);
+    }
+    tx_flush(s);
+    return (int)taken;
+}
+
+/* Frames encoded straight into the mbuf: one copy of the payload, CRC32C over the mbuf data
+ * while it is in cache (transport op send_frames). */
+static int stack_send_frames(void *ctx, const struct zn_dp_frame_out *f, unsigned n,
+                             uint64_t now_ns)
+{
+    struct zn_dp_stack *s = ctx;
+    s->now_ns = now_ns;
+    unsigned taken = 0;
+    for (; taken < n; taken++) {
+        uint32_t len = ZN_FRAME_HDR_BYTES + (uint32_t)f[taken].hdr->payload_len;
+        if (len > ZN_DGRAM_PAYLOAD_MAX_BYTES) {
+            s->stats.drop_tx_oversize++;
+            continue;
+        }
+        uint8_t *payload;
+        struct rte_mbuf *m = udp_begin(s, &f[taken].peer, len, &payload);
+        if (m == NULL) {
+            s->stats.tx_no_mbuf++;
+            break;
+        }
+        int rc = zn_frame_encode(f[taken].hdr, f[taken].payload, payload, len);
+        ZN_ASSERT(rc == (int)len);
+        udp_end(s, m, len);
+        s->stats.tx_udp++;
+        arp_output(s, m, f[taken].peer.ip);
     }
     tx_flush(s);
     return (int)taken;
@@ -722,12 +795,31 @@ static void stack_stats(void *ctx, struct zn_dp_transport_stats *out)
 #undef ZN_DP_STACK_SUM_
 }
 
+static const char *const udp_tx_cksum_names[] = {"offload-or-zero", "offload-or-software"};
+
+int zn_dp_udp_tx_cksum_parse(const char *text, enum zn_dp_udp_tx_cksum *out)
+{
+    for (unsigned i = 0; text != NULL && i < 2; i++) {
+        if (strcmp(text, udp_tx_cksum_names[i]) == 0) {
+            *out = (enum zn_dp_udp_tx_cksum)i;
+            return 0;
+        }
+    }
+    return ZN_EINVAL;
+}
+
+const char *zn_dp_udp_tx_cksum_name(enum zn_dp_udp_tx_cksum v)
+{
+    return (unsigned)v < 2 ? udp_tx_cksum_names[v] : "?";
+}
+
 static const struct zn_dp_transport_ops stack_ops = {
     .name = "dpdk",
     .recv_burst = stack_recv,
     .send_burst = stack_send,
     .housekeeping = stack_housekeeping,
     .stats = stack_stats,
+    .send_frames = stack_send_frames,
 };
 
 int zn_dp_stack_init(struct zn_dp_stack *s, const struct zn_dp_stack_cfg *cfg,
@@ -746,6 +838,14 @@ int zn_dp_stack_init(struct zn_dp_stack *s, const struct zn_dp_stack_cfg *cfg,
     s->link_up = cfg->port->link_up;
     s->tx_offload = cfg->port->tx_cksum_offload;
     s->rx_offload = cfg->port->rx_cksum_offload;
+    if (cfg->udp_tx_cksum_off)
+        s->cfg.udp_tx_cksum = ZN_DP_UDP_TX_CKSUM_OFFLOAD_OR_ZERO;
+    if (s->cfg.udp_tx_cksum != ZN_DP_UDP_TX_CKSUM_OFFLOAD_OR_ZERO &&
+        s->cfg.udp_tx_cksum != ZN_DP_UDP_TX_CKSUM_OFFLOAD_OR_SOFTWARE)
+        return ZN_EINVAL;
+    tx_template_init(s);
+    s->tx_sw_cksum =
+        !s->tx_offload && s->cfg.udp_tx_cksum == ZN_DP_UDP_TX_CKSUM_OFFLOAD_OR_SOFTWARE;
     t->ops = &stack_ops;
     t->ctx = s;
     t->local.ip = cfg->ip;

@@ -10,11 +10,13 @@
  *    entries never expire.
  *  - IPv4: version 4, IHL >= 5, total length within the frame, header checksum, TTL > 0, no
  *    fragments (MF or offset), destination our address; protocols UDP and ICMP.
- *  - UDP: length within the IP payload, checksum (0 means "none", RFC 768), destination our
- *    port; we always send a checksum.
+ *  - UDP: length within the IP payload, checksum (0 means "none", RFC 768: accepted; any other
+ *    value is verified, a mismatch dropped and counted), destination our port. On transmit the
+ *    checksum follows `udp_tx_cksum` (enum zn_dp_udp_tx_cksum): the NIC computes it when the
+ *    port offers the offload; otherwise it is 0 by default, or computed in software.
  *  - ICMP: echo requests to our address are answered in place (an operator can ping us).
- *  - Checksums: computed and verified by the NIC when the port offers it, in software
- *    otherwise (every lab PMD).
+ *  - Checksums: verified by the NIC when the port offers it, in software otherwise (every lab
+ *    PMD), with zn_dp_cksum (eight bytes per addition; rte_raw_cksum adds two).
  *
  * Every dropped frame increments exactly one named counter (ZN_DP_STACK_COUNTERS).
  *
@@ -99,19 +101,37 @@ struct zn_dp_arp_dir {
 
 void zn_dp_arp_dir_init(struct zn_dp_arp_dir *d);
 
+/*
+ * UDP checksum of transmitted datagrams when the port has no checksum offload (with the offload
+ * the NIC always fills it in). Why 0 is the default: every datagram the stack sends is a zinc
+ * frame whose CRC32C covers its header and payload end to end (proto/frame.h), a stronger check
+ * than the UDP checksum, which costs ~50 ns per KiB on each side even in the fast form. RFC 768
+ * allows 0 ("no checksum") over IPv4 and Linux UDP sockets accept it (tests/dataplane netns.sh
+ * checks a kernel socket receives our datagrams). Use SOFTWARE when a middlebox or receiver
+ * insists on a checksum. zincd: `[net] udp_tx_checksum`.
+ */
+enum zn_dp_udp_tx_cksum {
+    ZN_DP_UDP_TX_CKSUM_OFFLOAD_OR_ZERO = 0,     /* offload if offered, else 0 (default) */
+    ZN_DP_UDP_TX_CKSUM_OFFLOAD_OR_SOFTWARE = 1, /* offload if offered, else computed here */
+};
+
+/* "offload-or-zero" | "offload-or-software" to the enum; 0 or ZN_EINVAL. */
+int zn_dp_udp_tx_cksum_parse(const char *text, enum zn_dp_udp_tx_cksum *out);
+const char *zn_dp_udp_tx_cksum_name(enum zn_dp_udp_tx_cksum v);
+
 struct zn_dp_stack_cfg {
     uint16_t port_id;
     uint16_t queue;
     uint32_t ip;       /* our address, host order */
     uint16_t udp_port; /* our UDP port */
     struct rte_mempool *pool;
-    const struct zn_dp_port_info *port; /* MAC and offloads from zn_dp_port_start */
-    uint64_t arp_retry_ns;              /* 0: ZN_ARP_RETRY_NS_DEFAULT */
-    uint64_t arp_ttl_ns;                /* 0: ZN_ARP_TTL_NS_DEFAULT */
-    struct zn_dp_arp_dir *arp_dir;      /* shared by the port's queues; NULL with one queue */
-    /* Send UDP checksum 0 ("none", RFC 768) when the port has no offload. Off by default. Only
-     * for links where every datagram is a zinc frame (CRC32C end to end covers more than the
-     * UDP checksum), e.g. memif; received non-zero checksums are always verified. */
+    const struct zn_dp_port_info *port;   /* MAC and offloads from zn_dp_port_start */
+    uint64_t arp_retry_ns;                /* 0: ZN_ARP_RETRY_NS_DEFAULT */
+    uint64_t arp_ttl_ns;                  /* 0: ZN_ARP_TTL_NS_DEFAULT */
+    struct zn_dp_arp_dir *arp_dir;        /* shared by the port's queues; NULL with one queue */
+    enum zn_dp_udp_tx_cksum udp_tx_cksum; /* without offload: 0 (default) or software */
+    /* Older spelling of ZN_DP_UDP_TX_CKSUM_OFFLOAD_OR_ZERO, now the default: when true it forces
+     * that policy whatever udp_tx_cksum says (kept so existing callers keep their meaning). */
     bool udp_tx_cksum_off;
 };
 
@@ -138,8 +158,9 @@ struct zn_dp_stack {
     uint8_t mac[6];
     bool tx_offload;
     bool rx_offload;
-    uint64_t now_ns; /* time of the last call, for ARP learning inside rx */
-    bool link_up;    /* as of link_checked_ns (refreshed by housekeeping every 100 ms) */
+    bool tx_sw_cksum; /* no offload and policy OFFLOAD_OR_SOFTWARE: UDP checksum computed here */
+    uint64_t now_ns;  /* time of the last call, for ARP learning inside rx */
+    bool link_up;     /* as of link_checked_ns (refreshed by housekeeping every 100 ms) */
     uint64_t link_checked_ns;
     struct zn_dp_stack_stats stats;
     unsigned n_rx_held;
@@ -148,6 +169,8 @@ struct zn_dp_stack {
     struct rte_mbuf *tx[ZN_DP_BURST_MAX * 2]; /* pending transmissions of this call */
     unsigned n_arp;                           /* entries arp[0..n_arp) are in use (compact) */
     uint16_t ip_id;
+    uint64_t tx_tmpl_ip_sum; /* one's-complement sum of the template's IPv4 header */
+    uint8_t tx_tmpl[42];     /* Ethernet + IPv4 + UDP transmit header template */
     struct zn_arp_entry arp[ZN_ARP_ENTRIES_MAX];
 };
 

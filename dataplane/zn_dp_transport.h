@@ -29,6 +29,16 @@ struct zn_dp_dgram {
     uint8_t *data;
 };
 
+struct zn_frame_hdr; /* proto/frame.h */
+
+/* One zinc frame to send: the transport encodes header and payload straight into its own
+ * buffer (zn_frame_encode), with no staging copy. */
+struct zn_dp_frame_out {
+    struct zn_dp_addr peer;
+    const struct zn_frame_hdr *hdr; /* self-consistent (zn_frame_segment) */
+    const uint8_t *payload;         /* hdr->payload_len bytes */
+};
+
 struct zn_dp_transport_stats {
     uint64_t rx_dgrams;
     uint64_t tx_dgrams;
@@ -54,6 +64,12 @@ struct zn_dp_transport_ops {
     /* Periodic work from the lcore's housekeeping (ARP retries and expiry, link state). */
     void (*housekeeping)(void *ctx, uint64_t now_ns);
     void (*stats)(void *ctx, struct zn_dp_transport_stats *out);
+    /*
+     * Optional (NULL: the caller encodes into its own buffer and uses send_burst). Like
+     * send_burst for frames: encodes each in place in the transport's buffer, returns how many
+     * were taken; the rest is backpressure.
+     */
+    int (*send_frames)(void *ctx, const struct zn_dp_frame_out *f, unsigned n, uint64_t now_ns);
 };
 
 struct zn_dp_transport {

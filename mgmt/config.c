@@ -47,6 +47,7 @@ struct zn_key {
 static const char *const zn_transport_names[] = {"kernel", "dpdk", NULL};
 static const char *const zn_idle_names[] = {"busy", "lab", NULL};
 static const char *const zn_sync_names[] = {"fsync", "memory", NULL};
+static const char *const zn_udp_tx_cksum_names[] = {"offload-or-zero", "offload-or-software", NULL};
 
 #define ZN_F(field) offsetof(struct zn_config, field), sizeof(((struct zn_config *)0)->field)
 
@@ -73,6 +74,12 @@ static const struct zn_key zn_keys[] = {
     {"net", "idle", ZN_KEY_ENUM, ZN_F(net.idle), 0, 0, zn_idle_names, false, "busy",
      "Idle policy of poll loops: `busy` polls (dedicated cores); `lab` yields while traffic is "
      "recent and sleeps when idle (several nodes sharing few cores)."},
+    {"net", "udp_tx_checksum", ZN_KEY_ENUM, ZN_F(net.udp_tx_checksum), 0, 0, zn_udp_tx_cksum_names,
+     false, "offload-or-zero",
+     "UDP checksum of datagrams the `dpdk` transport sends: the NIC's when the port offers the "
+     "offload; otherwise `offload-or-zero` sends 0 (\"none\", RFC 768: every zinc datagram "
+     "carries a CRC32C over header and payload end to end) and `offload-or-software` computes "
+     "it. Received non-zero checksums are always verified."},
     {"dpdk", "eal_args", ZN_KEY_STR, ZN_F(dpdk.eal_args), 0, 0, NULL, false,
      "--no-huge -m 256 --no-shconf --no-pci --no-telemetry",
      "EAL arguments (a unique --file-prefix is added per node)."},

@@ -31,6 +31,11 @@ struct zn_config_member {
 
 enum zn_config_transport { ZN_TRANSPORT_KERNEL = 0, ZN_TRANSPORT_DPDK = 1 };
 enum zn_config_idle { ZN_IDLE_BUSY = 0, ZN_IDLE_LAB = 1 };
+/* Same order as enum zn_dp_udp_tx_cksum (dataplane/zn_dp_stack.h). */
+enum zn_config_udp_tx_cksum {
+    ZN_UDP_TX_CKSUM_OFFLOAD_OR_ZERO = 0,
+    ZN_UDP_TX_CKSUM_OFFLOAD_OR_SOFTWARE = 1
+};
 enum zn_config_sync { ZN_SYNC_FSYNC = 0, ZN_SYNC_MEMORY = 1 };
 
 struct zn_config {
@@ -49,7 +54,8 @@ struct zn_config {
         uint32_t transport; /* enum zn_config_transport */
         char listen_host[64];
         uint16_t listen_port;
-        uint32_t idle; /* enum zn_config_idle */
+        uint32_t idle;            /* enum zn_config_idle */
+        uint32_t udp_tx_checksum; /* enum zn_config_udp_tx_cksum */
     } net;
     struct {
         char eal_args[ZN_CONFIG_STR_MAX];

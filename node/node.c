@@ -1432,7 +1432,9 @@ static int node_open_dpdk(struct zn_node *n, const struct zn_dp_addr *local, cha
                                  .ip = local->ip,
                                  .udp_port = local->port,
                                  .pool = pool,
-                                 .port = &n->port};
+                                 .port = &n->port,
+                                 .udp_tx_cksum =
+                                     (enum zn_dp_udp_tx_cksum)n->cfg.net.udp_tx_checksum};
     rc = zn_dp_stack_init(n->stack, &sc, &n->tr);
     if (rc) {
         node_errf(err, err_len, "DPDK stack: %s", zn_strerror(rc));

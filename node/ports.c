@@ -317,6 +317,11 @@ static int ports_start_one(struct node_port *pt, struct rte_mempool *pool, char 
     return 0;
 }
 
+_Static_assert((int)ZN_UDP_TX_CKSUM_OFFLOAD_OR_ZERO == (int)ZN_DP_UDP_TX_CKSUM_OFFLOAD_OR_ZERO &&
+                   (int)ZN_UDP_TX_CKSUM_OFFLOAD_OR_SOFTWARE ==
+                       (int)ZN_DP_UDP_TX_CKSUM_OFFLOAD_OR_SOFTWARE,
+               "[net] udp_tx_checksum values map one to one onto the stack's policy");
+
 int node_ports_open(struct node_ports **out, const struct zn_config *cfg, uint8_t self,
                     struct zn_dp_eal_cfg *eal, const struct zn_dp_addr *local,
                     const struct zn_dp_addr *peer, const bool *peer_known,
@@ -370,8 +375,8 @@ int node_ports_open(struct node_ports **out, const struct zn_config *cfg, uint8_
                                      .udp_port = local->port,
                                      .pool = pool,
                                      .port = &pt->info,
-                                     /* memif carries only zinc frames (CRC32C end to end) */
-                                     .udp_tx_cksum_off = pt->spec.memif};
+                                     .udp_tx_cksum =
+                                         (enum zn_dp_udp_tx_cksum)cfg->net.udp_tx_checksum};
         rc = zn_dp_stack_init(&pt->stack, &sc, &pt->tr);
         if (rc == 0)
             rc = zn_ports_mux_add(&p->mux, &pt->tr, &pt->member);

@@ -155,10 +155,14 @@ int zn_frame_decode(const void *buf, size_t len, const struct zn_frame_expect *e
         if (h->mac[i] != 0)
             return ZN_EPROTO;
     }
-    static const uint8_t zero4[4] = {0};
-    uint32_t crc = zn_crc32c(0, p, OFF_CHECKSUM);
-    crc = zn_crc32c(crc, zero4, 4);
-    crc = zn_crc32c(crc, p + OFF_CHECKSUM + 4, len - OFF_CHECKSUM - 4);
+    /* The header as it was checksummed (checksum field 0), copied to an aligned buffer: one
+     * CRC pass over whole words instead of three short unaligned ones (received frames start
+     * 42 bytes into the packet, off any 8-byte boundary). */
+    _Alignas(8) uint8_t hdr[ZN_FRAME_HDR_BYTES];
+    memcpy(hdr, p, ZN_FRAME_HDR_BYTES);
+    put32(hdr + OFF_CHECKSUM, 0);
+    uint32_t crc = zn_crc32c(0, hdr, ZN_FRAME_HDR_BYTES);
+    crc = zn_crc32c(crc, p + ZN_FRAME_HDR_BYTES, len - ZN_FRAME_HDR_BYTES);
     if (crc != get32(p + OFF_CHECKSUM))
         return ZN_ECORRUPT;
     if (expect != NULL) {
@@ -183,6 +187,7 @@ long zn_frame_segment(const struct zn_frame_hdr *base, uint32_t msg_len, uint32_
     h->seg_count = (uint16_t)count;
     h->seg_index = (uint16_t)seg_index;
     h->payload_len = (uint16_t)zn_frame_seg_len(msg_len, seg_index);
-    ZN_ASSERT(check_structure(h) == 0);
+    /* Consistent by construction; zn_frame_encode checks it again before anything is sent. */
+    ZN_DASSERT(check_structure(h) == 0);
     return (long)seg_index * ZN_FRAME_SEG_BYTES;
 }

@@ -3,7 +3,9 @@
 #   perf/dataplane/run.sh [build-dir] [count]
 # Prints RESULT lines: RTT p50/p99/p99.9 in us for
 #   memif and af_packet/veth: bare DPDK ping-pong (raw) beside the stack (framed messages),
-#     64 B and 1 KiB, both processes busy polling;
+#     64 B and 1 KiB, both processes busy polling; the stack with its default UDP transmit
+#     checksum (0 without offload) and, on memif, computed in software;
+#   CPU per round trip of raw and stack with both ends in one thread (bench mode cpu);
 #   fan-out: one instance sends to two (3 processes, 2 cores, lab idle policy), beside the
 #     two-process lab ping-pong floor measured in the same run;
 #   idle CPU of a lab-policy instance from /proc/<pid>/stat, and the RTT cost of waking it.
@@ -53,11 +55,20 @@ for mode in raw stack; do
         stop_pongs
     done
 done
-for size in 64 1024; do # the stack without UDP checksums (frames keep their CRC32C)
-    start_pong m "$BENCH" pong --vdev "$(memif server m1 0)" --ip 10.99.3.2 --idle busy --no-udp-cksum || exit 1
-    "$BENCH" ping --vdev "$(memif client m1 0)" --ip 10.99.3.1 --peer-ip 10.99.3.2 --no-udp-cksum \
-        --size $size --count "$COUNT" --idle busy --label "memif-stack-noudpck" --prefix zb-mc
+for size in 64 1024; do # the stack computing UDP checksums in software (udp_tx_checksum)
+    start_pong m "$BENCH" pong --vdev "$(memif server m1 0)" --ip 10.99.3.2 --idle busy \
+        --udp-cksum offload-or-software || exit 1
+    "$BENCH" ping --vdev "$(memif client m1 0)" --ip 10.99.3.1 --peer-ip 10.99.3.2 \
+        --udp-cksum offload-or-software --size $size --count "$COUNT" --idle busy \
+        --label "memif-stack-swcksum" --prefix zb-mc
     stop_pongs
+done
+echo "## CPU per round trip, both ends in one thread over net_ring (no waiting, no copies)"
+for size in 64 1024; do
+    "$BENCH" cpu --raw --size $size --count $((COUNT * 10)) --label cpu-raw
+    "$BENCH" cpu --size $size --count $((COUNT * 10)) --label cpu-stack
+    "$BENCH" cpu --size $size --count $((COUNT * 10)) --udp-cksum offload-or-software \
+        --label cpu-stack-swcksum
 done
 
 if [ "$(id -u)" = 0 ]; then

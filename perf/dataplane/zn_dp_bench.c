@@ -11,7 +11,15 @@
  *       Two peers (one port each): fan-out, one message to both, records the first reply and
  *       both replies. --size is the message size; raw frames have the same length on the wire
  *       as the stack's frames (Ethernet + IPv4 + UDP + frame header + message).
- *       --no-udp-cksum (both sides): send UDP checksum 0 (frames keep their CRC32C).
+ *       --udp-cksum offload-or-zero|offload-or-software (both sides): the stack's transmit UDP
+ *       checksum policy ([net] udp_tx_checksum); the default sends 0 (frames keep their CRC32C).
+ *       --no-udp-cksum is the older spelling of offload-or-zero.
+ *   zn_dp_bench cpu [--raw] [--size N] [--count N] [--warmup N] [--udp-cksum P]
+ *       CPU cost of a round trip without any waiting: two instances in ONE process and thread
+ *       joined by a net_ring pair (mbuf pointers pass through rings; nothing is copied), A sends,
+ *       B echoes, A receives, back to back. --raw: the bare DPDK floor (alloc, tx, rx, MAC swap,
+ *       tx, rx, free; the payload is never touched). The difference stack - raw is what the
+ *       stack adds per round trip (both directions, both ends), free of scheduling noise.
  *   --udp (instead of --vdev, both sides): the kernel-UDP transport on --ip (pong binds port
  *       7100, ping 7101), for the kernel floor on loopback.
  *
@@ -284,7 +292,7 @@ static int run_ping_stack(struct inst *in, const struct zn_dp_addr *peers, unsig
 }
 
 static int start_dpdk(struct inst *in, const char **vdevs, unsigned n_vdevs, const char *prefix,
-                      uint32_t ip, bool pong, bool no_udp_cksum)
+                      uint32_t ip, bool pong, enum zn_dp_udp_tx_cksum udp_cksum)
 {
     char pfx[96];
     snprintf(pfx, sizeof(pfx), "%s-%d", prefix, (int)getpid());
@@ -312,13 +320,148 @@ static int start_dpdk(struct inst *in, const char **vdevs, unsigned n_vdevs, con
                                        .udp_port = UDP_PORT,
                                        .pool = in->pool,
                                        .port = &in->port[p],
-                                       .udp_tx_cksum_off = no_udp_cksum};
+                                       .udp_tx_cksum = udp_cksum};
         if (zn_dp_stack_init(&in->stack[p], &scfg, &in->t[p]) != 0 ||
             zn_dp_msgr_init(&in->m[p], &in->t[p], CLUSTER, pong ? 2 : 1, 8, 1u << 20,
                             100 * 1000 * 1000) != 0)
             return -1;
     }
     return 0;
+}
+
+/* ---- cpu: both ends in one thread over a net_ring pair ------------------------------------- */
+
+struct cpu_echo {
+    struct zn_dp_msgr *m;
+    uint64_t now;
+};
+
+static void cpu_echo_msg(void *ctx, const struct zn_dp_addr *from, const struct zn_reasm_msg *msg)
+{
+    struct cpu_echo *e = ctx;
+    zn_dp_msgr_send(e->m, from, msg->hdr.type, msg->hdr.sender, msg->data, msg->len, e->now);
+}
+
+static int cpu_raw_once(struct inst *in, uint16_t pa, uint16_t pb, unsigned frame, unsigned k)
+{
+    struct rte_mbuf *m = rte_pktmbuf_alloc(in->pool);
+    if (m == NULL)
+        return -1;
+    uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)frame);
+    if (d == NULL) {
+        rte_pktmbuf_free(m);
+        return -1;
+    }
+    memset(d, 0xff, 6);
+    memcpy(d + 6, in->port[0].mac, 6);
+    d[12] = 0x88;
+    d[13] = 0xb5;
+    memcpy(d + 14, &k, sizeof(k));
+    if (rte_eth_tx_burst(pa, 0, &m, 1) != 1) {
+        rte_pktmbuf_free(m);
+        return -1;
+    }
+    struct rte_mbuf *r[8];
+    uint16_t n = rte_eth_rx_burst(pb, 0, r, 8);
+    for (uint16_t i = 0; i < n; i++) {
+        uint8_t *p = rte_pktmbuf_mtod(r[i], uint8_t *);
+        uint8_t tmp[6];
+        memcpy(tmp, p, 6);
+        memcpy(p, p + 6, 6);
+        memcpy(p + 6, tmp, 6);
+    }
+    uint16_t sent = n ? rte_eth_tx_burst(pb, 0, r, n) : 0;
+    if (sent < n)
+        rte_pktmbuf_free_bulk(r + sent, n - sent);
+    n = rte_eth_rx_burst(pa, 0, r, 8);
+    rte_pktmbuf_free_bulk(r, n);
+    return n == 1 ? 0 : -1;
+}
+
+static int run_cpu(bool raw, unsigned size, unsigned count, unsigned warmup,
+                   enum zn_dp_udp_tx_cksum udp_cksum, const char *label)
+{
+    char rundir[64], pfx[64];
+    snprintf(rundir, sizeof(rundir), "/tmp/zn-dpdk-run-%u", (unsigned)getuid());
+    snprintf(pfx, sizeof(pfx), "zn-bench-cpu-%d", (int)getpid());
+    struct zn_dp_eal_cfg cfg = {.file_prefix = pfx,
+                                .runtime_dir = rundir,
+                                .lcores = "0@(0,1)",
+                                .lab = true,
+                                .mem_mb = 256,
+                                .log_level = "error"};
+    uint16_t pa, pb;
+    struct inst *in = calloc(2, sizeof(*in)); /* in[0] = A, in[1] = B (one port each) */
+    if (in == NULL || zn_dp_eal_init(&cfg) != 0 || zn_dp_port_ring_pair("zbc", 1, &pa, &pb) != 0)
+        return 1;
+    in[0].pool = zn_dp_pool_create("zbc_pool", 2, 1);
+    in[1].pool = in[0].pool;
+    uint16_t ports[2] = {pa, pb};
+    uint32_t ips[2] = {0x0a630301u, 0x0a630302u};
+    for (int i = 0; i < 2; i++) {
+        in[i].n_ports = 1;
+        if (in[i].pool == NULL || zn_dp_port_start(ports[i], 1, in[i].pool, &in[i].port[0]) != 0)
+            return 1;
+        struct zn_dp_stack_cfg scfg = {.port_id = ports[i],
+                                       .ip = ips[i],
+                                       .udp_port = UDP_PORT,
+                                       .pool = in[i].pool,
+                                       .port = &in[i].port[0],
+                                       .udp_tx_cksum = udp_cksum};
+        if (zn_dp_stack_init(&in[i].stack[0], &scfg, &in[i].t[0]) != 0 ||
+            zn_dp_msgr_init(&in[i].m[0], &in[i].t[0], CLUSTER, (uint8_t)(i + 1), 8, 1u << 20,
+                            100 * 1000 * 1000) != 0)
+            return 1;
+    }
+    for (int i = 0; i < 2; i++)
+        zn_dp_stack_arp_static(&in[i].stack[0], ips[1 - i], in[1 - i].port[0].mac);
+    struct zn_hist *h = calloc(1, sizeof(*h));
+    uint8_t *msg = calloc(1, size < 8 ? 8 : size);
+    if (h == NULL || msg == NULL)
+        return 1;
+    zn_hist_reset(h);
+    struct zn_dp_addr to_b = {.ip = ips[1], .port = UDP_PORT};
+    struct cpu_echo echo = {.m = &in[1].m[0]};
+    unsigned frame = HDRS + ZN_FRAME_HDR_BYTES + size;
+    int rc = 0;
+    uint64_t start = 0;
+    for (unsigned k = 0; k < warmup + count && rc == 0; k++) {
+        if (k == warmup)
+            start = now_ns();
+        uint64_t t0 = now_ns();
+        if (raw) {
+            rc = cpu_raw_once(&in[0], pa, pb, frame, k);
+        } else {
+            uint64_t id = (uint64_t)k + 1;
+            memcpy(msg, &id, 8);
+            struct got g = {.id = id, .seen = false};
+            echo.now = t0;
+            if (zn_dp_msgr_send(&in[0].m[0], &to_b, ZN_FRAME_PING, 0, msg, size, t0) != 0 ||
+                zn_dp_msgr_poll(&in[1].m[0], t0, cpu_echo_msg, &echo) != 1 ||
+                zn_dp_msgr_poll(&in[0].m[0], t0, got_msg, &g) != 1 || !g.seen)
+                rc = -1;
+        }
+        if (k >= warmup)
+            zn_hist_record(h, now_ns() - t0);
+    }
+    uint64_t total = now_ns() - start;
+    if (rc != 0) {
+        fprintf(stderr, "zn_dp_bench cpu: a round trip did not complete\n");
+    } else {
+        printf("RESULT %s size=%u count=%u ns_per_rtt=%.0f p50=%.3f p99=%.3f\n", label, size, count,
+               (double)total / count, (double)zn_hist_percentile(h, 50) / 1e3,
+               (double)zn_hist_percentile(h, 99) / 1e3);
+    }
+    for (int i = 0; i < 2; i++) {
+        zn_dp_msgr_fini(&in[i].m[0]);
+        zn_dp_stack_fini(&in[i].stack[0]);
+        zn_dp_port_stop(ports[i]);
+    }
+    zn_dp_eal_fini();
+    free(msg);
+    free(h);
+    free(in);
+    return rc == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -332,18 +475,28 @@ int main(int argc, char **argv)
     unsigned n_vdevs = 0, n_peers = 0;
     const char *ip_s = NULL, *ready = NULL, *idle_s = "busy", *prefix = "zn-bench";
     const char *label = NULL;
-    bool raw = false, no_udp_cksum = false, udp = false;
+    bool raw = false, udp = false;
+    enum zn_dp_udp_tx_cksum udp_cksum = ZN_DP_UDP_TX_CKSUM_OFFLOAD_OR_ZERO;
     unsigned size = 64, count = 10000, warmup = 500, interval_us = 0;
     double timeout_s = 60;
     static const struct option opts[] = {
-        {"vdev", required_argument, 0, 'v'},    {"ip", required_argument, 0, 'i'},
-        {"peer-ip", required_argument, 0, 'I'}, {"raw", no_argument, 0, 'r'},
-        {"size", required_argument, 0, 's'},    {"count", required_argument, 0, 'c'},
-        {"warmup", required_argument, 0, 'w'},  {"interval-us", required_argument, 0, 'u'},
-        {"idle", required_argument, 0, 'd'},    {"timeout-s", required_argument, 0, 't'},
-        {"ready", required_argument, 0, 'R'},   {"prefix", required_argument, 0, 'x'},
-        {"label", required_argument, 0, 'l'},   {"no-udp-cksum", no_argument, 0, 'n'},
-        {"udp", no_argument, 0, 'U'},           {0, 0, 0, 0},
+        {"vdev", required_argument, 0, 'v'},
+        {"ip", required_argument, 0, 'i'},
+        {"peer-ip", required_argument, 0, 'I'},
+        {"raw", no_argument, 0, 'r'},
+        {"size", required_argument, 0, 's'},
+        {"count", required_argument, 0, 'c'},
+        {"warmup", required_argument, 0, 'w'},
+        {"interval-us", required_argument, 0, 'u'},
+        {"idle", required_argument, 0, 'd'},
+        {"timeout-s", required_argument, 0, 't'},
+        {"ready", required_argument, 0, 'R'},
+        {"prefix", required_argument, 0, 'x'},
+        {"label", required_argument, 0, 'l'},
+        {"no-udp-cksum", no_argument, 0, 'n'},
+        {"udp", no_argument, 0, 'U'},
+        {"udp-cksum", required_argument, 0, 'C'},
+        {0, 0, 0, 0},
     };
     int c;
     optind = 2;
@@ -391,7 +544,13 @@ int main(int argc, char **argv)
             label = optarg;
             break;
         case 'n':
-            no_udp_cksum = true;
+            udp_cksum = ZN_DP_UDP_TX_CKSUM_OFFLOAD_OR_ZERO;
+            break;
+        case 'C':
+            if (zn_dp_udp_tx_cksum_parse(optarg, &udp_cksum) != 0) {
+                fprintf(stderr, "zn_dp_bench: --udp-cksum offload-or-zero|offload-or-software\n");
+                return 2;
+            }
             break;
         case 'U':
             udp = true;
@@ -402,6 +561,13 @@ int main(int argc, char **argv)
     }
     bool pong = strcmp(mode, "pong") == 0;
     uint32_t ip = 0;
+    if (strcmp(mode, "cpu") == 0) {
+        if (size > ZN_FRAME_SEG_BYTES)
+            return 2;
+        zn_log_set_level(ZN_LOG_WARN);
+        return run_cpu(raw, size, count, warmup, udp_cksum,
+                       label ? label : (raw ? "cpu-raw" : "cpu-stack"));
+    }
     struct zn_dp_idle_cfg idle;
     if (udp)
         n_vdevs = 1; /* one kernel socket plays the one port */
@@ -421,7 +587,7 @@ int main(int argc, char **argv)
             zn_dp_msgr_init(&in->m[0], &in->t[0], CLUSTER, pong ? 2 : 1, 8, 1u << 20,
                             100 * 1000 * 1000) != 0)
             return 1;
-    } else if (start_dpdk(in, vdevs, n_vdevs, prefix, ip, pong, no_udp_cksum) != 0) {
+    } else if (start_dpdk(in, vdevs, n_vdevs, prefix, ip, pong, udp_cksum) != 0) {
         return 1;
     }
     int rc = 0;

@@ -61,8 +61,8 @@ static void fake_stats(void *ctx, struct zn_dp_transport_stats *out)
     out->tx_dgrams = f->sent;
 }
 
-static const struct zn_dp_transport_ops fake_ops = {"fake", fake_recv, fake_send, fake_hk,
-                                                    fake_stats};
+static const struct zn_dp_transport_ops fake_ops = {"fake",  fake_recv,  fake_send,
+                                                    fake_hk, fake_stats, NULL};
 
 struct rig {
     struct zn_ports_mux mux;

@@ -249,7 +249,7 @@ int zn_hardstate_open(struct zn_hardstate_file *hf, struct zn_disk *disk, uint64
                                   zn_strerror(rc));
     }
     (void)zn_disk_unlink(disk, HS_TMP); /* a leftover of an interrupted creation */
-    char msg[400];
+    char msg[sizeof(rep->message)];
     struct hs_copy cp[HS_BLOCKS];
     struct zn_hardstate_scan *sc = &hf->scan;
     int best = -1;
@@ -327,22 +327,40 @@ int zn_hardstate_open(struct zn_hardstate_file *hf, struct zn_disk *disk, uint64
         uint64_t off = (uint64_t)best * ZN_HARDSTATE_BLOCK;
         bool off_set = false;
         msg_add(msg, sizeof(msg), &len,
-                "hard state sequence %llu (term %llu) from slot %u copy %d (version %u); %u of 4 "
+                "hard state sequence %llu (term %llu) from slot %u copy %d (version %u), %u of 4 "
                 "copies valid",
                 (unsigned long long)hf->seq, (unsigned long long)hs->term, slot, best / 2,
                 cp[best].version, sc->valid_copies);
-        for (unsigned b = 0; b < HS_BLOCKS; b++) {
-            if (cp[b].status != HS_DAMAGED) {
-                continue;
+        /* damaged copies, newest slot first: the report's offset is the first one listed */
+        for (unsigned pass = 0; pass < 2; pass++) {
+            unsigned k = pass == 0 ? slot : !slot;
+            unsigned n = 0;
+            for (unsigned c = 0; c < ZN_HARDSTATE_COPIES; c++) {
+                unsigned b = 2 * c + k;
+                if (cp[b].status != HS_DAMAGED) {
+                    continue;
+                }
+                if (!off_set) {
+                    off = (uint64_t)b * ZN_HARDSTATE_BLOCK;
+                    off_set = true;
+                }
+                msg_add(msg, sizeof(msg), &len, "%s%u", n == 0 ? "; invalid copy at offset " : ", ",
+                        b * ZN_HARDSTATE_BLOCK);
+                n++;
             }
-            if (!off_set) {
-                off = (uint64_t)b * ZN_HARDSTATE_BLOCK;
-                off_set = true;
-            }
-            msg_add(msg, sizeof(msg), &len, "; copy at offset %u (slot %u) is invalid (%s)",
-                    b * ZN_HARDSTATE_BLOCK, b % 2,
-                    b % 2 == slot ? "corruption at rest or a partly written update"
+            if (n > 0) {
+                msg_add(msg, sizeof(msg), &len, " (%s)",
+                        pass == 0 ? "newest slot: corruption at rest or a partly written update"
                                   : "older slot: a torn update or corruption");
+            }
+        }
+        for (unsigned c = 0; c < ZN_HARDSTATE_COPIES; c++) {
+            const struct hs_copy *x = &cp[2 * c + slot];
+            if (x->status == HS_VALID && (x->seq != hf->seq || !hs_same(&x->st, hs))) {
+                msg_add(msg, sizeof(msg), &len,
+                        "; copy at offset %u held sequence %llu (an update that landed partly)",
+                        (2 * c + slot) * ZN_HARDSTATE_BLOCK, (unsigned long long)x->seq);
+            }
         }
         unsigned other = !slot;
         if (cp[other].status != HS_VALID && cp[other + 2].status != HS_VALID &&

@@ -792,6 +792,53 @@ Test(wal, posix_disk_roundtrip)
     wt_log_free(&l);
 }
 
+/* The format-1 upgrade on a real file system: the 8 KiB file is extended by fallocate, the twin
+ * written, and a flipped bit in the format-1 copy is then masked by it. */
+Test(wal, hardstate_v1_upgrade_on_posix_disk)
+{
+    char dir[] = "/tmp/zn-hs-posix-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[160];
+    snprintf(path, sizeof(path), "%s/%s", dir, ZN_HARDSTATE_FILE);
+    static uint8_t img[2 * ZN_HARDSTATE_BLOCK];
+    memset(img, 0, sizeof(img));
+    memcpy(img, v1_slot0, sizeof(v1_slot0));
+    memcpy(img + ZN_HARDSTATE_BLOCK, v1_slot1, sizeof(v1_slot1));
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(img, 1, sizeof(img), f), sizeof(img));
+    cr_assert_eq(fclose(f), 0);
+    void *mem = malloc(zn_disk_posix_size());
+    struct zn_disk pd;
+    cr_assert_eq(zn_disk_posix_init(&pd, mem, dir), 0);
+    struct zn_hardstate_file hf;
+    struct zn_hardstate hs;
+    struct zn_disk_report rep;
+    cr_assert_eq(zn_hardstate_open(&hf, &pd, V1_CLUSTER, V1_NODE, false, &hs, &rep), 0, "%s",
+                 rep.message);
+    cr_assert(hs.term == 27 && hs.vote == 6 && hf.scan.upgraded);
+    zn_hardstate_close(&hf);
+    f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+    cr_assert_eq(ftell(f), (long)ZN_HARDSTATE_FILE_SIZE);
+    cr_assert_eq(fseek(f, (long)ZN_HARDSTATE_BLOCK + 40, SEEK_SET), 0); /* the vote of slot 1 */
+    cr_assert_eq(fputc(6 ^ 0x04, f), 6 ^ 0x04);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(zn_hardstate_open(&hf, &pd, V1_CLUSTER, V1_NODE, false, &hs, &rep), 0, "%s",
+                 rep.message);
+    cr_assert(hs.term == 27 && hs.vote == 6, "term %llu vote %u: %s", (unsigned long long)hs.term,
+              hs.vote, rep.message);
+    cr_assert_eq(rep.offset, ZN_HARDSTATE_BLOCK, "%s", rep.message);
+    cr_assert_eq(hf.scan.rewritten, 1);
+    zn_hardstate_close(&hf);
+    zn_disk_posix_fini(&pd);
+    free(mem);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
 struct read_ctx {
     uint64_t first, last, n;
     bool bad;

@@ -1286,6 +1286,9 @@ static int node_recover(struct zn_node *n, char *err, size_t err_len)
         return rc;
     }
     n->hsf_open = true;
+    if (n->hsf.scan.damaged_copies || n->hsf.scan.rewritten || n->hsf.scan.upgraded)
+        ZN_WARN("node", "hard state: %s (file %s, offset %llu)", rep.message, rep.file,
+                (unsigned long long)rep.offset); /* a damaged copy, repaired, or format 1 */
     struct zn_snapfile_info info;
     rc = node_load_snapshot(n, &info, err, err_len);
     if (rc)

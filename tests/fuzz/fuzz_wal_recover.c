@@ -6,7 +6,8 @@
  *   0: wal-0000000000000001.seg -> zn_wal_open must either refuse with a report or deliver
  *      consecutive, size-bounded entries (never crash, over-read or allocate from an untrusted
  *      length); after a successful open, one append must work;
- *   1: the hard state file -> zn_hardstate_open (refuse or a state; a write must then work);
+ *   1: the hard state file -> zn_hardstate_open (refuse or a state, which a second open finds
+ *      again with nothing left to repair; a write must then work);
  *   2: a snapshot file -> zn_snapfile_latest + zn_snapfile_read (refuse or verified body).
  */
 #include <stddef.h>
@@ -74,6 +75,14 @@ static void fuzz_hardstate(struct zn_disk *d, const uint8_t *data, size_t size)
     struct zn_disk_report rep;
     int rc = zn_hardstate_open(&hf, d, 0xC1C1C1C1ULL, 3, false, &hs, &rep);
     if (rc == 0) {
+        /* open repaired what it found: a second open finds the same state intact, twice */
+        struct zn_hardstate again;
+        uint64_t seq = hf.seq;
+        zn_hardstate_close(&hf);
+        ZN_ASSERT(zn_hardstate_open(&hf, d, 0xC1C1C1C1ULL, 3, false, &again, &rep) == 0);
+        ZN_ASSERT(hf.seq == seq && again.term == hs.term && again.vote == hs.vote &&
+                  again.commit == hs.commit && again.repair_until == hs.repair_until);
+        ZN_ASSERT(hf.scan.rewritten == 0 && hf.scan.valid_copies >= 2);
         struct zn_hardstate n = {.term = hs.term + 1, .vote = 3, .commit = hs.commit};
         ZN_ASSERT(zn_hardstate_write(&hf, &n) == 0);
         zn_hardstate_close(&hf);

@@ -24,7 +24,8 @@
  * inside the job: at a random one of its next disk mutations (before the segment write, between
  * write and fdatasync, before the rename or directory fsync, before the hard state slot...) the
  * disk's unsynced state meets one fate - dropped, torn at 512 B / 4 KiB, or reordered sector by
- * sector (disk_sim.c) - and everything else in the process is gone. A restart runs zincd's
+ * sector (disk_sim.c) - and everything else in the process is gone; one crash in two also flips
+ * a bit of one hard-state copy at rest (hs_flip_at_rest). A restart runs zincd's
  * recovery sequence: zn_hardstate_open -> zn_snapfile_latest/read -> zn_raft_load ->
  * zn_wal_open delivering each recovered entry to zn_raft_load_entry.
  * The simulator keeps a shadow of what each node was told is durable (the WAL's durable index
@@ -79,9 +80,10 @@
 #define SIM_CRASH_WINDOW 8u /* a power cut lands within the next this many disk mutations */
 
 static const char *const fault_names[F_COUNT] = {
-    "loss",     "dup",      "partition", "one_way",     "isolate",      "halves",     "bridge",
-    "heal",     "crash",    "disk_drop", "disk_torn",   "disk_reorder", "pause",      "conf",
-    "transfer", "snapshot", "install",   "crash_in_io", "prio0_runs",   "wal_enospc", "settings"};
+    "loss",       "dup",        "partition", "one_way",   "isolate",   "halves",
+    "bridge",     "heal",       "crash",     "disk_drop", "disk_torn", "disk_reorder",
+    "pause",      "conf",       "transfer",  "snapshot",  "install",   "crash_in_io",
+    "prio0_runs", "wal_enospc", "settings",  "hs_flip"};
 
 const char *sim_fault_name(int f)
 {
@@ -1141,6 +1143,31 @@ static void node_bootstrap(struct sim *s, struct node *nd, const struct zn_raft_
     zn_hardstate_close(&nd->hsf);
 }
 
+/* Corruption at rest: one crash in two also flips one bit of one of the four hard-state copies
+ * (store/hardstate.h), which must never cost a vote or a term (the restart's checks below). At
+ * most one flip per crash, and the restart's open rewrites a damaged copy of the newest state
+ * before the node can crash again: "one damaged sector". The draws come from a PRNG of their own
+ * so the schedule of every seed is unchanged. */
+static void hs_flip_at_rest(struct sim *s, struct node *nd)
+{
+    struct zn_prng p;
+    zn_prng_seed(&p, mix64(mix64(s->o.seed, 0x45f11bull), (nd->gen << 8) | nd->id));
+    if (!zn_prng_chance(&p, 1, 2)) {
+        return;
+    }
+    uint64_t off = zn_hardstate_copy_off((unsigned)zn_prng_below(&p, 2),
+                                         (unsigned)zn_prng_below(&p, ZN_HARDSTATE_COPIES)) +
+                   zn_prng_below(&p, ZN_HARDSTATE_SLOT_SIZE);
+    uint8_t b;
+    if (zn_disk_sim_peek(&nd->disk, ZN_HARDSTATE_FILE, off, &b, 1) != 0) {
+        return; /* not created yet, or a format-1-sized file */
+    }
+    b ^= (uint8_t)(1u << zn_prng_below(&p, 8));
+    if (zn_disk_sim_poke(&nd->disk, ZN_HARDSTATE_FILE, off, &b, 1) == 0) {
+        s->st.faults[F_HS_FLIP]++;
+    }
+}
+
 /* Power loss: the disk keeps what the crash model leaves; the process is gone. A WAL job in
  * flight is cut at a random one of its next disk mutations. */
 void sim_crash(struct sim *s, uint8_t id)
@@ -1186,6 +1213,7 @@ void sim_crash(struct sim *s, uint8_t id)
     if (!mid) {
         zn_disk_sim_crash(&nd->disk, modes[m]);
     }
+    hs_flip_at_rest(s, nd);
     arena_drop(nd);
     nd->wal = NULL;
     while (nd->deferred != NULL) {

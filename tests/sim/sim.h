@@ -39,6 +39,7 @@ enum sim_fault {
     F_PRIO0,    /* runs with a priority-0 node */
     F_ENOSPC,   /* WAL batches that met ENOSPC creating a segment (retried) */
     F_SETTINGS, /* runtime settings events (ZN_SIM_SETTINGS=1): priorities and timers changed */
+    F_HS_FLIP,  /* a crash also flipped one bit of one hard-state copy at rest */
     F_COUNT
 };
 

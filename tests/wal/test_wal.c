@@ -150,20 +150,211 @@ Test(wal, hardstate_slots)
     cr_assert_eq(hs.term, 5);
     cr_assert_eq(hs.commit, 50);
     zn_hardstate_close(&hf);
-    /* newest (seq 5, slot 1) damaged: the older slot (term 4) is used and the report says so */
+    /* one copy of the newest (seq 5, slot 1) damaged: its twin masks it, open rewrites it */
     uint8_t x = 0xFF;
-    cr_assert_eq(zn_disk_sim_poke(&disk, ZN_HARDSTATE_FILE, ZN_HARDSTATE_SLOT_OFF + 33, &x, 1), 0);
+    cr_assert_eq(
+        zn_disk_sim_poke(&disk, ZN_HARDSTATE_FILE, zn_hardstate_copy_off(1, 0) + 33, &x, 1), 0);
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, 7, 2, false, &hs, &rep), 0);
+    cr_assert_eq(hs.term, 5);
+    cr_assert_eq(hf.scan.damaged_copies, 1);
+    cr_assert_eq(hf.scan.rewritten, 1);
+    cr_assert(strstr(rep.message, "invalid") != NULL, "%s", rep.message);
+    cr_assert_eq(rep.offset, zn_hardstate_copy_off(1, 0), "%s", rep.message);
+    zn_hardstate_close(&hf);
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, 7, 2, false, &hs, &rep), 0);
+    cr_assert_eq(hs.term, 5);
+    cr_assert_eq(hf.scan.valid_copies, 4, "the repair made it durable: %s", rep.message);
+    zn_hardstate_close(&hf);
+    /* both copies of the newest damaged (the documented residual risk): the older slot wins */
+    cr_assert_eq(
+        zn_disk_sim_poke(&disk, ZN_HARDSTATE_FILE, zn_hardstate_copy_off(1, 0) + 33, &x, 1), 0);
+    cr_assert_eq(
+        zn_disk_sim_poke(&disk, ZN_HARDSTATE_FILE, zn_hardstate_copy_off(1, 1) + 40, &x, 1), 0);
     cr_assert_eq(zn_hardstate_open(&hf, &disk, 7, 2, false, &hs, &rep), 0);
     cr_assert_eq(hs.term, 4);
-    cr_assert(strstr(rep.message, "invalid") != NULL, "%s", rep.message);
+    cr_assert(strstr(rep.message, "no valid copy") != NULL, "%s", rep.message);
     zn_hardstate_close(&hf);
     /* wrong node */
     cr_assert_eq(zn_hardstate_open(&hf, &disk, 7, 3, false, &hs, &rep), ZN_ECLUSTER);
-    /* both bad: refuse */
-    cr_assert_eq(zn_disk_sim_poke(&disk, ZN_HARDSTATE_FILE, 40, &x, 1), 0);
+    /* every copy bad: refuse */
+    for (unsigned b = 0; b < 4; b++) {
+        cr_assert_eq(zn_disk_sim_poke(&disk, ZN_HARDSTATE_FILE, b * ZN_HARDSTATE_BLOCK + 20, &x, 1),
+                     0);
+    }
     cr_assert_eq(zn_hardstate_open(&hf, &disk, 7, 2, false, &hs, &rep), ZN_ECORRUPT);
-    cr_assert(strstr(rep.message, "both") != NULL, "%s", rep.message);
+    cr_assert(strstr(rep.message, "no valid copy") != NULL, "%s", rep.message);
     cr_assert_str_eq(rep.file, ZN_HARDSTATE_FILE);
+}
+
+/*
+ * A format-1 hard state file written by the format-1 code (store/hardstate.c before the
+ * two-copy format): cluster 0x5EED5EED, node 6, 27 updates; slot 0 = sequence 26 (term 26, no
+ * vote, commit 78), slot 1 = sequence 27 (term 27, vote 6, commit 81). The rest of the 8 KiB
+ * file is zeros. This is the file of the experiment in which a read bit flip in slot 1 made a
+ * node come back at term 26 with no vote.
+ */
+static const uint8_t v1_slot0[80] = {
+    0x5a, 0x4e, 0x48, 0x41, 0x52, 0x44, 0x53, 0x54, 0x01, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00,
+    0xed, 0x5e, 0xed, 0x5e, 0x00, 0x00, 0x00, 0x00, 0x1a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x1a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x4e, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xe0, 0xb1, 0x61, 0x54};
+static const uint8_t v1_slot1[80] = {
+    0x5a, 0x4e, 0x48, 0x41, 0x52, 0x44, 0x53, 0x54, 0x01, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00,
+    0xed, 0x5e, 0xed, 0x5e, 0x00, 0x00, 0x00, 0x00, 0x1b, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x1b, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x51, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xdd, 0xcf, 0xbb, 0x5f};
+#define V1_CLUSTER 0x5EED5EEDULL
+#define V1_NODE    6u
+
+static void put_v1(struct zn_disk *d, bool slot1_torn)
+{
+    static uint8_t img[2 * ZN_HARDSTATE_BLOCK];
+    memset(img, 0, sizeof(img));
+    memcpy(img, v1_slot0, sizeof(v1_slot0));
+    memcpy(img + ZN_HARDSTATE_BLOCK, v1_slot1, sizeof(v1_slot1));
+    if (slot1_torn) {
+        memset(img + ZN_HARDSTATE_BLOCK + 40, 0, 40); /* the second half never landed */
+    }
+    cr_assert_eq(zn_disk_sim_put(d, ZN_HARDSTATE_FILE, img, sizeof(img)), 0);
+}
+
+static void expect_copy(struct zn_disk *d, unsigned slot, unsigned copy, uint32_t version,
+                        uint64_t seq, uint64_t term)
+{
+    uint8_t raw[ZN_HARDSTATE_SLOT_SIZE];
+    cr_assert_eq(
+        zn_disk_sim_peek(d, ZN_HARDSTATE_FILE, zn_hardstate_copy_off(slot, copy), raw, sizeof(raw)),
+        0);
+    uint64_t s;
+    uint32_t v;
+    struct zn_hardstate h;
+    cr_assert_eq(zn_hardstate_slot_decode(raw, V1_CLUSTER, V1_NODE, &s, &h, &v), 0,
+                 "slot %u copy %u", slot, copy);
+    cr_assert_eq(v, version, "slot %u copy %u", slot, copy);
+    cr_assert_eq(s, seq, "slot %u copy %u", slot, copy);
+    cr_assert_eq(h.term, term, "slot %u copy %u", slot, copy);
+}
+
+Test(wal, hardstate_v1_file_is_read_and_upgraded)
+{
+    put_v1(&disk, false);
+    struct zn_hardstate_file hf;
+    struct zn_hardstate hs;
+    struct zn_disk_report rep;
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, V1_CLUSTER, V1_NODE, false, &hs, &rep), 0, "%s",
+                 rep.message);
+    cr_assert_eq(hs.term, 27);
+    cr_assert_eq(hs.vote, 6);
+    cr_assert_eq(hs.commit, 81);
+    cr_assert_eq(hf.seq, 27);
+    cr_assert(hf.scan.upgraded);
+    cr_assert_eq(hf.scan.from_version, 1);
+    cr_assert_eq(hf.scan.rewritten, 1, "the missing twin of the newest state");
+    cr_assert(strstr(rep.message, "upgraded from format version 1") != NULL, "%s", rep.message);
+    zn_hardstate_close(&hf);
+    uint64_t size = 0;
+    cr_assert_eq(zn_disk_sim_file_size(&disk, ZN_HARDSTATE_FILE, &size), 0);
+    cr_assert_eq(size, ZN_HARDSTATE_FILE_SIZE);
+    expect_copy(&disk, 1, 0, 1, 27, 27); /* the format-1 copy is not touched */
+    expect_copy(&disk, 1, 1, 2, 27, 27); /* its new twin */
+    expect_copy(&disk, 0, 0, 1, 26, 26);
+    /* from now on one flipped bit of any copy leaves term 27 vote 6 (the experiment's bug) */
+    uint8_t img[ZN_HARDSTATE_FILE_SIZE];
+    cr_assert_eq(zn_disk_sim_peek(&disk, ZN_HARDSTATE_FILE, 0, img, sizeof(img)), 0);
+    for (unsigned b = 0; b < 4; b++) {
+        for (unsigned bit = 0; bit < 8 * ZN_HARDSTATE_SLOT_SIZE; bit++) {
+            uint64_t off = (uint64_t)b * ZN_HARDSTATE_BLOCK + bit / 8;
+            uint8_t x = img[off] ^ (uint8_t)(1u << (bit % 8));
+            cr_assert_eq(zn_disk_sim_poke(&disk, ZN_HARDSTATE_FILE, off, &x, 1), 0);
+            cr_assert_eq(zn_hardstate_open(&hf, &disk, V1_CLUSTER, V1_NODE, false, &hs, &rep), 0,
+                         "block %u bit %u: %s", b, bit, rep.message);
+            zn_hardstate_close(&hf);
+            cr_assert(hs.term == 27 && hs.vote == 6, "block %u bit %u: term %llu vote %u", b, bit,
+                      (unsigned long long)hs.term, hs.vote);
+            cr_assert_eq(zn_disk_sim_put(&disk, ZN_HARDSTATE_FILE, img, sizeof(img)), 0);
+        }
+    }
+    /* the next update writes both copies in format 2; the older slot keeps its format-1 copy */
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, V1_CLUSTER, V1_NODE, false, &hs, &rep), 0);
+    cr_assert_eq(hf.scan.rewritten, 0, "%s", rep.message);
+    cr_assert(!hf.scan.upgraded);
+    struct zn_hardstate n = {.term = 28, .vote = 2, .commit = 90};
+    cr_assert_eq(zn_hardstate_write(&hf, &n), 0);
+    zn_hardstate_close(&hf);
+    expect_copy(&disk, 0, 0, 2, 28, 28);
+    expect_copy(&disk, 0, 1, 2, 28, 28);
+    expect_copy(&disk, 1, 0, 1, 27, 27);
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, V1_CLUSTER, V1_NODE, false, &hs, &rep), 0);
+    cr_assert(hs.term == 28 && hs.vote == 2 && hs.commit == 90);
+    cr_assert_eq(hf.scan.valid_copies, 4);
+    zn_hardstate_close(&hf);
+}
+
+Test(wal, hardstate_v1_torn_update_and_upgrade_crashes)
+{
+    /* a format-1 file whose last update was torn: format-1 rules still apply (slot 0 wins) */
+    put_v1(&disk, true);
+    struct zn_hardstate_file hf;
+    struct zn_hardstate hs;
+    struct zn_disk_report rep;
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, V1_CLUSTER, V1_NODE, false, &hs, &rep), 0, "%s",
+                 rep.message);
+    cr_assert(hs.term == 26 && hs.vote == 0, "term %llu", (unsigned long long)hs.term);
+    cr_assert(strstr(rep.message, "torn") != NULL, "%s", rep.message);
+    zn_hardstate_close(&hf);
+    expect_copy(&disk, 0, 1, 2, 26, 26);
+    /* a power cut at every step of the upgrade (extend, write the twin, fdatasync), in every
+     * crash mode, with several seeds: the next open still finds term 27 vote 6 */
+    static const enum zn_disk_sim_crash modes[3] = {ZN_SIM_CRASH_DROP, ZN_SIM_CRASH_TEAR,
+                                                    ZN_SIM_CRASH_REORDER};
+    unsigned tried = 0;
+    for (uint64_t seed = 1; seed <= 8; seed++) {
+        for (int m = 0; m < 3; m++) {
+            for (uint64_t at = 1; at <= 4; at++) {
+                struct zn_disk d;
+                cr_assert_eq(zn_disk_sim_create(&d, &wt_alloc, seed * 31 + at, 0), 0);
+                put_v1(&d, false);
+                zn_disk_sim_crash_at(&d, at, modes[m]);
+                cr_assert_eq(zn_hardstate_open(&hf, &d, V1_CLUSTER, V1_NODE, false, &hs, &rep), 0);
+                zn_hardstate_close(&hf);
+                struct zn_disk img;
+                if (zn_disk_sim_take_image(&d, &img) == 0) {
+                    cr_assert_eq(
+                        zn_hardstate_open(&hf, &img, V1_CLUSTER, V1_NODE, false, &hs, &rep), 0,
+                        "%s", rep.message);
+                    cr_assert(hs.term == 27 && hs.vote == 6, "seed %llu mode %d at %llu: term %llu",
+                              (unsigned long long)seed, m, (unsigned long long)at,
+                              (unsigned long long)hs.term);
+                    zn_hardstate_close(&hf);
+                    zn_disk_sim_destroy(&img);
+                    tried++;
+                }
+                zn_disk_sim_destroy(&d);
+            }
+        }
+    }
+    cr_assert_eq(tried, 8 * 3 * 3, "the upgrade is 3 disk mutations (extend, write, sync)");
+}
+
+Test(wal, hardstate_refuses_an_unknown_version)
+{
+    struct zn_hardstate_file hf;
+    struct zn_hardstate hs;
+    struct zn_disk_report rep;
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, 7, 2, true, &hs, &rep), 0);
+    zn_hardstate_close(&hf);
+    uint8_t raw[ZN_HARDSTATE_SLOT_SIZE];
+    struct zn_hardstate n = {.term = 9};
+    zn_hardstate_slot_encode(raw, 7, 2, 1, &n);
+    wal_put32(raw + 8, 3);
+    wal_put32(raw + 76, zn_crc32c(0, raw, 76));
+    cr_assert_eq(zn_disk_sim_poke(&disk, ZN_HARDSTATE_FILE, zn_hardstate_copy_off(1, 1), raw, 80),
+                 0);
+    cr_assert_eq(zn_hardstate_open(&hf, &disk, 7, 2, false, &hs, &rep), ZN_EVERSION);
+    cr_assert_eq(rep.offset, zn_hardstate_copy_off(1, 1));
+    cr_assert(strstr(rep.message, "version") != NULL, "%s", rep.message);
 }
 
 Test(wal, hardstate_written_with_batch)
@@ -599,6 +790,53 @@ Test(wal, posix_disk_roundtrip)
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
     wt_log_free(&l);
+}
+
+/* The format-1 upgrade on a real file system: the 8 KiB file is extended by fallocate, the twin
+ * written, and a flipped bit in the format-1 copy is then masked by it. */
+Test(wal, hardstate_v1_upgrade_on_posix_disk)
+{
+    char dir[] = "/tmp/zn-hs-posix-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[160];
+    snprintf(path, sizeof(path), "%s/%s", dir, ZN_HARDSTATE_FILE);
+    static uint8_t img[2 * ZN_HARDSTATE_BLOCK];
+    memset(img, 0, sizeof(img));
+    memcpy(img, v1_slot0, sizeof(v1_slot0));
+    memcpy(img + ZN_HARDSTATE_BLOCK, v1_slot1, sizeof(v1_slot1));
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(img, 1, sizeof(img), f), sizeof(img));
+    cr_assert_eq(fclose(f), 0);
+    void *mem = malloc(zn_disk_posix_size());
+    struct zn_disk pd;
+    cr_assert_eq(zn_disk_posix_init(&pd, mem, dir), 0);
+    struct zn_hardstate_file hf;
+    struct zn_hardstate hs;
+    struct zn_disk_report rep;
+    cr_assert_eq(zn_hardstate_open(&hf, &pd, V1_CLUSTER, V1_NODE, false, &hs, &rep), 0, "%s",
+                 rep.message);
+    cr_assert(hs.term == 27 && hs.vote == 6 && hf.scan.upgraded);
+    zn_hardstate_close(&hf);
+    f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+    cr_assert_eq(ftell(f), (long)ZN_HARDSTATE_FILE_SIZE);
+    cr_assert_eq(fseek(f, (long)ZN_HARDSTATE_BLOCK + 40, SEEK_SET), 0); /* the vote of slot 1 */
+    cr_assert_eq(fputc(6 ^ 0x04, f), 6 ^ 0x04);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(zn_hardstate_open(&hf, &pd, V1_CLUSTER, V1_NODE, false, &hs, &rep), 0, "%s",
+                 rep.message);
+    cr_assert(hs.term == 27 && hs.vote == 6, "term %llu vote %u: %s", (unsigned long long)hs.term,
+              hs.vote, rep.message);
+    cr_assert_eq(rep.offset, ZN_HARDSTATE_BLOCK, "%s", rep.message);
+    cr_assert_eq(hf.scan.rewritten, 1);
+    zn_hardstate_close(&hf);
+    zn_disk_posix_fini(&pd);
+    free(mem);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
 }
 
 struct read_ctx {

@@ -25,6 +25,7 @@
  *
  * Output line: "RESULT <label> size=<n> count=<n> p50=<us> p99=<us> p999=<us> [first_p50=...]"
  */
+#include <errno.h>
 #include <getopt.h>
 #include <sched.h>
 #include <signal.h>
@@ -546,6 +547,20 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = 0;
+    if (pong && !udp && idle.mode == ZN_DP_IDLE_LAB) {
+        /* Could a sleeping lcore wait on this port's rx interrupt (zn_dp_sched_stage_wake_fd)?
+         * -ENOTSUP: the PMD has no rx interrupt operation at all. */
+        for (unsigned p = 0; p < n_vdevs; p++) {
+            int irc = rte_eth_dev_rx_intr_enable(in->port[p].port_id, 0);
+            fprintf(stderr, "pong: port %u rx interrupt: %s (%d)\n", p,
+                    irc == 0          ? "enabled"
+                    : irc == -ENOTSUP ? "not supported by the PMD"
+                                      : "error",
+                    irc);
+            if (irc == 0)
+                (void)rte_eth_dev_rx_intr_disable(in->port[p].port_id, 0);
+        }
+    }
     if (pong) {
         static struct zn_clock clock;
         static struct zn_clock_system cs;

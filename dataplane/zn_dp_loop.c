@@ -380,6 +380,7 @@ static bool idle_wait(struct zn_dp_lcore *lc, uint64_t ns)
             pfd[n++] = (struct pollfd){.fd = lc->stages[i]->wake_fds[j], .events = POLLIN};
     }
     atomic_store_explicit(&lc->asleep, true, memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst); /* pairs with zn_dp_lcore_ctrl_send's fence */
     if (zn_dp_ring_count(&lc->ctrl) > 0 || atomic_load_explicit(lc->stop, memory_order_seq_cst)) {
         atomic_store_explicit(&lc->asleep, false, memory_order_relaxed);
         return true;

@@ -102,6 +102,10 @@ _Static_assert(ZN_REASM_BYTES_DEFAULT >= ZN_MSG_SIZE_MAX_BYTES, "the largest mes
  * cluster out of deep sleep. */
 #define ZN_DP_IDLE_DEEP_AFTER_NS_DEFAULT (2u * 1000u * 1000u)
 #define ZN_DP_IDLE_DEEP_SLEEP_NS_DEFAULT (1000u * 1000u)
+/* File descriptors that wake a sleeping lcore (zn_dp_loop.h): per stage a kernel socket or an
+ * interrupt fd or two; per lcore the stages' fds plus its own kick eventfd. */
+#define ZN_DP_STAGE_WAKE_FDS_MAX 2u
+#define ZN_DP_LCORE_WAKE_FDS_MAX 16u
 /* DPDK ports one process drives (a NIC, or one memif/ring link per peer in the lab). */
 #define ZN_DP_PORTS_MAX 8u
 /* Descriptors per rx and tx queue: the usual DPDK size for virtual and 10G ports. */
@@ -122,6 +126,8 @@ _Static_assert(ZN_DP_MBUF_CACHE * 2 < ZN_DP_MBUFS_PER_QUEUE, "the cache is a fra
 _Static_assert(ZN_DP_STAGES_MAX <= 64 && ZN_DP_LCORES_MAX <= 64, "small fixed tables");
 _Static_assert((ZN_RING_SIZE_MAX & (ZN_RING_SIZE_MAX - 1)) == 0, "rings are power of two");
 _Static_assert(ZN_RING_SIZE_DEFAULT <= ZN_RING_SIZE_MAX, "default ring within the maximum");
+_Static_assert(ZN_DP_LCORE_WAKE_FDS_MAX >= 1u + 2u * ZN_DP_STAGE_WAKE_FDS_MAX,
+               "an lcore can wait on its kick and the fds of at least two stages");
 _Static_assert(ZN_DP_IDLE_DEEP_AFTER_NS_DEFAULT > ZN_DP_IDLE_YIELD_WINDOW_NS_DEFAULT,
                "deep sleep only after the yield window");
 _Static_assert((ZN_DP_CTRL_RING_SIZE & (ZN_DP_CTRL_RING_SIZE - 1)) == 0, "power of two");

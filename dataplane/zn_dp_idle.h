@@ -9,6 +9,11 @@
  *    on these VMs, so 50 us sleeps alone burn ~20% of a core; the deep sleep brings an idle
  *    instance to ~2% (docs/PERFORMANCE.md). No pause-instruction spins: they never give the
  *    CPU away when cores are shared (shared/dpdk-notes.md "Three nodes on two cores").
+ *    The lcore loop (zn_dp_loop.h) sleeps in ppoll instead, so that control messages and the
+ *    stages' wake fds (kernel sockets) end a sleep early; zn_dp_idle_after_poll below, for
+ *    simple loops without an lcore, sleeps with nanosleep. Measured alternatives that did not
+ *    help (short EEVDF slices, naps under contention, spinning before yielding, priorities):
+ *    docs/PERFORMANCE.md, Dataplane.
  *
  * Context: a zn_dp_idle belongs to the thread that polls.
  */

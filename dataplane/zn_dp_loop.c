@@ -6,16 +6,25 @@
  *  - a stage runs on exactly one lcore; zn_dp_sched_place never leaves a stage unplaced;
  *  - an lcore registered with QSBR is online whenever it runs a stage, and offline whenever it
  *    sleeps (so synchronize_rcu on the writer never waits for a sleeping reader);
- *  - the loop never blocks except in the lab policy's bounded nanosleep.
+ *  - the loop never blocks except in the lab policy's bounded sleep (ppoll with the sleep
+ *    length as timeout);
+ *  - a control message or a stop reaches a sleeping lcore at once: the sender enqueues, then
+ *    (seq_cst) reads `asleep` and kicks the eventfd if set; the lcore sets `asleep`, then
+ *    (seq_cst) checks the control ring and the stop flag before it waits. Whatever the
+ *    interleaving, either the lcore sees the message or the sender sees it asleep and kicks
+ *    (tests/dataplane/test_loop.c, loop.ctrl_wakes_sleeping_lcore).
  */
 #include "dataplane/zn_dp_loop.h"
 
 #define _LGPL_SOURCE 1
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 #include <urcu/urcu-qsbr.h>
 
 #include <rte_launch.h>
@@ -94,6 +103,8 @@ int zn_dp_sched_init(struct zn_dp_sched *s, unsigned n_lcores, const struct zn_d
         lc->rcu = rcu;
         lc->stop = &s->stop;
         lc->clock = clock;
+        lc->kick_fd = -1;
+        atomic_init(&lc->asleep, false);
         char name[32];
         snprintf(name, sizeof(name), "zn_ctrl_%u", i);
         int rc = zn_dp_ring_init(&lc->ctrl, name, ZN_DP_CTRL_RING_SIZE, false, true);
@@ -102,14 +113,24 @@ int zn_dp_sched_init(struct zn_dp_sched *s, unsigned n_lcores, const struct zn_d
             zn_dp_sched_fini(s);
             return rc;
         }
+        lc->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (lc->kick_fd < 0) {
+            s->n_lcores = i + 1;
+            zn_dp_sched_fini(s);
+            return ZN_ESYSTEM;
+        }
     }
     return 0;
 }
 
 void zn_dp_sched_fini(struct zn_dp_sched *s)
 {
-    for (unsigned i = 0; i < s->n_lcores; i++)
+    for (unsigned i = 0; i < s->n_lcores; i++) {
         zn_dp_ring_fini(&s->lcores[i].ctrl);
+        if (s->lcores[i].kick_fd >= 0)
+            close(s->lcores[i].kick_fd);
+        s->lcores[i].kick_fd = -1;
+    }
     s->n_lcores = 0;
 }
 
@@ -131,6 +152,22 @@ int zn_dp_sched_add_stage(struct zn_dp_sched *s, const char *name, zn_dp_poll_fn
     st->ctx = ctx;
     st->lcore = 0;
     return zn_dp_sched_place(s, NULL);
+}
+
+int zn_dp_sched_stage_wake_fd(struct zn_dp_sched *s, const char *name, int fd)
+{
+    if (name == NULL || fd < 0)
+        return ZN_EINVAL;
+    for (unsigned i = 0; i < s->n_stages; i++) {
+        struct zn_dp_stage *st = &s->stages[i];
+        if (strcmp(st->name, name) != 0)
+            continue;
+        if (st->n_wake_fds >= ZN_DP_STAGE_WAKE_FDS_MAX)
+            return ZN_ELIMIT;
+        st->wake_fds[st->n_wake_fds++] = fd;
+        return 0;
+    }
+    return ZN_EINVAL;
 }
 
 int zn_dp_sched_place(struct zn_dp_sched *s, const char *placement)
@@ -216,9 +253,23 @@ int zn_dp_sched_start_eal(struct zn_dp_sched *s)
     return 0;
 }
 
+/* Wake `lc` if it is asleep (after the caller published what it should see, seq_cst). */
+static void lcore_kick(struct zn_dp_lcore *lc, bool always)
+{
+    if (lc->kick_fd < 0)
+        return;
+    if (!always && !atomic_load_explicit(&lc->asleep, memory_order_seq_cst))
+        return;
+    uint64_t one = 1;
+    ssize_t w = write(lc->kick_fd, &one, sizeof(one));
+    (void)w; /* EAGAIN: the counter is already non-zero, the lcore wakes anyway */
+}
+
 void zn_dp_sched_stop(struct zn_dp_sched *s)
 {
-    atomic_store_explicit(&s->stop, true, memory_order_release);
+    atomic_store_explicit(&s->stop, true, memory_order_seq_cst);
+    for (unsigned i = 0; i < s->n_lcores; i++)
+        lcore_kick(&s->lcores[i], true);
     for (unsigned i = 0; i < s->n_lcores; i++) {
         struct zn_dp_lcore *lc = &s->lcores[i];
         if (lc->thread_started) {
@@ -280,8 +331,11 @@ int zn_dp_lcore_ctrl_send(struct zn_dp_lcore *lc, struct zn_dp_ctrl *msg)
 {
     atomic_store_explicit(&msg->done, false, memory_order_relaxed);
     void *obj = msg;
-    if (zn_dp_ring_enqueue(&lc->ctrl, &obj, 1) == 1)
+    if (zn_dp_ring_enqueue(&lc->ctrl, &obj, 1) == 1) {
+        atomic_thread_fence(memory_order_seq_cst); /* the enqueue before reading `asleep` */
+        lcore_kick(lc, false);
         return 0;
+    }
     atomic_store_explicit(&msg->done, true, memory_order_relaxed); /* never queued: not pending */
     return ZN_EFULL;
 }
@@ -308,6 +362,47 @@ static void housekeeping(struct zn_dp_lcore *lc, uint64_t now_ns)
     lc->stats.housekeepings++;
 }
 
+/*
+ * Sleep up to ns in ppoll on the kick eventfd and the stages' wake fds (see the invariants at
+ * the top). Returns true when an fd ended the sleep early. A stage fd that woke the previous
+ * sleep without any work found since (it stays readable: a stage under backpressure leaves its
+ * socket unread) is left out of this one, so such an fd cannot turn the sleep into a spin.
+ */
+static bool idle_wait(struct zn_dp_lcore *lc, uint64_t ns)
+{
+    struct pollfd pfd[ZN_DP_LCORE_WAKE_FDS_MAX];
+    nfds_t n = 0;
+    pfd[n++] = (struct pollfd){.fd = lc->kick_fd, .events = POLLIN};
+    bool skip_stage_fds = lc->fds_ignored_once;
+    lc->fds_ignored_once = false;
+    for (unsigned i = 0; i < lc->n_stages && !skip_stage_fds; i++) {
+        for (unsigned j = 0; j < lc->stages[i]->n_wake_fds && n < ZN_DP_LCORE_WAKE_FDS_MAX; j++)
+            pfd[n++] = (struct pollfd){.fd = lc->stages[i]->wake_fds[j], .events = POLLIN};
+    }
+    atomic_store_explicit(&lc->asleep, true, memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst); /* pairs with zn_dp_lcore_ctrl_send's fence */
+    if (zn_dp_ring_count(&lc->ctrl) > 0 || atomic_load_explicit(lc->stop, memory_order_seq_cst)) {
+        atomic_store_explicit(&lc->asleep, false, memory_order_relaxed);
+        return true;
+    }
+    struct timespec ts = {.tv_sec = (time_t)(ns / ZN_NS_PER_S),
+                          .tv_nsec = (long)(ns % ZN_NS_PER_S)};
+    int r = ppoll(pfd, n, &ts, NULL);
+    atomic_store_explicit(&lc->asleep, false, memory_order_relaxed);
+    if (r <= 0)
+        return false; /* timeout, or EINTR: the loop polls again either way */
+    if (pfd[0].revents & POLLIN) {
+        uint64_t v;
+        ssize_t rd = read(lc->kick_fd, &v, sizeof(v));
+        (void)rd; /* EAGAIN: another reader cannot exist; nothing to drain */
+    }
+    for (nfds_t i = 1; i < n; i++) {
+        if (pfd[i].revents != 0)
+            lc->fds_ignored_once = true; /* cleared by work (zn_dp_lcore_run) */
+    }
+    return true;
+}
+
 /* An empty iteration: yield, sleep (lab) or stay on the CPU (busy). Returns the new now. */
 static uint64_t idle(struct zn_dp_lcore *lc, uint64_t now_ns)
 {
@@ -331,10 +426,11 @@ static uint64_t idle(struct zn_dp_lcore *lc, uint64_t now_ns)
         lc->stats.deep_sleeps++;
     if (lc->rcu)
         urcu_qsbr_thread_offline();
-    zn_dp_idle_nanosleep(sleep_ns);
+    bool woken = idle_wait(lc, sleep_ns);
     if (lc->rcu)
         urcu_qsbr_thread_online();
     lc->stats.sleeps++;
+    lc->stats.fd_wakes += woken;
     return zn_clock_monotonic_ns(lc->clock);
 }
 
@@ -360,6 +456,7 @@ int zn_dp_lcore_run(struct zn_dp_lcore *lc)
         if (work > 0) {
             lc->stats.busy_iterations++;
             lc->last_work_ns = now;
+            lc->fds_ignored_once = false;
             continue;
         }
         lc->stats.empty_iterations++;

@@ -11,6 +11,12 @@
  *
  * Idle policy (DESIGN.md section 4, zn_dp_idle.h): busy or lab; in the lab policy an lcore
  * runs its housekeeping and goes RCU-offline before every sleep, and comes back online after.
+ * A sleeping lcore waits in ppoll() rather than nanosleep(): on its own kick eventfd, written
+ * by zn_dp_lcore_ctrl_send and zn_dp_sched_stop when it is asleep (a control message or a stop
+ * does not wait for the sleep to end), and on the file descriptors its stages registered with
+ * zn_dp_sched_stage_wake_fd (a kernel UDP socket, an rx interrupt fd): a datagram wakes it at
+ * once instead of after up to deep_sleep_ns. Ports without such an fd (memif, af_packet: no rx
+ * interrupts in DPDK 22.11) are found at the end of the sleep as before.
  *
  * Ownership (STYLE.md 5, 6): an lcore's context and its stages' state are written only by that
  * lcore. Management talks to it through its control ring (zn_dp_lcore_ctrl_send) and stops it
@@ -44,6 +50,8 @@ struct zn_dp_stage {
     zn_dp_housekeeping_fn housekeeping; /* may be NULL */
     void *ctx;
     unsigned lcore;
+    int wake_fds[ZN_DP_STAGE_WAKE_FDS_MAX]; /* readable: this stage has work */
+    unsigned n_wake_fds;
 };
 
 /* A bounded ring between stages; a full ring is counted backpressure, never a block. */
@@ -83,6 +91,7 @@ struct zn_dp_lcore_stats {
     uint64_t yields;
     uint64_t sleeps;
     uint64_t deep_sleeps; /* of which long sleeps */
+    uint64_t fd_wakes;    /* sleeps ended early by a registered fd or the kick */
     uint64_t housekeepings;
     uint64_t ctrl_msgs;
     uint64_t work; /* sum of what the pollers returned */
@@ -99,6 +108,11 @@ struct zn_dp_lcore {
     const struct zn_clock *clock;
     struct zn_dp_ring ctrl;
     uint64_t last_work_ns;
+    /* Sleeping: kick_fd (eventfd) wakes it; `asleep` pairs with zn_dp_lcore_ctrl_send (set,
+     * fence, check the ring / written after enqueue, fence, read: one side sees the other). */
+    int kick_fd;
+    _Atomic bool asleep;
+    bool fds_ignored_once; /* an fd woke the last sleep yet no stage found work: skip fds once */
     struct zn_dp_lcore_stats stats;
     /* Published by the lcore after each housekeeping for management to read. */
     _Atomic uint64_t published_iterations;
@@ -126,6 +140,14 @@ struct zn_dp_sched {
 int zn_dp_sched_init(struct zn_dp_sched *s, unsigned n_lcores, const struct zn_dp_idle_cfg *idle,
                      uint32_t housekeeping_every, const struct zn_clock *clock, bool rcu);
 void zn_dp_sched_fini(struct zn_dp_sched *s);
+/*
+ * Let a readable `fd` wake the lcore that runs stage `name` from its sleep (lab policy). The
+ * stage must consume what makes the fd readable when polled (a socket's datagrams): an fd that
+ * stays readable while the stage finds no work is ignored for one sleep at a time. The caller
+ * keeps the fd open while the scheduler runs. 0, ZN_EINVAL (unknown stage, fd < 0), ZN_ELIMIT.
+ * Context: before zn_dp_sched_start_*.
+ */
+int zn_dp_sched_stage_wake_fd(struct zn_dp_sched *s, const char *name, int fd);
 /* Register a stage (placed on lcore 0 until zn_dp_sched_place says otherwise). */
 int zn_dp_sched_add_stage(struct zn_dp_sched *s, const char *name, zn_dp_poll_fn poll,
                           zn_dp_housekeeping_fn housekeeping, void *ctx);

@@ -1015,6 +1015,11 @@ int zn_node_add_stages(struct zn_node *n, struct zn_dp_sched *sched)
         rc = zn_dp_sched_add_stage(sched, "apply", node_stage_apply, NULL, n);
     if (!rc)
         rc = zn_dp_sched_add_stage(sched, "tx", node_stage_tx, NULL, n);
+    /* Kernel sockets wake the sleeping lcore when a datagram arrives (idle = lab; dpfan). */
+    if (!rc && n->udp && n->udp->fd >= 0)
+        rc = zn_dp_sched_stage_wake_fd(sched, "rx", n->udp->fd);
+    if (!rc && n->ports && n->ports->udp && n->ports->udp->fd >= 0)
+        rc = zn_dp_sched_stage_wake_fd(sched, "rx", n->ports->udp->fd);
     return rc;
 }
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Dataplane RTT benchmark driver (never part of a timed test). Usage, as root from the repo:
-#   perf/dataplane/run.sh [build-dir] [count]
+#   perf/dataplane/run.sh [build-dir] [count] [sections]
+# sections: "all" (default), or a comma list of pingpong, kudp, fanout, idle.
 # Prints RESULT lines: RTT p50/p99/p99.9 in us for
 #   memif and af_packet/veth: bare DPDK ping-pong (raw) beside the stack (framed messages),
 #     64 B and 1 KiB, both processes busy polling; the stack with its default UDP transmit
@@ -8,10 +9,16 @@
 #   CPU per round trip of raw and stack with both ends in one thread (bench mode cpu);
 #   fan-out: one instance sends to two (3 processes, 2 cores, lab idle policy), beside the
 #     two-process lab ping-pong floor measured in the same run;
-#   idle CPU of a lab-policy instance from /proc/<pid>/stat, and the RTT cost of waking it.
+#   fan-out again with the lcores pinned (--cpus): the sender alone on CPU 0 and both receivers
+#     on CPU 1, then the sender sharing CPU 0 with one receiver;
+#   idle CPU of a lab-policy instance from /proc/<pid>/stat, the RTT cost of waking it (memif:
+#     timed sleeps; kernel UDP: woken by its socket, beside timed sleeps), and the machine's own
+#     nanosleep overshoot (sleepfloor: the platform's part of that cost).
 set -u
 BUILD=${1:-build}
 COUNT=${2:-20000}
+SECTIONS=${3:-all}
+want() { [ "$SECTIONS" = all ] || [[ ",$SECTIONS," == *",$1,"* ]]; }
 BENCH=$BUILD/perf/dataplane/zn_dp_bench
 [ -x "$BENCH" ] || { echo "build first: $BENCH missing"; exit 1; }
 dir=$(mktemp -d /tmp/zn-dpbench.XXXXXX)
@@ -45,6 +52,7 @@ memif() { # role sock
 }
 
 echo "# machine: $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+if want pingpong; then
 echo "## memif pair, busy polling"
 for mode in raw stack; do
     flag=""; [ $mode = raw ] && flag="--raw"
@@ -89,7 +97,9 @@ if [ "$(id -u)" = 0 ]; then
         done
     done
 fi
+fi
 
+if want kudp; then
 echo "## kernel-UDP transport on loopback (same framed messages, no DPDK)"
 for policy in busy lab; do
     start_pong k "$BENCH" pong --udp --ip 127.0.0.1 --idle $policy || exit 1
@@ -97,19 +107,29 @@ for policy in busy lab; do
         --idle $policy --label "kudp-loopback-$policy"
     stop_pongs
 done
+fi
 
+if want fanout; then
 echo "## lab idle policy (3 processes on 2 cores): two-process floor, then fan-out to two"
+# cpus: sender, receiver 1, receiver 2 ("0,1" = floating, the lab default)
+fanout() { # label cpus-sender cpus-r1 cpus-r2
+    start_pong f1 "$BENCH" pong --vdev "$(memif server g1 0)" --ip 10.99.3.2 --idle lab --cpus "$3" || exit 1
+    start_pong f2 "$BENCH" pong --vdev "$(memif server g2 0)" --ip 10.99.4.2 --idle lab --cpus "$4" || exit 1
+    "$BENCH" ping --vdev "$(memif client g1 0)" --vdev "$(memif client g2 1)" --ip 10.99.3.1 \
+        --peer-ip 10.99.3.2 --peer-ip 10.99.4.2 --size 64 --count "$COUNT" --idle lab \
+        --label "$1" --prefix zb-gc --cpus "$2"
+    stop_pongs
+}
 start_pong f "$BENCH" pong --vdev "$(memif server f1 0)" --ip 10.99.3.2 --idle lab || exit 1
 "$BENCH" ping --vdev "$(memif client f1 0)" --ip 10.99.3.1 --peer-ip 10.99.3.2 --size 64 \
     --count "$COUNT" --idle lab --label "lab-pair-floor" --prefix zb-fc
 stop_pongs
-start_pong f1 "$BENCH" pong --vdev "$(memif server g1 0)" --ip 10.99.3.2 --idle lab || exit 1
-start_pong f2 "$BENCH" pong --vdev "$(memif server g2 0)" --ip 10.99.4.2 --idle lab || exit 1
-"$BENCH" ping --vdev "$(memif client g1 0)" --vdev "$(memif client g2 1)" --ip 10.99.3.1 \
-    --peer-ip 10.99.3.2 --peer-ip 10.99.4.2 --size 64 --count "$COUNT" --idle lab \
-    --label "lab-fanout-both" --prefix zb-gc
-stop_pongs
+fanout lab-fanout-both 0,1 0,1 0,1
+fanout lab-fanout-pinned-sender-alone 0 1 1
+fanout lab-fanout-pinned-sender-shares 0 0 1
+fi
 
+if want idle; then
 echo "## idle CPU and wake-up cost (lab policy)"
 cpu_pct() { # pid seconds -> % of one core from /proc/<pid>/stat utime+stime
     local pid=$1 s=$2 hz t0 t1
@@ -133,3 +153,20 @@ start_pong w "$BENCH" pong --vdev "$(memif server w1 0)" --ip 10.99.3.2 --idle l
 "$BENCH" ping --vdev "$(memif client w1 0)" --ip 10.99.3.1 --peer-ip 10.99.3.2 --size 64 \
     --count 200 --warmup 5 --interval-us 20000 --idle lab --label "wake-after-20ms-idle" --prefix zb-w2
 stop_pongs
+echo "## wake-up cost on the kernel-UDP transport: sleeping in ppoll on the socket vs a timed sleep"
+for wake in fd timer; do
+    flag=""; [ $wake = timer ] && flag="--no-wake-fd"
+    start_pong u "$BENCH" pong --udp --ip 127.0.0.1 --idle lab $flag || exit 1
+    "$BENCH" ping --udp --ip 127.0.0.1 --peer-ip 127.0.0.1 --size 64 --count 2000 --warmup 10 \
+        --idle lab --label "kudp-wake-$wake-back-to-back"
+    "$BENCH" ping --udp --ip 127.0.0.1 --peer-ip 127.0.0.1 --size 64 --count 500 --warmup 10 \
+        --interval-us 1000 --idle lab --label "kudp-wake-$wake-after-1ms-idle"
+    "$BENCH" ping --udp --ip 127.0.0.1 --peer-ip 127.0.0.1 --size 64 --count 200 --warmup 5 \
+        --interval-us 20000 --idle lab --label "kudp-wake-$wake-after-20ms-idle"
+    stop_pongs
+    echo "  $(tail -1 "$dir/u.log")"
+done
+echo "## the machine's nanosleep overshoot with 1 ns timer slack (no DPDK, no peer)"
+"$BENCH" sleepfloor --sleep-us 50 --count 10000
+"$BENCH" sleepfloor --sleep-us 1000 --count 1000
+fi

@@ -22,9 +22,18 @@
  *       stack adds per round trip (both directions, both ends), free of scheduling noise.
  *   --udp (instead of --vdev, both sides): the kernel-UDP transport on --ip (pong binds port
  *       7100, ping 7101), for the kernel floor on loopback.
+ *   Idle-policy experiments (fan-out, wake-up): --yield-us N sets the lab yield window,
+ *       --no-wake-fd (pong, --udp) sleeps without waking on its socket,
+ *       --cpus L runs the lcore on CPUs L ("0,1" by default: floating). ping prints how often
+ *       its waiting loop yielded per round (about 1 when it shares a CPU with a peer that
+ *       answers after one switch, many when it waits alone or behind a busy neighbour).
+ *   zn_dp_bench sleepfloor [--sleep-us U] [--count N]
+ *       No DPDK: how late nanosleep(U) returns on this machine with the lab policy's 1 ns
+ *       timer slack (the platform's part of the wake-from-idle cost).
  *
  * Output line: "RESULT <label> size=<n> count=<n> p50=<us> p99=<us> p999=<us> [first_p50=...]"
  */
+#include <errno.h>
 #include <getopt.h>
 #include <sched.h>
 #include <signal.h>
@@ -146,10 +155,58 @@ static void got_msg(void *ctx, const struct zn_dp_addr *from, const struct zn_re
         g->seen = true;
 }
 
-static void wait_idle(const struct zn_dp_idle_cfg *idle)
+/* ping: the waiting loop follows the idle policy like an lcore (zn_dp_idle: spin budget,
+ * yield, and a sleep once a round is older than the yield window); counters over all rounds
+ * show who held the CPU (a yield that returns at once had nobody to run). */
+static struct zn_dp_idle g_wait;
+static struct zn_clock g_wait_clock;
+static struct zn_clock_system g_wait_clock_state;
+
+static void wait_begin(const struct zn_dp_idle_cfg *idle, uint64_t t0)
 {
-    if (idle->mode == ZN_DP_IDLE_LAB)
-        sched_yield();
+    if (g_wait_clock.monotonic_ns == NULL) {
+        zn_clock_system_init(&g_wait_clock, &g_wait_clock_state);
+        zn_dp_idle_init(&g_wait, idle, t0);
+    }
+    (void)zn_dp_idle_after_poll(&g_wait, 1, t0, &g_wait_clock); /* sending is work */
+}
+
+static void wait_idle(void)
+{
+    (void)zn_dp_idle_after_poll(&g_wait, 0, now_ns(), &g_wait_clock);
+}
+
+/* This thread's /proc schedstat: time on the CPU, time runnable but waiting for it, and
+ * timeslices (times it was switched in). Zeros when the file cannot be read. */
+struct schedstat {
+    unsigned long long run_ns, wait_ns, slices;
+};
+
+static struct schedstat schedstat_read(void)
+{
+    struct schedstat st = {0, 0, 0};
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/schedstat", (long)gettid());
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        if (fscanf(f, "%llu %llu %llu", &st.run_ns, &st.wait_ns, &st.slices) != 3)
+            memset(&st, 0, sizeof(st));
+        fclose(f);
+    }
+    return st;
+}
+
+static struct schedstat g_sched0; /* ping: at the first measured round */
+
+static void print_sched(const char *who, struct schedstat a, struct schedstat b, uint64_t n)
+{
+    if (n == 0)
+        n = 1;
+    fprintf(stderr,
+            "%s sched per round: on-cpu %.2f us, runnable-waiting %.2f us, switched in %.2f\n", who,
+            (double)(b.run_ns - a.run_ns) / 1e3 / (double)n,
+            (double)(b.wait_ns - a.wait_ns) / 1e3 / (double)n,
+            (double)(b.slices - a.slices) / (double)n);
 }
 
 static int wait_links(struct inst *in, double seconds)
@@ -169,7 +226,7 @@ static int wait_links(struct inst *in, double seconds)
 }
 
 static void print_result(const char *label, unsigned size, const struct zn_hist *h,
-                         const struct zn_hist *first)
+                         const struct zn_hist *first, unsigned rounds)
 {
     printf("RESULT %s size=%u count=%lu p50=%.2f p99=%.2f p999=%.2f", label, size,
            (unsigned long)h->count, (double)zn_hist_percentile(h, 50) / 1e3,
@@ -179,7 +236,9 @@ static void print_result(const char *label, unsigned size, const struct zn_hist 
                (double)zn_hist_percentile(first, 50) / 1e3,
                (double)zn_hist_percentile(first, 99) / 1e3,
                (double)zn_hist_percentile(first, 99.9) / 1e3);
-    printf("\n");
+    double n = rounds ? (double)rounds : 1.0;
+    printf(" per_round: yields=%.2f sleeps=%.3f\n", (double)g_wait.yields / n,
+           (double)g_wait.sleeps / n);
 }
 
 static int run_ping_raw(struct inst *in, unsigned size, unsigned count, unsigned warmup,
@@ -190,7 +249,10 @@ static int run_ping_raw(struct inst *in, unsigned size, unsigned count, unsigned
     if (frame > RTE_ETHER_MAX_LEN - 4)
         return -1;
     for (unsigned k = 0; k < warmup + count; k++) {
+        if (k == warmup)
+            g_sched0 = schedstat_read();
         uint64_t t0 = now_ns();
+        wait_begin(idle, t0);
         for (unsigned p = 0; p < in->n_ports; p++) {
             struct rte_mbuf *m = rte_pktmbuf_alloc(in->pool);
             if (m == NULL)
@@ -222,7 +284,7 @@ static int run_ping_raw(struct inst *in, unsigned size, unsigned count, unsigned
             if (replies == 0) {
                 if (now_ns() > deadline)
                     return -1;
-                wait_idle(idle);
+                wait_idle();
             }
         }
         uint64_t t1 = now_ns();
@@ -246,7 +308,10 @@ static int run_ping_stack(struct inst *in, const struct zn_dp_addr *peers, unsig
     for (unsigned k = 0; k < warmup + count; k++) {
         uint64_t id = (uint64_t)k + 1;
         memcpy(msg, &id, 8);
+        if (k == warmup)
+            g_sched0 = schedstat_read();
         uint64_t t0 = now_ns();
+        wait_begin(idle, t0);
         struct got g[MAX_PORTS];
         for (unsigned p = 0; p < in->n_ports; p++) {
             g[p].id = id;
@@ -275,7 +340,7 @@ static int run_ping_stack(struct inst *in, const struct zn_dp_addr *peers, unsig
                     free(msg);
                     return -1;
                 }
-                wait_idle(idle);
+                wait_idle();
             }
         }
         uint64_t t1 = now_ns();
@@ -291,16 +356,43 @@ static int run_ping_stack(struct inst *in, const struct zn_dp_addr *peers, unsig
     return 0;
 }
 
-static int start_dpdk(struct inst *in, const char **vdevs, unsigned n_vdevs, const char *prefix,
-                      uint32_t ip, bool pong, enum zn_dp_udp_tx_cksum udp_cksum)
+/* sleepfloor: overshoot of nanosleep(sleep_us) with the lab policy's timer slack (1 ns). */
+static int run_sleepfloor(unsigned sleep_us, unsigned count)
 {
+    struct zn_dp_idle_cfg lab;
+    zn_dp_idle_default(&lab, ZN_DP_IDLE_LAB);
+    zn_dp_idle_thread_setup(&lab);
+    struct zn_hist *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return 1;
+    zn_hist_reset(h);
+    uint64_t ns = (uint64_t)sleep_us * 1000u;
+    for (unsigned k = 0; k < count; k++) {
+        uint64_t t0 = now_ns();
+        zn_dp_idle_nanosleep(ns);
+        uint64_t took = now_ns() - t0;
+        zn_hist_record(h, took > ns ? took - ns : 0);
+    }
+    printf("RESULT sleepfloor-%uus count=%lu overshoot_p50=%.2f p99=%.2f p999=%.2f max=%.2f\n",
+           sleep_us, (unsigned long)h->count, (double)zn_hist_percentile(h, 50) / 1e3,
+           (double)zn_hist_percentile(h, 99) / 1e3, (double)zn_hist_percentile(h, 99.9) / 1e3,
+           (double)zn_hist_percentile(h, 100) / 1e3);
+    free(h);
+    return 0;
+}
+
+static int start_dpdk(struct inst *in, const char **vdevs, unsigned n_vdevs, const char *prefix,
+                      uint32_t ip, bool pong, enum zn_dp_udp_tx_cksum udp_cksum, const char *cpus)
+{
+    char lcores[64];
+    snprintf(lcores, sizeof(lcores), "0@(%s)", cpus);
     char pfx[96];
     snprintf(pfx, sizeof(pfx), "%s-%d", prefix, (int)getpid());
     char rundir[64];
     snprintf(rundir, sizeof(rundir), "/tmp/zn-dpdk-run-%u", (unsigned)getuid());
     struct zn_dp_eal_cfg cfg = {.file_prefix = pfx,
                                 .runtime_dir = rundir,
-                                .lcores = "0@(0,1)",
+                                .lcores = lcores,
                                 .lab = true,
                                 .mem_mb = 256,
                                 .n_vdevs = n_vdevs,
@@ -467,17 +559,19 @@ static int run_cpu(bool raw, unsigned size, unsigned count, unsigned warmup,
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: zn_dp_bench pong|ping [options]\n");
+        fprintf(stderr, "usage: zn_dp_bench pong|ping|sleepfloor [options]\n");
         return 2;
     }
     const char *mode = argv[1];
     const char *vdevs[MAX_PORTS] = {0}, *peer_ips[MAX_PORTS] = {0};
     unsigned n_vdevs = 0, n_peers = 0;
     const char *ip_s = NULL, *ready = NULL, *idle_s = "busy", *prefix = "zn-bench";
-    const char *label = NULL;
+    const char *label = NULL, *cpus = "0,1";
+    long yield_us = -1; /* -1: the policy's default */
+    bool wake_fd = true;
     bool raw = false, udp = false;
     enum zn_dp_udp_tx_cksum udp_cksum = ZN_DP_UDP_TX_CKSUM_OFFLOAD_OR_ZERO;
-    unsigned size = 64, count = 10000, warmup = 500, interval_us = 0;
+    unsigned size = 64, count = 10000, warmup = 500, interval_us = 0, sleep_us = 50;
     double timeout_s = 60;
     static const struct option opts[] = {
         {"vdev", required_argument, 0, 'v'},
@@ -495,7 +589,11 @@ int main(int argc, char **argv)
         {"label", required_argument, 0, 'l'},
         {"no-udp-cksum", no_argument, 0, 'n'},
         {"udp", no_argument, 0, 'U'},
-        {"udp-cksum", required_argument, 0, 'C'},
+        {"udp-cksum", required_argument, 0, 'K'},
+        {"cpus", required_argument, 0, 'C'},
+        {"yield-us", required_argument, 0, 'Y'},
+        {"sleep-us", required_argument, 0, 'L'},
+        {"no-wake-fd", no_argument, 0, 'W'},
         {0, 0, 0, 0},
     };
     int c;
@@ -546,7 +644,7 @@ int main(int argc, char **argv)
         case 'n':
             udp_cksum = ZN_DP_UDP_TX_CKSUM_OFFLOAD_OR_ZERO;
             break;
-        case 'C':
+        case 'K':
             if (zn_dp_udp_tx_cksum_parse(optarg, &udp_cksum) != 0) {
                 fprintf(stderr, "zn_dp_bench: --udp-cksum offload-or-zero|offload-or-software\n");
                 return 2;
@@ -555,10 +653,24 @@ int main(int argc, char **argv)
         case 'U':
             udp = true;
             break;
+        case 'C':
+            cpus = optarg;
+            break;
+        case 'Y':
+            yield_us = strtol(optarg, NULL, 10);
+            break;
+        case 'W':
+            wake_fd = false;
+            break;
+        case 'L':
+            sleep_us = (unsigned)strtoul(optarg, NULL, 10);
+            break;
         default:
             return 2;
         }
     }
+    if (strcmp(mode, "sleepfloor") == 0)
+        return run_sleepfloor(sleep_us, count);
     bool pong = strcmp(mode, "pong") == 0;
     uint32_t ip = 0;
     if (strcmp(mode, "cpu") == 0) {
@@ -577,6 +689,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "zn_dp_bench: bad arguments\n");
         return 2;
     }
+    if (yield_us >= 0)
+        idle.yield_window_ns = (uint64_t)yield_us * 1000u;
     zn_log_set_level(ZN_LOG_WARN);
     struct inst *in = calloc(1, sizeof(*in));
     in->n_ports = n_vdevs;
@@ -587,10 +701,24 @@ int main(int argc, char **argv)
             zn_dp_msgr_init(&in->m[0], &in->t[0], CLUSTER, pong ? 2 : 1, 8, 1u << 20,
                             100 * 1000 * 1000) != 0)
             return 1;
-    } else if (start_dpdk(in, vdevs, n_vdevs, prefix, ip, pong, udp_cksum) != 0) {
+    } else if (start_dpdk(in, vdevs, n_vdevs, prefix, ip, pong, udp_cksum, cpus) != 0) {
         return 1;
     }
     int rc = 0;
+    if (pong && !udp && idle.mode == ZN_DP_IDLE_LAB) {
+        /* Could a sleeping lcore wait on this port's rx interrupt (zn_dp_sched_stage_wake_fd)?
+         * -ENOTSUP: the PMD has no rx interrupt operation at all. */
+        for (unsigned p = 0; p < n_vdevs; p++) {
+            int irc = rte_eth_dev_rx_intr_enable(in->port[p].port_id, 0);
+            fprintf(stderr, "pong: port %u rx interrupt: %s (%d)\n", p,
+                    irc == 0          ? "enabled"
+                    : irc == -ENOTSUP ? "not supported by the PMD"
+                                      : "error",
+                    irc);
+            if (irc == 0)
+                (void)rte_eth_dev_rx_intr_disable(in->port[p].port_id, 0);
+        }
+    }
     if (pong) {
         static struct zn_clock clock;
         static struct zn_clock_system cs;
@@ -599,6 +727,8 @@ int main(int argc, char **argv)
             return 1;
         zn_dp_sched_add_stage(&g_sched, raw ? "raw" : "echo", raw ? raw_poll : stack_poll,
                               raw ? NULL : stack_housekeeping, in);
+        if (udp && wake_fd && zn_dp_sched_stage_wake_fd(&g_sched, "echo", in->udp->fd) != 0)
+            return 1;
         signal(SIGTERM, on_signal);
         signal(SIGINT, on_signal);
         signal(SIGALRM, on_signal);
@@ -608,18 +738,23 @@ int main(int argc, char **argv)
             if (f != NULL)
                 fclose(f);
         }
+        struct schedstat s0 = schedstat_read();
         zn_dp_lcore_run(&g_sched.lcores[0]);
         struct zn_dp_lcore_stats *ls = &g_sched.lcores[0].stats;
-        fprintf(stderr, "pong: %lu iterations, %lu busy, %lu yields, %lu sleeps (%lu deep)\n",
+        print_sched("pong (per busy iteration)", s0, schedstat_read(), ls->busy_iterations);
+        fprintf(stderr,
+                "pong: %lu iterations, %lu busy, %lu yields, %lu sleeps (%lu deep, %lu ended by an "
+                "fd)\n",
                 (unsigned long)ls->iterations, (unsigned long)ls->busy_iterations,
                 (unsigned long)ls->yields, (unsigned long)ls->sleeps,
-                (unsigned long)ls->deep_sleeps);
+                (unsigned long)ls->deep_sleeps, (unsigned long)ls->fd_wakes);
         zn_dp_sched_fini(&g_sched);
     } else {
         if (!udp && wait_links(in, 10) != 0) {
             fprintf(stderr, "zn_dp_bench: link down\n");
             return 1;
         }
+        zn_dp_idle_thread_setup(&idle);
         struct zn_dp_addr peers[MAX_PORTS];
         for (unsigned p = 0; p < n_peers; p++) {
             if (zn_dp_ip_parse(peer_ips[p], &peers[p].ip) != 0)
@@ -636,8 +771,10 @@ int main(int argc, char **argv)
         if (rc != 0)
             fprintf(stderr, "zn_dp_bench: a reply did not come back within 1 s\n");
         else
+            print_sched("ping", g_sched0, schedstat_read(), count);
+        if (rc == 0)
             print_result(label ? label : (raw ? "raw" : "stack"), size, h,
-                         n_vdevs > 1 ? first : NULL);
+                         n_vdevs > 1 ? first : NULL, warmup + count);
         free(h);
         free(first);
     }

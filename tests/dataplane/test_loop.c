@@ -1,13 +1,16 @@
 /*
  * Poll-loop framework: placement, rings with counted backpressure, control messages, QSBR
  * (a writer's synchronize_rcu completes while readers poll and sleep), clean shutdown, and the
- * lab idle policy actually sleeping (an idle lcore uses a small share of a CPU).
+ * lab idle policy actually sleeping (an idle lcore uses a small share of a CPU), and a sleeping
+ * lcore woken at once by a control message, a stop, or a readable stage wake fd.
  */
 #define _LGPL_SOURCE 1
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 #include <urcu/urcu-qsbr.h>
 
 #include "common/zn_err.h"
@@ -228,5 +231,156 @@ Test(loop, idle_policy_changes_at_run_time)
     cr_assert_eq(s->lcores[0].idle.mode, ZN_DP_IDLE_LAB);
     cr_assert_eq(s->lcores[0].stats.ctrl_msgs, 2);
     zn_dp_sched_fini(s);
+    free(s);
+}
+
+/* ---- waking a sleeping lcore (kick eventfd, stage wake fds) ------------------------------ */
+
+/* A lab policy whose sleeps last 30 s: anything the tests below see within their 10 s bounds
+ * was delivered by a wake-up, not by the end of a sleep. */
+static void long_sleep_cfg(struct zn_dp_idle_cfg *c)
+{
+    zn_dp_idle_default(c, ZN_DP_IDLE_LAB);
+    c->yield_window_ns = 1000 * 1000;
+    c->sleep_ns = 30ull * ZN_NS_PER_S;
+    c->deep_after_ns = 2 * 1000 * 1000;
+    c->deep_sleep_ns = 30ull * ZN_NS_PER_S;
+}
+
+/* Bounded wait (10 s) for the lcore to be inside its sleep. */
+static bool wait_asleep(struct zn_dp_lcore *lc)
+{
+    for (int i = 0; i < 10000; i++) {
+        if (atomic_load_explicit(&lc->asleep, memory_order_seq_cst))
+            return true;
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+static void note_ctrl(void *arg, struct zn_dp_lcore *lc)
+{
+    (void)lc;
+    atomic_fetch_add_explicit((_Atomic unsigned *)arg, 1, memory_order_relaxed);
+}
+
+Test(loop, ctrl_wakes_sleeping_lcore)
+{
+    zn_clock_system_init(&g_clock, &g_clock_state);
+    struct zn_dp_sched *s = aligned_alloc(64, sizeof(*s));
+    struct zn_dp_idle_cfg idle;
+    long_sleep_cfg(&idle);
+    cr_assert_eq(zn_dp_sched_init(s, 1, &idle, 64, &g_clock, true), 0);
+    cr_assert_eq(zn_dp_sched_add_stage(s, "a", idle_poll, NULL, NULL), 0);
+    cr_assert_eq(zn_dp_sched_start_threads(s), 0);
+    struct zn_dp_lcore *lc = &s->lcores[0];
+    _Atomic unsigned ran = 0;
+    for (int round = 0; round < 3; round++) {
+        cr_assert(wait_asleep(lc), "round %d: the lcore never went to sleep", round);
+        struct zn_dp_ctrl msg = {.fn = note_ctrl, .arg = (void *)&ran};
+        cr_assert_eq(zn_dp_lcore_ctrl_send(lc, &msg), 0);
+        for (int i = 0; i < 10000 && !atomic_load_explicit(&msg.done, memory_order_acquire); i++) {
+            struct timespec ts = {0, 1000 * 1000}; /* 10 s at most; the sleep lasts 30 s */
+            nanosleep(&ts, NULL);
+        }
+        cr_assert(atomic_load_explicit(&msg.done, memory_order_acquire),
+                  "round %d: a control message did not wake the sleeping lcore (ran %u)", round,
+                  atomic_load(&ran));
+    }
+    cr_assert(wait_asleep(lc));
+    zn_dp_sched_stop(s); /* kicks the sleeping lcore: returns without waiting 30 s */
+    printf("loop: 3 control messages and a stop woke a lcore sleeping 30 s (%lu sleeps, %lu "
+           "ended early)\n",
+           (unsigned long)lc->stats.sleeps, (unsigned long)lc->stats.fd_wakes);
+    cr_assert_eq(atomic_load(&ran), 3);
+    cr_assert_geq(lc->stats.fd_wakes, 3);
+    zn_dp_sched_fini(s);
+    free(s);
+}
+
+struct pipe_stage {
+    int rfd;
+    _Atomic unsigned bytes;
+};
+
+static unsigned pipe_poll(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
+{
+    (void)lc;
+    (void)now_ns;
+    struct pipe_stage *p = ctx;
+    char buf[16];
+    ssize_t n = read(p->rfd, buf, sizeof(buf));
+    if (n <= 0)
+        return 0;
+    atomic_fetch_add_explicit(&p->bytes, (unsigned)n, memory_order_relaxed);
+    return (unsigned)n;
+}
+
+Test(loop, stage_wake_fd_wakes_sleeping_lcore)
+{
+    zn_clock_system_init(&g_clock, &g_clock_state);
+    struct zn_dp_sched *s = aligned_alloc(64, sizeof(*s));
+    struct zn_dp_idle_cfg idle;
+    long_sleep_cfg(&idle);
+    int fds[2];
+    cr_assert_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+    struct pipe_stage ps = {.rfd = fds[0]};
+    cr_assert_eq(zn_dp_sched_init(s, 1, &idle, 64, &g_clock, true), 0);
+    cr_assert_eq(zn_dp_sched_add_stage(s, "pipe", pipe_poll, NULL, &ps), 0);
+    cr_assert_eq(zn_dp_sched_stage_wake_fd(s, "nope", fds[0]), ZN_EINVAL);
+    cr_assert_eq(zn_dp_sched_stage_wake_fd(s, "pipe", -1), ZN_EINVAL);
+    cr_assert_eq(zn_dp_sched_stage_wake_fd(s, "pipe", fds[0]), 0);
+    cr_assert_eq(zn_dp_sched_start_threads(s), 0);
+    struct zn_dp_lcore *lc = &s->lcores[0];
+    for (unsigned round = 1; round <= 3; round++) {
+        cr_assert(wait_asleep(lc), "round %u: the lcore never went to sleep", round);
+        cr_assert_eq(write(fds[1], "x", 1), 1);
+        for (int i = 0; i < 10000 && atomic_load(&ps.bytes) < round; i++) {
+            struct timespec ts = {0, 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        cr_assert_eq(atomic_load(&ps.bytes), round,
+                     "round %u: a readable wake fd did not wake the sleeping lcore", round);
+    }
+    cr_assert(wait_asleep(lc));
+    zn_dp_sched_stop(s);
+    cr_assert_geq(lc->stats.fd_wakes, 3);
+    zn_dp_sched_fini(s);
+    close(fds[0]);
+    close(fds[1]);
+    free(s);
+}
+
+/* A wake fd that stays readable while its stage finds no work (backpressure) must not turn the
+ * sleep into a spin: every other sleep leaves the stage fds out and runs to its end. */
+Test(loop, unread_wake_fd_does_not_spin)
+{
+    zn_clock_system_init(&g_clock, &g_clock_state);
+    struct zn_dp_sched *s = aligned_alloc(64, sizeof(*s));
+    struct zn_dp_idle_cfg idle;
+    zn_dp_idle_default(&idle, ZN_DP_IDLE_LAB);
+    idle.sleep_ns = idle.deep_sleep_ns = 2 * 1000 * 1000;
+    int fds[2];
+    cr_assert_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+    cr_assert_eq(write(fds[1], "x", 1), 1); /* readable for good: idle_poll never reads it */
+    cr_assert_eq(zn_dp_sched_init(s, 1, &idle, 64, &g_clock, true), 0);
+    cr_assert_eq(zn_dp_sched_add_stage(s, "a", idle_poll, NULL, NULL), 0);
+    cr_assert_eq(zn_dp_sched_stage_wake_fd(s, "a", fds[0]), 0);
+    cr_assert_eq(zn_dp_sched_start_threads(s), 0);
+    for (int i = 0; i < 2500 && sleeps_now(s) < 20; i++) {
+        struct timespec ts = {0, 4 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    zn_dp_sched_stop(s);
+    struct zn_dp_lcore_stats *st = &s->lcores[0].stats;
+    printf("loop: readable unread wake fd: %lu sleeps, %lu ended by an fd\n",
+           (unsigned long)st->sleeps, (unsigned long)st->fd_wakes);
+    cr_assert_geq(st->sleeps, 20, "the lcore did not sleep 20 times within 10 s");
+    /* Without the guard every sleep would end at once on the fd. */
+    cr_assert_geq(st->sleeps - st->fd_wakes, st->sleeps / 2 - 1);
+    zn_dp_sched_fini(s);
+    close(fds[0]);
+    close(fds[1]);
     free(s);
 }

@@ -1,0 +1,64 @@
+#!/bin/bash
+# Wake-from-idle at cluster level (never part of a timed test). Usage, from the repository:
+#   perf/dataplane/wake-cluster.sh [build-dir] [other-build-dir] [rounds]
+# Three zincd on 127.0.0.1 (kernel UDP, idle = lab, wal.sync = memory), then zinc-perf (target
+# zinc, open loop, 50 ops/s, 250 requests) getData and setData with the session on the leader
+# and on a follower: at 20 ms between requests every node is in its deep sleep when a request
+# arrives, so the figures show what waking costs. With a second build dir (e.g. one built from
+# an older commit) both are measured alternately, `rounds` times each, with the zinc-perf of the
+# first build.
+set -u
+B1=${1:-build}
+B2=${2:-}
+ROUNDS=${3:-2}
+ZP=$B1/perf/zinc-perf/zinc-perf
+[ -x "$ZP" ] || { echo "build first: $ZP missing"; exit 1; }
+run() { # build-dir
+    local build=$1 d base pids=() t leader follower
+    d=$(mktemp -d /tmp/zn-wakec.XXXXXX)
+    base=$((27000 + RANDOM % 1000 * 3))
+    for i in 1 2 3; do
+        cat >"$d/n$i.ini" <<EOC
+[node]
+id = $i
+data_dir = $d/n$i
+[cluster]
+members = 1@127.0.0.1:$((base + 1)), 2@127.0.0.1:$((base + 2)), 3@127.0.0.1:$((base + 3))
+[net]
+listen_port = $((base + i))
+idle = lab
+[wal]
+sync = memory
+EOC
+        "$build/node/zincd" -c "$d/n$i.ini" >"$d/n$i.log" 2>&1 &
+        pids+=($!)
+    done
+    for t in $(seq 1 300); do # a leader every node agrees on (30 s at most)
+        if grep -qs '"ready": true' "$d"/n1/status.json "$d"/n2/status.json "$d"/n3/status.json &&
+            [ "$(grep -h -o '"leader": [0-9]' "$d"/n*/status.json | sort -u | wc -l)" = 1 ]; then
+            break
+        fi
+        sleep 0.1
+    done
+    leader=$(grep -h -o '"leader": [0-9]' "$d/n1/status.json" | grep -o '[0-9]')
+    if [ -z "$leader" ] || [ "$leader" = 0 ]; then
+        echo "no leader in 30 s"; tail -3 "$d"/n*.log
+    else
+        follower=$((leader % 3 + 1))
+        for w in get set; do
+            for who in leader follower; do
+                n=$leader; [ $who = follower ] && n=$follower
+                echo "WAKE_CLUSTER build=$build op=$w session=$who $("$ZP" -t zinc \
+                    -s 127.0.0.1:$((base + n)) -w $w -r 50 -n 250 -d 6s --warmup-ops 10 2>/dev/null |
+                    awk '/^(get|set) /{printf "p50=%s p90=%s p99=%s p999=%s us", $5, $6, $7, $8}')"
+            done
+        done
+    fi
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    rm -rf "$d"
+}
+echo "# machine: $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+for r in $(seq "$ROUNDS"); do
+    run "$B1"
+    [ -n "$B2" ] && run "$B2"
+done

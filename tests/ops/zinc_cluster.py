@@ -56,7 +56,7 @@ class Cluster:
 
     def free_port_base(self, n):
         for _ in range(200):
-            base = random.randrange(20000, 60000, 10)
+            base = random.randrange(10000, 32000, 10)  # below the ephemeral range (32768+)
             good = True
             for p in range(base, base + n):
                 for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):

@@ -45,7 +45,7 @@ def udp_free(port):
 
 def pick_base():
     for _ in range(50):
-        base = random.randrange(30000, 60000, 10)
+        base = random.randrange(10000, 32000, 10)  # below the ephemeral range (32768+)
         if all(udp_free(base + n) for n in (1, 2, 3)):
             return base
     raise RuntimeError("no free UDP port range on 127.0.0.1")

@@ -53,7 +53,7 @@ def port_free(port):
 
 def pick_base():
     for _ in range(50):
-        base = random.randrange(30000, 60000, 10)
+        base = random.randrange(10000, 32000, 10)  # below the ephemeral range (32768+)
         if all(port_free(base + off + n) for off in (0, 100, 200) for n in (1, 2, 3)):
             return base
     raise RuntimeError("no free port range found on 127.0.0.1")

@@ -22,7 +22,7 @@ trap cleanup EXIT INT TERM
 base=$(python3 - <<'PY'
 import random, socket
 for _ in range(200):
-    b = random.randrange(20000, 60000)
+    b = random.randrange(10000, 32000)  # below the ephemeral range (32768+)
     socks = []
     try:
         for p in range(b, b + 3):

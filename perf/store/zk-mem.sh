@@ -17,12 +17,15 @@ PY=/usr/bin/python3 # Debian's python3 has python3-kazoo; a pyenv python3 on PAT
 
 usage() {
     cat <<EOF
-usage: $PROG [N] [--heap-mb M] [--port P] [--batch B] [--timeout S] [--keep-dir]
+usage: $PROG [N] [--heap-mb M] [--jvm-opt OPT]... [--port P] [--batch B] [--timeout S]
+          [--keep-dir]
 
 Measures Apache ZooKeeper's bytes per znode for N znodes (default 1000000; 1..5000000) with
 32-byte values under one parent, the tree perf/store/bench_store builds, so the figures compare
 with bench_store's "memory for N znodes" line.
   --heap-mb M   JVM maximum heap, -Xmx (default 2048; 256..16384)
+  --jvm-opt OPT  one more JVM option, appended (repeatable); e.g. -XX:MinHeapFreeRatio=5 and
+                -XX:MaxHeapFreeRatio=10 show RSS with the heap shrunk near the live data
   --port P      client port on 127.0.0.1 (default: a free port chosen by the kernel)
   --batch B     creates per multi (default 500; 1..2000)
   --timeout S   bound on the load phase in seconds (default 1200); startup waits at most 90 s
@@ -53,11 +56,13 @@ PORT=
 BATCH=500
 TIMEOUT=1200
 KEEP=0
+EXTRA=()
 npos=0
 while [ $# -gt 0 ]; do
     case "$1" in
     -h | --help) usage; exit 0 ;;
     --heap-mb) [ $# -ge 2 ] || bad "--heap-mb needs a value"; HEAP=$2; shift 2 ;;
+    --jvm-opt) [ $# -ge 2 ] || bad "--jvm-opt needs a value"; EXTRA+=("$2"); shift 2 ;;
     --port) [ $# -ge 2 ] || bad "--port needs a value"; PORT=$2; shift 2 ;;
     --batch) [ $# -ge 2 ] || bad "--batch needs a value"; BATCH=$2; shift 2 ;;
     --timeout) [ $# -ge 2 ] || bad "--timeout needs a value"; TIMEOUT=$2; shift 2 ;;
@@ -144,7 +149,7 @@ autopurge.purgeInterval=0
 EOF
 
 JVM_FLAGS=(-Xms64m "-Xmx${HEAP}m" -XX:+UseG1GC -Djute.maxbuffer=8388608
-    -Dzookeeper.jmx.log4j.disable=true "-Xlog:gc*:file=$DIR/gc.log:uptime")
+    -Dzookeeper.jmx.log4j.disable=true "-Xlog:gc*:file=$DIR/gc.log:uptime" ${EXTRA[@]+"${EXTRA[@]}"})
 CP="$DIR/conf:$ZK_JAR"
 for j in /usr/share/java/slf4j-log4j12.jar /usr/share/java/log4j-1.2.jar; do
     [ -f "$j" ] && CP+=":$j"

@@ -96,8 +96,6 @@ def attach_cmd(pid, command, timeout=60.0):
     code, _, out = text.partition("\n")
     if code.strip() != "0":
         raise AttachError("'%s' returned %s: %s" % (command, code.strip(), out.strip()[:500]))
-    if out.startswith("0\n"):  # JDK 17 repeats the jcmd status on the first output line
-        out = out[2:]
     return out
 
 
@@ -144,15 +142,30 @@ def rss_bytes(pid):
     raise AttachError("no VmRSS for pid %d" % pid)
 
 
+def stable_rss(pid, max_s=15.0):
+    """RSS once G1 has returned shrunk regions (JDK 17 uncommits concurrently after the GC):
+    read every 0.5 s until two reads in a row differ by less than 1 MB, at most max_s."""
+    prev = rss_bytes(pid)
+    steady = 0
+    deadline = time.monotonic() + max_s
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        cur = rss_bytes(pid)
+        steady = steady + 1 if abs(cur - prev) < (1 << 20) else 0
+        prev = cur
+        if steady >= 2:
+            break
+    return prev
+
+
 def measure(pid, label):
     """Two rounds of (full GC + histogram, heap info, RSS); the second round is kept."""
     snap = None
     for _ in range(2):
         classes, objs, live = class_histogram(pid)
         committed, used = heap_info(pid)
-        time.sleep(0.5)  # let G1 return shrunk regions before RSS is read
         snap = dict(classes=classes, objects=objs, live=live, committed=committed, used=used,
-                    rss=rss_bytes(pid))
+                    rss=stable_rss(pid))
     log("%s: live heap %.1f MB in %d objects, heap used %.1f MB of %.1f MB committed, "
         "RSS %.1f MB" % (label, snap["live"] / 1e6, snap["objects"], snap["used"] / 1e6,
                          snap["committed"] / 1e6, snap["rss"] / 1e6))

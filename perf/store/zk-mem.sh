@@ -102,6 +102,17 @@ PYPID=
 is_ours() {
     [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -qF "QuorumPeerMain $DIR/zoo.cfg"
 }
+# True while pid $1 is our child and not yet reaped: the server, before or after its exec (the
+# pid cannot be reused until this shell waits for it).
+is_child() {
+    [ "$(awk '{print $4}' "/proc/$1/stat" 2>/dev/null)" = "$$" ] && alive "$1"
+}
+# True unless pid $1 is gone or a zombie.
+alive() {
+    local state
+    state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
 cleanup() {
     local rc=$? i
     trap - EXIT INT TERM
@@ -109,10 +120,10 @@ cleanup() {
         kill -TERM "$PYPID" 2>/dev/null || true
         wait "$PYPID" 2>/dev/null || true
     fi
-    if [ -n "$ZKPID" ] && is_ours "$ZKPID"; then
+    if [ -n "$ZKPID" ] && is_child "$ZKPID"; then
         kill -TERM "$ZKPID" 2>/dev/null || true
-        for i in $(seq 100); do is_ours "$ZKPID" || break; sleep 0.1; done
-        if is_ours "$ZKPID"; then
+        for i in $(seq 100); do is_child "$ZKPID" || break; sleep 0.1; done
+        if is_child "$ZKPID"; then
             echo "$PROG: ZooKeeper (pid $ZKPID) ignored SIGTERM; SIGKILL" >&2
             kill -KILL "$ZKPID" 2>/dev/null || true
         fi
@@ -154,7 +165,8 @@ CP="$DIR/conf:$ZK_JAR"
 for j in /usr/share/java/slf4j-log4j12.jar /usr/share/java/log4j-1.2.jar; do
     [ -f "$j" ] && CP+=":$j"
 done
-# The JVM's working directory is the temp folder (the attach trigger file goes there).
+# The JVM's working directory is the temp folder (the attach trigger file goes there). setsid
+# does not fork here (the child is no group leader), so $! is the JVM's pid once it has exec'd.
 (cd "$DIR" && exec setsid java "${JVM_FLAGS[@]}" "-Dzookeeper.log.dir=$DIR" \
     -Dzookeeper.root.logger=INFO,CONSOLE -cp "$CP" \
     org.apache.zookeeper.server.quorum.QuorumPeerMain "$DIR/zoo.cfg" \
@@ -162,6 +174,10 @@ done
 ZKPID=$!
 echo "$PROG: started ZooKeeper (pid $ZKPID) on 127.0.0.1:$PORT in $DIR" >&2
 
+for _ in $(seq 200); do # until the child has exec'd the JVM (or died)
+    if is_ours "$ZKPID" || ! is_child "$ZKPID"; then break; fi
+    sleep 0.05
+done
 deadline=$((SECONDS + 90))
 while :; do
     if ! is_ours "$ZKPID"; then

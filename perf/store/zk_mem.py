@@ -272,6 +272,7 @@ def main():
         srvr = fourlw(a.port, "srvr")
         version = re.search(r"Zookeeper version: ([^,\n]+)", srvr)
         version = version.group(1).strip() if version else "unknown"
+        version = re.sub(r"-\$\{[^}]*\}", "", version)  # Debian's unexpanded "-${mvngit...}"
         zk.create("/b", b"")
         count0 = mntr_value(a.port, "zk_znode_count")
         if count0 is None:

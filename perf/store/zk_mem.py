@@ -340,3 +340,6 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         log("interrupted")
         sys.exit(130)
+    except Exception as e:  # kazoo's connection loss, timeouts, ZooKeeper errors
+        log("failed: %s: %s" % (type(e).__name__, e))
+        sys.exit(1)

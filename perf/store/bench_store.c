@@ -3,12 +3,16 @@
  *
  *   get (with Stat) ns/op at 1K and 1M znodes, through zn_store_read (ACL check, reply
  *   encoding) and the zn_store_stat fast path; single-writer apply rate for create, setData,
- *   delete (pre-encoded entries, apply only); read throughput with 1 and 2 reader threads;
+ *   delete (pre-encoded entries, apply only); read throughput with 1 to N reader threads;
  *   bytes per znode for 1M znodes with 32-byte values (allocator accounting and RSS).
  *
- * Usage: bench_store [znodes_large]   (default 1000000). The large tree is pre-sized
+ * Usage: see usage() or `bench_store --help`. The large tree is pre-sized
  * (zn_store_config.expected_znodes); ZN_BENCH_NO_PRESIZE=1 leaves the growth to liburcu.
+ * perf/store/zk-mem.sh measures Apache ZooKeeper's bytes per znode for the same tree shape.
  */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -191,12 +195,15 @@ static void *reader_main(void *arg)
 
 static double read_rate(struct zn_store *s, uint64_t n, int threads, int fast, double seconds)
 {
-    struct reader r[4];
-    pthread_t th[4];
+    struct reader *r = calloc((size_t)threads, sizeof(*r));
+    pthread_t *th = calloc((size_t)threads, sizeof(*th));
+    if (!r || !th)
+        abort();
     rcu_thread_offline();
     for (int i = 0; i < threads; i++) {
         r[i] = (struct reader){.s = s, .n = n, .seconds = seconds, .fast = fast};
-        pthread_create(&th[i], NULL, reader_main, &r[i]);
+        if (pthread_create(&th[i], NULL, reader_main, &r[i]))
+            abort();
     }
     double total = 0, cpu_rate = 0;
     for (int i = 0; i < threads; i++) {
@@ -206,6 +213,8 @@ static double read_rate(struct zn_store *s, uint64_t n, int threads, int fast, d
     }
     last_cpu_rate = cpu_rate;
     rcu_thread_online();
+    free(r);
+    free(th);
     return total;
 }
 
@@ -289,12 +298,108 @@ static void populate(struct zn_store *s, uint64_t n)
     apply_rate(s, n, ZN_OP_CREATE);
 }
 
+#define ZNODES_MAX  100000000ULL /* ~38 GB of tree at ~380 B/znode: beyond any sane run */
+#define THREADS_MAX 256
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bench_store [-n ZNODES] [-t THREADS] [-s SECONDS] [ZNODES]\n"
+            "\n"
+            "Micro-benchmarks of the znode store (store/): get with Stat at 1K and at ZNODES\n"
+            "znodes, single-writer apply rates (create, setData, delete), read throughput with\n"
+            "1..THREADS reader threads, setData apply latency with and without a concurrent\n"
+            "snapshot, and bytes per znode for ZNODES znodes with 32-byte values. Nothing is\n"
+            "asserted; results go to stdout.\n"
+            "\n"
+            "  -n, --znodes N     znodes in the large tree /b/nodeNNNNNNNN (default 1000000,\n"
+            "                     1..%llu); a bare ZNODES argument means the same\n"
+            "  -t, --threads T    largest reader thread count of the scaling run (default:\n"
+            "                     online CPUs; 1..%d)\n"
+            "  -s, --seconds S    duration of each get measurement; the throughput runs take\n"
+            "                     1.5 x S each (default 1.0; 0.01..60)\n"
+            "  -h, --help         this text\n"
+            "\n"
+            "Environment: ZN_BENCH_NO_PRESIZE=1 leaves hash-table growth to liburcu instead of\n"
+            "pre-sizing it. Exit status: 0 done, 2 bad arguments.\n"
+            "perf/store/zk-mem.sh measures Apache ZooKeeper's bytes per znode on the same tree.\n",
+            (unsigned long long)ZNODES_MAX, THREADS_MAX);
+}
+
+static _Noreturn void bad_arg(const char *opt, const char *val, const char *why)
+{
+    fprintf(stderr, "bench_store: %s '%s': %s (see --help)\n", opt, val, why);
+    exit(2);
+}
+
+/* A decimal integer in [lo, hi], digits only (no sign, no suffix), or exit 2. */
+static uint64_t parse_u64(const char *opt, const char *val, uint64_t lo, uint64_t hi)
+{
+    char msg[96];
+    snprintf(msg, sizeof(msg), "expected an integer in %llu..%llu", (unsigned long long)lo,
+             (unsigned long long)hi);
+    if (val[0] < '0' || val[0] > '9')
+        bad_arg(opt, val, msg);
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(val, &end, 10);
+    if (errno || *end != '\0' || v < lo || v > hi)
+        bad_arg(opt, val, msg);
+    return v;
+}
+
 int main(int argc, char **argv)
 {
-    uint64_t large = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    uint64_t large = 1000000;
+    int max_threads = cpus > 0 ? (int)(cpus < THREADS_MAX ? cpus : THREADS_MAX) : 1;
+    double get_s = 1.0;
+    static const struct option longopts[] = {{"znodes", required_argument, NULL, 'n'},
+                                             {"threads", required_argument, NULL, 't'},
+                                             {"seconds", required_argument, NULL, 's'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":n:t:s:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            large = parse_u64("--znodes", optarg, 1, ZNODES_MAX);
+            break;
+        case 't':
+            max_threads = (int)parse_u64("--threads", optarg, 1, THREADS_MAX);
+            break;
+        case 's': {
+            char *end;
+            errno = 0;
+            get_s = strtod(optarg, &end);
+            if (errno || end == optarg || *end != '\0' || !isfinite(get_s) || get_s < 0.01 ||
+                get_s > 60)
+                bad_arg("--seconds", optarg, "expected a number of seconds in 0.01..60");
+            break;
+        }
+        case 'h':
+            usage(stdout);
+            return 0;
+        case ':':
+            fprintf(stderr, "bench_store: option '%s' needs a value (see --help)\n",
+                    argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "bench_store: unknown option '%s' (see --help)\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc)
+        large = parse_u64("ZNODES", argv[optind++], 1, ZNODES_MAX);
+    if (optind < argc) {
+        fprintf(stderr, "bench_store: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
+    }
+    double thr_s = 1.5 * get_s;
+
     buf = malloc(1 << 16);
     rcu_register_thread();
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     double load[1] = {0};
     FILE *la = fopen("/proc/loadavg", "r");
     if (la) {
@@ -302,14 +407,16 @@ int main(int argc, char **argv)
             load[0] = -1;
         fclose(la);
     }
-    printf("store benchmarks (%ld online CPUs, load average %.1f at start)\n", cpus, load[0]);
+    printf("store benchmarks (%ld online CPUs, load average %.1f at start; %llu znodes, reader "
+           "threads 1..%d)\n",
+           cpus, load[0], (unsigned long long)large, max_threads);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     /* 1K znodes */
     struct zn_store *s = make_store(1000);
     populate(s, 1000);
-    double w1 = read_rate(s, 1000, 1, 0, 1.0), c1 = last_cpu_rate;
-    double w2 = read_rate(s, 1000, 1, 1, 1.0), c2 = last_cpu_rate;
+    double w1 = read_rate(s, 1000, 1, 0, get_s), c1 = last_cpu_rate;
+    double w2 = read_rate(s, 1000, 1, 1, get_s), c2 = last_cpu_rate;
     printf("get at 1K znodes: zn_store_read(getData) %.0f ns/op CPU (%.0f wall), zn_store_stat "
            "%.0f ns/op CPU (%.0f wall)\n",
            1e9 / c1, 1e9 / w1, 1e9 / c2, 1e9 / w2);
@@ -331,18 +438,34 @@ int main(int argc, char **argv)
            (double)(m1.meta_bytes - m0.meta_bytes) / (double)large,
            (double)(rss1 - rss0) * 1024.0 / (double)large);
     double create_cpu = last_cpu_rate;
-    w1 = read_rate(s, large, 1, 0, 1.0);
+    w1 = read_rate(s, large, 1, 0, get_s);
     c1 = last_cpu_rate;
-    w2 = read_rate(s, large, 1, 1, 1.0);
+    w2 = read_rate(s, large, 1, 1, get_s);
     c2 = last_cpu_rate;
     printf("get at %llu znodes: zn_store_read(getData) %.0f ns/op CPU (%.0f wall), "
            "zn_store_stat %.0f ns/op CPU (%.0f wall)\n",
            (unsigned long long)large, 1e9 / c1, 1e9 / w1, 1e9 / c2, 1e9 / w2);
-    double r1 = read_rate(s, large, 1, 0, 1.5), r1c = last_cpu_rate;
-    double r2 = read_rate(s, large, 2, 0, 1.5), r2c = last_cpu_rate;
-    printf("read throughput (getData, %llu znodes, wall clock): 1 thread %.2f M/s, 2 threads "
-           "%.2f M/s (x%.2f); per thread per CPU-second: %.2f M vs %.2f M\n",
-           (unsigned long long)large, r1 / 1e6, r2 / 1e6, r2 / r1, r1c / 1e6, r2c / 1e6);
+    /* read scaling 1..max_threads; one line, so the default (2 CPUs) output keeps its shape */
+    double *wall = calloc((size_t)max_threads + 1, sizeof(*wall));
+    double *cpu = calloc((size_t)max_threads + 1, sizeof(*cpu));
+    if (!wall || !cpu)
+        abort();
+    for (int t = 1; t <= max_threads; t++) {
+        wall[t] = read_rate(s, large, t, 0, thr_s);
+        cpu[t] = last_cpu_rate;
+    }
+    printf("read throughput (getData, %llu znodes, wall clock):", (unsigned long long)large);
+    for (int t = 1; t <= max_threads; t++) {
+        printf("%s %d thread%s %.2f M/s", t > 1 ? "," : "", t, t > 1 ? "s" : "", wall[t] / 1e6);
+        if (t > 1)
+            printf(" (x%.2f)", wall[t] / wall[1]);
+    }
+    printf("; per thread per CPU-second:");
+    for (int t = 1; t <= max_threads; t++)
+        printf("%s %.2f M", t > 1 ? " vs" : "", cpu[t] / 1e6);
+    printf("%s\n", max_threads > cpus ? " (more threads than online CPUs: oversubscribed)" : "");
+    free(wall);
+    free(cpu);
     /* write latency with and without a concurrent snapshot (DESIGN.md section 10) */
     static struct zn_hist h0, h1;
     zn_hist_reset(&h0);

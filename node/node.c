@@ -506,6 +506,11 @@ void node_send_reply(struct zn_node *n, struct zn_session_row *row, const struct
     for (uint32_t i = 0; i < ZN_NODE_DELAYED_REPLIES_MAX && n->n_delayed && !earlier_held; i++)
         earlier_held = n->delayed[i].msg && n->delayed[i].session == row->id;
     zn_opstats_end(n->opstats, row->id, h->seq, node_now(n));
+    /* A retransmission of a write still in flight proposes it again; the store answers that
+     * second copy as a duplicate. When the first reply is cached, that is the reply: the same
+     * message again, with its first msg_id, not a second message with a new one. */
+    if (cache && node_rcache_resend(n, row, h->seq))
+        return;
     if ((oldest == 0 || h->zxid < oldest) && !earlier_held) {
         uint64_t id = node_send_client(n, row->client_ip, row->client_port, h, body, body_len);
         if (cache)

@@ -45,6 +45,10 @@ struct zr_election {
     bool leader;
     int64_t token;
     int32_t leader_version;
+    /* Bully: the token (leader node czxid) of the leader node this candidate gave up (yield).
+     * An exists reply in flight across the yield still shows that node as ours; it must not
+     * make this candidate leader again while its delete is on the way (two leaders). */
+    int64_t given_up;
     bool closed, ended, suspended, yield_signalled;
 };
 
@@ -203,7 +207,8 @@ static void on_yield_exists(int rc, const struct zn_stat *st, const void *data)
 static void become_leader(struct zr_election *e, int64_t token, int32_t version)
 {
     pthread_mutex_lock(&e->mu);
-    bool fresh = !e->leader && !e->closed && !e->ended && !e->suspended;
+    bool fresh = !e->leader && !e->closed && !e->ended && !e->suspended &&
+                 (e->style != ZR_ELECT_BULLY || token != e->given_up);
     if (fresh) {
         e->leader = true;
         e->token = token;
@@ -523,6 +528,7 @@ int zr_election_yield(zr_election *e)
     }
     e->leader = false;
     e->yield_signalled = false;
+    e->given_up = e->token;
     int32_t v = e->leader_version;
     int64_t t = e->token;
     pthread_mutex_unlock(&e->mu);

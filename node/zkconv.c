@@ -150,6 +150,11 @@ int zn_zkconv_error_txn(const struct zn_zk_request *req, int decode_rc)
      * ZooKeeper has no such limit below jute.maxbuffer, which closes the connection. */
     if (decode_rc == ZN_EPROTO && req->type == ZN_ZK_OP_MULTI)
         return ZN_EMARSHALLING;
+    /* reconfig with reconfig disabled (ZooKeeper's default, and zinc's: membership changes go
+     * through zincctl): pRequest2Txn takes the zxid, then throws ReconfigDisabled. A reconfig
+     * that does not deserialize fails before, with no zxid. */
+    if (decode_rc == 0 && req->type == ZN_ZK_OP_RECONFIG)
+        return ZN_ERECONFIGDISABLED;
     return 0;
 }
 

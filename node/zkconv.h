@@ -45,7 +45,9 @@ int zn_zkconv_op(const struct zn_zk_request *req, struct zn_zkconv_scratch *scra
  * answered at once without a zxid. PrepRequestProcessor (3.9) gives a multi its zxid before it
  * deserializes the body, so a multi that does not deserialize (an op type not allowed in a
  * multi, such as a read; a malformed op) becomes an error txn answering MarshallingError in a
- * new zxid; every other opcode fails before a zxid is taken.
+ * new zxid. A reconfig that decodes is an error txn answering ReconfigDisabled (pRequest2Txn
+ * takes the zxid before it checks reconfigEnabled). Every other request that fails to decode
+ * fails before a zxid is taken. decode_rc 0 with any other opcode: 0.
  */
 int zn_zkconv_error_txn(const struct zn_zk_request *req, int decode_rc);
 

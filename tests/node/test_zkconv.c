@@ -330,9 +330,9 @@ Test(zkconv, null_data_round_trip)
     cr_assert_eq(zn_jute_get_buffer(&r, 100).len, -1, "multiRead getData of null data");
 }
 
-/* A multi whose body does not deserialize (a read op inside a write multi) is ZooKeeper's
- * error txn: MarshallingError in a new zxid. Other requests that fail to decode are answered
- * at once (no zxid). */
+/* A multi whose body does not deserialize (a read op inside a write multi) and a reconfig
+ * (disabled) are ZooKeeper's error txns: MarshallingError / ReconfigDisabled in a new zxid.
+ * Other requests that fail to decode are answered at once (no zxid). */
 Test(zkconv, undecodable_multi_is_an_error_txn)
 {
     struct zn_jute_writer w;
@@ -377,4 +377,25 @@ Test(zkconv, undecodable_multi_is_an_error_txn)
     cr_assert_eq(zn_zkconv_error_txn(&other, ZN_EPROTO), 0);
     cr_assert_eq(zn_zkconv_error_txn(&req, ZN_ELIMIT), 0);
     cr_assert_eq(zn_zkconv_error_txn(&req, 0), 0);
+    /* reconfig (disabled) that decodes: ReconfigDisabled in a new zxid; malformed: at once */
+    zn_jute_writer_init(&w, reqbuf, sizeof(reqbuf));
+    zn_jute_put_int(&w, 22);
+    zn_jute_put_int(&w, ZN_ZK_OP_RECONFIG);
+    put_str(&w, "");
+    put_str(&w, "");
+    put_str(&w, "");
+    zn_jute_put_long(&w, -1);
+    rc = zn_zk_request_decode(reqbuf, w.len, &lim, &req);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(zn_zkconv_error_txn(&req, rc), ZN_ERECONFIGDISABLED);
+    cr_assert_eq(zn_zkconv_error_txn(&req, ZN_EPROTO), 0);
+    e.cxid = req.xid;
+    e.op.type = req.type;
+    e.err = ZN_ERECONFIGDISABLED;
+    tst_apply_entry(&T, &e);
+    zn_jute_writer_init(&w, out, sizeof(out));
+    cr_assert_eq(zn_zkconv_reply(req.xid, T.res.reply, T.res.reply_len, &w), 0);
+    zn_jute_reader_init(&r, out, w.len);
+    read_header(&r, 22, ZK_RECONFIGDISABLED);
+    cr_assert_eq(zn_jute_remaining(&r), 0);
 }

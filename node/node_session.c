@@ -723,7 +723,8 @@ static void node_take(struct zn_node *n, struct zn_session_row *row, const struc
         return;
     }
     struct zn_op op;
-    /* A multi that does not deserialize is ZooKeeper's error txn: logged, it takes a zxid. */
+    /* ZooKeeper turns some failures into an error txn (a multi that does not deserialize, a
+     * reconfig): logged, it takes a zxid (node/zkconv.h zn_zkconv_error_txn). */
     int txn_err = zn_zkconv_error_txn(&req, rc);
     if (txn_err) {
         memset(&op, 0, sizeof(op));

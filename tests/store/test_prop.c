@@ -268,7 +268,8 @@ static int m_create(struct model *m, const struct zn_op *op, struct msub *r)
         return ZN_ENOCHILDRENFOREPHEMERALS;
     int64_t z = (int64_t)E->zxid;
     struct mnode *n = madd(m, path);
-    memcpy(n->data, op->data, op->data_len);
+    if (op->data_len) /* null data has no pointer */
+        memcpy(n->data, op->data, op->data_len);
     n->dlen = op->data_len;
     n->dnull = op->data_null;
     n->nacl = nacl;
@@ -350,7 +351,8 @@ static int m_op(struct model *m, const struct zn_op *op, struct msub *r)
             return ZN_ENOAUTH;
         if (op->version != -1 && op->version != n->st.version)
             return ZN_EBADVERSION;
-        memcpy(n->data, op->data, op->data_len);
+        if (op->data_len) /* null data has no pointer */
+            memcpy(n->data, op->data, op->data_len);
         n->dlen = op->data_len;
         n->dnull = op->data_null;
         n->st.version++;

@@ -434,13 +434,19 @@ static int node_propose_client(struct zn_node *n, uint64_t session, uint64_t seq
     zn_zk_limits_default(&lim);
     lim.data_bytes_max = (int32_t)n->cfg.limits.data_bytes_max;
     int rc = zn_zk_request_decode(request.ptr, (size_t)request.len, &lim, &req);
-    if (rc)
-        return rc;
     struct zn_entry e = {.type = ZN_ENTRY_CLIENT,
                          .session = session,
                          .cxid = (int32_t)(uint32_t)seq,
                          .ids = ids,
                          .id_count = n_ids};
+    e.err = zn_zkconv_error_txn(&req, rc); /* ZooKeeper's error txn (node/zkconv.h) */
+    if (e.err) {
+        e.type = ZN_ENTRY_ERROR;
+        e.op.type = req.type;
+        return node_propose_entry(n, &e);
+    }
+    if (rc)
+        return rc;
     rc = zn_zkconv_op(&req, n->conv, &e.op);
     if (rc)
         return rc;

@@ -722,27 +722,35 @@ static void node_take(struct zn_node *n, struct zn_session_row *row, const struc
         return;
     }
     struct zn_op op;
-    if (rc == 0)
+    /* ZooKeeper turns some failures into an error txn (a multi that does not deserialize, a
+     * reconfig): logged, it takes a zxid (node/zkconv.h zn_zkconv_error_txn). */
+    int txn_err = zn_zkconv_error_txn(&req, rc);
+    if (txn_err) {
+        memset(&op, 0, sizeof(op));
+        op.type = req.type;
+    } else if (rc == 0) {
         rc = zn_zkconv_op(&req, n->conv, &op);
-    if (rc) {
+    }
+    if (rc && !txn_err) {
         /* Malformed or not executable: answered now, in order (ZooKeeper answers the same). */
         node_reply_error(n, row, h->seq, rc == ZN_EPROTO ? ZN_EMARSHALLING : rc);
         if (order == ZN_SESS_IN_ORDER)
             row->next_seq++;
         return;
     }
-    if (node_is_logged(req.type)) {
+    if (txn_err || node_is_logged(req.type)) {
         if (order == ZN_SESS_DUPLICATE && !retry_inflight && node_rcache_resend(n, row, h->seq))
             return; /* its reply was lost: the same reply again */
         if (order == ZN_SESS_IN_ORDER)
             row->write_inflight = h->seq;
         if (n->role == ZN_RAFT_LEADER) {
             struct zn_identity ids[ZN_AUTH_IDS_MAX];
-            struct zn_entry e = {.type = ZN_ENTRY_CLIENT,
+            struct zn_entry e = {.type = txn_err ? ZN_ENTRY_ERROR : ZN_ENTRY_CLIENT,
                                  .session = row->id,
                                  .cxid = (int32_t)(uint32_t)h->seq,
                                  .ids = ids,
-                                 .op = op};
+                                 .op = op,
+                                 .err = txn_err};
             e.id_count = node_auth_ids(n, row, ids, ZN_AUTH_IDS_MAX); /* stamped by the leader */
             node_propose_entry(n, &e);
         } else {

@@ -70,6 +70,7 @@ static int zn_op_convert(const struct zn_zk_request *req, struct zn_zkconv_scrat
         op->path = zn_str_of(req->u.create.path);
         op->data = req->u.create.data.len > 0 ? req->u.create.data.ptr : NULL;
         op->data_len = req->u.create.data.len > 0 ? (uint32_t)req->u.create.data.len : 0;
+        op->data_null = req->u.create.data.len < 0; /* null data: kept null (getData -> -1) */
         op->flags = mode;
         return zn_acl_convert(&req->u.create.acl, s, op);
     }
@@ -90,6 +91,7 @@ static int zn_op_convert(const struct zn_zk_request *req, struct zn_zkconv_scrat
         op->path = zn_str_of(req->u.set_data.path);
         op->data = req->u.set_data.data.len > 0 ? req->u.set_data.data.ptr : NULL;
         op->data_len = req->u.set_data.data.len > 0 ? (uint32_t)req->u.set_data.data.len : 0;
+        op->data_null = req->u.set_data.data.len < 0;
         op->version = req->u.set_data.version;
         return 0;
     case ZN_ZK_OP_GETACL:
@@ -140,6 +142,20 @@ int zn_zkconv_op(const struct zn_zk_request *req, struct zn_zkconv_scratch *scra
 {
     scratch->n_acls = 0;
     return zn_op_convert(req, scratch, op, 0);
+}
+
+int zn_zkconv_error_txn(const struct zn_zk_request *req, int decode_rc)
+{
+    /* ZN_ELIMIT (a zinc limit, e.g. more ops than ZN_MULTI_OPS_MAX) stays an early answer:
+     * ZooKeeper has no such limit below jute.maxbuffer, which closes the connection. */
+    if (decode_rc == ZN_EPROTO && req->type == ZN_ZK_OP_MULTI)
+        return ZN_EMARSHALLING;
+    /* reconfig with reconfig disabled (ZooKeeper's default, and zinc's: membership changes go
+     * through zincctl): pRequest2Txn takes the zxid, then throws ReconfigDisabled. A reconfig
+     * that does not deserialize fails before, with no zxid. */
+    if (decode_rc == 0 && req->type == ZN_ZK_OP_RECONFIG)
+        return ZN_ERECONFIGDISABLED;
+    return 0;
 }
 
 static void zn_put_stat_of(struct zn_jute_writer *w, const struct zn_stat *st)
@@ -200,7 +216,7 @@ static int zn_put_body(struct zn_jute_writer *w, struct zn_reply *r)
         zn_put_stat_of(w, &r->stat);
         return 0;
     case ZN_OP_GETDATA:
-        zn_jute_put_buffer(w, zn_bytes_make(r->data, r->data_len));
+        zn_jute_put_buffer(w, r->data_null ? ZN_BYTES_NULL : zn_bytes_make(r->data, r->data_len));
         zn_put_stat_of(w, &r->stat);
         return 0;
     case ZN_OP_GETACL: {

@@ -40,6 +40,18 @@ int zn_zkconv_op(const struct zn_zk_request *req, struct zn_zkconv_scratch *scra
                  struct zn_op *op);
 
 /*
+ * ZooKeeper's error txn for a request that failed to decode (rc from zn_zk_request_decode, req
+ * as it left): the error code to log in a ZN_ENTRY_ERROR entry, or 0 when the request is
+ * answered at once without a zxid. PrepRequestProcessor (3.9) gives a multi its zxid before it
+ * deserializes the body, so a multi that does not deserialize (an op type not allowed in a
+ * multi, such as a read; a malformed op) becomes an error txn answering MarshallingError in a
+ * new zxid. A reconfig that decodes is an error txn answering ReconfigDisabled (pRequest2Txn
+ * takes the zxid before it checks reconfigEnabled). Every other request that fails to decode
+ * fails before a zxid is taken. decode_rc 0 with any other opcode: 0.
+ */
+int zn_zkconv_error_txn(const struct zn_zk_request *req, int decode_rc);
+
+/*
  * Write ReplyHeader{xid, zxid, err} + body for the store reply bytes. Returns 0, ZN_EPROTO
  * (the reply bytes do not decode) or ZN_ELIMIT (the writer is full).
  */

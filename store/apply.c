@@ -172,8 +172,8 @@ static struct zn_znode *must_lookup(struct ctx *c, const char *path, uint32_t le
 }
 
 static void do_create(struct ctx *c, const char *path, uint32_t len, uint32_t plen,
-                      const struct rec *parent, const struct zn_stat *st, const uint8_t *data,
-                      uint32_t data_len, const struct zn_acl_entry *acl, uint32_t acl_n)
+                      const struct rec *parent, const struct zn_stat *st, const struct zn_op *op,
+                      const struct zn_acl_entry *acl, uint32_t acl_n)
 {
     struct zn_stat pst = parent->stat;
     pst.cversion++;
@@ -193,7 +193,8 @@ static void do_create(struct ctx *c, const char *path, uint32_t len, uint32_t pl
         zn_panic("store: out of memory for a znode version");
     zs->vzxid = c->e->zxid;
     zs->stat = *st;
-    zs->data = zn_blob_new(s, data, data_len);
+    zs->data = zn_blob_new(s, op->data, op->data_len);
+    zs->data_null = op->data_null;
     zs->acl = zn_acl_intern(s, acl, acl_n);
     struct zn_znode *n = zn_node_insert(s, pn, path, len, zs);
     if (st->ephemeral_owner != 0 && st->ephemeral_owner == (int64_t)c->e->session && c->session) {
@@ -237,8 +238,8 @@ static void do_delete(struct ctx *c, const char *path, uint32_t len, uint32_t pl
 }
 
 static void do_update(struct ctx *c, const char *path, uint32_t len, struct rec *r,
-                      const struct zn_stat *st, bool set_data, const uint8_t *data,
-                      uint32_t data_len, const struct zn_acl_entry *acl, uint32_t acl_n)
+                      const struct zn_stat *st, const struct zn_op *set_data,
+                      const struct zn_acl_entry *acl, uint32_t acl_n)
 {
     if (!c->commit) {
         r->stat = *st;
@@ -254,7 +255,8 @@ static void do_update(struct ctx *c, const char *path, uint32_t len, struct rec 
     zs->stat = *st;
     if (set_data) {
         zn_blob_unref(s, zs->data);
-        zs->data = zn_blob_new(s, data, data_len);
+        zs->data = zn_blob_new(s, set_data->data, set_data->data_len);
+        zs->data_null = set_data->data_null;
         add_trigger(c, ZN_EVENT_NODE_DATA_CHANGED, path, len, zs->acl);
     }
     if (acl) {
@@ -398,7 +400,7 @@ static int op_create(struct ctx *c, const struct zn_op *op, struct zn_wbuf *w)
         .data_length = (int32_t)op->data_len,
         .pzxid = z,
     };
-    do_create(c, path, len, plen, &pcopy, &st, op->data, op->data_len, acl, acl_n);
+    do_create(c, path, len, plen, &pcopy, &st, op, acl, acl_n);
     if (w) {
         zn_put_blob32(w, path, len);
         zn_reply_put_client_stat(w, &st);
@@ -452,7 +454,7 @@ static int op_setdata(struct ctx *c, const struct zn_op *op, struct zn_wbuf *w)
     st.mzxid = (int64_t)c->e->zxid;
     st.mtime = c->e->time_ms;
     st.data_length = (int32_t)op->data_len;
-    do_update(c, op->path.ptr, op->path.len, node, &st, true, op->data, op->data_len, NULL, 0);
+    do_update(c, op->path.ptr, op->path.len, node, &st, op, NULL, 0);
     if (w)
         zn_reply_put_client_stat(w, &st);
     return 0;
@@ -477,7 +479,7 @@ static int op_setacl(struct ctx *c, const struct zn_op *op, struct zn_wbuf *w)
         return ZN_EBADVERSION;
     struct zn_stat st = node->stat;
     st.aversion++;
-    do_update(c, op->path.ptr, op->path.len, node, &st, false, NULL, 0, acl, acl_n);
+    do_update(c, op->path.ptr, op->path.len, node, &st, NULL, acl, acl_n);
     if (w)
         zn_reply_put_client_stat(w, &st);
     return 0;
@@ -679,6 +681,38 @@ static void apply_client(struct ctx *c, struct zn_apply_result *res)
     zn_session_set_last(s, se, e->cxid, w->p, (uint32_t)w->len);
 }
 
+/*
+ * ZooKeeper's error txn: the session's request consumed a zxid and is answered with the stored
+ * error (reply op ZN_OP_ERROR: a header, no body), exactly once per (session, cxid). No znode
+ * changes; the session's last request is recorded as for a CLIENT entry.
+ */
+static void apply_error(struct ctx *c, struct zn_apply_result *res)
+{
+    const struct zn_entry *e = c->e;
+    struct zn_store *s = c->s;
+    struct zn_wbuf *w = &s->reply;
+    struct zn_session *se = zn_session_lookup(s, e->session);
+    res->has_reply = true;
+    if (!se) {
+        zn_reply_put_header(w, ZN_OP_ERROR, ZN_ESESSIONEXPIRED, (int64_t)e->zxid);
+        return;
+    }
+    if (se->has_last && e->cxid == se->last_cxid) {
+        res->duplicate = true;
+        zn_put_bytes(w, se->last_reply, se->last_reply_len);
+        return;
+    }
+    if (se->has_last && e->cxid < se->last_cxid) {
+        res->stale = true;
+        res->has_reply = false;
+        return;
+    }
+    zn_reply_put_header(w, ZN_OP_ERROR, e->err, (int64_t)e->zxid);
+    if (w->err)
+        zn_panic("store: out of memory building a reply");
+    zn_session_set_last(s, se, e->cxid, w->p, (uint32_t)w->len);
+}
+
 int zn_store_apply(struct zn_store *s, const uint8_t *entry, size_t len,
                    struct zn_apply_result *res)
 {
@@ -741,6 +775,9 @@ int zn_store_apply(struct zn_store *s, const uint8_t *entry, size_t len,
         break;
     }
     case ZN_ENTRY_NOOP:
+        break;
+    case ZN_ENTRY_ERROR:
+        apply_error(&c, res);
         break;
     default:
         zn_panic("store: entry type %u passed decode", e.type);

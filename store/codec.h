@@ -114,6 +114,18 @@ static inline void zn_put_blob32(struct zn_wbuf *w, const void *b, uint32_t n)
     zn_put_bytes(w, b, n);
 }
 
+/* Length 0xffffffff marks null data (jute's length -1): no bytes follow. */
+#define ZN_BLOB_NULL_LEN 0xffffffffu
+
+/* u32 length + bytes, or ZN_BLOB_NULL_LEN alone when is_null (n must be 0 then). */
+static inline void zn_put_nblob32(struct zn_wbuf *w, const void *b, uint32_t n, bool is_null)
+{
+    if (is_null)
+        zn_put_u32(w, ZN_BLOB_NULL_LEN);
+    else
+        zn_put_blob32(w, b, n);
+}
+
 /* u16 length + bytes */
 static inline void zn_put_str16(struct zn_wbuf *w, const char *s, uint16_t n)
 {
@@ -207,6 +219,23 @@ static inline const uint8_t *zn_get_blob32(struct zn_rd *r, uint32_t max, uint32
     if (b)
         *n = len;
     return b;
+}
+
+/* As zn_get_blob32, but ZN_BLOB_NULL_LEN decodes as null: NULL, *n = 0, *is_null = true. */
+static inline const uint8_t *zn_get_nblob32(struct zn_rd *r, uint32_t max, uint32_t *n,
+                                            bool *is_null)
+{
+    *is_null = false;
+    *n = 0;
+    if (r->err || r->len - r->off < 4)
+        return zn_get_blob32(r, max, n); /* fails the reader */
+    const uint8_t *p = r->p + r->off;
+    if (p[0] == 0xff && p[1] == 0xff && p[2] == 0xff && p[3] == 0xff) {
+        r->off += 4;
+        *is_null = true;
+        return NULL;
+    }
+    return zn_get_blob32(r, max, n);
 }
 
 static inline const char *zn_get_str16(struct zn_rd *r, uint32_t max, uint32_t *n)

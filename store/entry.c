@@ -17,6 +17,12 @@ static bool op_is_create(int32_t t)
            t == ZN_OP_CREATETTL;
 }
 
+/* An error txn stores a zinc error code: negative and in the table (common/zn_err.h). */
+static bool err_code_valid(int32_t err)
+{
+    return err < 0 && err >= -ZN_ERR_COUNT;
+}
+
 static int put_acl(struct zn_wbuf *w, const struct zn_acl_entry *acl, uint32_t n)
 {
     if (n > ZN_STORE_ACL_ENTRIES_MAX)
@@ -36,6 +42,8 @@ static int put_op(struct zn_wbuf *w, const struct zn_op *op, bool nested)
 {
     if (op->path.len > ZN_PATH_LEN_MAX || op->data_len > ZN_DATA_SIZE_MAX_BYTES)
         return ZN_ELIMIT;
+    if (op->data_null && op->data_len != 0)
+        return ZN_EINVAL;
     zn_put_i32(w, op->type);
     int rc = 0;
     switch (op->type) {
@@ -44,7 +52,7 @@ static int put_op(struct zn_wbuf *w, const struct zn_op *op, bool nested)
     case ZN_OP_CREATECONTAINER:
     case ZN_OP_CREATETTL:
         zn_put_blob32(w, op->path.ptr, op->path.len);
-        zn_put_blob32(w, op->data, op->data_len);
+        zn_put_nblob32(w, op->data, op->data_len, op->data_null);
         rc = put_acl(w, op->acl, op->acl_count);
         zn_put_i32(w, op->flags);
         zn_put_i64(w, op->ttl_ms);
@@ -57,7 +65,7 @@ static int put_op(struct zn_wbuf *w, const struct zn_op *op, bool nested)
         break;
     case ZN_OP_SETDATA:
         zn_put_blob32(w, op->path.ptr, op->path.len);
-        zn_put_blob32(w, op->data, op->data_len);
+        zn_put_nblob32(w, op->data, op->data_len, op->data_null);
         zn_put_i32(w, op->version);
         break;
     case ZN_OP_SETACL:
@@ -123,6 +131,13 @@ static int encode(const struct zn_entry *e, struct zn_wbuf *w)
         break;
     case ZN_ENTRY_NOOP:
         break;
+    case ZN_ENTRY_ERROR:
+        if (!err_code_valid(e->err))
+            return ZN_EINVAL;
+        zn_put_i32(w, e->cxid);
+        zn_put_i32(w, e->op.type);
+        zn_put_i32(w, e->err);
+        break;
     default:
         return ZN_EINVAL;
     }
@@ -158,6 +173,7 @@ int zn_entry_encode(const struct zn_entry *e, uint8_t *buf, size_t cap, size_t *
 
 struct decoder {
     struct zn_rd r;
+    uint8_t version;
     struct zn_entry_scratch *s;
     uint32_t nops;
     uint32_t nacls;
@@ -186,6 +202,15 @@ static void get_path(struct decoder *d, struct zn_op *op)
     op->path.ptr = (const char *)zn_get_blob32(&d->r, ZN_PATH_LEN_MAX, &op->path.len);
 }
 
+/* create/setData data: version 1 has no null (0xffffffff exceeds the size limit there). */
+static void get_data(struct decoder *d, struct zn_op *op)
+{
+    if (d->version >= 2)
+        op->data = zn_get_nblob32(&d->r, ZN_DATA_SIZE_MAX_BYTES, &op->data_len, &op->data_null);
+    else
+        op->data = zn_get_blob32(&d->r, ZN_DATA_SIZE_MAX_BYTES, &op->data_len);
+}
+
 static void get_op(struct decoder *d, struct zn_op *op, bool nested)
 {
     memset(op, 0, sizeof(*op));
@@ -196,7 +221,7 @@ static void get_op(struct decoder *d, struct zn_op *op, bool nested)
         return;
     if (op_is_create(op->type)) {
         get_path(d, op);
-        op->data = zn_get_blob32(&d->r, ZN_DATA_SIZE_MAX_BYTES, &op->data_len);
+        get_data(d, op);
         get_acl(d, op);
         op->flags = zn_get_i32(&d->r);
         op->ttl_ms = zn_get_i64(&d->r);
@@ -211,7 +236,7 @@ static void get_op(struct decoder *d, struct zn_op *op, bool nested)
         return;
     case ZN_OP_SETDATA:
         get_path(d, op);
-        op->data = zn_get_blob32(&d->r, ZN_DATA_SIZE_MAX_BYTES, &op->data_len);
+        get_data(d, op);
         op->version = zn_get_i32(&d->r);
         return;
     case ZN_OP_SETACL:
@@ -259,8 +284,9 @@ int zn_entry_decode(const uint8_t *buf, size_t len, struct zn_entry_scratch *scr
     uint8_t version = zn_get_u8(&d.r);
     if (d.r.err)
         return ZN_EPROTO;
-    if (version != ZN_ENTRY_VERSION)
+    if (version < ZN_ENTRY_VERSION_MIN || version > ZN_ENTRY_VERSION)
         return ZN_EVERSION;
+    d.version = version;
     e->type = zn_get_u8(&d.r);
     if (zn_get_u16(&d.r) != 0)
         return ZN_EPROTO;
@@ -303,6 +329,17 @@ int zn_entry_decode(const uint8_t *buf, size_t len, struct zn_entry_scratch *scr
             return ZN_EPROTO;
         break;
     case ZN_ENTRY_NOOP:
+        break;
+    case ZN_ENTRY_ERROR:
+        if (version < 2)
+            return ZN_EPROTO;
+        e->cxid = zn_get_i32(&d.r);
+        e->op.type = zn_get_i32(&d.r);
+        e->op.version = -1;
+        e->op.ttl_ms = -1;
+        e->err = zn_get_i32(&d.r);
+        if (!d.r.err && !err_code_valid(e->err))
+            return ZN_EPROTO;
         break;
     default:
         return ZN_EPROTO;

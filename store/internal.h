@@ -51,8 +51,9 @@ struct zn_zstate {
     struct zn_zstate *prev; /* older version kept for a running snapshot */
     uint64_t vzxid;         /* zxid of the entry that produced this version */
     struct zn_stat stat;
-    struct zn_blob *data; /* NULL = empty */
+    struct zn_blob *data; /* NULL = empty or null */
     struct zn_acl *acl;
+    bool data_null; /* null data (jute length -1); data is NULL then */
 };
 
 struct zn_session;

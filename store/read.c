@@ -154,7 +154,8 @@ static int read_one(struct rctx *c, const struct zn_op *op, struct zn_wbuf *w)
                 err = ZN_ENOAUTH;
                 break;
             }
-            zn_put_blob32(w, st->data ? st->data->bytes : NULL, st->data ? st->data->len : 0);
+            zn_put_nblob32(w, st->data ? st->data->bytes : NULL, st->data ? st->data->len : 0,
+                           st->data_null);
             zn_reply_put_client_stat(w, &st->stat);
             break;
         case ZN_OP_GETACL: {

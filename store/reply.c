@@ -118,7 +118,7 @@ static void decode_at(struct zn_rd *r, struct zn_reply *out, int depth)
         out->has_stat = true;
         break;
     case ZN_OP_GETDATA:
-        out->data = zn_get_blob32(r, UINT32_MAX, &out->data_len);
+        out->data = zn_get_nblob32(r, UINT32_MAX - 1, &out->data_len, &out->data_null);
         zn_stat_decode(r, &out->stat);
         out->has_stat = true;
         break;

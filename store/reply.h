@@ -8,13 +8,16 @@
  *   i32 op, i32 err (0 or ZN_E*), i64 zxid, then, only when err == 0 or op is multi/multiRead:
  *   create/create2/createContainer/createTTL: str32 path, stat   (create replies only path)
  *   delete, check, closeSession: nothing          sync: str32 path
- *   setData, setACL, exists: stat                 getData: blob32 data, stat
+ *   setData, setACL, exists: stat                 getData: data, stat
  *   getACL: u32 n, n x {u32 perms, str32 scheme, str32 id}, stat
  *   getChildren, getEphemerals: u32 n, n x str32 name    getChildren2: names, stat
  *   getAllChildrenNumber: i32                      createSession: u64 id, u32 timeout_ms, 16 B
  *   multi, multiRead (always, also with an error): u32 n, n x reply (same format; a failed sub-op has op = -1 (error) and
  *   err as ZooKeeper reports it: ops before the failing one 0, the failing one its code, the
  *   ones after it ZN_EINCONSISTENT (RuntimeInconsistency)).
+ *   data: u32 length + bytes, or u32 0xffffffff alone for null data (a reply written before
+ *   null data existed never holds that length, so old replies decode the same).
+ *   error (op -1, an error txn or a failed sub-op): nothing.
  *   stat: the 11 Stat fields in wire order (i64/i32 as in store/types.h).
  * A failed multi reports the failing op's code as its top-level err; ZooKeeper itself sends
  * header err 0 with the per-op results, which proto/ reproduces from the sub-replies.
@@ -36,6 +39,7 @@ struct zn_reply {
     struct zn_str path;  /* create*, sync */
     const uint8_t *data; /* getData */
     uint32_t data_len;
+    bool data_null;      /* getData: null data (data NULL, data_len 0) */
     uint32_t count;      /* names, ACL entries or sub-replies */
     int32_t number;      /* getAllChildrenNumber */
     uint64_t session;    /* createSession */

@@ -135,7 +135,8 @@ static void put_node(struct sink *k, const struct zn_znode *n, const struct zn_z
     zn_put_u8(w, 1);
     zn_put_blob32(w, n->path, n->path_len);
     zn_reply_put_stat(w, &st->stat);
-    zn_put_blob32(w, st->data ? st->data->bytes : NULL, st->data ? st->data->len : 0);
+    zn_put_nblob32(w, st->data ? st->data->bytes : NULL, st->data ? st->data->len : 0,
+                   st->data_null);
     uint32_t cnt = st->acl ? st->acl->count : 0;
     zn_put_u16(w, (uint16_t)cnt);
     for (uint32_t i = 0; i < cnt; i++) {
@@ -327,7 +328,8 @@ static int load_sessions(struct zn_store *s, struct source *r, uint64_t count)
     return r->err;
 }
 
-static int load_node(struct zn_store *s, struct source *r, struct load_bufs *b, uint64_t zxid)
+static int load_node(struct zn_store *s, struct source *r, struct load_bufs *b, uint64_t zxid,
+                     uint32_t version)
 {
     uint32_t plen = src_field(r, 4, ZN_PATH_LEN_MAX, b->path);
     struct zn_stat st;
@@ -335,6 +337,9 @@ static int load_node(struct zn_store *s, struct source *r, struct load_bufs *b, 
     uint32_t dlen = (uint32_t)src_u(r, 4);
     if (r->err)
         return r->err;
+    bool data_null = version >= 2 && dlen == ZN_BLOB_NULL_LEN; /* version 1 has no null data */
+    if (data_null)
+        dlen = 0;
     if (dlen > s->data_size_max || zn_path_validate(b->path, plen) ||
         st.data_length != (int32_t)dlen || st.num_children < 0)
         return ZN_ECORRUPT;
@@ -347,6 +352,7 @@ static int load_node(struct zn_store *s, struct source *r, struct load_bufs *b, 
     zs->vzxid = zxid;
     zs->stat = st;
     zs->data = zn_blob_new(s, data, dlen);
+    zs->data_null = data_null;
     uint32_t nacl = (uint32_t)src_u(r, 2);
     if (nacl > ZN_STORE_ACL_ENTRIES_MAX)
         r->err = ZN_ECORRUPT;
@@ -441,7 +447,7 @@ int zn_snapshot_load(const struct zn_store_config *cfg, zn_snap_read_fn fn, void
     }
     uint32_t version = (uint32_t)src_u(&r, 4);
     uint32_t flags = (uint32_t)src_u(&r, 4);
-    if (!r.err && version != ZN_SNAPSHOT_VERSION) {
+    if (!r.err && (version < ZN_SNAPSHOT_VERSION_MIN || version > ZN_SNAPSHOT_VERSION)) {
         rc = ZN_EVERSION;
         goto out;
     }
@@ -465,7 +471,7 @@ int zn_snapshot_load(const struct zn_store_config *cfg, zn_snap_read_fn fn, void
             rc = ZN_ECORRUPT;
             break;
         }
-        rc = load_node(s, &r, b, zxid);
+        rc = load_node(s, &r, b, zxid, version);
         count++;
     }
     uint64_t trailer = src_u(&r, 8);

@@ -16,17 +16,22 @@
  * = the versions replaced during the snapshot, until released.
  *
  * Stream format (big-endian), checksummed with CRC32C:
- *   "ZNSNAP\0\1", u32 version=1, u32 flags=0, u64 zxid, u64 digest, u64 znodes, u64 sessions,
+ *   "ZNSNAP\0\1", u32 version=2, u32 flags=0, u64 zxid, u64 digest, u64 znodes, u64 sessions,
  *   sessions x {u64 id, u32 timeout_ms, 16 B passwd, u8 has_last, i32 last_cxid, blob32 reply},
- *   znodes x {u8 1, str32 path, stat, blob32 data, u16 nacl, nacl x {u32 perms, str16 scheme,
+ *   znodes x {u8 1, str32 path, stat, data, u16 nacl, nacl x {u32 perms, str16 scheme,
  *   str16 id}}, u8 0, u64 znodes, u32 crc32c(all preceding bytes).
+ *   data: u32 length + bytes, or u32 0xffffffff alone for null data (the Stat's dataLength is
+ *   0 then). Version 1, still loaded, is the same without null data: there 0xffffffff is a
+ *   length (over the limit, so the image is refused as corrupt). Replies kept for exactly-once
+ *   use store/reply.h's encoding, which only gained values, so version 1 replies decode.
  */
 #ifndef ZN_STORE_SNAPSHOT_H
 #define ZN_STORE_SNAPSHOT_H
 
 #include "store/store.h"
 
-#define ZN_SNAPSHOT_VERSION 1u
+#define ZN_SNAPSHOT_VERSION     2u
+#define ZN_SNAPSHOT_VERSION_MIN 1u /* oldest version zn_snapshot_load still reads */
 
 struct zn_snapshot;
 

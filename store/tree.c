@@ -195,7 +195,8 @@ uint64_t zn_node_digest(const struct zn_znode *n, const struct zn_zstate *st)
 {
     const struct zn_stat *t = &st->stat;
     uint64_t h = n->path_hash;
-    h = zn_mix64(h ^ (st->data ? st->data->hash : 0x3b));
+    /* empty and null data hash differently: replicas that disagree on it differ */
+    h = zn_mix64(h ^ (st->data ? st->data->hash : st->data_null ? 0x4e756c6cull : 0x3b));
     h = zn_mix64(h ^ (st->acl ? st->acl->hash : 0x5c));
     uint64_t f[9] = {(uint64_t)t->czxid,
                      (uint64_t)t->mzxid,

@@ -121,9 +121,10 @@ struct zn_op {
     struct zn_str path;
     const uint8_t *data; /* create/setData: the data (NULL with data_len 0 = empty) */
     uint32_t data_len;
-    int32_t version;                /* delete/setData/setACL/check: expected version, -1 = any */
-    int32_t flags;                  /* create: enum zn_create_mode */
-    int64_t ttl_ms;                 /* createTTL: the TTL; -1 otherwise */
+    bool data_null;  /* create/setData: null data (jute length -1); data NULL, data_len 0 */
+    int32_t version; /* delete/setData/setACL/check: expected version, -1 = any */
+    int32_t flags;   /* create: enum zn_create_mode */
+    int64_t ttl_ms;  /* createTTL: the TTL; -1 otherwise */
     const struct zn_acl_entry *acl; /* create/setACL */
     uint32_t acl_count;
     bool watch;              /* reads: leave a watch (the caller registers it) */

@@ -622,6 +622,9 @@ def s_misc(r):
     s_expiry_check(r)
     r.tr.line("## reconfig (disabled), close")
     body = bytes(zw.W().str("").str("").str("").long(-1).b)
+    # a ping first names the last processed zxid (the expiry above took one), so the reconfig
+    # reply shows whether the refusal consumed a zxid (an error txn) or not
+    r.call("A", "ping", xid=-2)
     r.call("A", "reconfig", body, "empty (reconfig disabled)")
     r.call("A", "closeSession")
     r.call("A", "ping", xid=-2)  # after close: the connection is gone

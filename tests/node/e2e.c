@@ -181,6 +181,24 @@ static int libzinc_scenario(int leader)
     CHECK(zn_create(zh, "/lz", "x", 1, &ZN_OPEN_ACL_UNSAFE, ZN_PERSISTENT, 0, NULL, 0, NULL) ==
               ZN_ENODEEXISTS,
           "second create must be NODEEXISTS");
+    /* null data (NULL, -1) stays null through the log and the reply; empty stays empty */
+    struct zn_stat nst;
+    CHECK(zn_create(zh, "/lznull", NULL, -1, &ZN_OPEN_ACL_UNSAFE, ZN_PERSISTENT, 0, NULL, 0,
+                    NULL) == 0,
+          "zn_create /lznull with null data");
+    len = sizeof(buf);
+    CHECK(zn_get(zh, "/lznull", 0, buf, &len, &nst) == 0 && len == -1 && nst.data_length == 0,
+          "zn_get of null data: len %d (want -1), dataLength %d", len, nst.data_length);
+    CHECK(zn_set(zh, "/lznull", "", 0, -1, NULL) == 0, "zn_set /lznull empty");
+    len = sizeof(buf);
+    CHECK(zn_get(zh, "/lznull", 0, buf, &len, &nst) == 0 && len == 0 && nst.data_length == 0,
+          "zn_get of empty data: len %d (want 0)", len);
+    CHECK(zn_set(zh, "/lznull", NULL, -1, -1, NULL) == 0, "zn_set /lznull null");
+    len = sizeof(buf);
+    CHECK(zn_get(zh, "/lznull", 0, buf, &len, &nst) == 0 && len == -1 && nst.version == 2,
+          "zn_get after setting null data: len %d (want -1)", len);
+    printf("e2e-libzinc: null data created, set empty and set null again reads back as "
+           "-1 / 0 / -1\n");
     CHECK(zn_wexists(zh, "/lz/w", lz_watcher, NULL, NULL) == ZN_ENONODE, "wexists /lz/w");
     CHECK(zn_create(zh, "/lz/w", "", 0, &ZN_OPEN_ACL_UNSAFE, ZN_PERSISTENT, 0, NULL, 0, NULL) == 0,
           "create /lz/w");

@@ -47,7 +47,7 @@ static size_t req_create(int32_t xid, int32_t type, const char *path, const char
     zn_jute_put_int(&w, xid);
     zn_jute_put_int(&w, type);
     put_str(&w, path);
-    zn_jute_put_buffer(&w, zn_bytes_make(data, strlen(data)));
+    zn_jute_put_buffer(&w, data ? zn_bytes_make(data, strlen(data)) : ZN_BYTES_NULL);
     put_open_acl(&w);
     zn_jute_put_int(&w, mode);
     cr_assert_eq(w.err, 0);
@@ -266,4 +266,136 @@ Test(zkconv, requests_the_store_does_not_execute_or_bad_modes_are_refused)
     zn_jute_writer_init(&w, out, 4);
     zn_zkconv_error(1, 2, ZN_ENONODE, &w);
     cr_assert_neq(w.err, 0);
+}
+
+/* Null data (length -1) goes in as null and comes back as null, apart from empty: create,
+ * setData, getData and multiRead's getData (ZooKeeper's getData returns null). */
+Test(zkconv, null_data_round_trip)
+{
+    int32_t xid;
+    struct zn_jute_reader r;
+    struct zn_zk_stat st;
+    run(req_create(1, ZN_ZK_OP_CREATE, "/n", NULL, ZN_ZK_PERSISTENT), &xid);
+    run(req_create(2, ZN_ZK_OP_CREATE, "/e", "", ZN_ZK_PERSISTENT), &xid);
+    size_t n = run(req_path(3, ZN_ZK_OP_GETDATA, "/n", 1), &xid);
+    zn_jute_reader_init(&r, out, n);
+    read_header(&r, 3, 0);
+    struct zn_bytes b = zn_jute_get_buffer(&r, 100);
+    cr_assert(b.len == -1 && b.ptr == NULL, "null data answers length -1 (got %d)", b.len);
+    zn_zk_get_stat(&r, &st);
+    cr_assert_eq(st.data_length, 0);
+    cr_assert_eq(zn_jute_remaining(&r), 0);
+    n = run(req_path(4, ZN_ZK_OP_GETDATA, "/e", 1), &xid);
+    zn_jute_reader_init(&r, out, n);
+    read_header(&r, 4, 0);
+    b = zn_jute_get_buffer(&r, 100);
+    cr_assert_eq(b.len, 0, "empty data answers length 0");
+    zn_zk_get_stat(&r, &st);
+    cr_assert_eq(st.data_length, 0);
+
+    /* setData null on the empty node */
+    struct zn_jute_writer w;
+    zn_jute_writer_init(&w, reqbuf, sizeof(reqbuf));
+    zn_jute_put_int(&w, 5);
+    zn_jute_put_int(&w, ZN_ZK_OP_SETDATA);
+    put_str(&w, "/e");
+    zn_jute_put_buffer(&w, ZN_BYTES_NULL);
+    zn_jute_put_int(&w, -1);
+    run(w.len, &xid);
+    n = run(req_path(6, ZN_ZK_OP_GETDATA, "/e", 1), &xid);
+    zn_jute_reader_init(&r, out, n);
+    read_header(&r, 6, 0);
+    cr_assert_eq(zn_jute_get_buffer(&r, 100).len, -1, "setData null reads back null");
+    zn_zk_get_stat(&r, &st);
+    cr_assert(st.version == 1 && st.data_length == 0);
+
+    /* multiRead: getData /n (null), getData /x (NoNode) */
+    zn_jute_writer_init(&w, reqbuf, sizeof(reqbuf));
+    zn_jute_put_int(&w, 7);
+    zn_jute_put_int(&w, ZN_ZK_OP_MULTIREAD);
+    zn_jute_put_int(&w, ZN_ZK_OP_GETDATA);
+    zn_jute_put_bool(&w, false);
+    zn_jute_put_int(&w, -1);
+    put_str(&w, "/n");
+    zn_jute_put_bool(&w, false);
+    zn_jute_put_int(&w, -1);
+    zn_jute_put_bool(&w, true);
+    zn_jute_put_int(&w, -1);
+    n = run(w.len, &xid);
+    zn_jute_reader_init(&r, out, n);
+    read_header(&r, 7, 0);
+    cr_assert_eq(zn_jute_get_int(&r), ZN_ZK_OP_GETDATA);
+    cr_assert_eq(zn_jute_get_bool(&r), false);
+    cr_assert_eq(zn_jute_get_int(&r), 0);
+    cr_assert_eq(zn_jute_get_buffer(&r, 100).len, -1, "multiRead getData of null data");
+}
+
+/* A multi whose body does not deserialize (a read op inside a write multi) and a reconfig
+ * (disabled) are ZooKeeper's error txns: MarshallingError / ReconfigDisabled in a new zxid.
+ * Other requests that fail to decode are answered at once (no zxid). */
+Test(zkconv, undecodable_multi_is_an_error_txn)
+{
+    struct zn_jute_writer w;
+    zn_jute_writer_init(&w, reqbuf, sizeof(reqbuf));
+    zn_jute_put_int(&w, 21);
+    zn_jute_put_int(&w, ZN_ZK_OP_MULTI);
+    zn_jute_put_int(&w, ZN_ZK_OP_GETDATA); /* not allowed in a write multi */
+    zn_jute_put_bool(&w, false);
+    zn_jute_put_int(&w, -1);
+    put_str(&w, "/");
+    zn_jute_put_bool(&w, false);
+    zn_jute_put_int(&w, -1);
+    zn_jute_put_bool(&w, true);
+    zn_jute_put_int(&w, -1);
+    struct zn_zk_request req;
+    struct zn_zk_limits lim;
+    zn_zk_limits_default(&lim);
+    int rc = zn_zk_request_decode(reqbuf, w.len, &lim, &req);
+    cr_assert_eq(rc, ZN_EPROTO);
+    cr_assert_eq(req.type, ZN_ZK_OP_MULTI);
+    int err = zn_zkconv_error_txn(&req, rc);
+    cr_assert_eq(err, ZN_EMARSHALLING);
+    uint64_t before = zn_store_applied_zxid(T.s);
+    struct zn_entry e = {.type = ZN_ENTRY_ERROR,
+                         .session = SESSION,
+                         .cxid = req.xid,
+                         .op = {.type = req.type},
+                         .err = err};
+    tst_apply_entry(&T, &e);
+    cr_assert_eq(T.rc, 0);
+    cr_assert_eq(zn_store_applied_zxid(T.s), before + 1, "a zxid is consumed");
+    zn_jute_writer_init(&w, out, sizeof(out));
+    cr_assert_eq(zn_zkconv_reply(req.xid, T.res.reply, T.res.reply_len, &w), 0);
+    struct zn_jute_reader r;
+    zn_jute_reader_init(&r, out, w.len);
+    read_header(&r, 21, ZK_MARSHALLINGERROR); /* zxid: the new one */
+    cr_assert_eq(zn_jute_remaining(&r), 0, "header only");
+
+    /* not a multi, or a multi over zinc's op limit: answered without a zxid */
+    struct zn_zk_request other = req;
+    other.type = ZN_ZK_OP_CREATE;
+    cr_assert_eq(zn_zkconv_error_txn(&other, ZN_EPROTO), 0);
+    cr_assert_eq(zn_zkconv_error_txn(&req, ZN_ELIMIT), 0);
+    cr_assert_eq(zn_zkconv_error_txn(&req, 0), 0);
+    /* reconfig (disabled) that decodes: ReconfigDisabled in a new zxid; malformed: at once */
+    zn_jute_writer_init(&w, reqbuf, sizeof(reqbuf));
+    zn_jute_put_int(&w, 22);
+    zn_jute_put_int(&w, ZN_ZK_OP_RECONFIG);
+    put_str(&w, "");
+    put_str(&w, "");
+    put_str(&w, "");
+    zn_jute_put_long(&w, -1);
+    rc = zn_zk_request_decode(reqbuf, w.len, &lim, &req);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(zn_zkconv_error_txn(&req, rc), ZN_ERECONFIGDISABLED);
+    cr_assert_eq(zn_zkconv_error_txn(&req, ZN_EPROTO), 0);
+    e.cxid = req.xid;
+    e.op.type = req.type;
+    e.err = ZN_ERECONFIGDISABLED;
+    tst_apply_entry(&T, &e);
+    zn_jute_writer_init(&w, out, sizeof(out));
+    cr_assert_eq(zn_zkconv_reply(req.xid, T.res.reply, T.res.reply_len, &w), 0);
+    zn_jute_reader_init(&r, out, w.len);
+    read_header(&r, 22, ZK_RECONFIGDISABLED);
+    cr_assert_eq(zn_jute_remaining(&r), 0);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/zn_prng.h"
+#include "common/zn_err.h"
 #include "store/entry.h"
 
 #define GEN_SESSIONS 6
@@ -119,6 +120,7 @@ static inline void gen_write_op(struct gen *g, struct zn_op *op, int k, bool in_
             g->data[k][i] = (char)('a' + zn_prng_below(&g->rng, 26));
         op->data = (const uint8_t *)g->data[k];
         op->data_len = (uint32_t)dl;
+        op->data_null = dl == 0 && zn_prng_chance(&g->rng, 1, 2); /* null vs empty */
     } else if (r < 60) {
         op->type = ZN_OP_DELETE;
     } else if (r < 75) {
@@ -128,6 +130,7 @@ static inline void gen_write_op(struct gen *g, struct zn_op *op, int k, bool in_
             g->data[k][i] = (char)('A' + zn_prng_below(&g->rng, 26));
         op->data = (const uint8_t *)g->data[k];
         op->data_len = (uint32_t)dl;
+        op->data_null = dl == 0 && zn_prng_chance(&g->rng, 1, 2);
     } else if (r < 80) {
         op->type = ZN_OP_CHECK;
     } else if (r < 92) {
@@ -205,6 +208,14 @@ static inline void gen_entry(struct gen *g, struct zn_entry *e)
         e->op = (struct zn_op){.type = ZN_OP_CLOSESESSION};
         e->cxid = (g->cxid[slot] += 1); /* never a retry: the slot is reused afterwards */
         g->sid[slot] = 0;
+    } else if (zn_prng_chance(&g->rng, 3, 100)) {
+        /* an error txn (a multi that did not deserialize): consumes a zxid, answers err */
+        static const int errs[3] = {ZN_EMARSHALLING, ZN_EBADARGUMENTS, ZN_EPROTO};
+        e->type = ZN_ENTRY_ERROR;
+        e->op = (struct zn_op){.type = ZN_OP_MULTI, .version = -1, .ttl_ms = -1};
+        e->err = errs[zn_prng_below(&g->rng, 3)];
+        e->ids = NULL;
+        e->id_count = 0;
     } else {
         gen_write_op(g, &e->op, 5, false);
     }

@@ -747,3 +747,121 @@ Test(store_ops, session_last_cxid)
     cr_assert_eq(zn_store_session_last_cxid(T.s, 0x500, &has_last, &last), ZN_EUNKNOWNSESSION);
     cr_assert(!has_last && last == 0);
 }
+
+/* Null data (jute length -1) is not empty data: getData answers null, dataLength is 0 in both,
+ * setData can make a value null or empty again, and the digest tells the two apart. */
+Test(store_ops, null_data_apart_from_empty)
+{
+    struct zn_op c = op_create("/n", NULL, 0);
+    c.data_null = true;
+    cr_assert_eq(tst_op(&T, 0x100, &c), 0);
+    cr_assert_eq(create("/e", NULL, 0), 0);
+    struct zn_op g = op_path(ZN_OP_GETDATA, "/n", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &g, &W, &R), 0);
+    cr_assert(R.data_null && R.data_len == 0 && R.data == NULL, "created null reads null");
+    cr_assert_eq(R.stat.data_length, 0);
+    g = op_path(ZN_OP_GETDATA, "/e", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &g, &W, &R), 0);
+    cr_assert(!R.data_null && R.data_len == 0, "created empty reads empty");
+    cr_assert_eq(R.stat.data_length, 0);
+
+    /* same Stat fields apart from the zxids: null and empty differ only in the value */
+    uint64_t d1 = zn_store_digest(T.s);
+    struct zn_op s = op_set("/e", "", -1);
+    s.data_null = true;
+    cr_assert_eq(tst_op(&T, 0x100, &s), 0);
+    g = op_path(ZN_OP_GETDATA, "/e", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &g, &W, &R), 0);
+    cr_assert(R.data_null && R.stat.version == 1 && R.stat.data_length == 0, "setData null");
+    cr_assert_neq(zn_store_digest(T.s), d1);
+    cr_assert_eq(zn_store_digest(T.s), zn_store_digest_compute(T.s));
+
+    s = op_set("/n", "xy", -1);
+    cr_assert_eq(tst_op(&T, 0x100, &s), 0);
+    g = op_path(ZN_OP_GETDATA, "/n", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &g, &W, &R), 0);
+    cr_assert(!R.data_null && R.data_len == 2 && memcmp(R.data, "xy", 2) == 0);
+    s = op_set("/n", "", -1);
+    cr_assert_eq(tst_op(&T, 0x100, &s), 0);
+    cr_assert_eq(tst_read(&T, 0x100, &g, &W, &R), 0);
+    cr_assert(!R.data_null && R.data_len == 0, "setData empty after a value is empty, not null");
+
+    /* two trees equal but for null vs empty have different digests (replica comparison) */
+    struct tst a, b;
+    tst_init(&a);
+    tst_init(&b);
+    cr_assert_eq(tst_session(&a, 0x100), 0);
+    cr_assert_eq(tst_session(&b, 0x100), 0);
+    struct zn_op ca = op_create("/v", NULL, 0);
+    struct zn_op cb = ca;
+    cb.data_null = true;
+    cr_assert_eq(tst_op_ids(&a, 0x100, 1, &ca, NULL, 0), 0);
+    cr_assert_eq(tst_op_ids(&b, 0x100, 1, &cb, NULL, 0), 0);
+    cr_assert_neq(zn_store_digest(a.s), zn_store_digest(b.s), "null and empty digest apart");
+    cr_assert_eq(zn_store_digest(b.s), zn_store_digest_compute(b.s));
+
+    /* multiRead getData and a multi create carry null through */
+    struct zn_op subs[2] = {op_path(ZN_OP_GETDATA, "/v", -1), op_path(ZN_OP_GETDATA, "/v", -1)};
+    struct zn_op mr = {.type = ZN_OP_MULTIREAD, .sub = subs, .sub_count = 2};
+    struct zn_wbuf w2;
+    zn_wbuf_init(&w2, 0);
+    struct zn_reply r2, sub;
+    cr_assert_eq(tst_read(&b, 0x100, &mr, &w2, &r2), 0);
+    cr_assert_eq(zn_reply_next_sub(&r2, &sub), 0);
+    cr_assert(sub.err == 0 && sub.data_null, "multiRead getData of a null value is null");
+    cr_assert_eq(tst_read(&a, 0x100, &mr, &w2, &r2), 0);
+    cr_assert_eq(zn_reply_next_sub(&r2, &sub), 0);
+    cr_assert(sub.err == 0 && !sub.data_null, "multiRead getData of an empty value is empty");
+    struct zn_op msubs[1] = {op_create("/m", NULL, 0)};
+    msubs[0].data_null = true;
+    struct zn_op m = {.type = ZN_OP_MULTI, .sub = msubs, .sub_count = 1};
+    cr_assert_eq(tst_op(&T, 0x100, &m), 0);
+    g = op_path(ZN_OP_GETDATA, "/m", -1);
+    cr_assert_eq(tst_read(&T, 0x100, &g, &W, &R), 0);
+    cr_assert(R.data_null, "created null inside a multi");
+    zn_wbuf_fini(&w2);
+    tst_fini(&a);
+    tst_fini(&b);
+}
+
+/* ZooKeeper's error txn: consumes a zxid, changes nothing, answers the stored error with that
+ * zxid, once per (session, cxid); a retry gets the same reply, an unknown session expired. */
+Test(store_ops, error_txn)
+{
+    cr_assert_eq(create("/a", "1", 0), 0);
+    uint64_t digest_nodes = zn_store_digest_compute(T.s);
+    struct zn_store_counts before, after;
+    zn_store_counts(T.s, &before);
+    struct zn_entry e = {.type = ZN_ENTRY_ERROR,
+                         .session = 0x100,
+                         .cxid = 500,
+                         .op = {.type = ZN_OP_MULTI, .version = -1, .ttl_ms = -1},
+                         .err = ZN_EMARSHALLING};
+    cr_assert_eq(tst_apply_entry(&T, &e), 0);
+    uint64_t z = T.zxid;
+    cr_assert(T.res.has_reply && !T.res.duplicate && T.res.trigger_count == 0);
+    cr_assert_eq(T.rep.op, ZN_OP_ERROR);
+    cr_assert_eq(T.rep.err, ZN_EMARSHALLING);
+    cr_assert_eq(T.rep.zxid, (int64_t)z, "the error is answered in its own zxid");
+    cr_assert_eq(zn_store_applied_zxid(T.s), z, "the zxid is consumed");
+    zn_store_counts(T.s, &after);
+    cr_assert(before.znodes == after.znodes && before.data_bytes == after.data_bytes);
+    cr_assert_eq(stat_of("/a").mzxid, (int64_t)z - 1, "no znode changed");
+    cr_assert_neq(zn_store_digest_compute(T.s), digest_nodes,
+                  "the session's last request (exactly-once table) is part of the digest");
+    /* a retry of the same cxid (another zxid) returns the first reply */
+    cr_assert_eq(tst_apply_entry(&T, &e), 0);
+    cr_assert(T.res.duplicate && T.rep.err == ZN_EMARSHALLING && T.rep.zxid == (int64_t)z);
+    /* an older cxid is stale: no reply */
+    e.cxid = 499;
+    cr_assert_eq(tst_apply_entry(&T, &e), 0);
+    cr_assert(T.res.stale && !T.res.has_reply);
+    /* the session's next write proceeds */
+    struct zn_op s = op_set("/a", "2", -1);
+    cr_assert_eq(tst_op_ids(&T, 0x100, 501, &s, NULL, 0), 0);
+    /* unknown session */
+    e.session = 0x999;
+    e.cxid = 1;
+    cr_assert_eq(tst_apply_entry(&T, &e), 0);
+    cr_assert(T.rep.op == ZN_OP_ERROR && T.rep.err == ZN_ESESSIONEXPIRED);
+}

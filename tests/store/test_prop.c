@@ -3,7 +3,9 @@
  * to the store and to a deliberately simple reference model (arrays, linear search, whole-model
  * copy for multi), comparing after every entry: the reply (op, error, created path, Stat, every
  * multi sub-result, duplicate/stale handling), every znode's Stat and data, the znode count, and
- * every 64 entries each znode's ACL and the incremental digest against a full recomputation.
+ * every 64 entries each znode's ACL, its getData (null data apart from empty) and the
+ * incremental digest against a full recomputation. Error txns (ZN_ENTRY_ERROR) are modelled as
+ * ZooKeeper's: no change, the stored error, exactly once.
  * A failure prints the seed and the step, so it replays exactly (ZN_PROP_SEED=<seed>).
  * Exits non-zero on the first mismatch.
  */
@@ -31,6 +33,7 @@ struct mnode {
     char path[64];
     uint8_t data[16];
     uint32_t dlen;
+    bool dnull; /* null data (getData answers length -1), not empty */
     struct zn_stat st;
     int nacl;
     struct macl acl[4];
@@ -265,8 +268,10 @@ static int m_create(struct model *m, const struct zn_op *op, struct msub *r)
         return ZN_ENOCHILDRENFOREPHEMERALS;
     int64_t z = (int64_t)E->zxid;
     struct mnode *n = madd(m, path);
-    memcpy(n->data, op->data, op->data_len);
+    if (op->data_len) /* null data has no pointer */
+        memcpy(n->data, op->data, op->data_len);
     n->dlen = op->data_len;
+    n->dnull = op->data_null;
     n->nacl = nacl;
     memcpy(n->acl, acl, sizeof(acl[0]) * (size_t)nacl);
     n->st = (struct zn_stat){.czxid = z,
@@ -346,8 +351,10 @@ static int m_op(struct model *m, const struct zn_op *op, struct msub *r)
             return ZN_ENOAUTH;
         if (op->version != -1 && op->version != n->st.version)
             return ZN_EBADVERSION;
-        memcpy(n->data, op->data, op->data_len);
+        if (op->data_len) /* null data has no pointer */
+            memcpy(n->data, op->data, op->data_len);
         n->dlen = op->data_len;
+        n->dnull = op->data_null;
         n->st.version++;
         n->st.mzxid = (int64_t)E->zxid;
         n->st.mtime = E->time_ms;
@@ -512,6 +519,31 @@ static void model_apply(struct model *m, struct mrep *rep)
     }
     case ZN_ENTRY_NOOP:
         return;
+    case ZN_ENTRY_ERROR: {
+        /* ZooKeeper's error txn: no znode changes, the stored error, exactly once */
+        rep->has_reply = true;
+        rep->op = ZN_OP_ERROR;
+        struct msess *se = msession(m, E->session);
+        if (!se) {
+            rep->err = ZN_ESESSIONEXPIRED;
+            return;
+        }
+        if (se->has_last && E->cxid == se->last_cxid) {
+            *rep = se->last;
+            rep->duplicate = true;
+            return;
+        }
+        if (se->has_last && E->cxid < se->last_cxid) {
+            rep->has_reply = false;
+            rep->stale = true;
+            return;
+        }
+        rep->err = E->err;
+        se->has_last = true;
+        se->last_cxid = E->cxid;
+        se->last = *rep;
+        return;
+    }
     case ZN_ENTRY_CLIENT: {
         rep->has_reply = true;
         struct msess *se = msession(m, E->session);
@@ -643,6 +675,8 @@ static void compare_triggers(const struct zn_apply_result *res)
               mtr[i].path);
 }
 
+static uint64_t null_checked, empty_checked; /* getData comparisons of null / empty values */
+
 static void compare_tree(struct zn_store *s, struct model *m, bool deep)
 {
     uint64_t count = 0;
@@ -669,6 +703,20 @@ static void compare_tree(struct zn_store *s, struct model *m, bool deep)
         CHECK(n->dlen == 0 || memcmp(data, n->data, n->dlen) == 0, "data of %s", n->path);
         if (!deep)
             continue;
+        /* getData: the bytes, and null (length -1) apart from empty */
+        struct zn_op gd = {.type = ZN_OP_GETDATA, .path = {n->path, (uint32_t)strlen(n->path)}};
+        w.len = 0;
+        CHECK(zn_store_read(s, 0, &super, 1, &gd, &w, NULL) == 0, "getData");
+        struct zn_reply dr;
+        CHECK(zn_reply_decode(w.p, w.len, &dr) == 0 && dr.err == 0, "getData reply");
+        CHECK(dr.data_null == n->dnull && dr.data_len == n->dlen &&
+                  (n->dlen == 0 || memcmp(dr.data, n->data, n->dlen) == 0),
+              "getData of %s: %s %u bytes, model %s %u bytes", n->path,
+              dr.data_null ? "null" : "data", dr.data_len, n->dnull ? "null" : "data", n->dlen);
+        if (n->dnull)
+            null_checked++;
+        else if (n->dlen == 0)
+            empty_checked++;
         /* children listing: exactly the model's children, each once */
         struct zn_op gc = {.type = ZN_OP_GETCHILDREN, .path = {n->path, (uint32_t)strlen(n->path)}};
         w.len = 0;
@@ -774,7 +822,8 @@ static void run(uint64_t seed, uint64_t steps)
     static struct gen g;
     gen_init(&g, seed);
     uint8_t *buf = malloc(1 << 16);
-    uint64_t counts[8] = {0};
+    uint64_t counts[12] = {0}; /* [entry type], [10] error replies, [11] multi */
+    null_checked = empty_checked = 0;
     struct zn_snapshot *snap = NULL;
     uint64_t snap_step = 0, snaps = 0;
     uint64_t errs[64] = {0};
@@ -796,11 +845,11 @@ static void run(uint64_t seed, uint64_t steps)
         free(sc);
         counts[e.type]++;
         if (want.has_reply && want.err) {
-            counts[6]++;
+            counts[10]++;
             errs[-want.err < 64 ? -want.err : 0]++;
         }
         if (want.op == ZN_OP_MULTI)
-            counts[7]++;
+            counts[11]++;
         compare_tree(s, &M, step_no % 64 == 0);
         if (!snap && step_no % 5000 == 1000 && zn_snapshot_begin(s, &snap) == 0)
             snap_step = step_no;
@@ -823,12 +872,15 @@ static void run(uint64_t seed, uint64_t steps)
     if (snap)
         zn_snapshot_end(s, snap);
     printf("seed %llu: %llu entries (client %llu, session create %llu, close %llu, expire %llu, "
-           "multi %llu, error replies %llu, %llu snapshots written 1500 entries after they "
-           "began) matched the model\n",
+           "multi %llu, error txns %llu, error replies %llu, %llu snapshots written 1500 entries "
+           "after they began) matched the model; getData compared %llu null and %llu empty "
+           "values\n",
            (unsigned long long)seed, (unsigned long long)steps, (unsigned long long)counts[1],
            (unsigned long long)counts[2], (unsigned long long)counts[3],
-           (unsigned long long)counts[4], (unsigned long long)counts[7],
-           (unsigned long long)counts[6], (unsigned long long)snaps);
+           (unsigned long long)counts[4], (unsigned long long)counts[11],
+           (unsigned long long)counts[ZN_ENTRY_ERROR], (unsigned long long)counts[10],
+           (unsigned long long)snaps, (unsigned long long)null_checked,
+           (unsigned long long)empty_checked);
     printf("  error replies by code:");
     for (int i = 1; i < 64; i++)
         if (errs[i])

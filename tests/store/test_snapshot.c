@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <urcu-qsbr.h>
 
+#include "common/zn_crc32c.h"
 #include "gen.h"
 #include "store/snapshot.h"
 #include "store_test.h"
@@ -394,4 +395,88 @@ Test(store_snapshot, concurrent_random_workload)
     free(buf);
     zn_store_destroy(l);
     zn_store_destroy(s);
+}
+
+/* Re-stamp an image as snapshot format version v (the CRC32C trailer recomputed). */
+static void restamp(struct membuf *m, uint32_t v)
+{
+    m->p[8] = (uint8_t)(v >> 24);
+    m->p[9] = (uint8_t)(v >> 16);
+    m->p[10] = (uint8_t)(v >> 8);
+    m->p[11] = (uint8_t)v;
+    uint32_t crc = zn_crc32c(0, m->p, m->len - 4);
+    for (int i = 0; i < 4; i++)
+        m->p[m->len - 4 + (size_t)i] = (uint8_t)(crc >> (24 - 8 * i));
+}
+
+static struct membuf snap_of(struct zn_store *s)
+{
+    struct zn_snapshot *snap;
+    cr_assert_eq(zn_snapshot_begin(s, &snap), 0);
+    struct membuf m = {0};
+    cr_assert_eq(zn_snapshot_write(snap, mem_write, &m), 0);
+    zn_snapshot_end(s, snap);
+    return m;
+}
+
+/* Null data survives a snapshot (format version 2); a version-1 image (the previous release's
+ * format: the same bytes without null data) still loads, and one that claims null data in
+ * version 1 is refused as corrupt. */
+Test(store_snapshot, null_data_and_version_1_image)
+{
+    struct tst t;
+    tst_init(&t);
+    cr_assert_eq(tst_session(&t, 0x100), 0);
+    struct zn_op c = op_create("/x", "abc", 0);
+    cr_assert_eq(tst_op(&t, 0x100, &c), 0);
+    c = op_create("/e", NULL, 0);
+    cr_assert_eq(tst_op(&t, 0x100, &c), 0);
+    struct membuf v1 = snap_of(t.s); /* no null data yet: the version-1 bytes but for the stamp */
+    cr_assert_eq(v1.p[11], ZN_SNAPSHOT_VERSION);
+    restamp(&v1, 1);
+    c = op_create("/n", NULL, 0);
+    c.data_null = true;
+    cr_assert_eq(tst_op(&t, 0x100, &c), 0);
+    struct membuf v2 = snap_of(t.s);
+
+    int rc;
+    struct zn_store *l = load(&v2, &rc);
+    cr_assert_eq(rc, 0, "load: %s", zn_err_name(rc));
+    cr_assert_eq(zn_store_digest(l), zn_store_digest(t.s));
+    cr_assert_eq(zn_store_digest_compute(l), zn_store_digest(t.s));
+    struct zn_wbuf w;
+    zn_wbuf_init(&w, 0);
+    struct zn_reply r;
+    struct zn_op g = op_path(ZN_OP_GETDATA, "/n", -1);
+    cr_assert_eq(zn_store_read(l, 0x100, NULL, 0, &g, &w, NULL), 0);
+    cr_assert_eq(zn_reply_decode(w.p, w.len, &r), 0);
+    cr_assert(r.err == 0 && r.data_null, "null after load");
+    g = op_path(ZN_OP_GETDATA, "/e", -1);
+    w.len = 0;
+    cr_assert_eq(zn_store_read(l, 0x100, NULL, 0, &g, &w, NULL), 0);
+    cr_assert_eq(zn_reply_decode(w.p, w.len, &r), 0);
+    cr_assert(r.err == 0 && !r.data_null && r.data_len == 0, "empty after load");
+    zn_store_destroy(l);
+
+    l = load(&v1, &rc);
+    cr_assert_eq(rc, 0, "version-1 image: %s", zn_err_name(rc));
+    g = op_path(ZN_OP_GETDATA, "/x", -1);
+    w.len = 0;
+    cr_assert_eq(zn_store_read(l, 0x100, NULL, 0, &g, &w, NULL), 0);
+    cr_assert_eq(zn_reply_decode(w.p, w.len, &r), 0);
+    cr_assert(r.err == 0 && r.data_len == 3 && memcmp(r.data, "abc", 3) == 0);
+    cr_assert_eq(zn_store_digest_compute(l), zn_store_digest(l));
+    zn_store_destroy(l);
+
+    restamp(&v2, 1); /* 0xffffffff is a length in version 1: over the limit */
+    l = load(&v2, &rc);
+    cr_assert(l == NULL && rc == ZN_ECORRUPT, "null data in a version-1 image: %s",
+              zn_err_name(rc));
+    restamp(&v2, ZN_SNAPSHOT_VERSION + 1);
+    l = load(&v2, &rc);
+    cr_assert(l == NULL && rc == ZN_EVERSION);
+    zn_wbuf_fini(&w);
+    free(v1.p);
+    free(v2.p);
+    tst_fini(&t);
 }

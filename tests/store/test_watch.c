@@ -246,25 +246,31 @@ Test(store_entry, random_bytes_and_limits)
     static struct zn_entry_scratch sc;
     struct zn_prng rng;
     zn_prng_seed(&rng, 11);
-    uint32_t accepted = 0;
+    uint32_t accepted = 0, accepted_v1 = 0;
     for (int i = 0; i < 200000; i++) {
         size_t len = zn_prng_below(&rng, 96);
         zn_prng_fill(&rng, buf, len);
         if (len > 0 && zn_prng_chance(&rng, 1, 2))
-            buf[0] = 1;
+            buf[0] = (uint8_t)zn_prng_range(&rng, 1, 2); /* both versions decode */
         if (len > 1 && zn_prng_chance(&rng, 1, 2))
-            buf[1] = (uint8_t)zn_prng_range(&rng, 1, 5);
+            buf[1] = (uint8_t)zn_prng_range(&rng, 1, 6);
         if (len > 3 && zn_prng_chance(&rng, 1, 2))
             buf[2] = buf[3] = 0;
         struct zn_entry d;
         if (zn_entry_decode(buf, len, &sc, &d) == 0) {
             size_t len2;
             cr_assert_eq(zn_entry_encode(&d, buf2, sizeof(buf2), &len2), 0);
-            cr_assert(len2 == len && memcmp(buf, buf2, len) == 0, "accepted input is canonical");
+            /* version 1 re-encodes as version 2 with the same bytes after the version */
+            cr_assert(len2 == len && buf2[0] == ZN_ENTRY_VERSION &&
+                          memcmp(buf + 1, buf2 + 1, len - 1) == 0,
+                      "accepted input is canonical");
             accepted++;
+            accepted_v1 += buf[0] == 1;
         }
     }
-    printf("entries: 200000 random inputs, %u valid ones re-encode identically\n", accepted);
+    printf("entries: 200000 random inputs, %u valid ones (%u of version 1) re-encode "
+           "identically\n",
+           accepted, accepted_v1);
     struct zn_identity ids[ZN_STORE_IDENTITIES_MAX + 1];
     for (uint32_t i = 0; i <= ZN_STORE_IDENTITIES_MAX; i++)
         ids[i] = (struct zn_identity){{"ip", 2}, {"1.2.3.4", 7}};
@@ -279,9 +285,105 @@ Test(store_entry, random_bytes_and_limits)
     cr_assert_eq(zn_entry_encode(&e, buf2, sizeof(buf2), &len), ZN_EINVAL);
     e.type = ZN_ENTRY_CLIENT;
     cr_assert_eq(zn_entry_encode(&e, buf2, sizeof(buf2), &len), 0);
-    buf2[0] = 2;
+    buf2[0] = ZN_ENTRY_VERSION + 1;
     struct zn_entry d;
     cr_assert_eq(zn_entry_decode(buf2, len, &sc, &d), ZN_EVERSION);
+    buf2[0] = 0;
+    cr_assert_eq(zn_entry_decode(buf2, len, &sc, &d), ZN_EVERSION);
+}
+
+/* A version-1 entry as the previous release wrote it (a node upgraded in place replays its old
+ * WAL): create2 of /a with data "hi", world:anyone ALL, persistent, and a setData of "" . */
+Test(store_entry, version_1_entries_decode)
+{
+    static const uint8_t v1_create[] = {
+        1,    1,    0,    0,                         /* version 1, CLIENT, zero */
+        0,    0,    0,    0,    0,    0,    0,    7, /* zxid 7 */
+        0,    0,    1,    0x8b, 0xcf, 0xe5, 0x68, 0, /* time_ms 1700000000000 */
+        0,    0,    0,    0,    0,    0,    1,    0, /* session 0x100 */
+        0,    0,    0,    3,                         /* cxid 3 */
+        0,    0,                                     /* no identities */
+        0,    0,    0,    15,                        /* create2 */
+        0,    0,    0,    2,    '/',  'a',           /* path */
+        0,    0,    0,    2,    'h',  'i',           /* data */
+        0,    1,    0,    0,    0,    31,   0,    5,    'w', 'o', 'r', 'l', 'd',
+        0,    6,    'a',  'n',  'y',  'o',  'n',  'e',  0,   0,   0,   0, /* flags */
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,                   /* ttl -1 */
+    };
+    static struct zn_entry_scratch sc;
+    struct zn_entry d;
+    cr_assert_eq(zn_entry_decode(v1_create, sizeof(v1_create), &sc, &d), 0);
+    cr_assert(d.type == ZN_ENTRY_CLIENT && d.zxid == 7 && d.session == 0x100 && d.cxid == 3);
+    cr_assert(d.op.type == ZN_OP_CREATE2 && d.op.path.len == 2 && d.op.data_len == 2 &&
+              memcmp(d.op.data, "hi", 2) == 0 && !d.op.data_null && d.op.acl_count == 1 &&
+              d.op.ttl_ms == -1);
+    /* the same entry re-encodes as version 2, byte for byte after the version */
+    static uint8_t out[256];
+    size_t len;
+    cr_assert_eq(zn_entry_encode(&d, out, sizeof(out), &len), 0);
+    cr_assert(len == sizeof(v1_create) && out[0] == 2 &&
+              memcmp(out + 1, v1_create + 1, len - 1) == 0);
+    /* version 1 has no null data: length 0xffffffff there is malformed */
+    static const uint8_t
+        v1_set_null[] = {1,    1,    0,    0,    0,    0,    0,    0,   0,   0,   0, 8,
+                         0,    0,    0,    0,    0,    0,    0,    0,   0,   0,   0, 0,
+                         0,    0,    1,    0,    0,    0,    0,    4,   0,   0, /* cxid 4, no identities */
+                         0,    0,    0,    5,    0,    0,    0,    2,   '/', 'a', /* setData /a */
+                         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}; /* null?, version -1 */
+    cr_assert_eq(zn_entry_decode(v1_set_null, sizeof(v1_set_null), &sc, &d), ZN_EPROTO);
+    uint8_t v2_set_null[sizeof(v1_set_null)];
+    memcpy(v2_set_null, v1_set_null, sizeof(v2_set_null));
+    v2_set_null[0] = 2;
+    cr_assert_eq(zn_entry_decode(v2_set_null, sizeof(v2_set_null), &sc, &d), 0);
+    cr_assert(d.op.type == ZN_OP_SETDATA && d.op.data_null && d.op.data_len == 0 &&
+              d.op.version == -1);
+    /* ... and no error txn type */
+    static const uint8_t v1_error[] = {1, 6, 0, 0, 0, 0, 0, 0,  0,    0,    0,    9,   0, 0,
+                                       0, 0, 0, 0, 0, 0, 0, 0,  0,    0,    0,    0,   1, 0,
+                                       0, 0, 0, 5, 0, 0, 0, 14, 0xff, 0xff, 0xff, 0xff};
+    cr_assert_eq(zn_entry_decode(v1_error, sizeof(v1_error), &sc, &d), ZN_EPROTO);
+}
+
+Test(store_entry, error_txn_and_null_round_trip)
+{
+    static struct zn_entry_scratch sc;
+    static uint8_t buf[256];
+    size_t len;
+    struct zn_entry e = {.type = ZN_ENTRY_ERROR,
+                         .zxid = 9,
+                         .session = 0x100,
+                         .cxid = 5,
+                         .op = {.type = ZN_OP_MULTI},
+                         .err = ZN_EMARSHALLING};
+    cr_assert_eq(zn_entry_encode(&e, buf, sizeof(buf), &len), 0);
+    struct zn_entry d;
+    cr_assert_eq(zn_entry_decode(buf, len, &sc, &d), 0);
+    cr_assert(d.type == ZN_ENTRY_ERROR && d.cxid == 5 && d.op.type == ZN_OP_MULTI &&
+              d.err == ZN_EMARSHALLING && d.session == 0x100);
+    e.err = 0; /* an error txn without an error */
+    cr_assert_eq(zn_entry_encode(&e, buf, sizeof(buf), &len), ZN_EINVAL);
+    e.err = -(ZN_ERR_COUNT + 1);
+    cr_assert_eq(zn_entry_encode(&e, buf, sizeof(buf), &len), ZN_EINVAL);
+    e.err = ZN_EMARSHALLING;
+    cr_assert_eq(zn_entry_encode(&e, buf, sizeof(buf), &len), 0);
+    buf[len - 1] = 0; /* err 0xffffff00: not a code */
+    cr_assert_eq(zn_entry_decode(buf, len, &sc, &d), ZN_EPROTO);
+    /* null data must have no bytes */
+    struct zn_entry c = {.type = ZN_ENTRY_CLIENT, .op = op_create("/n", "x", 0)};
+    c.op.data_null = true;
+    cr_assert_eq(zn_entry_encode(&c, buf, sizeof(buf), &len), ZN_EINVAL);
+    c.op = op_create("/n", NULL, 0);
+    c.op.data_null = true;
+    cr_assert_eq(zn_entry_encode(&c, buf, sizeof(buf), &len), 0);
+    cr_assert_eq(zn_entry_decode(buf, len, &sc, &d), 0);
+    cr_assert(d.op.data_null && d.op.data == NULL && d.op.data_len == 0);
+    c.op.data_null = false;
+    size_t len_empty;
+    static uint8_t buf2[256];
+    cr_assert_eq(zn_entry_encode(&c, buf2, sizeof(buf2), &len_empty), 0);
+    cr_assert(len_empty == len && memcmp(buf, buf2, len) != 0, "null and empty encode apart");
+    cr_assert_eq(zn_entry_decode(buf2, len_empty, &sc, &d), 0);
+    cr_assert(!d.op.data_null);
 }
 
 static int rearm(uint64_t session, const char *path, int kind, uint64_t rel)

@@ -694,6 +694,7 @@ static void stale_segments(void)
         struct zn_wal *w;
         struct zn_wal_recovery rec;
         ZN_ASSERT(zn_wal_open(&w, &c, NULL, NULL, &rec) == 0);
+        ZN_ASSERT(wt_settle(w) == 0); /* the first segment starts in the spare */
         ZN_ASSERT(wt_append_range(w, 1, 30, 1, BEMAX) == 0);
         char name[ZN_DISK_NAME_MAX];
         wal_seg_name(name, sizeof(name), 1, false);
@@ -719,6 +720,7 @@ static void stale_segments(void)
         struct zn_wal *w;
         struct zn_wal_recovery rec;
         ZN_ASSERT(zn_wal_open(&w, &c, NULL, NULL, &rec) == 0);
+        ZN_ASSERT(wt_settle(w) == 0); /* the first segment starts in the spare */
         ZN_ASSERT(wt_append_range(w, 1, 150, 1, BEMAX) == 0);
         char name[ZN_DISK_NAME_MAX];
         wal_seg_name(name, sizeof(name), 1, false);
@@ -743,6 +745,7 @@ static void stale_segments(void)
         struct zn_wal *w;
         struct zn_wal_recovery rec;
         ZN_ASSERT(zn_wal_open(&w, &c, NULL, NULL, &rec) == 0);
+        ZN_ASSERT(wt_settle(w) == 0); /* the first segment starts in the spare */
         ZN_ASSERT(wt_append_range(w, 1, 20, 1, BEMAX) == 0);
         char name[ZN_DISK_NAME_MAX];
         wal_seg_name(name, sizeof(name), 1, false);

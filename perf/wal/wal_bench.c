@@ -14,7 +14,10 @@
  * Latencies are recorded in zn_hist (ns). The machine is shared: print the load average at start
  * and end and compare ratios from the same run, not absolute numbers across runs.
  *
- * Usage: wal_bench [--dir DIR] [--ms MS_PER_CONFIG] [--quick]
+ * Usage: wal_bench [--dir DIR] [--ms MS_PER_CONFIG] [--quick] [--compare]
+ *   --compare: each WAL row is preceded by the same configuration with no spare segment (the
+ *   disk without its background runner: every segment created and fallocated in the commit
+ *   path, as before spares existed), so the two are measured side by side in one run.
  */
 #include <fcntl.h>
 #include <sched.h>
@@ -272,7 +275,32 @@ static void floor_close(struct floor_file *f)
 }
 
 /* One sample: pwrite + fdatasync of len bytes appended at the file's cursor. */
-static uint64_t floor_sample(struct floor_file *f, const void *buf, uint64_t len)
+/* The syscalls of one floor sample, timed where they run. */
+struct floor_op {
+    struct floor_file *f;
+    const void *buf;
+    uint64_t len;
+    uint64_t ns;
+};
+
+static void floor_syscalls(void *arg)
+{
+    struct floor_op *op = arg;
+    uint64_t t0 = now_ns();
+    if (pwrite(op->f->fd, op->buf, op->len, (off_t)op->f->off) != (ssize_t)op->len ||
+        fdatasync(op->f->fd) != 0) {
+        perror("floor write");
+        exit(1);
+    }
+    op->ns = now_ns() - t0;
+}
+
+/* One sample: pwrite + fdatasync of len bytes appended at the file's cursor. With a disk (the
+ * WAL rows), the two syscalls run as a job on that disk's syncer thread while this thread waits
+ * the way the WAL stage does, so that the floor sees the same thread and CPU conditions as the
+ * WAL's own write + fdatasync; only the syscalls are timed. The WAL must be idle. */
+static uint64_t floor_sample_on(struct zn_disk *disk, struct floor_file *f, const void *buf,
+                                uint64_t len)
 {
     if (f->off + len > FLOOR_FILE_BYTES) {
         if (f->zero) {
@@ -281,17 +309,28 @@ static uint64_t floor_sample(struct floor_file *f, const void *buf, uint64_t len
             floor_prepare(f);
         }
     }
-    uint64_t t0 = now_ns();
-    if (pwrite(f->fd, buf, len, (off_t)f->off) != (ssize_t)len || fdatasync(f->fd) != 0) {
-        perror("floor write");
-        exit(1);
+    struct floor_op op = {.f = f, .buf = buf, .len = len};
+    if (disk == NULL) {
+        floor_syscalls(&op);
+    } else {
+        if (zn_disk_job_submit(disk, floor_syscalls, &op) != 0) {
+            fprintf(stderr, "floor job submit failed\n");
+            exit(1);
+        }
+        void *arg;
+        for (long spins = 0; zn_disk_job_poll(disk, &arg, 1) != 1; spins++) {
+            if (spins > 200) {
+                sched_yield();
+            }
+        }
     }
-    uint64_t dt = now_ns() - t0;
     f->off += len;
-    return dt;
+    return op.ns;
 }
 
 static struct floor_file ff_falloc, ff_zero;
+
+static struct zn_disk floor_disk; /* its syncer thread runs the raw floor's syscalls */
 
 static void floor_run(size_t wsize, uint64_t budget_ms)
 {
@@ -302,8 +341,13 @@ static void floor_run(size_t wsize, uint64_t budget_ms)
     zn_hist_reset(&hz);
     uint64_t end = now_ns() + budget_ms * 1000000ull;
     for (int i = 0; i < 100000 && now_ns() < end; i++) {
-        zn_hist_record(&hf, floor_sample(&ff_falloc, buf, wsize));
-        zn_hist_record(&hz, floor_sample(&ff_zero, buf, wsize));
+        if (i % 2 == 0) {
+            zn_hist_record(&hf, floor_sample_on(&floor_disk, &ff_falloc, buf, wsize));
+            zn_hist_record(&hz, floor_sample_on(&floor_disk, &ff_zero, buf, wsize));
+        } else {
+            zn_hist_record(&hz, floor_sample_on(&floor_disk, &ff_zero, buf, wsize));
+            zn_hist_record(&hf, floor_sample_on(&floor_disk, &ff_falloc, buf, wsize));
+        }
     }
     printf("| %zu B | %llu | %.1f | %.1f | %.1f | %.1f | %.2fx |\n", wsize,
            (unsigned long long)hf.count, zn_hist_percentile(&hf, 50) / 1000.0,
@@ -333,25 +377,48 @@ static void wait_persisted(struct zn_wal *w)
     }
 }
 
+/* Poll until the WAL's spare segment is ready (bounded: 60 s). */
+static void wait_spare(struct zn_wal *w)
+{
+    for (int i = 0; i < 600000; i++) {
+        struct zn_wal_stats st;
+        zn_wal_stats(w, &st);
+        if (st.spare_ready) {
+            return;
+        }
+        struct zn_wal_persisted p;
+        (void)zn_wal_poll(w, &p);
+        usleep(100);
+    }
+    fprintf(stderr, "the spare segment was not ready after 60 s\n");
+    exit(1);
+}
+
 struct b1_row {
     uint32_t esize;
+    bool spare;
     uint64_t encode, wake, write, sync, other, seen, total;
 };
-static struct b1_row b1_rows[3];
+static struct b1_row b1_rows[6];
 static int nb1;
 
-static double wal_run(const char *dir, uint32_t batch, uint32_t esize, uint64_t budget_ms)
+/* spare = false: the disk is given no background runner, so the WAL prepares no spare segment
+ * and creates every segment in the commit path with fallocate (the behaviour before spares) */
+static double wal_run(const char *dir, uint32_t batch, uint32_t esize, uint64_t budget_ms,
+                      bool spare)
 {
     char sub[512];
     snprintf(sub, sizeof(sub), "%s/wal-%u-%u", dir, batch, esize);
-    void *mem = malloc(zn_disk_posix_size());
+    void *mem = aligned_alloc(64, (zn_disk_posix_size() + 63) & ~(size_t)63);
     if (zn_disk_posix_init(&inner, mem, sub) != 0) {
         fprintf(stderr, "disk init failed\n");
         exit(1);
     }
     /* background jobs (the spare segment) go straight to the POSIX disk, untimed */
-    struct zn_disk d = {
-        .ops = &timed_ops, .ctx = NULL, .bg_ops = inner.bg_ops, .bg_ctx = inner.bg_ctx};
+    struct zn_disk d = {.ops = &timed_ops,
+                        .ctx = NULL,
+                        .bg_ops = spare ? inner.bg_ops : NULL,
+                        .bg_ctx = spare ? inner.bg_ctx : NULL};
     uint64_t batch_bytes = (uint64_t)batch * (esize + 64) + 4096;
     struct zn_wal_config c;
     memset(&c, 0, sizeof(c));
@@ -371,6 +438,19 @@ static double wal_run(const char *dir, uint32_t batch, uint32_t esize, uint64_t 
     }
     uint8_t *payload = malloc(esize);
     memset(payload, 0x5A, esize);
+    uint64_t index = 1;
+    if (spare) {
+        /* steady state, untimed: the first segment started in a spare and the next spare ready
+         * (a running node has one; preparing it here would put a 64 MiB zero-fill on the disk
+         * during the first second of every row) */
+        wait_spare(w);
+        if (zn_wal_append(w, 1, 1, index++, payload, esize) != 0) {
+            fprintf(stderr, "append failed\n");
+            exit(1);
+        }
+        wait_persisted(w);
+        wait_spare(w);
+    }
     /* the paired floors: exactly the bytes of one batch of records, appended contiguously like
      * the WAL does, pwrite + fdatasync into a fallocated and into a zero-filled file, sampled
      * alternately with the WAL so that all three see the same disk and load */
@@ -387,11 +467,18 @@ static double wal_run(const char *dir, uint32_t batch, uint32_t esize, uint64_t 
     uint64_t fbytes = (uint64_t)batch * (((uint64_t)esize + 36 + 7) & ~7ull);
     char *fbuf = malloc(fbytes);
     memset(fbuf, 0x5A, fbytes);
-    uint64_t index = 1, entries = 0, rotations_before = zn_wal_segment_count(w);
+    uint64_t entries = 0;
+    struct zn_wal_stats st0, st1;
+    zn_wal_stats(w, &st0);
     uint64_t start = now_ns(), end = start + budget_ms * 1000000ull;
     for (int b = 0; b < 1000000 && now_ns() < end; b++) {
-        zn_hist_record(&hf, floor_sample(&ff_falloc, fbuf, fbytes));
-        zn_hist_record(&hz, floor_sample(&ff_zero, fbuf, fbytes));
+        /* the three samples in a rotating order: none always follows another's device flush */
+        if (b % 3 == 0) {
+            zn_hist_record(&hf, floor_sample_on(&inner, &ff_falloc, fbuf, fbytes));
+            zn_hist_record(&hz, floor_sample_on(&inner, &ff_zero, fbuf, fbytes));
+        } else if (b % 3 == 1) {
+            zn_hist_record(&hz, floor_sample_on(&inner, &ff_zero, fbuf, fbytes));
+        }
         uint64_t t0 = now_ns();
         for (uint32_t k = 0; k < batch; k++) {
             int rc = zn_wal_append(w, 1, 1, index, payload, esize);
@@ -411,28 +498,35 @@ static double wal_run(const char *dir, uint32_t batch, uint32_t esize, uint64_t 
         wait_persisted(w);
         zn_hist_record(&hist, now_ns() - t0);
         entries += batch;
+        if (b % 3 == 1) {
+            zn_hist_record(&hf, floor_sample_on(&inner, &ff_falloc, fbuf, fbytes));
+        } else if (b % 3 == 2) {
+            zn_hist_record(&hz, floor_sample_on(&inner, &ff_zero, fbuf, fbytes));
+            zn_hist_record(&hf, floor_sample_on(&inner, &ff_falloc, fbuf, fbytes));
+        }
         if (zn_wal_segment_count(w) > 3) {
-            rotations_before += zn_wal_segment_count(w) - 1;
             zn_wal_compact(w, zn_wal_durable_index(w)); /* bound disk use */
-            rotations_before -= zn_wal_segment_count(w) - 1;
         }
     }
-    uint64_t segs = rotations_before + zn_wal_segment_count(w) - 1;
+    zn_wal_stats(w, &st1);
+    uint64_t segs =
+        st1.rotations_spare + st1.rotations_created - st0.rotations_spare - st0.rotations_created;
     /* entries/s over the WAL's own time (the paired floor samples excluded) */
     double secs = (double)hist.sum / 1e9;
     double eps = (double)entries / secs;
     uint64_t p50 = zn_hist_percentile(&hist, 50);
     uint64_t fp50 = zn_hist_percentile(&hf, 50), zp50 = zn_hist_percentile(&hz, 50);
-    printf("| %u x %u B | %llu | %llu | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2fx | "
+    printf("| %u x %u B%s | %llu | %llu | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2fx | "
            "%.2fx | %.0f |\n",
-           batch, esize, (unsigned long long)hist.count, (unsigned long long)segs, eps,
-           p50 / 1000.0, zn_hist_percentile(&hist, 99) / 1000.0, fp50 / 1000.0,
-           zn_hist_percentile(&hf, 99) / 1000.0, zp50 / 1000.0,
+           batch, esize, spare ? "" : " no spare", (unsigned long long)hist.count,
+           (unsigned long long)segs, eps, p50 / 1000.0, zn_hist_percentile(&hist, 99) / 1000.0,
+           fp50 / 1000.0, zn_hist_percentile(&hf, 99) / 1000.0, zp50 / 1000.0,
            zn_hist_percentile(&hz, 99) / 1000.0, (double)p50 / (double)fp50,
            (double)p50 / (double)zp50, eps * esize / 1e6);
     fflush(stdout);
-    if (batch == 1 && nb1 < 3) {
+    if (batch == 1 && nb1 < 6) {
         b1_rows[nb1++] = (struct b1_row){.esize = esize,
+                                         .spare = spare,
                                          .encode = zn_hist_percentile(&h_encode, 50),
                                          .wake = zn_hist_percentile(&h_wake, 50),
                                          .write = zn_hist_percentile(&h_write, 50),
@@ -458,6 +552,7 @@ int main(int argc, char **argv)
 {
     const char *dir = NULL;
     uint64_t ms = 1500;
+    bool compare = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
             dir = argv[++i];
@@ -465,8 +560,11 @@ int main(int argc, char **argv)
             ms = strtoull(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--quick") == 0) {
             ms = 200;
+        } else if (strcmp(argv[i], "--compare") == 0) {
+            compare = true;
         } else {
-            fprintf(stderr, "usage: %s [--dir DIR] [--ms MS_PER_CONFIG] [--quick]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--dir DIR] [--ms MS_PER_CONFIG] [--quick] [--compare]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -484,8 +582,15 @@ int main(int argc, char **argv)
            (unsigned long long)ms, la0);
     floor_open(&ff_falloc, dir, false);
     floor_open(&ff_zero, dir, true);
+    static _Alignas(64) char floor_mem[1 << 16];
+    if (zn_disk_posix_size() > sizeof(floor_mem) ||
+        zn_disk_posix_init(&floor_disk, floor_mem, dir)) {
+        fprintf(stderr, "floor disk init failed\n");
+        return 1;
+    }
     printf("raw floor: pwrite + fdatasync appended to a fallocated and to a zero-filled file, "
-           "sampled alternately:\n\n");
+           "sampled alternately, run on a disk syncer thread (as the WAL's are) and timed around "
+           "the two syscalls:\n\n");
     printf("| write | samples | fallocated p50 us | p99 us | zero-filled p50 us | p99 us | "
            "fallocated / zero-filled |\n|---|---|---|---|---|---|---|\n");
     floor_run(4096, ms / 2);
@@ -493,7 +598,8 @@ int main(int argc, char **argv)
     floor_run(1024 * 1024, ms / 2);
     printf("\nWAL commits (append a batch, flush, wait for persisted) with two paired floor "
            "samples (pwrite + fdatasync of the same bytes appended to a fallocated file and to a "
-           "zero-filled file) taken alternately; segs = segments the run started:\n\n");
+           "zero-filled file, run on the WAL's syncer thread and timed around the two syscalls), "
+           "the three taken in a rotating order; segs = segments the run started:\n\n");
     printf("| batch x entry | batches | segs | entries/s | p50 us | p99 us | falloc floor p50 | "
            "p99 | zero floor p50 | p99 | p50 / falloc floor | p50 / zero floor | payload MB/s "
            "|\n");
@@ -502,7 +608,10 @@ int main(int argc, char **argv)
     static const uint32_t sizes[] = {64, 1024, 65536};
     for (size_t s = 0; s < 3; s++) {
         for (size_t b = 0; b < 4; b++) {
-            wal_run(dir, batches[b], sizes[s], ms);
+            if (compare) {
+                wal_run(dir, batches[b], sizes[s], ms, false);
+            }
+            wal_run(dir, batches[b], sizes[s], ms, true);
         }
     }
     printf("\nbatch-of-1 commit, where the time goes (p50 of each part, us): encode = append "
@@ -513,13 +622,14 @@ int main(int argc, char **argv)
     printf("|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < nb1; i++) {
         struct b1_row *r = &b1_rows[i];
-        printf("| %u B | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", r->esize,
-               r->total / 1000.0, r->encode / 1000.0, r->wake / 1000.0, r->write / 1000.0,
-               r->sync / 1000.0, r->other / 1000.0, r->seen / 1000.0);
+        printf("| %u B%s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", r->esize,
+               r->spare ? "" : " no spare", r->total / 1000.0, r->encode / 1000.0, r->wake / 1000.0,
+               r->write / 1000.0, r->sync / 1000.0, r->other / 1000.0, r->seen / 1000.0);
     }
     printf("\n");
     floor_close(&ff_falloc);
     floor_close(&ff_zero);
+    zn_disk_posix_fini(&floor_disk);
     loadavg(la1, sizeof(la1));
     printf("load average at end: %s\n", la1);
     if (strcmp(dir, tmpl) == 0) {

@@ -90,6 +90,10 @@ struct zn_disk_ops {
 struct zn_disk_bg_ops {
     int (*submit)(void *ctx, zn_disk_job_fn fn, void *arg); /* ZN_EFULL past ZN_DISK_JOBS_MAX */
     int (*poll)(void *ctx, void **args, int max);           /* finished, in order; never blocks */
+    /* The operations background jobs use, on bg_ctx: the disk under any wrapper, so that
+     * preparation I/O does not show in a wrapper's commit metrics (fsync count and latency).
+     * Descriptors are the same as through ops. */
+    const struct zn_disk_ops *ops;
 };
 
 struct zn_disk {
@@ -168,6 +172,12 @@ static inline int zn_disk_bg_submit(struct zn_disk *d, zn_disk_job_fn fn, void *
 static inline int zn_disk_bg_poll(struct zn_disk *d, void **args, int max)
 {
     return d->bg_ops->poll(d->bg_ctx, args, max);
+}
+/* The disk a background job works on (bg_ops->ops on bg_ctx). */
+static inline struct zn_disk zn_disk_bg_disk(const struct zn_disk *d)
+{
+    return (struct zn_disk){
+        .ops = d->bg_ops->ops, .ctx = d->bg_ctx, .bg_ops = d->bg_ops, .bg_ctx = d->bg_ctx};
 }
 
 /*

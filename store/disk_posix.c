@@ -356,11 +356,6 @@ static int px_bg_poll(void *ctx, void **args, int max)
     return n;
 }
 
-static const struct zn_disk_bg_ops posix_bg_ops = {
-    .submit = px_bg_submit,
-    .poll = px_bg_poll,
-};
-
 static const struct zn_disk_ops posix_ops = {
     .open = px_open,
     .close = px_close,
@@ -376,6 +371,12 @@ static const struct zn_disk_ops posix_ops = {
     .list = px_list,
     .job_submit = px_job_submit,
     .job_poll = px_job_poll,
+};
+
+static const struct zn_disk_bg_ops posix_bg_ops = {
+    .submit = px_bg_submit,
+    .poll = px_bg_poll,
+    .ops = &posix_ops,
 };
 
 size_t zn_disk_posix_size(void)

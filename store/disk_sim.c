@@ -754,11 +754,6 @@ static int sim_bg_poll(void *ctx, void **args, int max)
     return n;
 }
 
-static const struct zn_disk_bg_ops sim_bg_ops = {
-    .submit = sim_bg_submit,
-    .poll = sim_bg_poll,
-};
-
 static const struct zn_disk_ops sim_ops = {
     .open = sim_open,
     .close = sim_close,
@@ -774,6 +769,12 @@ static const struct zn_disk_ops sim_ops = {
     .list = sim_list,
     .job_submit = sim_job_submit,
     .job_poll = sim_job_poll,
+};
+
+static const struct zn_disk_bg_ops sim_bg_ops = {
+    .submit = sim_bg_submit,
+    .poll = sim_bg_poll,
+    .ops = &sim_ops,
 };
 
 /* ---- crash -------------------------------------------------------------------------------------- */

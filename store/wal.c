@@ -332,25 +332,27 @@ static void spare_job(void *arg)
 {
     struct wal_spare_job *j = arg;
     struct zn_wal *w = j->wal;
+    struct zn_disk bd = zn_disk_bg_disk(w->disk); /* under any metrics wrapper */
+    struct zn_disk *d = &bd;
     j->fd = -1;
-    int rc = zn_disk_fsync_dir(w->disk);
+    int rc = zn_disk_fsync_dir(d);
     if (rc != 0) {
         fail_stop("directory fsync", "data directory", 0, rc);
     }
     int fd = -1;
     if (j->reuse_tmp) {
-        rc = zn_disk_open(w->disk, WAL_SPARE_TMP, 0, &fd);
+        rc = zn_disk_open(d, WAL_SPARE_TMP, 0, &fd);
         if (rc == 0) {
-            rc = zn_disk_truncate(w->disk, fd, j->bytes);
+            rc = zn_disk_truncate(d, fd, j->bytes);
             if (rc != 0) {
-                zn_disk_close(w->disk, fd);
+                zn_disk_close(d, fd);
                 fd = -1;
             }
         }
     }
     if (fd < 0) {
-        (void)zn_disk_unlink(w->disk, WAL_SPARE_TMP);
-        rc = zn_disk_open(w->disk, WAL_SPARE_TMP, ZN_DISK_CREATE | ZN_DISK_EXCL, &fd);
+        (void)zn_disk_unlink(d, WAL_SPARE_TMP);
+        rc = zn_disk_open(d, WAL_SPARE_TMP, ZN_DISK_CREATE | ZN_DISK_EXCL, &fd);
         if (rc != 0) {
             j->result = rc;
             return;
@@ -363,11 +365,11 @@ static void spare_job(void *arg)
             break;
         }
         uint64_t n = j->bytes - off < sizeof(spare_zeros) ? j->bytes - off : sizeof(spare_zeros);
-        rc = zn_disk_pwrite(w->disk, fd, spare_zeros, n, off);
+        rc = zn_disk_pwrite(d, fd, spare_zeros, n, off);
         off += n;
         since_sync += n;
         if (rc == 0 && (since_sync >= ZN_WAL_SPARE_SYNC_BYTES || off == j->bytes)) {
-            rc = zn_disk_fdatasync(w->disk, fd);
+            rc = zn_disk_fdatasync(d, fd);
             if (rc != 0) {
                 fail_stop("fdatasync", WAL_SPARE_TMP, off, rc);
             }
@@ -378,10 +380,10 @@ static void spare_job(void *arg)
         fail_stop("write", WAL_SPARE_TMP, 0, rc);
     }
     if (rc == 0) {
-        rc = zn_disk_rename(w->disk, WAL_SPARE_TMP, WAL_SPARE_NAME);
+        rc = zn_disk_rename(d, WAL_SPARE_TMP, WAL_SPARE_NAME);
     }
     if (rc == 0) {
-        rc = zn_disk_fsync_dir(w->disk);
+        rc = zn_disk_fsync_dir(d);
         if (rc != 0) {
             fail_stop("directory fsync", WAL_SPARE_NAME, 0, rc);
         }
@@ -389,8 +391,8 @@ static void spare_job(void *arg)
         j->result = 0;
         return;
     }
-    zn_disk_close(w->disk, fd);
-    (void)zn_disk_unlink(w->disk, WAL_SPARE_TMP);
+    zn_disk_close(d, fd);
+    (void)zn_disk_unlink(d, WAL_SPARE_TMP);
     j->result = rc;
 }
 

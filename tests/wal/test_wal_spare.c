@@ -172,7 +172,8 @@ static const struct zn_disk_ops counting_ops = {
     .job_submit = c_job_submit,
     .job_poll = c_job_poll,
 };
-static const struct zn_disk_bg_ops counting_bg_ops = {.submit = c_bg_submit, .poll = c_bg_poll};
+static const struct zn_disk_bg_ops counting_bg_ops = {
+    .submit = c_bg_submit, .poll = c_bg_poll, .ops = &counting_ops};
 static struct zn_disk disk = {
     .ops = &counting_ops, .ctx = NULL, .bg_ops = &counting_bg_ops, .bg_ctx = NULL};
 

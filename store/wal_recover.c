@@ -4,7 +4,14 @@
  * Rules (DESIGN.md section 7; each refusal fills rec->report with file, offset and why):
  *  1. Files of another cluster or node (segment header identity) -> refuse, ZN_ECLUSTER. Unknown
  *     format version -> refuse, ZN_EVERSION. Leftover "*.tmp" segments (a crash while creating
- *     one) are deleted: a .seg name only ever appears after its header was durable.
+ *     one) are deleted: a .seg name only ever appears after its header was durable. So is a leftover
+ *     "wal-spare.tmp" (a spare being zero-filled, or a recycled segment).
+ *  1b. "wal-spare.seg" (wal.c "Spare segments"): a valid header means a segment was started in
+ *     the spare and its rename was not durable - it is renamed to its segment name and recovered
+ *     like the others. Otherwise, once the log's end is known (spare_judge): only zeros after the
+ *     header - a spare, kept; a zero header with records of one batch only, above the commit
+ *     hint - a rotation that never reached its fdatasync, zeroed and kept as the spare (a torn
+ *     tail); anything else - corruption.
  *  2. Segments wholly covered by the snapshot (left over by an interrupted compaction) are
  *     deleted. The first kept segment must start at or before snapshot_index + 1, and every later
  *     segment must continue its predecessor exactly (first index, previous term, previous chain

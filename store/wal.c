@@ -35,7 +35,8 @@
  * segment it removes as wal-spare.tmp when no spare exists (a rename instead of an unlink); the
  * preparation then overwrites it with zeros like a new file, so stale records never reach a file
  * named wal-spare.seg and the "zeros after the last record" rule of recovery holds for every
- * segment. The active segment is kept in zero-filled files: when one had to be fallocated (no
+ * segment. A preparation starts once the active segment is a quarter full (at once when there is
+ * none, or it must be left, below). The active segment is kept in zero-filled files: when one had to be fallocated (no
  * spare was ready, a truncation re-preallocated it), the first batch after a spare becomes ready
  * rotates early into it.
  *
@@ -429,6 +430,14 @@ static void spare_service(struct zn_wal *w)
         w->spare_recycled = false;
     }
     if (w->spare_state != WAL_SPARE_NONE || w->spare_failed || w->op_in_flight) {
+        return;
+    }
+    /* When: at once if the log has no active segment yet, if the active one is fallocated (to
+     * leave it early) or a recycled file waits; otherwise once the active segment is a quarter
+     * full - still long before it rotates, and a node that never fills its first segment (a test,
+     * a short-lived member) zero-fills one segment, not two. */
+    uint64_t quarter = WAL_SEG_HDR + (w->segment_bytes - WAL_SEG_HDR) / 4;
+    if (!w->need_segment && !w->active_slow && !w->spare_recycled && w->tail_off < quarter) {
         return;
     }
     /* A batch that took the spare renames wal-spare.seg in its job: a new spare may take that

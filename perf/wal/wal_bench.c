@@ -440,16 +440,14 @@ static double wal_run(const char *dir, uint32_t batch, uint32_t esize, uint64_t 
     memset(payload, 0x5A, esize);
     uint64_t index = 1;
     if (spare) {
-        /* steady state, untimed: the first segment started in a spare and the next spare ready
-         * (a running node has one; preparing it here would put a 64 MiB zero-fill on the disk
-         * during the first second of every row) */
+        /* steady state, untimed: the first segment starts in a spare (the next spare is
+         * prepared once that segment is a quarter full, as in a running node) */
         wait_spare(w);
         if (zn_wal_append(w, 1, 1, index++, payload, esize) != 0) {
             fprintf(stderr, "append failed\n");
             exit(1);
         }
         wait_persisted(w);
-        wait_spare(w);
     }
     /* the paired floors: exactly the bytes of one batch of records, appended contiguously like
      * the WAL does, pwrite + fdatasync into a fallocated and into a zero-filled file, sampled

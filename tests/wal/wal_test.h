@@ -46,7 +46,8 @@ int wt_append_range(struct zn_wal *w, uint64_t from, uint64_t to, uint64_t term,
 int wt_drain(struct zn_wal *w);
 
 /* Poll until the WAL's spare segment is ready (bounded), so that the next segment starts in it
- * and no early rotation changes the layout a test expects. 0 or an error. */
+ * and no early rotation changes the layout a test expects. 0 or an error. Only where a
+ * preparation starts at once: a fresh log, after a compaction recycled a segment. */
 int wt_settle(struct zn_wal *w);
 
 #endif /* WAL_TEST_H */

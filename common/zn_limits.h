@@ -386,10 +386,10 @@ _Static_assert(ZN_REAP_BUF_BYTES >= ZN_PATH_LEN_MAX, "the longest path fits an e
  * zero buffer of this size lives in store/wal.c: 256 KiB keeps it small and the syscall count at
  * 256 per 64 MiB segment). */
 #define ZN_WAL_SPARE_CHUNK_BYTES (256u * 1024u)
-/* ... with an fdatasync every this many bytes: bounds the dirty page cache the zero-fill builds
- * up, so that the WAL's own fdatasyncs never queue behind 64 MiB of writeback (8 flushes per
- * default segment, all on the background thread). */
-#define ZN_WAL_SPARE_SYNC_BYTES (8u * ZN_MIB)
+/* ... with an fdatasync every this many bytes: paces the zero-fill at the disk's speed and bounds
+ * the dirty data it leaves for a device flush, so that a WAL commit's fdatasync queues behind at
+ * most 1 MiB of it (64 flushes per default segment, all on the background thread). */
+#define ZN_WAL_SPARE_SYNC_BYTES (1u * ZN_MIB)
 _Static_assert(ZN_WAL_SPARE_SYNC_BYTES % ZN_WAL_SPARE_CHUNK_BYTES == 0,
                "the zero-fill syncs at chunk boundaries");
 

@@ -35,8 +35,8 @@
  * segment it removes as wal-spare.tmp when no spare exists (a rename instead of an unlink); the
  * preparation then overwrites it with zeros like a new file, so stale records never reach a file
  * named wal-spare.seg and the "zeros after the last record" rule of recovery holds for every
- * segment. A preparation starts once the active segment is a quarter full (at once when there is
- * none, or it must be left, below). The active segment is kept in zero-filled files: when one had to be fallocated (no
+ * segment. A preparation starts once the active segment is a quarter full (spare_service). The
+ * active segment is kept in zero-filled files: when one had to be fallocated (no
  * spare was ready, a truncation re-preallocated it), the first batch after a spare becomes ready
  * rotates early into it.
  *
@@ -432,12 +432,14 @@ static void spare_service(struct zn_wal *w)
     if (w->spare_state != WAL_SPARE_NONE || w->spare_failed || w->op_in_flight) {
         return;
     }
-    /* When: at once if the log has no active segment yet, if the active one is fallocated (to
-     * leave it early) or a recycled file waits; otherwise once the active segment is a quarter
-     * full - still long before it rotates, and a node that never fills its first segment (a test,
-     * a short-lived member) zero-fills one segment, not two. */
-    uint64_t quarter = WAL_SEG_HDR + (w->segment_bytes - WAL_SEG_HDR) / 4;
-    if (!w->need_segment && !w->active_slow && !w->spare_recycled && w->tail_off < quarter) {
+    /* When: once the active segment is a quarter full - long before it rotates, yet a node that
+     * writes less (a test, a short-lived member) never zero-fills a segment, and a fresh node's
+     * first commits do not share the disk with a 64 MiB zero-fill (measured: a start-up
+     * preparation made the first commits of three fresh nodes on one disk 3-20x slower). The
+     * first segment of a log is therefore fallocated in the commit path, and left for the spare
+     * as soon as that is ready (active_slow). spare_eager: at once. */
+    uint64_t fill = w->need_segment ? 0 : w->tail_off - WAL_SEG_HDR;
+    if (!w->spare_eager && fill < (w->segment_bytes - WAL_SEG_HDR) / 4) {
         return;
     }
     /* A batch that took the spare renames wal-spare.seg in its job: a new spare may take that
@@ -539,6 +541,7 @@ int zn_wal_open(struct zn_wal **out, const struct zn_wal_config *cfg, zn_wal_ent
     w->hardstate = cfg->hardstate;
     w->spare_fd = -1;
     w->spare_state = WAL_SPARE_NONE;
+    w->spare_eager = cfg->spare_eager;
     atomic_init(&w->closing, false);
     w->segs = a->alloc(a->ctx, ZN_WAL_SEGMENTS_MAX * sizeof(struct wal_seg));
     w->rsegs = a->alloc(a->ctx, ZN_WAL_SEGMENTS_MAX * sizeof(struct wal_rseg));
@@ -562,7 +565,7 @@ int zn_wal_open(struct zn_wal **out, const struct zn_wal_config *cfg, zn_wal_ent
         return rc;
     }
     wal_rsegs_sync(w);
-    spare_service(w); /* a spare starts preparing now unless recovery found one */
+    spare_service(w); /* a spare starts preparing now if one is due and recovery found none */
     *out = w;
     return 0;
 }
@@ -793,7 +796,8 @@ int zn_wal_poll(struct zn_wal *w, struct zn_wal_persisted *out)
             w->active_slow = false;
         } else {
             w->stats.rotations_created++;
-            w->active_slow = true; /* fallocated: leave it once a spare is ready */
+            w->active_slow = true;   /* fallocated: leave it once a spare is ready */
+            w->spare_failed = false; /* a segment fitted: a spare may fit again */
         }
     }
     if (b->first_index != 0) {

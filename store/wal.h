@@ -61,6 +61,11 @@ struct zn_wal_config {
     /* The hard state file to write with batches (may be NULL: no hard state via the WAL). Once
      * given to the WAL it is written only through zn_wal_set_hardstate (the job writes it). */
     struct zn_hardstate_file *hardstate;
+    /* Prepare the zero-filled spare segment at once, even with no active segment (tests,
+     * benchmarks). Default: once the active segment is a quarter full, so that a node writing
+     * less than that (a short-lived member, a test) never zero-fills a segment and a fresh node
+     * does not compete with its first commits for the disk. */
+    bool spare_eager;
 };
 
 struct zn_wal_entry {

@@ -133,6 +133,7 @@ struct zn_wal {
     bool spare_recycled; /* WAL_SPARE_TMP holds a recycled segment for the next preparation */
     bool active_slow;    /* the active segment was fallocated (unwritten extents): rotate into
                             the spare as soon as it is ready */
+    bool spare_eager;    /* zn_wal_config.spare_eager */
     struct wal_spare_job spare_job;
     atomic_bool closing; /* zn_wal_close: a preparation stops early */
     struct zn_wal_stats stats;

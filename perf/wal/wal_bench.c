@@ -428,6 +428,7 @@ static double wal_run(const char *dir, uint32_t batch, uint32_t esize, uint64_t 
     c.node_id = 1;
     c.entry_bytes_max = esize;
     c.batch_bytes = (uint32_t)batch_bytes;
+    c.spare_eager = true; /* the first segment starts in a spare: the steady state at once */
     c.segment_bytes =
         batch_bytes * 2 + 4096 > 64ull * 1024 * 1024 ? batch_bytes * 2 + 4096 : 64ull * 1024 * 1024;
     struct zn_wal *w;
@@ -440,8 +441,8 @@ static double wal_run(const char *dir, uint32_t batch, uint32_t esize, uint64_t 
     memset(payload, 0x5A, esize);
     uint64_t index = 1;
     if (spare) {
-        /* steady state, untimed: the first segment starts in a spare (the next spare is
-         * prepared once that segment is a quarter full, as in a running node) */
+        /* steady state, untimed: the first segment starts in a spare (eager; a running node
+         * prepares its next spare once the active segment is a quarter full) */
         wait_spare(w);
         if (zn_wal_append(w, 1, 1, index++, payload, esize) != 0) {
             fprintf(stderr, "append failed\n");

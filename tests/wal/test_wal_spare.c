@@ -190,6 +190,14 @@ static void teardown(void)
 
 TestSuite(spare, .init = setup, .fini = teardown);
 
+/* Spares prepared at once (the default waits for a quarter-full segment: tested on its own). */
+static struct zn_wal_config eager_config(void)
+{
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    c.spare_eager = true;
+    return c;
+}
+
 static struct zn_wal *open_ok(struct zn_wal_config *c, struct wt_log *l,
                               struct zn_wal_recovery *rec)
 {
@@ -224,7 +232,7 @@ static bool all_zero(const char *name)
 
 Test(spare, rotations_into_the_spare_do_no_creation_or_directory_sync)
 {
-    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct zn_wal_config c = eager_config();
     struct wt_log l;
     wt_log_init(&l, EMAX);
     struct zn_wal_recovery rec;
@@ -263,24 +271,36 @@ Test(spare, rotations_into_the_spare_do_no_creation_or_directory_sync)
     wt_log_free(&l);
 }
 
-Test(spare, fallocated_first_segment_is_left_once_the_spare_is_ready)
+Test(spare, default_prepares_at_a_quarter_and_leaves_the_fallocated_first_segment)
 {
-    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX); /* default: not eager */
     struct wt_log l;
     wt_log_init(&l, EMAX);
     struct zn_wal_recovery rec;
     struct zn_wal *w = open_ok(&c, &l, &rec);
-    /* the first batch comes before any poll: no spare yet, the segment is created (fallocate) */
-    cr_assert_eq(zn_wal_append(w, 2, 1, 1, "x", 1), 0);
-    cr_assert_eq(zn_wal_flush(w), 1);
-    cr_assert_eq(wt_drain(w), 0);
+    /* a fresh log: no preparation yet; the first segment is created (fallocate) in the commit
+     * path, and small writes never start a zero-fill */
+    uint64_t next = 1;
+    cr_assert_eq(wt_append_range(w, next, next + 2, 1, EMAX), 0);
+    next += 3;
     struct zn_wal_stats st;
     zn_wal_stats(w, &st);
     cr_assert_eq(st.rotations_created, 1);
-    cr_assert_eq(wt_settle(w), 0);
-    /* the next batch starts in the spare even though the first segment has room */
-    cr_assert_eq(zn_wal_append(w, 3, 1, 2, "y", 1), 0);
-    cr_assert_eq(wt_drain(w), 0);
+    cr_assert_eq(cnt.bg_jobs, 0, "no zero-fill before the segment is a quarter full");
+    cr_assert_not(exists(SPARE));
+    /* single-entry batches until a spare is ready: it must come once a quarter is written */
+    uint64_t entries_before_spare = 0;
+    while (!st.spare_ready) {
+        cr_assert_lt(next, 200, "no spare prepared");
+        cr_assert_eq(wt_append_range(w, next, next, 1, EMAX), 0);
+        next++;
+        zn_wal_stats(w, &st);
+        entries_before_spare++;
+    }
+    cr_assert_eq(zn_wal_segment_count(w), 1, "the spare came before the first segment filled");
+    cr_assert_eq(st.rotations_spare, 0);
+    /* the next batch leaves the fallocated segment for the spare although it has room */
+    cr_assert_eq(wt_append_range(w, next, next, 1, EMAX), 0);
     zn_wal_stats(w, &st);
     cr_assert_eq(st.rotations_early, 1);
     cr_assert_eq(st.rotations_spare, 1);
@@ -317,7 +337,7 @@ static uint64_t last_rotation(struct zn_wal_config *c, uint8_t *content, char *n
 
 Test(spare, started_spare_whose_rename_was_lost_is_adopted)
 {
-    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct zn_wal_config c = eager_config();
     static uint8_t seg[SEG];
     char name[ZN_DISK_NAME_MAX];
     uint64_t first = last_rotation(&c, seg, name);
@@ -338,7 +358,7 @@ Test(spare, started_spare_whose_rename_was_lost_is_adopted)
 
 Test(spare, rotation_whose_header_sector_never_landed_is_discarded)
 {
-    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct zn_wal_config c = eager_config();
     static uint8_t seg[SEG];
     char name[ZN_DISK_NAME_MAX];
     uint64_t first = last_rotation(&c, seg, name);
@@ -389,7 +409,7 @@ Test(spare, rotation_whose_header_sector_never_landed_is_discarded)
 
 Test(spare, damaged_spare_header_with_records_refuses_or_repairs)
 {
-    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct zn_wal_config c = eager_config();
     static uint8_t seg[SEG];
     char name[ZN_DISK_NAME_MAX];
     uint64_t first = last_rotation(&c, seg, name);
@@ -418,7 +438,7 @@ Test(spare, damaged_spare_header_with_records_refuses_or_repairs)
 /* Compaction recycles a removed segment: its stale records must never come back as entries. */
 Test(spare, recycled_segment_stale_records_never_live)
 {
-    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct zn_wal_config c = eager_config();
     struct wt_log l;
     wt_log_init(&l, EMAX);
     struct zn_wal_recovery rec;
@@ -482,7 +502,7 @@ Test(spare, recycled_segment_stale_records_never_live)
 
 Test(spare, odd_sized_or_leftover_spare_files_are_replaced)
 {
-    struct zn_wal_config c = wt_config(&disk, SEG, BATCH, EMAX);
+    struct zn_wal_config c = eager_config();
     static uint8_t z[SEG / 2];
     memset(z, 0, sizeof(z));
     cr_assert_eq(zn_disk_sim_put(&sim, SPARE, z, sizeof(z)), 0);

@@ -759,6 +759,7 @@ static void stale_segments(void)
         struct zn_disk d;
         ZN_ASSERT(zn_disk_sim_create(&d, &wt_alloc, 5, 0) == 0);
         struct zn_wal_config c = wt_config(&d, BSEG, BBATCH, BEMAX);
+        c.spare_eager = true; /* layout as before spares: a single first segment, in a spare */
         struct zn_wal *w;
         struct zn_wal_recovery rec;
         ZN_ASSERT(zn_wal_open(&w, &c, NULL, NULL, &rec) == 0);
@@ -785,6 +786,7 @@ static void stale_segments(void)
         struct zn_disk d;
         ZN_ASSERT(zn_disk_sim_create(&d, &wt_alloc, 6, 0) == 0);
         struct zn_wal_config c = wt_config(&d, BSEG, BBATCH, BEMAX);
+        c.spare_eager = true; /* layout as before spares: a single first segment, in a spare */
         struct zn_wal *w;
         struct zn_wal_recovery rec;
         ZN_ASSERT(zn_wal_open(&w, &c, NULL, NULL, &rec) == 0);
@@ -810,6 +812,7 @@ static void stale_segments(void)
         struct zn_disk d;
         ZN_ASSERT(zn_disk_sim_create(&d, &wt_alloc, 7, 0) == 0);
         struct zn_wal_config c = wt_config(&d, BSEG, BBATCH, BEMAX);
+        c.spare_eager = true; /* layout as before spares: a single first segment, in a spare */
         struct zn_wal *w;
         struct zn_wal_recovery rec;
         ZN_ASSERT(zn_wal_open(&w, &c, NULL, NULL, &rec) == 0);

@@ -938,6 +938,7 @@ static int wal_recover_log(struct zn_wal *w, const struct zn_wal_config *cfg,
             if (rc == 0) {
                 rc = zn_disk_fdatasync(w->disk, a->fd);
             }
+            w->active_slow = true; /* unwritten extents again: leave it for the spare */
         }
         if (rc != 0) {
             wal_seg_file_name(a, name);

@@ -437,9 +437,10 @@ static void spare_service(struct zn_wal *w)
      * first commits do not share the disk with a 64 MiB zero-fill (measured: a start-up
      * preparation made the first commits of three fresh nodes on one disk 3-20x slower). The
      * first segment of a log is therefore fallocated in the commit path, and left for the spare
-     * as soon as that is ready (active_slow). spare_eager: at once. */
+     * as soon as that is ready (active_slow). At once: spare_eager, or a compaction recycled a
+     * segment (a node that has filled segments; the file is already allocated). */
     uint64_t fill = w->need_segment ? 0 : w->tail_off - WAL_SEG_HDR;
-    if (!w->spare_eager && fill < (w->segment_bytes - WAL_SEG_HDR) / 4) {
+    if (!w->spare_eager && !w->spare_recycled && fill < (w->segment_bytes - WAL_SEG_HDR) / 4) {
         return;
     }
     /* A batch that took the spare renames wal-spare.seg in its job: a new spare may take that
@@ -459,6 +460,7 @@ void zn_wal_stats(const struct zn_wal *w, struct zn_wal_stats *out)
 {
     *out = w->stats;
     out->spare_ready = w->spare_state == WAL_SPARE_READY;
+    out->spare_preparing = w->spare_state == WAL_SPARE_PREPARING;
 }
 
 /* ---- open / close -------------------------------------------------------------------------- */

@@ -160,6 +160,7 @@ struct zn_wal_stats {
     uint64_t rotations_created; /* segments created in the commit path (no spare was ready) */
     uint64_t rotations_early;   /* rotations done early to leave a fallocated active segment */
     bool spare_ready;
+    bool spare_preparing; /* a preparation is running */
 };
 void zn_wal_stats(const struct zn_wal *wal, struct zn_wal_stats *out);
 

@@ -194,8 +194,8 @@ static void workload(struct zn_disk *d, uint64_t seed, uint64_t crash_at,
                 struct zn_wal_stats st;
                 zn_wal_stats(w, &st);
                 uint64_t rs = st.rotations_spare;
-                for (int k = 0;
-                     k < 200 && next < MAXIDX && (st.rotations_spare == rs || st.spare_ready);
+                for (int k = 0; k < 200 && next < MAXIDX &&
+                                (st.rotations_spare == rs || st.spare_ready || st.spare_preparing);
                      k++) {
                     uint32_t len = wt_len(next, term, EMAX);
                     wt_payload(next, term, buf, len);
@@ -257,7 +257,12 @@ static void workload(struct zn_disk *d, uint64_t seed, uint64_t crash_at,
     }
     drain(w, d, crash_at, m, &acked_live, hs_term);
     CHECK(acked_live >= TARGET, "workload reached only %llu", (unsigned long long)acked_live);
+    /* let a spare being prepared finish (zn_wal_close would stop it) */
     zn_wal_stats(w, &m->wal_stats);
+    for (int i = 0; i < 1000 && m->wal_stats.spare_preparing; i++) {
+        poll_once(w, d, crash_at, m, &acked_live, hs_term);
+        zn_wal_stats(w, &m->wal_stats);
+    }
     zn_wal_close(w);
     zn_hardstate_close(&hf);
     struct zn_disk_sim_stats st;

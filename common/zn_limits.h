@@ -387,4 +387,16 @@ _Static_assert(ZN_CONFIG_LOG_ENTRIES_MIN / 2 > 2 * 256u + 8u, "the minimum windo
 #define ZN_REAP_BUF_BYTES (ZN_REAP_BATCH_MAX * 256u)
 _Static_assert(ZN_REAP_BUF_BYTES >= ZN_PATH_LEN_MAX, "the longest path fits an empty buffer");
 
+/* ---- WAL spare segment (store/wal.c, walpre) ---------------------------------------------- */
+/* The spare segment is zero-filled by the background runner in writes of this size (a static
+ * zero buffer of this size lives in store/wal.c: 256 KiB keeps it small and the syscall count at
+ * 256 per 64 MiB segment). */
+#define ZN_WAL_SPARE_CHUNK_BYTES (256u * 1024u)
+/* ... with an fdatasync every this many bytes: paces the zero-fill at the disk's speed and bounds
+ * the dirty data it leaves for a device flush, so that a WAL commit's fdatasync queues behind at
+ * most 1 MiB of it (64 flushes per default segment, all on the background thread). */
+#define ZN_WAL_SPARE_SYNC_BYTES (1u * ZN_MIB)
+_Static_assert(ZN_WAL_SPARE_SYNC_BYTES % ZN_WAL_SPARE_CHUNK_BYTES == 0,
+               "the zero-fill syncs at chunk boundaries");
+
 #endif /* ZN_LIMITS_H */

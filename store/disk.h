@@ -5,7 +5,8 @@
  * directory): files are named relative to it, flat, no subdirectories. Two implementations:
  *
  *   zn_disk_posix  real files (open/pwrite/fdatasync/rename/fallocate...), plus a dedicated
- *                  non-lcore "syncer" thread that runs submitted jobs (disk_posix.c).
+ *                  non-lcore "syncer" thread that runs submitted jobs and a niced background
+ *                  thread for preparation work (disk_posix.c).
  *   zn_disk_sim    an in-memory disk for tests and the Raft simulator (disk_sim.c): written but
  *                  unsynced data is kept apart from durable data; a simulated power loss drops,
  *                  tears (at 512 B or 4 KiB) or reorders the unsynced part; operations can be made
@@ -77,9 +78,29 @@ struct zn_disk_ops {
     int (*job_poll)(void *ctx, void **args, int max);
 };
 
+/*
+ * The background runner: long, low-priority preparation work that must never delay a job (the
+ * WAL's zero-filled spare segment, store/wal.c). Background jobs run in submission order on their
+ * own runner, concurrently with jobs (POSIX: a second, niced thread started on first use; sim:
+ * inside zn_disk_bg_poll, deterministically). A background job may call the synchronous
+ * operations of the same disk but must never touch a file that a job uses. Optional: a disk
+ * whose bg_ops is NULL has none (the WAL then prepares no spare). It lives in struct zn_disk next
+ * to ops/ctx so that a wrapper which replaces ops and ctx (metrics, fault injection) keeps it.
+ */
+struct zn_disk_bg_ops {
+    int (*submit)(void *ctx, zn_disk_job_fn fn, void *arg); /* ZN_EFULL past ZN_DISK_JOBS_MAX */
+    int (*poll)(void *ctx, void **args, int max);           /* finished, in order; never blocks */
+    /* The operations background jobs use, on bg_ctx: the disk under any wrapper, so that
+     * preparation I/O does not show in a wrapper's commit metrics (fsync count and latency).
+     * Descriptors are the same as through ops. */
+    const struct zn_disk_ops *ops;
+};
+
 struct zn_disk {
     const struct zn_disk_ops *ops;
     void *ctx;
+    const struct zn_disk_bg_ops *bg_ops; /* NULL: no background runner */
+    void *bg_ctx;
 };
 
 static inline int zn_disk_open(struct zn_disk *d, const char *name, int flags, int *fd)
@@ -138,6 +159,25 @@ static inline int zn_disk_job_submit(struct zn_disk *d, zn_disk_job_fn fn, void 
 static inline int zn_disk_job_poll(struct zn_disk *d, void **args, int max)
 {
     return d->ops->job_poll(d->ctx, args, max);
+}
+
+static inline bool zn_disk_has_bg(const struct zn_disk *d)
+{
+    return d->bg_ops != NULL;
+}
+static inline int zn_disk_bg_submit(struct zn_disk *d, zn_disk_job_fn fn, void *arg)
+{
+    return d->bg_ops->submit(d->bg_ctx, fn, arg);
+}
+static inline int zn_disk_bg_poll(struct zn_disk *d, void **args, int max)
+{
+    return d->bg_ops->poll(d->bg_ctx, args, max);
+}
+/* The disk a background job works on (bg_ops->ops on bg_ctx). */
+static inline struct zn_disk zn_disk_bg_disk(const struct zn_disk *d)
+{
+    return (struct zn_disk){
+        .ops = d->bg_ops->ops, .ctx = d->bg_ctx, .bg_ops = d->bg_ops, .bg_ctx = d->bg_ctx};
 }
 
 /*
@@ -231,7 +271,8 @@ void zn_disk_sim_fail(struct zn_disk *disk, uint32_t ops_mask, int err, uint64_t
                       uint64_t count);
 /* Each byte read has a chance num/den of one flipped bit (0 disables). */
 void zn_disk_sim_read_flips(struct zn_disk *disk, uint64_t num, uint64_t den);
-/* Jobs run inside zn_disk_job_poll; with a delay chance a poll may return with the job pending. */
+/* Jobs run inside zn_disk_job_poll (background jobs inside zn_disk_bg_poll); with a delay chance
+ * a poll may return with the job pending. */
 void zn_disk_sim_job_delay(struct zn_disk *disk, uint64_t num, uint64_t den);
 
 /* Direct access to file images (tests: corrupt, copy, inspect). Durable and unsynced both. */

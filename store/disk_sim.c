@@ -100,6 +100,11 @@ struct zn_disk_sim {
     uint32_t jobs_head, jobs_n;
     void *done[ZN_DISK_JOBS_MAX];
     uint32_t done_n;
+    /* background jobs: a second queue, run by zn_disk_bg_poll */
+    struct sjob bg_jobs[ZN_DISK_JOBS_MAX];
+    uint32_t bg_head, bg_n;
+    void *bg_done[ZN_DISK_JOBS_MAX];
+    uint32_t bg_done_n;
     struct zn_disk_sim_stats stats;
 };
 
@@ -714,6 +719,41 @@ static int sim_job_poll(void *ctx, void **args, int max)
     return n;
 }
 
+static int sim_bg_submit(void *ctx, zn_disk_job_fn fn, void *arg)
+{
+    struct zn_disk_sim *s = ctx;
+    if (s->bg_n + s->bg_done_n >= ZN_DISK_JOBS_MAX) {
+        return ZN_EFULL;
+    }
+    s->bg_jobs[(s->bg_head + s->bg_n) % ZN_DISK_JOBS_MAX] = (struct sjob){fn, arg};
+    s->bg_n++;
+    return 0;
+}
+
+/* Like sim_job_poll, on the background queue (the same delay chance applies). */
+static int sim_bg_poll(void *ctx, void **args, int max)
+{
+    struct zn_disk_sim *s = ctx;
+    while (s->bg_n > 0) {
+        if (s->delay_num > 0 && zn_prng_chance(&s->prng, s->delay_num, s->delay_den)) {
+            break;
+        }
+        struct sjob j = s->bg_jobs[s->bg_head];
+        s->bg_head = (s->bg_head + 1) % ZN_DISK_JOBS_MAX;
+        s->bg_n--;
+        j.fn(j.arg);
+        s->bg_done[s->bg_done_n++] = j.arg;
+    }
+    int n = 0;
+    while (n < max && n < (int)s->bg_done_n) {
+        args[n] = s->bg_done[n];
+        n++;
+    }
+    memmove(s->bg_done, s->bg_done + n, (s->bg_done_n - (uint32_t)n) * sizeof(void *));
+    s->bg_done_n -= (uint32_t)n;
+    return n;
+}
+
 static const struct zn_disk_ops sim_ops = {
     .open = sim_open,
     .close = sim_close,
@@ -729,6 +769,12 @@ static const struct zn_disk_ops sim_ops = {
     .list = sim_list,
     .job_submit = sim_job_submit,
     .job_poll = sim_job_poll,
+};
+
+static const struct zn_disk_bg_ops sim_bg_ops = {
+    .submit = sim_bg_submit,
+    .poll = sim_bg_poll,
+    .ops = &sim_ops,
 };
 
 /* ---- crash -------------------------------------------------------------------------------------- */
@@ -812,6 +858,8 @@ static void sim_crash_apply(struct zn_disk_sim *s, enum zn_disk_sim_crash mode)
     }
     s->jobs_n = 0;
     s->done_n = 0;
+    s->bg_n = 0;
+    s->bg_done_n = 0;
     for (int i = 0; i < SIM_INODES; i++) {
         inode_maybe_free(s, i);
     }
@@ -845,6 +893,8 @@ int zn_disk_sim_create(struct zn_disk *disk, const struct zn_allocator *alloc, u
     sim_init_ctx(s, alloc, seed, capacity_bytes);
     disk->ops = &sim_ops;
     disk->ctx = s;
+    disk->bg_ops = &sim_bg_ops;
+    disk->bg_ctx = s;
     return 0;
 }
 
@@ -870,6 +920,8 @@ void zn_disk_sim_destroy(struct zn_disk *disk)
     sim_destroy_ctx(disk->ctx);
     disk->ops = NULL;
     disk->ctx = NULL;
+    disk->bg_ops = NULL;
+    disk->bg_ctx = NULL;
 }
 
 /* dst is initialized (alloc, prng set); copies files, directories and pending state. */
@@ -947,6 +999,8 @@ int zn_disk_sim_take_image(struct zn_disk *disk, struct zn_disk *image)
     }
     image->ops = &sim_ops;
     image->ctx = s->image;
+    image->bg_ops = &sim_bg_ops;
+    image->bg_ctx = s->image;
     s->image = NULL;
     return 0;
 }

@@ -17,11 +17,36 @@
  * batch, so recovery can tell "the damaged record was in an earlier, synced batch" (corruption)
  * from "damage inside the last, possibly unsynced batch" (a torn tail).
  *
- * New segments: created as wal-<first>.tmp, preallocated (fallocate: an fdatasync into a
- * preallocated file costs ~0.12 ms against ~4 ms for a growing one, dpdk-notes.md), header and
- * the batch that starts the segment written, ONE fdatasync, renamed to wal-<first>.seg,
- * directory fsynced - only then is the batch acknowledged. A .seg name therefore always had a
- * durable valid header (the crash matrix fails if the rename comes before the fdatasync).
+ * Spare segments. A batch that starts a segment normally starts it in the SPARE: a file
+ * "wal-spare.seg" of exactly segment_bytes that the disk's background runner (disk.h) wrote with
+ * zeros, fdatasynced, renamed from wal-spare.tmp and made durable with a directory fsync - all
+ * off the commit path, while the previous segment fills. Zeros, not fallocate: a fallocated
+ * extent is "unwritten" and ext4 converts it on the first write into it, a metadata change that
+ * every fdatasync touching a new block must journal (about 2x the latency of an fdatasync into
+ * written blocks, docs/PERFORMANCE.md "WAL"). The rotation then costs the batch nothing extra:
+ * the header and the batch are written into the spare at offset 0, ONE fdatasync (the file's
+ * size and blocks do not change: no metadata), then a rename to wal-<first>.seg that is NOT
+ * synced (a few microseconds, no device flush). Only now is the batch acknowledged. A crash
+ * before that rename is durable leaves the segment under the spare name with a valid header:
+ * recovery adopts it (wal_recover.c). A spare's header is all zeros until then, so a zero header
+ * tells "never started" (or a rotation that did not reach its fdatasync: never acknowledged) from
+ * a started segment. The next background preparation begins with a directory fsync, making the
+ * rotation's rename durable before a new wal-spare.seg can appear. Compaction recycles the oldest
+ * segment it removes as wal-spare.tmp when no spare exists (a rename instead of an unlink); the
+ * preparation then overwrites it with zeros like a new file, so stale records never reach a file
+ * named wal-spare.seg and the "zeros after the last record" rule of recovery holds for every
+ * segment. A preparation starts once the active segment is a quarter full (spare_service). The
+ * active segment is kept in zero-filled files: when one had to be fallocated (no
+ * spare was ready, a truncation re-preallocated it), the first batch after a spare becomes ready
+ * rotates early into it.
+ *
+ * Fallback (no spare ready: the first segment of a fresh log, a preparation still running or
+ * failed for lack of space, a disk without a background runner): the batch creates the segment
+ * itself as wal-<first>.tmp, preallocated (fallocate: an fdatasync into a preallocated file costs
+ * ~0.12 ms against ~4 ms for a growing one, dpdk-notes.md), header and batch written, ONE
+ * fdatasync, renamed to wal-<first>.seg, directory fsynced - only then is the batch acknowledged.
+ * A wal-<first>.seg name therefore always had a durable valid header (the crash matrix fails if
+ * the rename comes before the fdatasync).
  *
  * Fail-stop: EIO from a write or fdatasync panics (a retried fsync can report success for data
  * the kernel already dropped). ENOSPC (only possible when creating a segment, the rest is
@@ -140,6 +165,61 @@ static void fail_stop(const char *what, const char *file, uint64_t off, int rc)
              what, file, (unsigned long long)off, zn_strerror(rc));
 }
 
+/* Make the batch's segment the active one (after its header and records are durable). */
+static void install_segment(struct zn_wal *w, struct wal_batch *b, int fd)
+{
+    ZN_ASSERT(w->nsegs < ZN_WAL_SEGMENTS_MAX);
+    if (w->nsegs > 0 && active_seg(w)->fd >= 0) {
+        zn_disk_close(w->disk, active_seg(w)->fd);
+        active_seg(w)->fd = -1;
+    }
+    struct wal_seg *s = &w->segs[w->nsegs++];
+    *s = b->new_seg;
+    s->fd = fd;
+    if (b->len > 0) {
+        s->last_index = b->last_index;
+        s->last_term = b->last_term;
+        s->end_off = b->off + b->len;
+        s->end_crc = b->end_crc;
+    }
+}
+
+/*
+ * Start the batch's segment in the ready spare: header + records at offset 0 of a zero-filled
+ * file of the right size, ONE fdatasync (no metadata changes), then the rename to its segment
+ * name (not synced: recovery adopts a started spare, the next preparation syncs the directory).
+ */
+static int job_spare_segment(struct zn_wal *w, struct wal_batch *b)
+{
+    char name[ZN_DISK_NAME_MAX];
+    wal_seg_name(name, sizeof(name), b->new_seg.first_index, false);
+    int fd = b->spare_fd;
+    int rc = zn_disk_pwrite(w->disk, fd, b->seg_hdr, WAL_SEG_HDR, 0);
+    if (rc == 0 && b->len > 0) {
+        ZN_ASSERT(b->off == WAL_SEG_HDR && b->off + b->len <= w->segment_bytes);
+        rc = zn_disk_pwrite(w->disk, fd, b->buf, b->len, b->off);
+    }
+    if (rc == ZN_EIO) {
+        fail_stop("write", WAL_SPARE_NAME, 0, rc);
+    }
+    if (rc != 0) {
+        return rc; /* ENOSPC (a file system that allocates on overwrite): retried */
+    }
+    rc = zn_disk_fdatasync(w->disk, fd);
+    if (rc != 0) {
+        fail_stop("fdatasync", WAL_SPARE_NAME, 0, rc);
+    }
+    rc = zn_disk_rename(w->disk, WAL_SPARE_NAME, name);
+    if (rc != 0) {
+        /* the batch is durable under the spare's name, which recovery adopts; going on would
+         * leave the segment table naming a file that does not exist */
+        fail_stop("rename to its segment name", WAL_SPARE_NAME, 0, rc);
+    }
+    install_segment(w, b, fd);
+    b->spare_fd = -1;
+    return 0;
+}
+
 /*
  * Start the batch's new segment and write the batch into it: create wal-<first>.tmp,
  * preallocate, header + records, ONE fdatasync, rename to wal-<first>.seg, fsync the directory.
@@ -187,20 +267,7 @@ static int job_new_segment(struct zn_wal *w, struct wal_batch *b)
         (void)zn_disk_unlink(w->disk, tmp);
         return rc;
     }
-    ZN_ASSERT(w->nsegs < ZN_WAL_SEGMENTS_MAX);
-    if (w->nsegs > 0 && active_seg(w)->fd >= 0) {
-        zn_disk_close(w->disk, active_seg(w)->fd);
-        active_seg(w)->fd = -1;
-    }
-    struct wal_seg *s = &w->segs[w->nsegs++];
-    *s = b->new_seg;
-    s->fd = fd;
-    if (b->len > 0) {
-        s->last_index = b->last_index;
-        s->last_term = b->last_term;
-        s->end_off = b->off + b->len;
-        s->end_crc = b->end_crc;
-    }
+    install_segment(w, b, fd);
     return 0;
 }
 
@@ -210,7 +277,8 @@ static void wal_job(void *arg)
     struct zn_wal *w = b->wal;
     b->result = 0;
     if (b->rotate && !b->rotated) {
-        int rc = job_new_segment(w, b); /* writes the batch too */
+        /* writes the batch too */
+        int rc = b->use_spare ? job_spare_segment(w, b) : job_new_segment(w, b);
         if (rc != 0) {
             b->result = rc;
             return;
@@ -247,6 +315,154 @@ static void wal_job(void *arg)
     }
 }
 
+/* ---- spare segments (the background job and its WAL-stage side) ------------------------------ */
+
+/* Read-only source of the zero-fill (never written: .bss). */
+static uint8_t spare_zeros[ZN_WAL_SPARE_CHUNK_BYTES];
+
+/*
+ * Background job: make WAL_SPARE_NAME a durable, zero-filled file of j->bytes. Steps: directory
+ * fsync (a rotation's rename to its segment name becomes durable before a new spare name can
+ * appear), wal-spare.tmp created (or a recycled segment reused), zeros written over all of it
+ * with an fdatasync every ZN_WAL_SPARE_SYNC_BYTES, a final fdatasync, rename to wal-spare.seg,
+ * directory fsync. A crash anywhere leaves either no spare (the .tmp is deleted by recovery) or a
+ * complete one. EIO is fail-stop like everywhere in the WAL; ENOSPC (or a stop for zn_wal_close)
+ * removes the .tmp and reports failure.
+ */
+static void spare_job(void *arg)
+{
+    struct wal_spare_job *j = arg;
+    struct zn_wal *w = j->wal;
+    struct zn_disk bd = zn_disk_bg_disk(w->disk); /* under any metrics wrapper */
+    struct zn_disk *d = &bd;
+    j->fd = -1;
+    int rc = zn_disk_fsync_dir(d);
+    if (rc != 0) {
+        fail_stop("directory fsync", "data directory", 0, rc);
+    }
+    int fd = -1;
+    if (j->reuse_tmp) {
+        rc = zn_disk_open(d, WAL_SPARE_TMP, 0, &fd);
+        if (rc == 0) {
+            rc = zn_disk_truncate(d, fd, j->bytes);
+            if (rc != 0) {
+                zn_disk_close(d, fd);
+                fd = -1;
+            }
+        }
+    }
+    if (fd < 0) {
+        (void)zn_disk_unlink(d, WAL_SPARE_TMP);
+        rc = zn_disk_open(d, WAL_SPARE_TMP, ZN_DISK_CREATE | ZN_DISK_EXCL, &fd);
+        if (rc != 0) {
+            j->result = rc;
+            return;
+        }
+    }
+    uint64_t since_sync = 0;
+    for (uint64_t off = 0; off < j->bytes && rc == 0;) {
+        if (atomic_load_explicit(&w->closing, memory_order_relaxed)) {
+            rc = ZN_ECANCELED;
+            break;
+        }
+        uint64_t n = j->bytes - off < sizeof(spare_zeros) ? j->bytes - off : sizeof(spare_zeros);
+        rc = zn_disk_pwrite(d, fd, spare_zeros, n, off);
+        off += n;
+        since_sync += n;
+        if (rc == 0 && (since_sync >= ZN_WAL_SPARE_SYNC_BYTES || off == j->bytes)) {
+            rc = zn_disk_fdatasync(d, fd);
+            if (rc != 0) {
+                fail_stop("fdatasync", WAL_SPARE_TMP, off, rc);
+            }
+            since_sync = 0;
+        }
+    }
+    if (rc == ZN_EIO) {
+        fail_stop("write", WAL_SPARE_TMP, 0, rc);
+    }
+    if (rc == 0) {
+        rc = zn_disk_rename(d, WAL_SPARE_TMP, WAL_SPARE_NAME);
+    }
+    if (rc == 0) {
+        rc = zn_disk_fsync_dir(d);
+        if (rc != 0) {
+            fail_stop("directory fsync", WAL_SPARE_NAME, 0, rc);
+        }
+        j->fd = fd;
+        j->result = 0;
+        return;
+    }
+    zn_disk_close(d, fd);
+    (void)zn_disk_unlink(d, WAL_SPARE_TMP);
+    j->result = rc;
+}
+
+void wal_spare_adopt(struct zn_wal *w, int fd)
+{
+    ZN_ASSERT(w->spare_state == WAL_SPARE_NONE);
+    w->spare_fd = fd;
+    w->spare_state = WAL_SPARE_READY;
+}
+
+/* WAL stage: harvest a finished preparation; start one when there is no spare. Preparations
+ * never overlap a log-wide operation's start (a compaction may recycle into wal-spare.tmp). */
+static void spare_service(struct zn_wal *w)
+{
+    if (!zn_disk_has_bg(w->disk)) {
+        return;
+    }
+    if (w->spare_state == WAL_SPARE_PREPARING) {
+        void *arg;
+        if (zn_disk_bg_poll(w->disk, &arg, 1) != 1) {
+            return;
+        }
+        ZN_ASSERT(arg == &w->spare_job);
+        if (w->spare_job.result == 0) {
+            w->spare_state = WAL_SPARE_READY;
+            w->spare_fd = w->spare_job.fd;
+            w->stats.spares_prepared++;
+            w->stats.spares_recycled += w->spare_job.reuse_tmp;
+        } else {
+            w->spare_state = WAL_SPARE_NONE;
+            w->spare_failed = true;
+            w->stats.spare_failures++;
+        }
+        w->spare_recycled = false;
+    }
+    if (w->spare_state != WAL_SPARE_NONE || w->spare_failed || w->op_in_flight) {
+        return;
+    }
+    /* When: once the active segment is a quarter full - long before it rotates, yet a node that
+     * writes less (a test, a short-lived member) never zero-fills a segment, and a fresh node's
+     * first commits do not share the disk with a 64 MiB zero-fill (measured: a start-up
+     * preparation made the first commits of three fresh nodes on one disk 3-20x slower). The
+     * first segment of a log is therefore fallocated in the commit path, and left for the spare
+     * as soon as that is ready (active_slow). At once: spare_eager, or a compaction recycled a
+     * segment (a node that has filled segments; the file is already allocated). */
+    uint64_t fill = w->need_segment ? 0 : w->tail_off - WAL_SEG_HDR;
+    if (!w->spare_eager && !w->spare_recycled && fill < (w->segment_bytes - WAL_SEG_HDR) / 4) {
+        return;
+    }
+    /* A batch that took the spare renames wal-spare.seg in its job: a new spare may take that
+     * name only after the job is done (and, after ENOSPC, retried). */
+    if ((w->in_flight != NULL && w->in_flight->use_spare) ||
+        (w->failed != NULL && w->failed->use_spare && !w->failed->rotated)) {
+        return;
+    }
+    w->spare_job = (struct wal_spare_job){
+        .wal = w, .bytes = w->segment_bytes, .reuse_tmp = w->spare_recycled, .fd = -1};
+    if (zn_disk_bg_submit(w->disk, spare_job, &w->spare_job) == 0) {
+        w->spare_state = WAL_SPARE_PREPARING;
+    }
+}
+
+void zn_wal_stats(const struct zn_wal *w, struct zn_wal_stats *out)
+{
+    *out = w->stats;
+    out->spare_ready = w->spare_state == WAL_SPARE_READY;
+    out->spare_preparing = w->spare_state == WAL_SPARE_PREPARING;
+}
+
 /* ---- open / close -------------------------------------------------------------------------- */
 
 static void batch_reset(struct wal_batch *b)
@@ -258,6 +474,8 @@ static void batch_reset(struct wal_batch *b)
     b->last_term = 0;
     b->rotate = false;
     b->rotated = false;
+    b->use_spare = false;
+    b->spare_fd = -1;
     b->nitems = 0;
     b->has_hs = false;
     b->result = 0;
@@ -266,6 +484,9 @@ static void batch_reset(struct wal_batch *b)
 static void wal_free(struct zn_wal *w)
 {
     struct zn_allocator a = w->alloc;
+    if (w->spare_state == WAL_SPARE_READY) {
+        zn_disk_close(w->disk, w->spare_fd); /* adopted by a recovery that then refused */
+    }
     for (int i = 0; i < 2; i++) {
         if (w->b[i].buf != NULL) {
             a.release(a.ctx, w->b[i].buf, w->b[i].cap);
@@ -320,6 +541,10 @@ int zn_wal_open(struct zn_wal **out, const struct zn_wal_config *cfg, zn_wal_ent
     w->batch_bytes = batch;
     w->entry_bytes_max = entry_max;
     w->hardstate = cfg->hardstate;
+    w->spare_fd = -1;
+    w->spare_state = WAL_SPARE_NONE;
+    w->spare_eager = cfg->spare_eager;
+    atomic_init(&w->closing, false);
     w->segs = a->alloc(a->ctx, ZN_WAL_SEGMENTS_MAX * sizeof(struct wal_seg));
     w->rsegs = a->alloc(a->ctx, ZN_WAL_SEGMENTS_MAX * sizeof(struct wal_rseg));
     w->released = a->alloc(a->ctx, ZN_WAL_BATCH_WAITERS_MAX * sizeof(void *));
@@ -342,6 +567,7 @@ int zn_wal_open(struct zn_wal **out, const struct zn_wal_config *cfg, zn_wal_ent
         return rc;
     }
     wal_rsegs_sync(w);
+    spare_service(w); /* a spare starts preparing now if one is due and recovery found none */
     *out = w;
     return 0;
 }
@@ -363,6 +589,31 @@ void zn_wal_close(struct zn_wal *w)
             }
         } else {
             sched_yield();
+        }
+    }
+    /* A spare being prepared stops at its next chunk (its .tmp is deleted by the job or, after
+     * a crash, by recovery); a ready spare stays on disk for the next open. */
+    atomic_store_explicit(&w->closing, true, memory_order_relaxed);
+    while (w->spare_state == WAL_SPARE_PREPARING) {
+        void *arg;
+        if (zn_disk_bg_poll(w->disk, &arg, 1) == 1) {
+            ZN_ASSERT(arg == &w->spare_job);
+            w->spare_state = WAL_SPARE_NONE;
+            if (w->spare_job.result == 0) {
+                zn_disk_close(w->disk, w->spare_job.fd);
+            }
+        } else {
+            sched_yield();
+        }
+    }
+    if (w->spare_state == WAL_SPARE_READY) {
+        zn_disk_close(w->disk, w->spare_fd);
+        w->spare_state = WAL_SPARE_NONE;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (w->b[i].spare_fd >= 0) {
+            zn_disk_close(w->disk, w->b[i].spare_fd); /* a spare handed to a batch never run */
+            w->b[i].spare_fd = -1;
         }
     }
     wal_free(w);
@@ -395,9 +646,16 @@ int zn_wal_append(struct zn_wal *w, uint16_t type, uint64_t term, uint64_t index
         return ZN_EFULL; /* cannot happen: the failed batch is never the open one */
     }
     uint64_t rsize = wal_record_size(len);
-    if (w->need_segment || w->tail_off + rsize > w->segment_bytes) {
+    /* leave a fallocated active segment for the zero-filled spare as soon as it is ready (at a
+     * batch boundary, and only once the active segment holds an entry) */
+    bool early = w->active_slow && w->spare_state == WAL_SPARE_READY && b->len == 0 && !b->rotate &&
+                 !w->need_segment && w->tail_off > WAL_SEG_HDR;
+    if (w->need_segment || w->tail_off + rsize > w->segment_bytes || early) {
         if (b->len > 0 || b->rotate) {
             return ZN_EFULL; /* this batch is bound to the current segment */
+        }
+        if (early) {
+            w->stats.rotations_early++;
         }
         ZN_ASSERT(WAL_SEG_HDR + rsize <= w->segment_bytes);
         struct wal_seg_header h = {
@@ -481,7 +739,22 @@ int zn_wal_flush(struct zn_wal *w)
             b->hs.commit = durable_after;
         }
     }
+    bool took_spare = false;
+    if (b->rotate && !b->rotated && !b->use_spare && w->spare_state == WAL_SPARE_READY) {
+        /* the job owns the spare from here; a retry after ENOSPC keeps it */
+        b->use_spare = true;
+        b->spare_fd = w->spare_fd;
+        w->spare_fd = -1;
+        w->spare_state = WAL_SPARE_NONE;
+        took_spare = true;
+    }
     int rc = zn_disk_job_submit(w->disk, wal_job, b);
+    if (rc != 0 && took_spare) {
+        w->spare_fd = b->spare_fd;
+        w->spare_state = WAL_SPARE_READY;
+        b->use_spare = false;
+        b->spare_fd = -1;
+    }
     if (rc != 0) {
         return rc;
     }
@@ -499,6 +772,7 @@ static void op_finish(struct zn_wal *w, struct zn_wal_persisted *out);
 
 int zn_wal_poll(struct zn_wal *w, struct zn_wal_persisted *out)
 {
+    spare_service(w);
     if (w->in_flight == NULL && !w->op_in_flight) {
         return 0;
     }
@@ -519,6 +793,14 @@ int zn_wal_poll(struct zn_wal *w, struct zn_wal_persisted *out)
     }
     if (b->rotate) {
         wal_rsegs_sync(w); /* nothing is in flight now: the table is ours to read */
+        if (b->use_spare) {
+            w->stats.rotations_spare++;
+            w->active_slow = false;
+        } else {
+            w->stats.rotations_created++;
+            w->active_slow = true;   /* fallocated: leave it once a spare is ready */
+            w->spare_failed = false; /* a segment fitted: a spare may fit again */
+        }
     }
     if (b->first_index != 0) {
         ZN_ASSERT(b->first_index == w->durable_index + 1);
@@ -726,7 +1008,16 @@ static int op_compact(struct zn_wal *w, uint64_t snapshot_index)
             zn_disk_close(w->disk, w->segs[i].fd);
             w->segs[i].fd = -1;
         }
-        int rc = zn_disk_unlink(w->disk, name);
+        int rc;
+        if (i == 0 && w->op.recycle) {
+            /* recycled: the name goes like an unlink would; the next spare preparation zeroes
+             * the file before it can be named wal-spare.seg (recovery deletes a .tmp) */
+            (void)zn_disk_unlink(w->disk, WAL_SPARE_TMP);
+            rc = zn_disk_rename(w->disk, name, WAL_SPARE_TMP);
+            w->op.recycled = rc == 0;
+        } else {
+            rc = zn_disk_unlink(w->disk, name);
+        }
         if (rc != 0 && rc != ZN_ENOENT) {
             /* keep the table consistent with what was removed so far */
             memmove(w->segs, w->segs + i, (w->nsegs - i) * sizeof(struct wal_seg));
@@ -786,6 +1077,10 @@ static int op_submit(struct zn_wal *w, int kind, uint64_t index, uint64_t term)
         return ZN_EBUSY;
     }
     w->op = (struct wal_op){.wal = w, .kind = kind, .index = index, .term = term};
+    /* A compaction may keep a removed segment as the next spare's file when no spare exists or
+     * is being prepared (wal-spare.tmp is then free: preparations start only between ops). */
+    w->op.recycle = kind == ZN_WAL_OP_COMPACT && zn_disk_has_bg(w->disk) &&
+                    w->spare_state == WAL_SPARE_NONE && !w->spare_recycled;
     int rc = zn_disk_job_submit(w->disk, wal_op_job, &w->op);
     if (rc != 0) {
         return rc;
@@ -799,6 +1094,13 @@ static void op_finish(struct zn_wal *w, struct zn_wal_persisted *out)
 {
     w->op_in_flight = false;
     wal_rsegs_sync(w); /* only the operation was in flight */
+    if (w->op.kind == ZN_WAL_OP_TRUNCATE && w->op.result == 0) {
+        w->active_slow = true; /* a cut segment is re-preallocated with fallocate */
+    }
+    if (w->op.kind == ZN_WAL_OP_COMPACT) {
+        w->spare_failed = false; /* space may have come back: prepare a spare again */
+        w->spare_recycled = w->op.recycled;
+    }
     if (w->op.kind == ZN_WAL_OP_COMPACT && w->op.result >= 0) {
         w->first_index = w->op.new_first_index;
         if (w->op.index > w->snapshot_index) {

@@ -61,6 +61,11 @@ struct zn_wal_config {
     /* The hard state file to write with batches (may be NULL: no hard state via the WAL). Once
      * given to the WAL it is written only through zn_wal_set_hardstate (the job writes it). */
     struct zn_hardstate_file *hardstate;
+    /* Prepare the zero-filled spare segment at once, even with no active segment (tests,
+     * benchmarks). Default: once the active segment is a quarter full, so that a node writing
+     * less than that (a short-lived member, a test) never zero-fills a segment and a fresh node
+     * does not compete with its first commits for the disk. */
+    bool spare_eager;
 };
 
 struct zn_wal_entry {
@@ -90,6 +95,8 @@ struct zn_wal_recovery {
     uint64_t damaged_first;
     uint64_t damaged_last;
     uint64_t corrupt_detected; /* damaged spots found (0 on a clean start) */
+    bool spare_adopted;        /* a segment started in the spare was found under the spare's
+                                  name (its rename was not durable) and renamed */
 };
 
 /*
@@ -143,6 +150,19 @@ uint64_t zn_wal_last_index(const struct zn_wal *wal);    /* last appended */
 uint64_t zn_wal_durable_index(const struct zn_wal *wal); /* last persisted */
 uint64_t zn_wal_first_index(const struct zn_wal *wal);
 uint32_t zn_wal_segment_count(const struct zn_wal *wal);
+
+/* What the spare-segment machinery did (wal.c "Spare segments"), for tests and metrics. */
+struct zn_wal_stats {
+    uint64_t spares_prepared;   /* zero-filled spares made ready by the background runner */
+    uint64_t spares_recycled;   /* ... of them from a compacted segment (no new allocation) */
+    uint64_t spare_failures;    /* preparations that failed (ENOSPC...): retried after compaction */
+    uint64_t rotations_spare;   /* segments started in a ready spare: header + batch, one sync */
+    uint64_t rotations_created; /* segments created in the commit path (no spare was ready) */
+    uint64_t rotations_early;   /* rotations done early to leave a fallocated active segment */
+    bool spare_ready;
+    bool spare_preparing; /* a preparation is running */
+};
+void zn_wal_stats(const struct zn_wal *wal, struct zn_wal_stats *out);
 
 /*
  * Delete entries >= index (crash-safe: later segments are unlinked newest first, the directory

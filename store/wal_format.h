@@ -3,7 +3,8 @@
  *
  * Internal to store/wal*.c and the fuzz target. All integers little-endian.
  *
- * Segment file "wal-<first index, 16 hex digits>.seg", preallocated to the segment size:
+ * Segment file "wal-<first index, 16 hex digits>.seg", preallocated to the segment size (a
+ * segment started in the zero-filled spare "wal-spare.seg", wal_internal.h, is renamed to it):
  *   header (64 bytes) | record | record | ... | zeros
  * Header: magic "ZNWALSEG", version, header size, cluster id, node id, first index, previous term
  * (term of entry first-1), previous chain CRC (last record CRC of the previous segment), CRC32C of

@@ -9,8 +9,30 @@
 #ifndef ZN_WAL_INTERNAL_H
 #define ZN_WAL_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "store/wal.h"
 #include "store/wal_format.h"
+
+/* The spare segment (wal.c "Spare segments"): zero-filled, fdatasynced and named before any
+ * batch uses it; its header stays all zeros until a rotation writes it. */
+#define WAL_SPARE_NAME "wal-spare.seg"
+#define WAL_SPARE_TMP  "wal-spare.tmp"
+
+enum wal_spare_state {
+    WAL_SPARE_NONE,      /* none; the WAL stage starts one when it can */
+    WAL_SPARE_PREPARING, /* a background job is making it (it owns spare_job) */
+    WAL_SPARE_READY,     /* durable, zero-filled, open: spare_fd */
+};
+
+/* A spare preparation, run by the disk's background runner. */
+struct wal_spare_job {
+    struct zn_wal *wal;
+    uint64_t bytes;
+    bool reuse_tmp; /* WAL_SPARE_TMP exists (a recycled segment): overwrite it, do not create */
+    int fd;         /* out: open descriptor of the ready spare, -1 on failure */
+    int result;
+};
 
 struct wal_seg {
     uint64_t first_index;
@@ -41,8 +63,10 @@ struct wal_batch {
     uint64_t last_index;
     uint64_t last_term;
     uint32_t end_crc;
-    bool rotate;  /* create a new segment before writing */
-    bool rotated; /* ... done (a retry after ENOSPC skips it) */
+    bool rotate;    /* create a new segment before writing */
+    bool rotated;   /* ... done (a retry after ENOSPC skips it) */
+    bool use_spare; /* ... by starting the ready spare (spare_fd, handed over at flush) */
+    int spare_fd;
     uint8_t seg_hdr[WAL_SEG_HDR];
     struct wal_seg new_seg;
     void **items;
@@ -61,6 +85,8 @@ struct wal_op {
     uint64_t term;
     int result;
     uint64_t new_first_index; /* compact: first index after the removal */
+    bool recycle;             /* compact: keep the oldest removed segment as WAL_SPARE_TMP */
+    bool recycled;            /* ... done */
 };
 
 struct zn_wal {
@@ -99,6 +125,18 @@ struct zn_wal {
     struct wal_op op;
     bool op_in_flight;
     void **released;
+
+    /* spare segment (WAL stage; the background job owns spare_job while PREPARING) */
+    enum wal_spare_state spare_state;
+    int spare_fd;
+    bool spare_failed;   /* the last preparation failed: retried after a compaction */
+    bool spare_recycled; /* WAL_SPARE_TMP holds a recycled segment for the next preparation */
+    bool active_slow;    /* the active segment was fallocated (unwritten extents): rotate into
+                            the spare as soon as it is ready */
+    bool spare_eager;    /* zn_wal_config.spare_eager */
+    struct wal_spare_job spare_job;
+    atomic_bool closing; /* zn_wal_close: a preparation stops early */
+    struct zn_wal_stats stats;
 };
 
 /* Size of the scratch window the scanner reads through (a batch buffer). */
@@ -135,6 +173,8 @@ int wal_recover(struct zn_wal *w, const struct zn_wal_config *cfg, zn_wal_entry_
 void wal_start_after(struct zn_wal *w, uint64_t index, uint64_t term);
 /* Unlink every segment (newest first, directory fsynced) and continue after (index, term). */
 int wal_reset_after(struct zn_wal *w, uint64_t index, uint64_t term);
+/* Recovery's verdict on WAL_SPARE_NAME: adopt it as the spare (open fd, all zeros) or not. */
+void wal_spare_adopt(struct zn_wal *w, int fd);
 /* Copy the segment table for readers (call only when no job is in flight). */
 void wal_rsegs_sync(struct zn_wal *w);
 void wal_seg_file_name(const struct wal_seg *s, char out[ZN_DISK_NAME_MAX]);

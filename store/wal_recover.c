@@ -4,7 +4,14 @@
  * Rules (DESIGN.md section 7; each refusal fills rec->report with file, offset and why):
  *  1. Files of another cluster or node (segment header identity) -> refuse, ZN_ECLUSTER. Unknown
  *     format version -> refuse, ZN_EVERSION. Leftover "*.tmp" segments (a crash while creating
- *     one) are deleted: a .seg name only ever appears after its header was durable.
+ *     one) are deleted: a .seg name only ever appears after its header was durable. So is a leftover
+ *     "wal-spare.tmp" (a spare being zero-filled, or a recycled segment).
+ *  1b. "wal-spare.seg" (wal.c "Spare segments"): a valid header means a segment was started in
+ *     the spare and its rename was not durable - it is renamed to its segment name and recovered
+ *     like the others. Otherwise, once the log's end is known (spare_judge): only zeros after the
+ *     header - a spare, kept; a zero header with records of one batch only, above the commit
+ *     hint - a rotation that never reached its fdatasync, zeroed and kept as the spare (a torn
+ *     tail); anything else - corruption.
  *  2. Segments wholly covered by the snapshot (left over by an interrupted compaction) are
  *     deleted. The first kept segment must start at or before snapshot_index + 1, and every later
  *     segment must continue its predecessor exactly (first index, previous term, previous chain
@@ -161,6 +168,7 @@ struct listing {
     char tmps[8][ZN_DISK_NAME_MAX];
     uint32_t ntmp;
     bool overflow;
+    bool spare; /* WAL_SPARE_NAME exists */
 };
 
 static int list_cb(void *arg, const char *name)
@@ -168,6 +176,17 @@ static int list_cb(void *arg, const char *name)
     struct listing *l = arg;
     uint64_t first;
     bool tmp;
+    if (strcmp(name, WAL_SPARE_NAME) == 0) {
+        l->spare = true;
+        return 0;
+    }
+    if (strcmp(name, WAL_SPARE_TMP) == 0) {
+        /* a spare being prepared or a recycled segment: never holds live entries */
+        if (l->ntmp < 8) {
+            memcpy(l->tmps[l->ntmp++], name, strlen(name) + 1);
+        }
+        return 0;
+    }
     if (!wal_seg_name_parse(name, &first, &tmp)) {
         return 0;
     }
@@ -323,6 +342,166 @@ static int zero_range(struct zn_wal *w, int fd, const char *name, uint64_t from,
     return 0;
 }
 
+/* ---- the spare segment ------------------------------------------------------------------------- */
+
+/*
+ * WAL_SPARE_NAME holds either a spare that was never started (header and everything else zero),
+ * or a started segment whose rename to wal-<first>.seg was not durable yet (valid header), or a
+ * rotation that did not reach its fdatasync (zero header sector, records of that one batch in
+ * other sectors: never acknowledged). First step, before the segments are listed: a valid header
+ * is adopted as the segment it names. The rest is judged by spare_judge once the log's end is
+ * known.
+ */
+struct spare_seen {
+    bool present;  /* WAL_SPARE_NAME exists and was not adopted as a segment */
+    bool hdr_zero; /* its 64 header bytes are all zero */
+    int fd;
+    uint64_t size;
+};
+
+static int spare_first_look(struct zn_wal *w, const struct zn_wal_config *cfg, struct listing *l,
+                            struct spare_seen *sp, struct zn_wal_recovery *rec)
+{
+    char msg[256];
+    memset(sp, 0, sizeof(*sp));
+    sp->fd = -1;
+    int fd;
+    int rc = zn_disk_open(w->disk, WAL_SPARE_NAME, 0, &fd);
+    if (rc != 0) {
+        return zn_disk_report_set(&rec->report, rc, WAL_SPARE_NAME, 0, "cannot open the spare");
+    }
+    uint64_t size = 0;
+    uint8_t hb[WAL_SEG_HDR];
+    memset(hb, 0, sizeof(hb));
+    rc = zn_disk_size(w->disk, fd, &size);
+    if (rc == 0 && size >= WAL_SEG_HDR) {
+        rc = zn_disk_read_full(w->disk, fd, hb, sizeof(hb), 0);
+    }
+    if (rc != 0) {
+        zn_disk_close(w->disk, fd);
+        return zn_disk_report_set(&rec->report, rc, WAL_SPARE_NAME, 0,
+                                  "read error on the spare segment's header");
+    }
+    struct wal_seg_header h;
+    int hrc = size >= WAL_SEG_HDR ? wal_seg_header_decode(hb, &h) : ZN_ECORRUPT;
+    if (hrc == ZN_EVERSION) {
+        zn_disk_close(w->disk, fd);
+        return zn_disk_report_set(&rec->report, ZN_EVERSION, WAL_SPARE_NAME, 8,
+                                  "WAL segment has an unsupported format version: refusing to "
+                                  "start");
+    }
+    if (hrc != 0) {
+        sp->present = true;
+        sp->fd = fd;
+        sp->size = size;
+        sp->hdr_zero = true;
+        for (size_t i = 0; i < sizeof(hb); i++) {
+            sp->hdr_zero = sp->hdr_zero && hb[i] == 0;
+        }
+        return 0;
+    }
+    zn_disk_close(w->disk, fd);
+    if (h.cluster_id != cfg->cluster_id || h.node_id != cfg->node_id) {
+        snprintf(msg, sizeof(msg),
+                 "WAL segment belongs to cluster %016llx node %u, this is cluster %016llx node "
+                 "%u: refusing to start",
+                 (unsigned long long)h.cluster_id, h.node_id, (unsigned long long)cfg->cluster_id,
+                 cfg->node_id);
+        return zn_disk_report_set(&rec->report, ZN_ECLUSTER, WAL_SPARE_NAME, 16, "%s", msg);
+    }
+    /* a started segment: give it its name (the rotation's rename was lost) */
+    char name[ZN_DISK_NAME_MAX];
+    wal_seg_name(name, sizeof(name), h.first_index, false);
+    for (uint32_t i = 0; i < l->n; i++) {
+        if (l->firsts[i] == h.first_index) {
+            return zn_disk_report_set(&rec->report, ZN_ECORRUPT, WAL_SPARE_NAME, 32,
+                                      "the started spare segment and %s both start at index "
+                                      "%llu: refusing to start",
+                                      name, (unsigned long long)h.first_index);
+        }
+    }
+    if (l->n >= ZN_WAL_SEGMENTS_MAX) {
+        return zn_disk_report_set(&rec->report, ZN_ELIMIT, "", 0,
+                                  "more WAL segments than ZN_WAL_SEGMENTS_MAX");
+    }
+    rc = zn_disk_rename(w->disk, WAL_SPARE_NAME, name);
+    if (rc == 0) {
+        rc = zn_disk_fsync_dir(w->disk);
+    }
+    if (rc != 0) {
+        return zn_disk_report_set(&rec->report, rc, WAL_SPARE_NAME, 0,
+                                  "cannot rename the started spare segment to %s", name);
+    }
+    l->firsts[l->n++] = h.first_index;
+    rec->spare_adopted = true;
+    return 0;
+}
+
+/*
+ * The spare's verdict once the log ends at expect - 1. Returns 0 (a clean spare is adopted, a
+ * torn rotation is discarded and the file adopted as the spare, an odd-sized spare is removed),
+ * or notes damage in *found/why for the caller: records there that may have been acknowledged.
+ */
+static int spare_judge(struct zn_wal *w, struct spare_seen *sp, uint64_t expect,
+                       uint64_t commit_hint, struct zn_wal_recovery *rec, bool *damaged,
+                       uint64_t *max_found, const char **why)
+{
+    *damaged = false;
+    int fd = sp->fd;
+    sp->fd = -1;
+    struct tail_scan ts;
+    memset(&ts, 0, sizeof(ts));
+    ts.rest_zero = true;
+    int rc = 0;
+    if (sp->size > WAL_SEG_HDR) {
+        rc = analyze_tail(w, fd, sp->size, WAL_SEG_HDR, expect, &ts);
+    }
+    if (rc != 0) {
+        zn_disk_close(w->disk, fd);
+        return zn_disk_report_set(&rec->report, rc, WAL_SPARE_NAME, 0,
+                                  "read error on the spare segment");
+    }
+    uint64_t zero_to = 0; /* bytes [0, zero_to) to rewrite as zeros */
+    if (ts.rest_zero) {
+        /* no record bytes: never started (a damaged header alone holds no entry) */
+        zero_to = sp->hdr_zero ? 0 : WAL_SEG_HDR;
+    } else if (sp->hdr_zero && !ts.later_batch && expect > commit_hint) {
+        /* a rotation that did not reach its fdatasync: its header sector never landed, and no
+         * later batch (written only after that fdatasync) is there: never acknowledged */
+        zero_to = ts.last_nonzero + 1;
+        rec->torn_bytes = zero_to - WAL_SEG_HDR;
+        snprintf(rec->torn_file, sizeof(rec->torn_file), "%s", WAL_SPARE_NAME);
+        rec->torn_offset = 0;
+    } else {
+        *damaged = true;
+        *max_found = ts.max_found;
+        *why = !sp->hdr_zero ? "the started segment under the spare's name has a damaged header"
+               : ts.later_batch
+                   ? "the started segment under the spare's name lost its header, and records of "
+                     "later (synced) batches follow"
+                   : "the started segment under the spare's name lost its header, and its entries "
+                     "are at or below the commit index";
+        zn_disk_close(w->disk, fd);
+        return 0;
+    }
+    if (sp->size != w->segment_bytes) {
+        /* another segment size was configured: make a new spare */
+        zn_disk_close(w->disk, fd);
+        (void)zn_disk_unlink(w->disk, WAL_SPARE_NAME);
+        return 0;
+    }
+    if (zero_to > 0) {
+        rc = zero_range(w, fd, WAL_SPARE_NAME, 0, zero_to - 1);
+        if (rc != 0) {
+            zn_disk_close(w->disk, fd);
+            return zn_disk_report_set(&rec->report, rc, WAL_SPARE_NAME, 0,
+                                      "cannot zero the spare segment");
+        }
+    }
+    wal_spare_adopt(w, fd);
+    return 0;
+}
+
 /* ---- recovery ----------------------------------------------------------------------------------- */
 
 /* Delivers entries to the caller, except after a divergence from the snapshot: if the log's entry
@@ -425,6 +604,10 @@ static int refuse(struct zn_wal_recovery *rec, int code, const char *file, uint6
     return zn_disk_report_set(&rec->report, code, file, off, "%s", msg);
 }
 
+static int wal_recover_log(struct zn_wal *w, const struct zn_wal_config *cfg,
+                           zn_wal_entry_fn on_entry, void *ctx, struct zn_wal_recovery *rec,
+                           uint32_t n, struct spare_seen *sp);
+
 int wal_recover(struct zn_wal *w, const struct zn_wal_config *cfg, zn_wal_entry_fn on_entry,
                 void *ctx, struct zn_wal_recovery *rec)
 {
@@ -434,11 +617,19 @@ int wal_recover(struct zn_wal *w, const struct zn_wal_config *cfg, zn_wal_entry_
     }
     memset(l, 0, sizeof(*l));
     int rc = zn_disk_list(w->disk, list_cb, l);
-    uint32_t n = l->n;
-    bool overflow = l->overflow;
     for (uint32_t i = 0; i < l->ntmp; i++) {
         (void)zn_disk_unlink(w->disk, l->tmps[i]);
     }
+    struct spare_seen sp = {.fd = -1};
+    if (rc >= 0 && !l->overflow && l->spare) {
+        int src = spare_first_look(w, cfg, l, &sp, rec);
+        if (src != 0) {
+            w->alloc.release(w->alloc.ctx, l, sizeof(*l));
+            return src;
+        }
+    }
+    uint32_t n = l->n;
+    bool overflow = l->overflow;
     sort_u64(l->firsts, n);
     for (uint32_t i = 0; i < n; i++) {
         w->segs[i] = (struct wal_seg){.first_index = l->firsts[i], .fd = -1};
@@ -450,6 +641,19 @@ int wal_recover(struct zn_wal *w, const struct zn_wal_config *cfg, zn_wal_entry_
     if (overflow) {
         return refuse(rec, ZN_ELIMIT, "", 0, "more WAL segments than ZN_WAL_SEGMENTS_MAX");
     }
+    /* from here every return must close sp.fd: the judge takes it */
+    rc = wal_recover_log(w, cfg, on_entry, ctx, rec, n, &sp);
+    if (sp.fd >= 0) {
+        zn_disk_close(w->disk, sp.fd);
+    }
+    return rc;
+}
+
+static int wal_recover_log(struct zn_wal *w, const struct zn_wal_config *cfg,
+                           zn_wal_entry_fn on_entry, void *ctx, struct zn_wal_recovery *rec,
+                           uint32_t n, struct spare_seen *sp)
+{
+    int rc;
     w->snapshot_index = cfg->snapshot_index;
     w->snapshot_term = cfg->snapshot_term;
     char name[ZN_DISK_NAME_MAX];
@@ -462,6 +666,24 @@ int wal_recover(struct zn_wal *w, const struct zn_wal_config *cfg, zn_wal_entry_
                      "(snapshot ends at %llu): the log was lost, refusing to start",
                      (unsigned long long)cfg->commit_hint, (unsigned long long)cfg->snapshot_index);
             return refuse(rec, ZN_ECORRUPT, ZN_HARDSTATE_FILE, 0, msg);
+        }
+        if (sp->present) {
+            bool damaged;
+            uint64_t max_found = 0;
+            const char *why = "";
+            rc = spare_judge(w, sp, cfg->snapshot_index + 1, cfg->commit_hint, rec, &damaged,
+                             &max_found, &why);
+            if (rc != 0) {
+                return rc;
+            }
+            if (damaged) {
+                rec->corrupt_detected++;
+                snprintf(msg, sizeof(msg),
+                         "%s (entries from %llu); refusing to start: it is the log's only "
+                         "segment",
+                         why, (unsigned long long)cfg->snapshot_index + 1);
+                return refuse(rec, ZN_ECORRUPT, WAL_SPARE_NAME, 0, msg);
+            }
         }
         wal_start_after(w, cfg->snapshot_index, cfg->snapshot_term);
         rec->first_index = w->first_index;
@@ -642,6 +864,22 @@ int wal_recover(struct zn_wal *w, const struct zn_wal_config *cfg, zn_wal_entry_
             s->fd = fd; /* stays open: it is the active segment */
         }
     }
+    if (sp->present && !d.found) {
+        bool damaged;
+        uint64_t max_found = 0;
+        const char *why = "";
+        rc = spare_judge(w, sp, last_index + 1, cfg->commit_hint, rec, &damaged, &max_found, &why);
+        if (rc != 0) {
+            return rc;
+        }
+        if (damaged) {
+            rec->corrupt_detected++;
+            damage_note(&d, last_index + 1, WAL_SPARE_NAME, 0, why);
+            if (max_found > d.last) {
+                d.last = max_found;
+            }
+        }
+    }
     if (!d.found && last_index < cfg->commit_hint) {
         wal_seg_file_name(&w->segs[n - 1], name);
         rec->corrupt_detected++;
@@ -700,6 +938,7 @@ int wal_recover(struct zn_wal *w, const struct zn_wal_config *cfg, zn_wal_entry_
             if (rc == 0) {
                 rc = zn_disk_fdatasync(w->disk, a->fd);
             }
+            w->active_slow = true; /* unwritten extents again: leave it for the spare */
         }
         if (rc != 0) {
             wal_seg_file_name(a, name);

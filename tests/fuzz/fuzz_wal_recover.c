@@ -8,7 +8,9 @@
  *      length); after a successful open, one append must work;
  *   1: the hard state file -> zn_hardstate_open (refuse or a state, which a second open finds
  *      again with nothing left to repair; a write must then work);
- *   2: a snapshot file -> zn_snapfile_latest + zn_snapfile_read (refuse or verified body).
+ *   2: a snapshot file -> zn_snapfile_latest + zn_snapfile_read (refuse or verified body);
+ *   3: wal-spare.seg (the WAL's spare segment, store/wal.c) and no segment -> as for 0: a
+ *      started spare is adopted, a torn rotation discarded, anything else refused with a report.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -129,7 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         zn_disk_sim_destroy(&d);
         return 0;
     }
-    ZN_ASSERT(zn_disk_sim_put(&d, "wal-0000000000000001.seg", data + 3, size - 3) == 0);
+    ZN_ASSERT(zn_disk_sim_put(&d, which == 3 ? "wal-spare.seg" : "wal-0000000000000001.seg",
+                              data + 3, size - 3) == 0);
     struct zn_wal_config c;
     memset(&c, 0, sizeof(c));
     c.disk = &d;

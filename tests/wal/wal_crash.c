@@ -12,6 +12,10 @@
  *    of a larger log (N = 10,000; 1,000 under sanitizers): 100% detected (refusal). Without the
  *    commit hint, flips that look like a torn last batch are counted separately.
  * 4. Every 4 KiB-aligned block of the log zeroed: detected. 5. Stale segments restored: detected.
+ * The workload rotates through spare segments (store/wal.c) and, on odd seeds, compacts right
+ * after a rotation used the spare up, so that a removed segment is recycled: power loss hits the
+ * spare's creation, its zero-fill, its rename, the rotation into it and the recycling, and the
+ * output counts those crash images (a run where no crash crosses them fails).
  * Prints the figures; exits 1 on any violation, printing the seed and crash point to replay.
  */
 #include <stdio.h>
@@ -66,6 +70,7 @@ struct model {
     uint64_t snap_index;         /* a durable snapshot covers [1, snap_index] (before crash) */
     uint64_t mutations;          /* total state-changing operations of the run */
     bool crashed;
+    struct zn_wal_stats wal_stats; /* of the run (spare segments used, recycled...) */
 };
 
 static bool before_crash(struct zn_disk *d, uint64_t crash_at)
@@ -183,6 +188,26 @@ static void workload(struct zn_disk *d, uint64_t seed, uint64_t crash_at,
         }
         if (!snapped && acked_live >= 35) {
             snapped = true;
+            if (seed % 2 == 1) {
+                /* odd seeds: compact right after a rotation used the spare up, so that the
+                 * compaction recycles the oldest removed segment as the next spare's file */
+                struct zn_wal_stats st;
+                zn_wal_stats(w, &st);
+                uint64_t rs = st.rotations_spare;
+                for (int k = 0; k < 200 && next < MAXIDX &&
+                                (st.rotations_spare == rs || st.spare_ready || st.spare_preparing);
+                     k++) {
+                    uint32_t len = wt_len(next, term, EMAX);
+                    wt_payload(next, term, buf, len);
+                    if (zn_wal_append(w, (uint16_t)(1 + next % 3), term, next, buf, len) == 0) {
+                        m->term_now[next] = term;
+                        m->hist[next] |= 1ULL << term;
+                        next++;
+                    }
+                    drain(w, d, crash_at, m, &acked_live, hs_term);
+                    zn_wal_stats(w, &st);
+                }
+            }
             drain(w, d, crash_at, m, &acked_live, hs_term);
             uint64_t s = acked_live - 3;
             struct zn_snapfile_writer sw;
@@ -232,6 +257,12 @@ static void workload(struct zn_disk *d, uint64_t seed, uint64_t crash_at,
     }
     drain(w, d, crash_at, m, &acked_live, hs_term);
     CHECK(acked_live >= TARGET, "workload reached only %llu", (unsigned long long)acked_live);
+    /* let a spare being prepared finish (zn_wal_close would stop it) */
+    zn_wal_stats(w, &m->wal_stats);
+    for (int i = 0; i < 1000 && m->wal_stats.spare_preparing; i++) {
+        poll_once(w, d, crash_at, m, &acked_live, hs_term);
+        zn_wal_stats(w, &m->wal_stats);
+    }
     zn_wal_close(w);
     zn_hardstate_close(&hf);
     struct zn_disk_sim_stats st;
@@ -241,13 +272,33 @@ static void workload(struct zn_disk *d, uint64_t seed, uint64_t crash_at,
 
 struct crash_totals {
     uint64_t states, lost, refused, torn, diverged, by_mode[3];
+    /* spare segments: images holding wal-spare.tmp (a crash while a spare was being created or
+     * a recycled segment rewritten), holding wal-spare.seg; recoveries that adopted a started
+     * spare (rename lost) or discarded a rotation torn inside the spare */
+    uint64_t spare_tmp, spare_seg, spare_adopted, spare_torn;
 };
+
+static int spare_names_cb(void *arg, const char *name)
+{
+    int *found = arg;
+    if (strcmp(name, "wal-spare.tmp") == 0) {
+        *found |= 1;
+    }
+    if (strcmp(name, "wal-spare.seg") == 0) {
+        *found |= 2;
+    }
+    return 0;
+}
 
 static void verify_image(struct zn_disk *img, const struct model *m, uint64_t seed, uint64_t at,
                          int mode, struct crash_totals *t)
 {
     t->states++;
     t->by_mode[mode]++;
+    int found = 0;
+    zn_disk_list(img, spare_names_cb, &found);
+    t->spare_tmp += (found & 1) != 0;
+    t->spare_seg += (found & 2) != 0;
     struct zn_hardstate_file hf;
     struct zn_hardstate hs;
     struct zn_disk_report rep;
@@ -292,6 +343,8 @@ static void verify_image(struct zn_disk *img, const struct model *m, uint64_t se
     if (rec.torn_bytes > 0) {
         t->torn++;
     }
+    t->spare_adopted += rec.spare_adopted;
+    t->spare_torn += rec.torn_bytes > 0 && strcmp(rec.torn_file, "wal-spare.seg") == 0;
     if (strstr(rec.report.message, "abandoned") != NULL) {
         t->diverged++;
     }
@@ -376,11 +429,17 @@ static void power_loss_matrix(void)
     static struct model m;
     struct crash_totals t = {0};
     uint64_t recovery_states = 0;
+    struct zn_wal_stats ws = {0};
     for (uint64_t seed = 1; seed <= SEEDS; seed++) {
         struct zn_disk d;
         ZN_ASSERT(zn_disk_sim_create(&d, &wt_alloc, seed, 0) == 0);
         workload(&d, seed, 0, ZN_SIM_CRASH_DROP, &m);
         zn_disk_sim_destroy(&d);
+        ws.rotations_spare += m.wal_stats.rotations_spare;
+        ws.rotations_created += m.wal_stats.rotations_created;
+        ws.rotations_early += m.wal_stats.rotations_early;
+        ws.spares_prepared += m.wal_stats.spares_prepared;
+        ws.spares_recycled += m.wal_stats.spares_recycled;
         uint64_t total = m.mutations;
         for (uint64_t at = 1; at <= total; at++) {
             for (int mode = 0; mode < 3; mode++) {
@@ -408,6 +467,20 @@ static void power_loss_matrix(void)
            (unsigned long long)recovery_states, (unsigned long long)t.torn,
            (unsigned long long)t.diverged, (unsigned long long)t.refused,
            (unsigned long long)t.lost);
+    printf("spare segments: workload runs started %llu segments in a ready spare, %llu in the "
+           "commit path (no spare ready), %llu rotations early to leave a fallocated segment, "
+           "prepared %llu spares (%llu from "
+           "a recycled segment); crash images holding wal-spare.tmp=%llu wal-spare.seg=%llu; "
+           "recoveries that adopted a started spare=%llu discarded a rotation torn in the "
+           "spare=%llu\n",
+           (unsigned long long)ws.rotations_spare, (unsigned long long)ws.rotations_created,
+           (unsigned long long)ws.rotations_early, (unsigned long long)ws.spares_prepared,
+           (unsigned long long)ws.spares_recycled, (unsigned long long)t.spare_tmp,
+           (unsigned long long)t.spare_seg, (unsigned long long)t.spare_adopted,
+           (unsigned long long)t.spare_torn);
+    /* the new steps must actually be crossed by crashes, or the matrix proves nothing of them */
+    CHECK(ws.rotations_spare > 0 && ws.spares_recycled > 0, "spare paths not exercised");
+    CHECK(t.spare_tmp > 0 && t.spare_adopted > 0, "no crash inside spare preparation/adoption");
     g_states += t.states;
     g_lost += t.lost;
 }
@@ -691,9 +764,11 @@ static void stale_segments(void)
         struct zn_disk d;
         ZN_ASSERT(zn_disk_sim_create(&d, &wt_alloc, 5, 0) == 0);
         struct zn_wal_config c = wt_config(&d, BSEG, BBATCH, BEMAX);
+        c.spare_eager = true; /* layout as before spares: a single first segment, in a spare */
         struct zn_wal *w;
         struct zn_wal_recovery rec;
         ZN_ASSERT(zn_wal_open(&w, &c, NULL, NULL, &rec) == 0);
+        ZN_ASSERT(wt_settle(w) == 0); /* the first segment starts in the spare */
         ZN_ASSERT(wt_append_range(w, 1, 30, 1, BEMAX) == 0);
         char name[ZN_DISK_NAME_MAX];
         wal_seg_name(name, sizeof(name), 1, false);
@@ -716,9 +791,11 @@ static void stale_segments(void)
         struct zn_disk d;
         ZN_ASSERT(zn_disk_sim_create(&d, &wt_alloc, 6, 0) == 0);
         struct zn_wal_config c = wt_config(&d, BSEG, BBATCH, BEMAX);
+        c.spare_eager = true; /* layout as before spares: a single first segment, in a spare */
         struct zn_wal *w;
         struct zn_wal_recovery rec;
         ZN_ASSERT(zn_wal_open(&w, &c, NULL, NULL, &rec) == 0);
+        ZN_ASSERT(wt_settle(w) == 0); /* the first segment starts in the spare */
         ZN_ASSERT(wt_append_range(w, 1, 150, 1, BEMAX) == 0);
         char name[ZN_DISK_NAME_MAX];
         wal_seg_name(name, sizeof(name), 1, false);
@@ -740,9 +817,11 @@ static void stale_segments(void)
         struct zn_disk d;
         ZN_ASSERT(zn_disk_sim_create(&d, &wt_alloc, 7, 0) == 0);
         struct zn_wal_config c = wt_config(&d, BSEG, BBATCH, BEMAX);
+        c.spare_eager = true; /* layout as before spares: a single first segment, in a spare */
         struct zn_wal *w;
         struct zn_wal_recovery rec;
         ZN_ASSERT(zn_wal_open(&w, &c, NULL, NULL, &rec) == 0);
+        ZN_ASSERT(wt_settle(w) == 0); /* the first segment starts in the spare */
         ZN_ASSERT(wt_append_range(w, 1, 20, 1, BEMAX) == 0);
         char name[ZN_DISK_NAME_MAX];
         wal_seg_name(name, sizeof(name), 1, false);

@@ -135,6 +135,26 @@ int wt_drain(struct zn_wal *w)
     return ZN_ETIMEDOUT;
 }
 
+int wt_settle(struct zn_wal *w)
+{
+    for (int i = 0; i < 500000; i++) {
+        struct zn_wal_stats st;
+        zn_wal_stats(w, &st);
+        if (st.spare_ready) {
+            return 0;
+        }
+        struct zn_wal_persisted p;
+        int rc = zn_wal_poll(w, &p);
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc == 0) {
+            wt_pause();
+        }
+    }
+    return ZN_ETIMEDOUT;
+}
+
 int wt_append_range(struct zn_wal *w, uint64_t from, uint64_t to, uint64_t term, uint32_t len_max)
 {
     static uint8_t buf[ZN_WAL_ENTRY_BYTES_MAX];

@@ -45,4 +45,9 @@ int wt_append_range(struct zn_wal *w, uint64_t from, uint64_t to, uint64_t term,
 /* flush + poll until nothing is open or in flight (bounded); returns 0 or a poll error. */
 int wt_drain(struct zn_wal *w);
 
+/* Poll until the WAL's spare segment is ready (bounded), so that the next segment starts in it
+ * and no early rotation changes the layout a test expects. 0 or an error. Only with
+ * zn_wal_config.spare_eager (or once the active segment is a quarter full). */
+int wt_settle(struct zn_wal *w);
+
 #endif /* WAL_TEST_H */

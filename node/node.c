@@ -682,9 +682,15 @@ static void node_apply_entry(struct zn_node *n, uint64_t index, bool live)
     if (rc == ZN_ESTALE)
         return;
     if (rc) {
-        ZN_ERROR("node", "entry %llu does not apply: %s", (unsigned long long)index,
+        /* A committed entry every other replica applies: skipping it would make this replica
+         * diverge silently (different tree, digest and replies from then on). It can only be
+         * an entry format this build does not know (a newer release's leader: see
+         * docs/disk-format.md on mixed versions) or a bug; stop loudly instead. */
+        zn_panic("committed entry %llu (term %llu, %u bytes) cannot be applied: %s - stopping "
+                 "rather than diverging from the cluster (a newer release's entry format? "
+                 "upgrade this node)",
+                 (unsigned long long)index, (unsigned long long)e.term, (unsigned)e.len,
                  zn_strerror(rc));
-        return;
     }
     if (res.entry_type == ZN_ENTRY_SESSION_CREATE) {
         node_on_session_created(n, &res);

@@ -645,6 +645,26 @@ static bool expiry_due(const struct zn_stat *st, int64_t now_ms)
     return false;
 }
 
+/*
+ * Exactly once: a request the session already had applied (cxid equal to its last) gets its
+ * first reply again; an older one (stale) gets none. True when the entry is answered so.
+ */
+static bool answered_before(const struct zn_session *se, const struct zn_entry *e,
+                            struct zn_wbuf *w, struct zn_apply_result *res)
+{
+    if (se->has_last && e->cxid == se->last_cxid) {
+        res->duplicate = true;
+        zn_put_bytes(w, se->last_reply, se->last_reply_len);
+        return true;
+    }
+    if (se->has_last && e->cxid < se->last_cxid) {
+        res->stale = true;
+        res->has_reply = false;
+        return true;
+    }
+    return false;
+}
+
 static void apply_client(struct ctx *c, struct zn_apply_result *res)
 {
     const struct zn_entry *e = c->e;
@@ -658,16 +678,8 @@ static void apply_client(struct ctx *c, struct zn_apply_result *res)
             zn_put_u32(w, 0); /* a multi reply always carries its (here empty) result list */
         return;
     }
-    if (se->has_last && e->cxid == se->last_cxid) {
-        res->duplicate = true;
-        zn_put_bytes(w, se->last_reply, se->last_reply_len);
+    if (answered_before(se, e, w, res))
         return;
-    }
-    if (se->has_last && e->cxid < se->last_cxid) {
-        res->stale = true;
-        res->has_reply = false;
-        return;
-    }
     c->session = se;
     if (e->op.type == ZN_OP_CLOSESESSION) {
         close_session(c, se);
@@ -697,16 +709,8 @@ static void apply_error(struct ctx *c, struct zn_apply_result *res)
         zn_reply_put_header(w, ZN_OP_ERROR, ZN_ESESSIONEXPIRED, (int64_t)e->zxid);
         return;
     }
-    if (se->has_last && e->cxid == se->last_cxid) {
-        res->duplicate = true;
-        zn_put_bytes(w, se->last_reply, se->last_reply_len);
+    if (answered_before(se, e, w, res))
         return;
-    }
-    if (se->has_last && e->cxid < se->last_cxid) {
-        res->stale = true;
-        res->has_reply = false;
-        return;
-    }
     zn_reply_put_header(w, ZN_OP_ERROR, e->err, (int64_t)e->zxid);
     if (w->err)
         zn_panic("store: out of memory building a reply");

@@ -451,6 +451,22 @@ static void print_json(json_t *doc)
     free(t);
 }
 
+/* A proposal the leader carries out: the reply as JSON (--json) or "<what> by leader node N". */
+static int leader_propose(json_t *req, const char *what)
+{
+    struct ep *e = NULL;
+    json_t *rep = NULL;
+    int rc = leader_call(req, &e, &rep);
+    if (rc)
+        return rc;
+    if (opt_json)
+        print_json(rep);
+    else
+        printf("%s by leader node %d\n", what, e->id);
+    json_decref(rep);
+    return EX_OK;
+}
+
 /* ---- fan-out: one request to every endpoint ------------------------------------------------ */
 
 /* The replies of one request sent to each selected endpoint in turn. */
@@ -943,17 +959,9 @@ static int run_members(int argc, char **argv)
     } else {
         die_usage("members: unknown subcommand %s", sub);
     }
-    struct ep *e = NULL;
-    json_t *rep = NULL;
-    int rc = leader_call(req, &e, &rep);
-    if (rc)
-        return rc;
-    if (opt_json)
-        print_json(rep);
-    else
-        printf("members %s: proposed by leader node %d\n", sub, e->id);
-    json_decref(rep);
-    return EX_OK;
+    char what[64];
+    snprintf(what, sizeof(what), "members %s: proposed", sub);
+    return leader_propose(req, what);
 }
 
 #define PRIORITY_NOTE                                                                            \
@@ -1065,17 +1073,9 @@ static int run_sessions(int argc, char **argv)
     if (strcmp(argv[0], "kill") == 0) {
         check_argc(argc, argv, 2, 2);
         json_t *req = json_pack("{s:s, s:s}", "cmd", "session_kill", "id", argv[1]);
-        struct ep *e = NULL;
-        json_t *rep = NULL;
-        int rc = leader_call(req, &e, &rep);
-        if (rc)
-            return rc;
-        if (opt_json)
-            print_json(rep);
-        else
-            printf("session %s: close proposed by leader node %d\n", argv[1], e->id);
-        json_decref(rep);
-        return EX_OK;
+        char what[128];
+        snprintf(what, sizeof(what), "session %s: close proposed", argv[1]);
+        return leader_propose(req, what);
     }
     if (strcmp(argv[0], "list") != 0)
         die_usage("sessions: unknown subcommand %s", argv[0]);

@@ -591,26 +591,28 @@ static void zn_nm_port_name(const struct zn_node_metrics *m, char *buf, size_t c
         snprintf(buf, cap, "udp");
 }
 
+/* One rx and one tx sample of a port family (packets or bytes). */
+static void zn_nm_port_rxtx(const struct zn_node_metrics *m, struct zn_metrics_out *o, uint64_t rx,
+                            uint64_t tx)
+{
+    char port[16];
+    zn_nm_port_name(m, port, sizeof(port));
+    zn_metrics_u64(o, rx, 2, "port", port, "direction", "rx");
+    zn_metrics_u64(o, tx, 2, "port", port, "direction", "tx");
+}
+
 static void zn_nm_port_packets(void *ctx, struct zn_metrics_out *o)
 {
     ZN_NM_VIEW(ctx);
-    char port[16];
-    zn_nm_port_name(m, port, sizeof(port));
-    zn_metrics_u64(o, m->has_port ? m->port_ipackets : m->transport.rx_dgrams, 2, "port", port,
-                   "direction", "rx");
-    zn_metrics_u64(o, m->has_port ? m->port_opackets : m->transport.tx_dgrams, 2, "port", port,
-                   "direction", "tx");
+    zn_nm_port_rxtx(m, o, m->has_port ? m->port_ipackets : m->transport.rx_dgrams,
+                    m->has_port ? m->port_opackets : m->transport.tx_dgrams);
 }
 
 static void zn_nm_port_bytes(void *ctx, struct zn_metrics_out *o)
 {
     ZN_NM_VIEW(ctx);
-    char port[16];
-    zn_nm_port_name(m, port, sizeof(port));
-    zn_metrics_u64(o, m->has_port ? m->port_ibytes : m->transport.rx_bytes, 2, "port", port,
-                   "direction", "rx");
-    zn_metrics_u64(o, m->has_port ? m->port_obytes : m->transport.tx_bytes, 2, "port", port,
-                   "direction", "tx");
+    zn_nm_port_rxtx(m, o, m->has_port ? m->port_ibytes : m->transport.rx_bytes,
+                    m->has_port ? m->port_obytes : m->transport.tx_bytes);
 }
 
 static void zn_nm_port_errors(void *ctx, struct zn_metrics_out *o)

@@ -37,7 +37,7 @@ import zkwire as zw
 from zkwire import OPEN_ACL, body_create, body_multi, body_path, body_path_bool, body_path_int
 
 ROOT = "/compat"
-RUN_BOUND_S = 120.0  # the script takes ~12 s against ZooKeeper; a hung server fails it
+RUN_BOUND_S = 240.0  # the script takes ~12 s against ZooKeeper; a hung server fails it
 # every opcode issue 10 names; the run fails if the script did not send one of them
 REQUIRED_OPS = {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 100, 101,
                 103, 104, 105, 106, 107, -11}
@@ -220,7 +220,7 @@ class Runner:
             self.rmr(who, path.rstrip("/") + "/" + ch)
         self.quiet(who, "delete", body_path_int(path, -1))
 
-    def wait_gone(self, who, path, bound_s=15.0):
+    def wait_gone(self, who, path, bound_s=30.0):
         """Polls (silently) until path no longer exists; the transcript gets the outcome only."""
         deadline = time.monotonic() + bound_s
         while time.monotonic() < deadline:
@@ -655,7 +655,7 @@ def s_kazoo_chroot(r, connect):
         r.tr.line("kazoo get_children /a -> %s" % sorted(ch))
         kz.set("/a", b"y")
         kz.create("/a/k", b"")
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while len(seen) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         r.tr.line("kazoo watch events -> %s" % sorted(seen))

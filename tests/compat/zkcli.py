@@ -109,7 +109,7 @@ def sort_unordered(out):
 
 def run_cli(connect, args, stdin_text):
     p = subprocess.run([ZKCLI, "-server", connect] + args, input=stdin_text, text=True,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=240,
                        env=dict(os.environ, JAVA_TOOL_OPTIONS=""))
     return [ln for ln in p.stdout.splitlines() if ln.strip() and not LOG.search(ln)]
 

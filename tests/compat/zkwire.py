@@ -232,7 +232,7 @@ def decode_reply(op, r):
 # ---- the connection -----------------------------------------------------------------------------
 class Conn:
     def __init__(self, host, port, timeout_ms=10000, session_id=0, passwd=b"\0" * 16,
-                 last_zxid=0, read_only=False, short_connect=False, io_timeout_s=10.0):
+                 last_zxid=0, read_only=False, short_connect=False, io_timeout_s=30.0):
         self.sock = socket.create_connection((host, port), timeout=io_timeout_s)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.events = []

@@ -224,6 +224,13 @@ static int ports_send(void *ctx, const struct zn_dp_dgram *dg, unsigned n, uint6
     return zn_dp_send(&p->mux_tr, dg, n, now_ns);
 }
 
+static int ports_send_frames(void *ctx, const struct zn_dp_frame_out *f, unsigned n,
+                             uint64_t now_ns)
+{
+    struct node_ports *p = ctx;
+    return p->mux_tr.ops->send_frames(p->mux_tr.ctx, f, n, now_ns);
+}
+
 /* Links: log changes; a memif client whose link is down tries a new connection. */
 static void ports_links(struct node_ports *p, uint64_t now_ns)
 {
@@ -283,6 +290,7 @@ static const struct zn_dp_transport_ops node_ports_ops = {
     .send_burst = ports_send,
     .housekeeping = ports_housekeeping,
     .stats = ports_stats,
+    .send_frames = ports_send_frames,
 };
 
 static int ports_start_one(struct node_port *pt, struct rte_mempool *pool, char *err,

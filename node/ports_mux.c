@@ -5,7 +5,9 @@
 
 #include <string.h>
 
+#include "common/zn_assert.h"
 #include "common/zn_err.h"
+#include "proto/frame.h"
 
 int zn_ports_mux_lookup(const struct zn_ports_mux *m, const struct zn_dp_addr *dst)
 {
@@ -68,6 +70,76 @@ static int mux_send(void *ctx, const struct zn_dp_dgram *dg, unsigned n, uint64_
     return (int)taken;
 }
 
+/* Frames for member r without send_frames: encoded here, ZN_DP_BURST_MAX at a time, and sent
+ * with its send_burst. Returns how many of the n were taken (a prefix). */
+static unsigned mux_send_copied(struct zn_ports_mux *m, unsigned r, const struct zn_dp_frame_out *f,
+                                unsigned n, uint64_t now_ns)
+{
+    unsigned taken = 0;
+    while (taken < n) {
+        struct zn_dp_dgram dg[ZN_DP_BURST_MAX];
+        unsigned k = 0;
+        for (; k < ZN_DP_BURST_MAX && taken + k < n; k++) {
+            const struct zn_dp_frame_out *fo = &f[taken + k];
+            int len = zn_frame_encode(fo->hdr, fo->payload, m->tx_buf[k], sizeof(m->tx_buf[k]));
+            ZN_ASSERT(len > 0); /* mux_send_frames checked the length */
+            dg[k].peer = fo->peer;
+            dg[k].data = m->tx_buf[k];
+            dg[k].len = (uint32_t)len;
+        }
+        int s = zn_dp_send(m->members[r], dg, k, now_ns);
+        unsigned took = s > 0 ? (unsigned)s : 0;
+        m->tx_copied += took;
+        taken += took;
+        if (took < k)
+            break;
+    }
+    return taken;
+}
+
+static bool frame_fits(const struct zn_dp_frame_out *f)
+{
+    return (uint64_t)ZN_FRAME_HDR_BYTES + f->hdr->payload_len <= ZN_DGRAM_PAYLOAD_MAX_BYTES;
+}
+
+/* mux_send for frames: the same routing, grouping, drops and prefix rule. */
+static int mux_send_frames(void *ctx, const struct zn_dp_frame_out *f, unsigned n, uint64_t now_ns)
+{
+    struct zn_ports_mux *m = ctx;
+    unsigned taken = 0, i = 0;
+    while (i < n) {
+        int r = zn_ports_mux_lookup(m, &f[i].peer);
+        if (r < 0 || m->down[r] || !frame_fits(&f[i])) {
+            if (r < 0)
+                m->drop_no_route++;
+            else if (m->down[r])
+                m->drop_down++;
+            else
+                m->drop_oversize++;
+            i++;
+            taken++;
+            continue;
+        }
+        unsigned j = i + 1;
+        while (j < n && zn_ports_mux_lookup(m, &f[j].peer) == r && frame_fits(&f[j]))
+            j++;
+        struct zn_dp_transport *mt = m->members[r];
+        unsigned took;
+        if (mt->ops->send_frames != NULL) {
+            int s = mt->ops->send_frames(mt->ctx, f + i, j - i, now_ns);
+            took = s > 0 ? (unsigned)s : 0;
+        } else {
+            took = mux_send_copied(m, (unsigned)r, f + i, j - i, now_ns);
+        }
+        m->tx_by[r] += took;
+        taken += took;
+        if (took < j - i)
+            break; /* backpressure: the rest stays with the caller, in order */
+        i = j;
+    }
+    return (int)taken;
+}
+
 static void mux_housekeeping(void *ctx, uint64_t now_ns)
 {
     struct zn_ports_mux *m = ctx;
@@ -91,7 +163,7 @@ static void mux_stats(void *ctx, struct zn_dp_transport_stats *out)
         out->tx_dropped += s.tx_dropped;
         out->rx_kernel_dropped += s.rx_kernel_dropped;
     }
-    out->tx_dropped += m->drop_no_route + m->drop_down;
+    out->tx_dropped += m->drop_no_route + m->drop_down + m->drop_oversize;
 }
 
 static const struct zn_dp_transport_ops zn_ports_mux_ops = {
@@ -100,6 +172,7 @@ static const struct zn_dp_transport_ops zn_ports_mux_ops = {
     .send_burst = mux_send,
     .housekeeping = mux_housekeeping,
     .stats = mux_stats,
+    .send_frames = mux_send_frames,
 };
 
 void zn_ports_mux_init(struct zn_ports_mux *m, const struct zn_dp_addr *local,

@@ -8,6 +8,12 @@
  * one burst; the first member that takes less than its share ends the call, so the count
  * returned is always a prefix of the caller's array (the transport contract: the caller keeps
  * and retries the rest).
+ * Frames (the optional send_frames op, always offered): routed and grouped the same way, with
+ * the same drop and backpressure accounting; a member with its own send_frames (the DPDK stack)
+ * encodes them straight into its packet buffers; for a member without it (the kernel-UDP
+ * listener) the mux encodes them into its own buffers and hands them to the member's send_burst
+ * (the copy path the messenger would take, counted in tx_copied). A frame that cannot fit a
+ * datagram is taken and counted (drop_oversize).
  * Receive: one burst from each member in service in turn, starting one further every call (no member is
  * starved when an earlier one fills the burst). A member's views stay valid until the mux's
  * next receive (a member is received from at most once per call).
@@ -44,6 +50,10 @@ struct zn_ports_mux {
     uint64_t drop_down;                       /* datagrams routed to a member that is down */
     uint64_t rx_by[ZN_PORTS_MUX_MEMBERS_MAX]; /* datagrams received through each member */
     uint64_t tx_by[ZN_PORTS_MUX_MEMBERS_MAX]; /* datagrams taken by each member */
+    uint64_t drop_oversize;                   /* frames longer than a datagram (send_frames) */
+    uint64_t tx_copied; /* frames encoded here for a member without send_frames */
+    /* Encode buffers of the copy path of send_frames (members without the op). */
+    uint8_t tx_buf[ZN_DP_BURST_MAX][ZN_DGRAM_PAYLOAD_MAX_BYTES];
 };
 
 /* Empty mux with local address `local`; fills `t` (ops, ctx, local). */

@@ -9,6 +9,7 @@
 #include "mgmt/config.h"
 #include "node/ports.h"
 #include "node/ports_mux.h"
+#include "proto/frame.h"
 
 /* A fake member: takes up to `cap` datagrams per send, records destinations, and hands out
  * `pending` datagrams on receive. */
@@ -179,6 +180,95 @@ Test(mux, receive_is_fair_when_a_member_fills_the_burst)
     r.t.ops->housekeeping(r.t.ctx, 0);
     for (unsigned i = 0; i < 3; i++)
         cr_assert_eq(r.f[i].hk, 1, "housekeeping reaches every member");
+}
+
+/* A fake member with its own send_frames: records destinations and lengths as fake_send does,
+ * and counts the frames it took. */
+static unsigned fake_frames_taken;
+
+static int fake_send_frames(void *ctx, const struct zn_dp_frame_out *f, unsigned n, uint64_t now_ns)
+{
+    (void)now_ns;
+    struct fake *fk = ctx;
+    unsigned k = n < fk->cap ? n : fk->cap;
+    for (unsigned i = 0; i < k && fk->sent < 64; i++)
+        fk->sent_ip[fk->sent++] = f[i].peer.ip;
+    fk->cap -= k;
+    fake_frames_taken += k;
+    return (int)k;
+}
+
+static const struct zn_dp_transport_ops fake_frames_ops = {
+    "fake-frames", fake_recv, fake_send, fake_hk, fake_stats, fake_send_frames};
+
+/*
+ * The same frames through send_frames and, encoded, through send_burst on two identical rigs
+ * (member 0 with its own send_frames on the frames rig, members 1 and 2 without: the mux's copy
+ * path): the same count taken (a prefix at the backpressure of member 1), the same datagrams on
+ * the same members in the same order, the same drops; an oversize frame is taken and counted.
+ */
+Test(mux, frames_take_the_same_route_drops_and_backpressure_as_datagrams)
+{
+    static struct rig ro, rn;
+    rig_init(&ro);
+    rig_init(&rn);
+    rn.ft[0].ops = &fake_frames_ops;
+    fake_frames_taken = 0;
+    ro.f[1].cap = rn.f[1].cap = 2; /* member 1 takes two, then refuses */
+    zn_ports_mux_set_down(&ro.mux, 2, true);
+    zn_ports_mux_set_down(&rn.mux, 2, true);
+    const struct zn_dp_addr dst[8] = {
+        {0x0a000002, 7001}, {0x0a000002, 7001}, {0x7f000001, 9}, /* member 2 is down */
+        {0x0a000003, 7001}, {0x0a000002, 7001}, {0x0a000003, 7001},
+        {0x0a000003, 7001}, /* member 1 refuses this one */
+        {0x0a000002, 7001},
+    };
+    const uint32_t len[8] = {0, 1, 5, 64, ZN_FRAME_SEG_BYTES, 100, 3, 7};
+    static uint8_t payload[ZN_FRAME_SEG_BYTES];
+    struct zn_frame_hdr base = {.type = 1, .sender = 1, .receiver = 2, .cluster_id = 5};
+    struct zn_frame_hdr h[8];
+    struct zn_dp_frame_out f[8];
+    static uint8_t enc[8][ZN_DGRAM_PAYLOAD_MAX_BYTES];
+    struct zn_dp_dgram dg[8];
+    for (unsigned i = 0; i < 8; i++) {
+        base.msg_id = i + 1;
+        cr_assert_geq(zn_frame_segment(&base, len[i], 0, &h[i]), 0);
+        f[i] = (struct zn_dp_frame_out){.peer = dst[i], .hdr = &h[i], .payload = payload};
+        int n = zn_frame_encode(&h[i], payload, enc[i], sizeof(enc[i]));
+        cr_assert_gt(n, 0);
+        dg[i] = (struct zn_dp_dgram){.peer = dst[i], .len = (uint32_t)n, .data = enc[i]};
+    }
+    cr_assert_not_null(rn.t.ops->send_frames, "the mux offers send_frames");
+    int taken_old = zn_dp_send(&ro.t, dg, 8, 0);
+    int taken_new = rn.t.ops->send_frames(rn.t.ctx, f, 8, 0);
+    cr_assert_eq(taken_old, 6, "a prefix: up to the refused datagram");
+    cr_assert_eq(taken_new, taken_old);
+    for (unsigned m = 0; m < 3; m++) {
+        cr_assert_eq(rn.f[m].sent, ro.f[m].sent, "member %u: %u vs %u", m, rn.f[m].sent,
+                     ro.f[m].sent);
+        cr_assert_eq(memcmp(rn.f[m].sent_ip, ro.f[m].sent_ip, sizeof(ro.f[m].sent_ip)), 0);
+        cr_assert_eq(rn.mux.tx_by[m], ro.mux.tx_by[m]);
+    }
+    cr_assert_eq(rn.mux.drop_down, 1);
+    cr_assert_eq(ro.mux.drop_down, 1);
+    cr_assert_eq(rn.mux.drop_no_route, ro.mux.drop_no_route);
+    cr_assert_eq(fake_frames_taken, rn.f[0].sent, "member 0 took its frames by send_frames");
+    cr_assert_eq(rn.mux.tx_copied, rn.f[1].sent, "member 1 took copies");
+    struct zn_dp_transport_stats so, sn;
+    ro.t.ops->stats(ro.t.ctx, &so);
+    rn.t.ops->stats(rn.t.ctx, &sn);
+    cr_assert_eq(memcmp(&so, &sn, sizeof(so)), 0, "the same transport counters");
+
+    /* An oversize frame is taken and counted; the frame after it still goes out. */
+    struct zn_frame_hdr big = h[0];
+    big.payload_len = ZN_FRAME_SEG_BYTES + 1;
+    struct zn_dp_frame_out two[2] = {{.peer = dst[0], .hdr = &big, .payload = payload}, f[1]};
+    unsigned before = rn.f[0].sent;
+    cr_assert_eq(rn.t.ops->send_frames(rn.t.ctx, two, 2, 0), 2);
+    cr_assert_eq(rn.mux.drop_oversize, 1);
+    cr_assert_eq(rn.f[0].sent, before + 1);
+    rn.t.ops->stats(rn.t.ctx, &sn);
+    cr_assert_eq(sn.tx_dropped, so.tx_dropped + 1);
 }
 
 static void cfg3(struct zn_config *c)

@@ -830,6 +830,7 @@ void zn_node_set_zkport(struct zn_node *n, struct zn_zkport_link *link)
 static unsigned node_stage_rx(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
 {
     struct zn_node *n = ctx;
+    node_attach_lcore(n, lc); /* helper threads wake this lcore (node_wake_lcore) */
     int got = zn_dp_msgr_poll(n->msgr, now_ns, node_on_message, n);
     unsigned work = got > 0 ? (unsigned)got : 0;
     if (n->zk) {
@@ -1048,6 +1049,8 @@ int zn_node_add_stages(struct zn_node *n, struct zn_dp_sched *sched)
     /* A ZooKeeper request wakes it too (node/zkport.c, zkport_push_node). */
     if (!rc)
         rc = zn_dp_sched_stage_pending(sched, "rx", node_stage_rx_pending);
+    if (!rc) /* and a snapshot thread's finished job (node_snapshot.c) */
+        rc = zn_dp_sched_stage_pending(sched, "apply", node_snapshot_pending);
     return rc;
 }
 

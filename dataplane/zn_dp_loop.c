@@ -297,7 +297,10 @@ static void lcore_kick(struct zn_dp_lcore *lc, bool always)
 {
     if (lc->kick_fd < 0)
         return;
-    if (!always && !atomic_exchange_explicit(&lc->asleep, false, memory_order_seq_cst))
+    /* A plain load first: an awake lcore costs the producer no read-modify-write of a line
+     * the lcore writes. */
+    if (!always && (!atomic_load_explicit(&lc->asleep, memory_order_seq_cst) ||
+                    !atomic_exchange_explicit(&lc->asleep, false, memory_order_seq_cst)))
         return;
     uint64_t one = 1;
     ssize_t w = write(lc->kick_fd, &one, sizeof(one));

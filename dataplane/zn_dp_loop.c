@@ -12,7 +12,19 @@
  *    (seq_cst) reads `asleep` and kicks the eventfd if set; the lcore sets `asleep`, then
  *    (seq_cst) checks the control ring and the stop flag before it waits. Whatever the
  *    interleaving, either the lcore sees the message or the sender sees it asleep and kicks
- *    (tests/dataplane/test_loop.c, loop.ctrl_wakes_sleeping_lcore).
+ *    (tests/dataplane/test_loop.c, loop.ctrl_wakes_sleeping_lcore);
+ *  - the same holds for any other thread's ring into a stage (zn_dp_sched_stage_pending, the
+ *    ZooKeeper port's requests): the producer publishes the record (release), fences (seq_cst)
+ *    and reads `asleep` (zn_dp_lcore_wake); the lcore stores asleep = true, fences (seq_cst) and
+ *    then asks every stage's pending() (an acquire read of the ring). The race "lcore polls the
+ *    ring empty, producer enqueues, lcore goes to sleep": if the producer's read of `asleep`
+ *    comes before the lcore's store in the fences' total order, the lcore's pending() comes after
+ *    the enqueue and sees the record (the sleep is cancelled); otherwise the producer reads true
+ *    and writes the eventfd, which stays readable until the lcore reads it, so a ppoll that
+ *    starts after the write returns at once. A stale `asleep` (the lcore already woke) costs one
+ *    spurious kick: the next sleep ends at once and counts as a kick wake. An awake lcore costs
+ *    the producer a fence and a load, no syscall;
+ *  - every sleep ends for exactly one counted reason: timer, kick, stage fd, or cancelled.
  */
 #include "dataplane/zn_dp_loop.h"
 
@@ -170,6 +182,28 @@ int zn_dp_sched_stage_wake_fd(struct zn_dp_sched *s, const char *name, int fd)
     return ZN_EINVAL;
 }
 
+int zn_dp_sched_stage_pending(struct zn_dp_sched *s, const char *name, zn_dp_pending_fn pending)
+{
+    if (name == NULL || pending == NULL)
+        return ZN_EINVAL;
+    for (unsigned i = 0; i < s->n_stages; i++) {
+        if (strcmp(s->stages[i].name, name) == 0) {
+            s->stages[i].pending = pending;
+            return 0;
+        }
+    }
+    return ZN_EINVAL;
+}
+
+struct zn_dp_lcore *zn_dp_sched_stage_lcore(struct zn_dp_sched *s, const char *name)
+{
+    for (unsigned i = 0; name != NULL && i < s->n_stages; i++) {
+        if (strcmp(s->stages[i].name, name) == 0)
+            return &s->lcores[s->stages[i].lcore];
+    }
+    return NULL;
+}
+
 int zn_dp_sched_place(struct zn_dp_sched *s, const char *placement)
 {
     unsigned where[ZN_DP_STAGES_MAX];
@@ -253,16 +287,30 @@ int zn_dp_sched_start_eal(struct zn_dp_sched *s)
     return 0;
 }
 
-/* Wake `lc` if it is asleep (after the caller published what it should see, seq_cst). */
+/*
+ * Wake `lc` if it is asleep (after the caller published what it should see, seq_cst). The
+ * exchange lets only the first of several producers pay the write while the lcore sleeps: the
+ * one that turned `asleep` off has written the eventfd, so the lcore wakes; a later producer
+ * that reads false is covered by the next sleep's pending check (invariants above).
+ */
 static void lcore_kick(struct zn_dp_lcore *lc, bool always)
 {
     if (lc->kick_fd < 0)
         return;
-    if (!always && !atomic_load_explicit(&lc->asleep, memory_order_seq_cst))
+    /* A plain load first: an awake lcore costs the producer no read-modify-write of a line
+     * the lcore writes. */
+    if (!always && (!atomic_load_explicit(&lc->asleep, memory_order_seq_cst) ||
+                    !atomic_exchange_explicit(&lc->asleep, false, memory_order_seq_cst)))
         return;
     uint64_t one = 1;
     ssize_t w = write(lc->kick_fd, &one, sizeof(one));
     (void)w; /* EAGAIN: the counter is already non-zero, the lcore wakes anyway */
+}
+
+void zn_dp_lcore_wake(struct zn_dp_lcore *lc)
+{
+    atomic_thread_fence(memory_order_seq_cst); /* the enqueue before reading `asleep` */
+    lcore_kick(lc, false);
 }
 
 void zn_dp_sched_stop(struct zn_dp_sched *s)
@@ -362,11 +410,31 @@ static void housekeeping(struct zn_dp_lcore *lc, uint64_t now_ns)
     lc->stats.housekeepings++;
 }
 
+/* Does a stage's ring from another thread hold work (after `asleep` was announced)? */
+static bool stages_pending(struct zn_dp_lcore *lc)
+{
+    for (unsigned i = 0; i < lc->n_stages; i++) {
+        const struct zn_dp_stage *st = lc->stages[i];
+        if (st->pending != NULL && st->pending(st->ctx))
+            return true;
+    }
+    return false;
+}
+
+static void publish_wakes(struct zn_dp_lcore *lc)
+{
+    atomic_store_explicit(&lc->published_wakes_timer, lc->stats.wakes_timer, memory_order_relaxed);
+    atomic_store_explicit(&lc->published_wakes_kick, lc->stats.wakes_kick, memory_order_relaxed);
+    atomic_store_explicit(&lc->published_wakes_fd, lc->stats.wakes_fd, memory_order_relaxed);
+    atomic_store_explicit(&lc->published_sleep_ns, 0, memory_order_release);
+}
+
 /*
  * Sleep up to ns in ppoll on the kick eventfd and the stages' wake fds (see the invariants at
  * the top). Returns true when an fd ended the sleep early. A stage fd that woke the previous
  * sleep without any work found since (it stays readable: a stage under backpressure leaves its
  * socket unread) is left out of this one, so such an fd cannot turn the sleep into a spin.
+ * Counts why the sleep ended (stats.wakes_*, sleeps_cancelled).
  */
 static bool idle_wait(struct zn_dp_lcore *lc, uint64_t ns)
 {
@@ -381,17 +449,25 @@ static bool idle_wait(struct zn_dp_lcore *lc, uint64_t ns)
     }
     atomic_store_explicit(&lc->asleep, true, memory_order_seq_cst);
     atomic_thread_fence(memory_order_seq_cst); /* pairs with zn_dp_lcore_ctrl_send's fence */
-    if (zn_dp_ring_count(&lc->ctrl) > 0 || atomic_load_explicit(lc->stop, memory_order_seq_cst)) {
+    if (zn_dp_ring_count(&lc->ctrl) > 0 || atomic_load_explicit(lc->stop, memory_order_seq_cst) ||
+        stages_pending(lc)) {
         atomic_store_explicit(&lc->asleep, false, memory_order_relaxed);
+        lc->stats.sleeps_cancelled++;
         return true;
     }
     struct timespec ts = {.tv_sec = (time_t)(ns / ZN_NS_PER_S),
                           .tv_nsec = (long)(ns % ZN_NS_PER_S)};
+    atomic_store_explicit(&lc->published_sleep_ns, ns, memory_order_relaxed);
+    atomic_fetch_add_explicit(&lc->published_waits, 1, memory_order_release);
     int r = ppoll(pfd, n, &ts, NULL);
     atomic_store_explicit(&lc->asleep, false, memory_order_relaxed);
-    if (r <= 0)
-        return false; /* timeout, or EINTR: the loop polls again either way */
-    if (pfd[0].revents & POLLIN) {
+    if (r <= 0) {
+        lc->stats.wakes_timer++; /* timeout, or EINTR: the loop polls again either way */
+        publish_wakes(lc);
+        return false;
+    }
+    bool kicked = (pfd[0].revents & POLLIN) != 0;
+    if (kicked) {
         uint64_t v;
         ssize_t rd = read(lc->kick_fd, &v, sizeof(v));
         (void)rd; /* EAGAIN: another reader cannot exist; nothing to drain */
@@ -400,6 +476,11 @@ static bool idle_wait(struct zn_dp_lcore *lc, uint64_t ns)
         if (pfd[i].revents != 0)
             lc->fds_ignored_once = true; /* cleared by work (zn_dp_lcore_run) */
     }
+    if (kicked)
+        lc->stats.wakes_kick++;
+    else
+        lc->stats.wakes_fd++;
+    publish_wakes(lc);
     return true;
 }
 

@@ -43,6 +43,12 @@ struct zn_dp_lcore;
 /* A poller: returns the work it found (0 when idle). */
 typedef unsigned (*zn_dp_poll_fn)(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns);
 typedef void (*zn_dp_housekeeping_fn)(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns);
+/*
+ * Does another thread's ring into this stage hold work (zn_dp_sched_stage_pending)? Called by
+ * the lcore after it announced that it goes to sleep; must only read (acquire) what the
+ * producer publishes before its zn_dp_lcore_wake.
+ */
+typedef bool (*zn_dp_pending_fn)(void *ctx);
 
 struct zn_dp_stage {
     char name[ZN_DP_STAGE_NAME_MAX];
@@ -52,6 +58,7 @@ struct zn_dp_stage {
     unsigned lcore;
     int wake_fds[ZN_DP_STAGE_WAKE_FDS_MAX]; /* readable: this stage has work */
     unsigned n_wake_fds;
+    zn_dp_pending_fn pending; /* may be NULL: no ring from another thread */
 };
 
 /* A bounded ring between stages; a full ring is counted backpressure, never a block. */
@@ -92,6 +99,11 @@ struct zn_dp_lcore_stats {
     uint64_t sleeps;
     uint64_t deep_sleeps; /* of which long sleeps */
     uint64_t fd_wakes;    /* sleeps ended early by a registered fd or the kick */
+    /* Why each sleep ended: sleeps = wakes_timer + wakes_kick + wakes_fd + sleeps_cancelled. */
+    uint64_t wakes_timer;      /* it lasted its full length (or a signal interrupted it) */
+    uint64_t wakes_kick;       /* the kick eventfd: control message, stop, zn_dp_lcore_wake */
+    uint64_t wakes_fd;         /* a stage's registered fd (kernel socket), not the kick */
+    uint64_t sleeps_cancelled; /* work was pending once asleep was announced: no wait at all */
     uint64_t housekeepings;
     uint64_t ctrl_msgs;
     uint64_t work; /* sum of what the pollers returned */
@@ -117,6 +129,14 @@ struct zn_dp_lcore {
     /* Published by the lcore after each housekeeping for management to read. */
     _Atomic uint64_t published_iterations;
     _Atomic uint64_t published_sleeps;
+    /* Published by the lcore around every wait (relaxed; for tests and tools, any thread):
+     * sleep_ns is the length of the wait in progress (0 when awake); the wake counters are
+     * copies of stats.wakes_* updated after each wait. */
+    _Atomic uint64_t published_sleep_ns;
+    _Atomic uint64_t published_waits; /* waits entered (ppoll called) */
+    _Atomic uint64_t published_wakes_timer;
+    _Atomic uint64_t published_wakes_kick;
+    _Atomic uint64_t published_wakes_fd;
     pthread_t thread;
     bool thread_started;
     unsigned eal_lcore; /* EAL lcore id when launched by zn_dp_sched_start_eal */
@@ -148,6 +168,15 @@ void zn_dp_sched_fini(struct zn_dp_sched *s);
  * Context: before zn_dp_sched_start_*.
  */
 int zn_dp_sched_stage_wake_fd(struct zn_dp_sched *s, const char *name, int fd);
+/*
+ * Let another thread's ring feed stage `name` while its lcore may sleep: `pending(ctx)` (the
+ * stage's ctx) tells whether that ring holds work, and the producer calls zn_dp_lcore_wake after
+ * every enqueue (see zn_dp_lcore_wake for the protocol). 0, ZN_EINVAL (unknown stage, NULL fn).
+ * Context: before zn_dp_sched_start_*.
+ */
+int zn_dp_sched_stage_pending(struct zn_dp_sched *s, const char *name, zn_dp_pending_fn pending);
+/* The lcore that runs stage `name` after zn_dp_sched_place, NULL for an unknown stage. */
+struct zn_dp_lcore *zn_dp_sched_stage_lcore(struct zn_dp_sched *s, const char *name);
 /* Register a stage (placed on lcore 0 until zn_dp_sched_place says otherwise). */
 int zn_dp_sched_add_stage(struct zn_dp_sched *s, const char *name, zn_dp_poll_fn poll,
                           zn_dp_housekeeping_fn housekeeping, void *ctx);
@@ -181,5 +210,15 @@ int zn_dp_lcore_run(struct zn_dp_lcore *lc);
 /* Management side: queue a control message (ZN_EFULL when the ring is full; `done` is then
  * left true: nothing is pending). */
 int zn_dp_lcore_ctrl_send(struct zn_dp_lcore *lc, struct zn_dp_ctrl *msg);
+
+/*
+ * Producer side of a ring into a stage registered with zn_dp_sched_stage_pending (any thread):
+ * call after every enqueue, once the enqueue is published (release). When the lcore is awake it
+ * costs a fence and a load, no syscall; when it is asleep (or about to be) it writes the lcore's
+ * kick eventfd, so the sleep ends at once. Never loses a wake-up: the producer's "publish;
+ * seq_cst fence; read asleep" against the lcore's "asleep = true; seq_cst fence; pending()"
+ * means at least one side sees the other (zn_dp_loop.c, invariants).
+ */
+void zn_dp_lcore_wake(struct zn_dp_lcore *lc);
 
 #endif /* ZN_DP_LOOP_H */

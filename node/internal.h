@@ -193,6 +193,9 @@ struct zn_node {
     struct zn_dp_msgr *msgr;
     bool msgr_open;
     struct zn_zkport_link *zk; /* the ZooKeeper TCP port's rings, NULL when disabled */
+    /* The lcore running the stages (set by the rx stage, node_attach_lcore): the snapshot
+     * threads wake it when they finish (node_wake_lcore); NULL before its first poll. */
+    _Atomic(struct zn_dp_lcore *) lcore;
     struct zn_dp_addr peer[ZN_NODE_ID_MAX + 1];
     bool peer_known[ZN_NODE_ID_MAX + 1];
     uint64_t peer_heard_ns[ZN_NODE_ID_MAX + 1]; /* last valid message from each peer */
@@ -366,6 +369,12 @@ void node_install_chunk(struct zn_node *n, const struct zn_raft_install *in);
 int node_load_snapshot(struct zn_node *n, struct zn_snapfile_info *info, char *err, size_t err_len);
 void node_maybe_compact(struct zn_node *n);
 void node_maybe_snapshot(struct zn_node *n);
+/* zkwake: the lcore records itself for the helper threads (rx stage, lcore); a helper thread
+ * wakes it after publishing its result (any thread); the apply stage's pending hook tells a
+ * going-to-sleep lcore that a snapshot job finished (lcore; zn_dp_sched_stage_pending). */
+void node_attach_lcore(struct zn_node *n, struct zn_dp_lcore *lc);
+void node_wake_lcore(struct zn_node *n);
+bool node_snapshot_pending(void *ctx);
 void node_snapshot_chunk_request(struct zn_node *n, const struct zn_raft_chunk_request *q);
 /* Wait for a snapshot file job in flight and free its results (zn_node_close). */
 void node_snapio_stop(struct zn_node *n);

@@ -652,6 +652,19 @@ static void zn_nm_lcore_idle(void *ctx, struct zn_metrics_out *o)
     zn_metrics_u64(o, m->lcore.deep_sleeps, 2, "lcore", lc, "action", "deep_sleep");
 }
 
+/* Why each sleep of the lab idle policy ended (dataplane/zn_dp_loop.h, stats.wakes_*): the
+ * reasons add up to the sleeps of zinc_lcore_idle_actions_total (sleep + deep_sleep). */
+static void zn_nm_lcore_wakes(void *ctx, struct zn_metrics_out *o)
+{
+    ZN_NM_VIEW(ctx);
+    char lc[16];
+    snprintf(lc, sizeof(lc), "%u", m->lcore_index);
+    zn_metrics_u64(o, m->lcore.wakes_timer, 2, "lcore", lc, "reason", "timer");
+    zn_metrics_u64(o, m->lcore.wakes_kick, 2, "lcore", lc, "reason", "kick");
+    zn_metrics_u64(o, m->lcore.wakes_fd, 2, "lcore", lc, "reason", "fd");
+    zn_metrics_u64(o, m->lcore.sleeps_cancelled, 2, "lcore", lc, "reason", "cancelled");
+}
+
 static void zn_nm_lcore_work(void *ctx, struct zn_metrics_out *o)
 {
     ZN_NM_VIEW(ctx);
@@ -785,6 +798,9 @@ static const struct zn_nm_custom zn_nm_customs[] = {
      "Poll-loop iterations per lcore that found work (busy) or none (idle)."},
     {"zinc_lcore_idle_actions_total", ZN_METRIC_COUNTER, zn_nm_lcore_idle,
      "What the idle policy did on empty polls: yield, sleep, deep sleep."},
+    {"zinc_lcore_wakes_total", ZN_METRIC_COUNTER, zn_nm_lcore_wakes,
+     "How each idle sleep ended: timer (full length), kick (eventfd: control message or a "
+     "ZooKeeper port request), fd (kernel socket), cancelled (work arrived as it went to sleep)."},
     {"zinc_lcore_work_items_total", ZN_METRIC_COUNTER, zn_nm_lcore_work,
      "Work items the pollers of an lcore reported."},
     {"zinc_raft_messages_total", ZN_METRIC_COUNTER, zn_nm_raft_msgs,

@@ -829,13 +829,22 @@ void zn_node_set_zkport(struct zn_node *n, struct zn_zkport_link *link)
 
 static unsigned node_stage_rx(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
 {
-    (void)lc;
     struct zn_node *n = ctx;
+    node_attach_lcore(n, lc); /* helper threads wake this lcore (node_wake_lcore) */
     int got = zn_dp_msgr_poll(n->msgr, now_ns, node_on_message, n);
     unsigned work = got > 0 ? (unsigned)got : 0;
-    if (n->zk)
+    if (n->zk) {
+        zn_zkport_link_attach(n->zk, lc); /* the port thread wakes this lcore (zkwake) */
         work += zn_zkport_link_poll(n->zk, 64, node_on_zkport, n);
+    }
     return work;
+}
+
+/* The rx stage's rings from other threads (zn_dp_sched_stage_pending): the ZooKeeper port. */
+static bool node_stage_rx_pending(void *ctx)
+{
+    const struct zn_node *n = ctx;
+    return n->zk && zn_zkport_link_pending(n->zk);
 }
 
 static void node_stage_rx_housekeeping(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
@@ -1037,6 +1046,11 @@ int zn_node_add_stages(struct zn_node *n, struct zn_dp_sched *sched)
         rc = zn_dp_sched_stage_wake_fd(sched, "rx", n->udp->fd);
     if (!rc && n->ports && n->ports->udp && n->ports->udp->fd >= 0)
         rc = zn_dp_sched_stage_wake_fd(sched, "rx", n->ports->udp->fd);
+    /* A ZooKeeper request wakes it too (node/zkport.c, zkport_push_node). */
+    if (!rc)
+        rc = zn_dp_sched_stage_pending(sched, "rx", node_stage_rx_pending);
+    if (!rc) /* and a snapshot thread's finished job (node_snapshot.c) */
+        rc = zn_dp_sched_stage_pending(sched, "apply", node_snapshot_pending);
     return rc;
 }
 

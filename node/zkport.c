@@ -49,6 +49,7 @@
 #include "common/zn_err.h"
 #include "common/zn_limits.h"
 #include "common/zn_log.h"
+#include "dataplane/zn_dp_loop.h"
 #include "node/zkport_frame.h"
 #include "node/zkport_ring.h"
 #include "proto/jute.h"
@@ -125,6 +126,9 @@ struct zn_zkport_link {
      * by the lcore for the session's ip identity (node/node_auth.c). */
     _Atomic uint32_t peer_ip[ZN_ZKPORT_CONNS_MAX];
     _Atomic uint64_t applied_zxid; /* zn_zkport_link_set_applied */
+    /* The lcore that polls to_node (zn_zkport_link_attach), NULL until its first poll: the
+     * port thread wakes it after every push (zkport_push_node). */
+    _Atomic(struct zn_dp_lcore *) lcore;
 };
 
 struct zn_zkport {
@@ -244,6 +248,43 @@ void zn_zkport_link_send(struct zn_zkport_link *l, uint16_t conn, const uint8_t 
     }
 }
 
+void zn_zkport_link_attach(struct zn_zkport_link *l, struct zn_dp_lcore *lc)
+{
+    if (atomic_load_explicit(&l->lcore, memory_order_relaxed) != lc) {
+        atomic_store_explicit(&l->lcore, lc, memory_order_seq_cst);
+        atomic_thread_fence(memory_order_seq_cst); /* the store before polling the ring */
+    }
+}
+
+bool zn_zkport_link_pending(const struct zn_zkport_link *l)
+{
+    /* head is the caller's (the consumer's) own position; tail is published with release. */
+    return atomic_load_explicit(&l->to_node.head, memory_order_relaxed) !=
+           atomic_load_explicit(&l->to_node.tail, memory_order_acquire);
+}
+
+/*
+ * Port thread: push one record to the lcore and wake it if it sleeps (zn_dp_lcore_wake: a
+ * fence and a load while it is awake). Lost wake-ups are impossible: the push publishes tail
+ * (release) before the fence; the lcore announces `asleep` and fences before it asks
+ * zn_zkport_link_pending (the rx stage's pending hook), so either it sees the record and does
+ * not sleep, or this side sees it asleep and kicks its eventfd (dataplane/zn_dp_loop.c,
+ * invariants). Before the lcore's first poll `lcore` is NULL: its store (seq_cst) precedes that
+ * poll, so a NULL read here means the poll comes after this push and finds the record.
+ */
+static int zkport_push_node(struct zn_zkport *zk, uint16_t slot, const void *a, size_t a_len,
+                            const void *b, size_t b_len)
+{
+    int rc = zn_zkring_push(&zk->link.to_node, slot, a, a_len, b, b_len);
+    if (rc != 0)
+        return rc;
+    atomic_thread_fence(memory_order_seq_cst);
+    struct zn_dp_lcore *lc = atomic_load_explicit(&zk->link.lcore, memory_order_relaxed);
+    if (lc)
+        zn_dp_lcore_wake(lc);
+    return 0;
+}
+
 /* Port thread: queue a native message for the lcore. False when the ring is full (the caller
  * retransmits later). */
 static bool zkport_to_node(struct zn_zkport *zk, const struct zkport_conn *c,
@@ -252,7 +293,7 @@ static bool zkport_to_node(struct zn_zkport *zk, const struct zkport_conn *c,
     uint8_t hdr[ZN_SESS_HDR_BYTES];
     if (zn_sess_hdr_encode(h, hdr) < 0)
         return false;
-    return zn_zkring_push(&zk->link.to_node, c->slot, hdr, sizeof(hdr), body, body_len) == 0;
+    return zkport_push_node(zk, c->slot, hdr, sizeof(hdr), body, body_len) == 0;
 }
 
 /* ---- output ----------------------------------------------------------------------------------- */
@@ -430,7 +471,7 @@ static void zkport_send_queued(struct zn_zkport *zk, struct zkport_conn *c)
             zn_sess_hdr_encode(&h, r->msg);
             /* The node answers with xid = the low 32 bits of seq (proto/session.h). */
             zkport_put_be32(r->msg + ZN_SESS_HDR_BYTES, (uint32_t)r->seq);
-            if (zn_zkring_push(&zk->link.to_node, c->slot, r->msg, r->msg_len, NULL, 0) != 0)
+            if (zkport_push_node(zk, c->slot, r->msg, r->msg_len, NULL, 0) != 0)
                 break; /* ring full: try again on the next pass */
             c->next_seq++;
             c->inflight++;
@@ -770,7 +811,7 @@ static void zkport_on_connect(struct zn_zkport *zk, struct zkport_conn *c, const
     c->connect_deadline_ns = now + (uint64_t)to * ZKPORT_MS;
     c->state = ZKC_CONNECTING;
     c->connect_sent_ns = now;
-    zn_zkring_push(&zk->link.to_node, c->slot, c->connect_msg, c->connect_len, NULL, 0);
+    zkport_push_node(zk, c->slot, c->connect_msg, c->connect_len, NULL, 0);
 }
 
 /* A request frame: queued in order; sent to the node when its turn comes. */
@@ -1111,7 +1152,7 @@ static void zkport_timers(struct zn_zkport *zk, uint64_t now)
             }
             if (now - c->connect_sent_ns > ZKPORT_RTO_NS) {
                 c->connect_sent_ns = now;
-                zn_zkring_push(&zk->link.to_node, c->slot, c->connect_msg, c->connect_len, NULL, 0);
+                zkport_push_node(zk, c->slot, c->connect_msg, c->connect_len, NULL, 0);
             }
             continue;
         }
@@ -1122,7 +1163,7 @@ static void zkport_timers(struct zn_zkport *zk, uint64_t now)
             if (!r->msg || r->reply || now - r->sent_ns < r->rto_ns)
                 continue;
             r->msg[1] |= ZN_SESS_F_RETRY;
-            if (zn_zkring_push(&zk->link.to_node, c->slot, r->msg, r->msg_len, NULL, 0) != 0)
+            if (zkport_push_node(zk, c->slot, r->msg, r->msg_len, NULL, 0) != 0)
                 break;
             r->sent_ns = now;
             r->rto_ns = r->rto_ns * 2 < ZKPORT_RTO_MAX_NS ? r->rto_ns * 2 : ZKPORT_RTO_MAX_NS;

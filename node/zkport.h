@@ -67,6 +67,14 @@ void zn_zkport_free(struct zn_zkport *zk);
 
 typedef void (*zn_zkport_msg_fn)(void *ctx, uint16_t conn, const uint8_t *msg, uint32_t len);
 
+/* The lcore that polls the link (call from the polling stage, every poll is fine): the port
+ * thread wakes it from its idle sleep when it queues a message (zn_dp_lcore_wake). */
+struct zn_dp_lcore;
+void zn_zkport_link_attach(struct zn_zkport_link *l, struct zn_dp_lcore *lc);
+
+/* Does the link hold a client message (the polling stage's zn_dp_pending_fn; lcore only)? */
+bool zn_zkport_link_pending(const struct zn_zkport_link *l);
+
 /* Hand at most max queued client messages to fn; returns how many. */
 unsigned zn_zkport_link_poll(struct zn_zkport_link *l, unsigned max, zn_zkport_msg_fn fn,
                              void *ctx);

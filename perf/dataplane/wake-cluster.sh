@@ -1,16 +1,19 @@
 #!/bin/bash
 # Wake-from-idle at cluster level (never part of a timed test). Usage, from the repository:
-#   perf/dataplane/wake-cluster.sh [build-dir] [other-build-dir] [rounds]
+#   perf/dataplane/wake-cluster.sh [build-dir] [other-build-dir] [rounds] [targets]
 # Three zincd on 127.0.0.1 (kernel UDP, idle = lab, wal.sync = memory), then zinc-perf (target
 # zinc, open loop, 50 ops/s, 250 requests) getData and setData with the session on the leader
 # and on a follower: at 20 ms between requests every node is in its deep sleep when a request
 # arrives, so the figures show what waking costs. With a second build dir (e.g. one built from
 # an older commit) both are measured alternately, `rounds` times each, with the zinc-perf of the
-# first build.
+# first build. targets: "zinc" (default: the native protocol over kernel UDP), "zookeeper"
+# (the ZooKeeper TCP port, [mgmt] zk_port: its requests reach the lcore through the port
+# thread's ring, zkwake) or both ("zinc zookeeper").
 set -u
 B1=${1:-build}
 B2=${2:-}
 ROUNDS=${3:-2}
+TARGETS=${4:-zinc}
 ZP=$B1/perf/zinc-perf/zinc-perf
 [ -x "$ZP" ] || { echo "build first: $ZP missing"; exit 1; }
 run() { # build-dir
@@ -29,6 +32,8 @@ listen_port = $((base + i))
 idle = lab
 [wal]
 sync = memory
+[mgmt]
+zk_port = $((base + 10 + i))
 EOC
         "$build/node/zincd" -c "$d/n$i.ini" >"$d/n$i.log" 2>&1 &
         pids+=($!)
@@ -45,12 +50,15 @@ EOC
         echo "no leader in 30 s"; tail -3 "$d"/n*.log
     else
         follower=$((leader % 3 + 1))
-        for w in get set; do
-            for who in leader follower; do
-                n=$leader; [ $who = follower ] && n=$follower
-                echo "WAKE_CLUSTER build=$build op=$w session=$who $("$ZP" -t zinc \
-                    -s 127.0.0.1:$((base + n)) -w $w -r 50 -n 250 -d 6s --warmup-ops 10 2>/dev/null |
-                    awk '/^(get|set) /{printf "p50=%s p90=%s p99=%s p999=%s us", $5, $6, $7, $8}')"
+        for tg in $TARGETS; do
+            for w in get set; do
+                for who in leader follower; do
+                    n=$leader; [ $who = follower ] && n=$follower
+                    port=$((base + n)); [ "$tg" = zookeeper ] && port=$((base + 10 + n))
+                    echo "WAKE_CLUSTER build=$build target=$tg op=$w session=$who $("$ZP" -t "$tg" \
+                        -s 127.0.0.1:$port -w $w -r 50 -n 250 -d 6s --warmup-ops 10 2>/dev/null |
+                        awk '/^(get|set) /{printf "p50=%s p90=%s p99=%s p999=%s us", $5, $6, $7, $8}')"
+                done
             done
         done
     fi

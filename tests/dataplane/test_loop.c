@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +16,12 @@
 
 #include "common/zn_err.h"
 #include "dataplane/zn_dp_loop.h"
+
+#if defined(ZN_SANITIZER_BUILD) && ZN_SANITIZER_BUILD
+#define LOOP_WAKE_ROUNDS 500u
+#else
+#define LOOP_WAKE_ROUNDS 2000u
+#endif
 
 struct producer {
     struct zn_dp_ring *ring;
@@ -382,5 +389,106 @@ Test(loop, unread_wake_fd_does_not_spin)
     zn_dp_sched_fini(s);
     close(fds[0]);
     close(fds[1]);
+    free(s);
+}
+
+/* ---- another thread's ring into a stage: zn_dp_sched_stage_pending + zn_dp_lcore_wake ---- */
+
+struct xring_stage {
+    struct zn_dp_ring ring;
+    _Atomic uint64_t consumed;
+};
+
+static unsigned xring_poll(void *ctx, struct zn_dp_lcore *lc, uint64_t now_ns)
+{
+    (void)lc;
+    (void)now_ns;
+    struct xring_stage *x = ctx;
+    void *objs[8];
+    unsigned n = zn_dp_ring_dequeue(&x->ring, objs, 8);
+    if (n)
+        atomic_fetch_add_explicit(&x->consumed, n, memory_order_release);
+    return n;
+}
+
+static bool xring_pending(void *ctx)
+{
+    struct xring_stage *x = ctx;
+    return zn_dp_ring_count(&x->ring) > 0;
+}
+
+/*
+ * The lost-wake-up race: the lcore sleeps 30 s after every empty poll (no yield window), and
+ * this thread enqueues one object at a time at varying moments around the lcore's way into the
+ * sleep (right after the previous object was consumed, or after a few yields). Each object must
+ * be consumed within 10 s: a lost wake-up would leave it in the ring for 30 s. Every sleep ends
+ * for one counted reason and none by its timer.
+ */
+Test(loop, producer_ring_wakes_sleeping_lcore)
+{
+    zn_clock_system_init(&g_clock, &g_clock_state);
+    struct zn_dp_sched *s = aligned_alloc(64, sizeof(*s));
+    struct zn_dp_idle_cfg idle;
+    long_sleep_cfg(&idle);
+    idle.yield_window_ns = 0;
+    idle.deep_after_ns = 0;
+    struct xring_stage x;
+    cr_assert_eq(zn_dp_ring_init(&x.ring, "xring", 64, true, true), 0);
+    atomic_init(&x.consumed, 0);
+    cr_assert_eq(zn_dp_sched_init(s, 1, &idle, 64, &g_clock, true), 0);
+    cr_assert_eq(zn_dp_sched_add_stage(s, "x", xring_poll, NULL, &x), 0);
+    cr_assert_eq(zn_dp_sched_stage_pending(s, "nope", xring_pending), ZN_EINVAL);
+    cr_assert_eq(zn_dp_sched_stage_pending(s, "x", NULL), ZN_EINVAL);
+    cr_assert_eq(zn_dp_sched_stage_pending(s, "x", xring_pending), 0);
+    cr_assert_eq(zn_dp_sched_place(s, NULL), 0);
+    struct zn_dp_lcore *lc = zn_dp_sched_stage_lcore(s, "x");
+    cr_assert_eq(lc, &s->lcores[0]);
+    cr_assert_null(zn_dp_sched_stage_lcore(s, "nope"));
+    cr_assert_eq(zn_dp_sched_start_threads(s), 0);
+    const uint64_t rounds = LOOP_WAKE_ROUNDS;
+    uint64_t max_wait_ns = 0;
+    for (uint64_t i = 1; i <= rounds; i++) {
+        /* Vary where the lcore is on its way into the sleep: a few hundred ns of delay up to a
+         * few yields after the previous object was seen consumed. */
+        for (volatile uint64_t d = 0; d < (i % 16) * 64; d++) {
+        }
+        for (uint64_t y = 0; y < i % 3; y++)
+            sched_yield();
+        void *obj = (void *)(uintptr_t)i;
+        cr_assert_eq(zn_dp_ring_enqueue(&x.ring, &obj, 1), 1);
+        zn_dp_lcore_wake(lc);
+        uint64_t t0 = zn_clock_monotonic_ns(&g_clock), waited = 0;
+        while (atomic_load_explicit(&x.consumed, memory_order_acquire) < i &&
+               waited < 10ull * ZN_NS_PER_S) {
+            if (i % 2) { /* see the consumption early: the next enqueue races the sleep */
+                sched_yield();
+            } else {
+                struct timespec ts = {0, 20 * 1000};
+                nanosleep(&ts, NULL);
+            }
+            waited = zn_clock_monotonic_ns(&g_clock) - t0;
+        }
+        cr_assert_eq(atomic_load(&x.consumed), i,
+                     "object %lu not consumed within 10 s: a lost wake-up (lcore sleeps 30 s; "
+                     "%lu sleeps, %lu kick wakes, %lu cancelled so far)",
+                     (unsigned long)i, (unsigned long)atomic_load(&lc->published_waits),
+                     (unsigned long)atomic_load(&lc->published_wakes_kick),
+                     (unsigned long)lc->stats.sleeps_cancelled);
+        if (waited > max_wait_ns)
+            max_wait_ns = waited;
+    }
+    zn_dp_sched_stop(s);
+    const struct zn_dp_lcore_stats *st = &lc->stats;
+    printf("loop: %lu objects from another thread, each consumed (slowest %.1f ms, the sleep "
+           "lasts 30 s): %lu sleeps = %lu kick + %lu fd + %lu cancelled + %lu timer\n",
+           (unsigned long)rounds, (double)max_wait_ns / 1e6, (unsigned long)st->sleeps,
+           (unsigned long)st->wakes_kick, (unsigned long)st->wakes_fd,
+           (unsigned long)st->sleeps_cancelled, (unsigned long)st->wakes_timer);
+    cr_assert_eq(st->sleeps, st->wakes_timer + st->wakes_kick + st->wakes_fd + st->sleeps_cancelled,
+                 "every sleep ends for exactly one counted reason");
+    cr_assert_eq(st->wakes_timer, 0, "no sleep ran to its 30 s end");
+    cr_assert_gt(st->wakes_kick, 0, "the producer's kicks woke the lcore");
+    zn_dp_sched_fini(s);
+    zn_dp_ring_fini(&x.ring);
     free(s);
 }

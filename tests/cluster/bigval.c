@@ -10,11 +10,14 @@
  *   zn-bigval HOST[,HOST...] verify PREFIX     through each HOST separately (sync first): every
  *                                              PREFIX/<size> holds pattern B byte-exact, with
  *                                              stat.data_length == size and version 1
- *   zn-bigval HOST[,HOST...] stream PATH N     N setData of 1 MiB on PATH (created if missing)
- *                                              through one session: more than the consensus
- *                                              core's byte window (64 MiB, proposals stop at
- *                                              half) unless snapshots compact it; each value is
- *                                              read back and compared
+ *   zn-bigval HOST[,HOST...] stream PATH N [SIZE]
+ *                                              N setData of SIZE bytes (default 1 MiB, at most
+ *                                              16 MiB: the node's [limits] data_bytes_max must
+ *                                              allow it) on PATH (created if missing) through
+ *                                              one session: more than the consensus core's
+ *                                              byte window (64 MiB, proposals stop at half)
+ *                                              unless snapshots compact it; each value is read
+ *                                              back and compared
  *
  * Sizes: 0, 1, 64 KiB, 256 KiB, 512 KiB, 1 MiB - 1, 1 MiB (the default [limits] data_bytes_max,
  * ZooKeeper's jute.maxbuffer). The patterns are PRNG bytes seeded by (size, pattern), so a
@@ -190,13 +193,13 @@ static int verify_one(const char *host, const char *prefix)
     return 0;
 }
 
-static int cmd_stream(const char *hosts, const char *path, int n)
+static int cmd_stream(const char *hosts, const char *path, int n, int32_t size)
 {
     zn_handle *zh;
-    if (open_one(hosts, LIMIT, &zh) != 0)
+    if (open_one(hosts, size, &zh) != 0)
         return 1;
-    char *buf = malloc((size_t)LIMIT);
-    char *back = malloc((size_t)LIMIT);
+    char *buf = malloc((size_t)size);
+    char *back = malloc((size_t)size);
     if (!buf || !back)
         return 1;
     int rc = zn_create(zh, path, "", 0, &ZN_OPEN_ACL_UNSAFE, ZN_PERSISTENT, 0, NULL, 0, NULL);
@@ -204,24 +207,24 @@ static int cmd_stream(const char *hosts, const char *path, int n)
         return fail("create", 0, rc);
     uint64_t t0 = now_ms();
     for (int i = 0; i < n; i++) {
-        fill(buf, LIMIT, LIMIT, 100u + (uint64_t)i);
-        rc = zn_set(zh, path, buf, LIMIT, -1, NULL);
+        fill(buf, size, size, 100u + (uint64_t)i);
+        rc = zn_set(zh, path, buf, size, -1, NULL);
         if (rc != 0) {
-            printf("zn-bigval: FAILED: set number %d of %d (1 MiB): %s\n", i + 1, n,
-                   zn_strerror(rc));
+            printf("zn-bigval: FAILED: set number %d of %d (%" PRId32 " bytes): %s\n", i + 1, n,
+                   size, zn_strerror(rc));
             return 1;
         }
-        int32_t len = LIMIT;
+        int32_t len = size;
         struct zn_stat st;
         rc = zn_get(zh, path, 0, back, &len, &st);
-        if (rc != 0 || len != LIMIT || memcmp(buf, back, (size_t)LIMIT) != 0) {
+        if (rc != 0 || len != size || memcmp(buf, back, (size_t)size) != 0) {
             printf("zn-bigval: FAILED: get after set number %d: %s, %d bytes\n", i + 1,
                    zn_strerror(rc), (int)len);
             return 1;
         }
     }
-    printf("zn-bigval: stream %s: %d x 1 MiB set and read back (%d MiB) in %" PRIu64 " ms\n", path,
-           n, n, now_ms() - t0);
+    printf("zn-bigval: stream %s: %d x %" PRId32 " bytes set and read back in %" PRIu64 " ms\n",
+           path, n, size, now_ms() - t0);
     free(buf);
     free(back);
     zn_close(zh);
@@ -230,10 +233,17 @@ static int cmd_stream(const char *hosts, const char *path, int n)
 
 int main(int argc, char **argv)
 {
-    if (argc == 5 && !strcmp(argv[2], "stream"))
-        return cmd_stream(argv[1], argv[3], (int)strtol(argv[4], NULL, 10));
+    if ((argc == 5 || argc == 6) && !strcmp(argv[2], "stream")) {
+        long size = argc == 6 ? strtol(argv[5], NULL, 10) : LIMIT;
+        if (size < 1 || size > (long)ZN_DATA_SIZE_MAX_BYTES) {
+            fprintf(stderr, "zn-bigval: stream SIZE must be 1..%u\n", ZN_DATA_SIZE_MAX_BYTES);
+            return 2;
+        }
+        return cmd_stream(argv[1], argv[3], (int)strtol(argv[4], NULL, 10), (int32_t)size);
+    }
     if (argc != 4) {
-        fprintf(stderr, "usage: zn-bigval HOST[,HOST...] write|verify PREFIX | stream PATH N\n");
+        fprintf(stderr,
+                "usage: zn-bigval HOST[,HOST...] write|verify PREFIX | stream PATH N [SIZE]\n");
         return 2;
     }
     if (!strcmp(argv[2], "write"))

@@ -299,6 +299,7 @@ struct zn_client_stats {
     uint64_t timeouts;           /* calls completed with ZN_ETIMEDOUT */
     uint64_t kernel_dropped;     /* datagrams the kernel dropped before we read them (socket
                                     receive buffer full; SO_RXQ_OVFL) */
+    uint64_t auths_resent;       /* addAuth identities sent again after a reconnect */
 };
 void zn_get_stats(zn_handle *zh, struct zn_client_stats *out);
 

@@ -1265,10 +1265,10 @@ static void handle_request(struct fake_server *s, struct fsess *ss, struct fconn
         s->st.linearizable++; /* first transmissions only */
     if (atomic_load(&s->blackhole))
         return;
-    int32_t op = len >= ZN_SESS_HDR_BYTES + 8
-                     ? (int32_t)((uint32_t)x[4] << 24 | (uint32_t)x[5] << 16 |
-                                 (uint32_t)x[6] << 8 | x[7])
-                     : 0;
+    int32_t op =
+        len >= ZN_SESS_HDR_BYTES + 8
+            ? (int32_t)((uint32_t)x[4] << 24 | (uint32_t)x[5] << 16 | (uint32_t)x[6] << 8 | x[7])
+            : 0;
     if (s->nreqlog < FAKE_REQLOG_MAX)
         s->reqlog[s->nreqlog++] = op;
     switch (zn_sess_window_classify(ss->next_seq, h->seq, FAKE_HOLD)) {

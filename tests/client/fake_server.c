@@ -139,8 +139,9 @@ struct fake_server {
     atomic_bool stop;
     atomic_bool mute;
     atomic_bool blackhole;
-    atomic_int refuse_connect; /* 0, or the ZooKeeper code every CONNECT is refused with */
-    atomic_bool refuse_auth;   /* every addAuth is answered AUTHFAILED */
+    atomic_int refuse_connect;  /* 0, or the ZooKeeper code every CONNECT is refused with */
+    atomic_bool refuse_auth;    /* every addAuth is answered AUTHFAILED */
+    atomic_int lose_replies_op; /* 0, or an op whose replies this server never sends */
     /* Op codes of the REQUEST messages received since the latest new connection, in arrival
      * order (retransmissions included). */
     int32_t reqlog[FAKE_REQLOG_MAX];
@@ -1123,6 +1124,8 @@ static void execute(struct fake_server *s, struct fsess *ss, struct fconn *k, ui
         ss->expired = true;
         return;
     }
+    if (drc == 0 && q.type != 0 && q.type == atomic_load(&s->lose_replies_op))
+        return; /* executed and cached, the reply lost */
     reply_out(s, k, seq, slot->msg, len, slot->msg_id, c->zxid);
 }
 
@@ -1282,7 +1285,8 @@ static void handle_request(struct fake_server *s, struct fsess *ss, struct fconn
             return;
         }
         struct fcached *cr = &ss->cache[h->seq % FAKE_CACHE];
-        if (cr->msg && cr->seq == h->seq) {
+        int lose = atomic_load(&s->lose_replies_op);
+        if (cr->msg && cr->seq == h->seq && (lose == 0 || op != lose)) {
             bool held = false;
             for (int i = 0; i < k->nheld; i++)
                 held |= k->held_replies[i].seq == h->seq;
@@ -1591,6 +1595,11 @@ void fake_server_refuse_connect(struct fake_server *s, int zk_code)
 void fake_server_refuse_auth(struct fake_server *s, bool on)
 {
     atomic_store(&s->refuse_auth, on);
+}
+
+void fake_server_lose_replies(struct fake_server *s, int32_t op)
+{
+    atomic_store(&s->lose_replies_op, op);
 }
 
 int fake_server_request_log(struct fake_server *s, int32_t *ops, int cap)

@@ -76,6 +76,8 @@ void fake_server_refuse_connect(struct fake_server *s, int zk_code);
 void fake_server_stats(struct fake_server *s, struct fake_stats *out);
 /* Answer every addAuth with AUTHFAILED (on: a node that no longer accepts the credential). */
 void fake_server_refuse_auth(struct fake_server *s, bool on);
+/* Execute requests of ZooKeeper opcode `op` but never send their replies (0: send them again). */
+void fake_server_lose_replies(struct fake_server *s, int32_t op);
 /* Op codes of the REQUEST messages this server received since its latest new connection, in
  * arrival order (retransmissions included): up to cap into ops, returns how many. */
 int fake_server_request_log(struct fake_server *s, int32_t *ops, int cap);

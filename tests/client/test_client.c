@@ -1671,6 +1671,59 @@ Test(client, auth_resent_after_reconnect_to_same_node, .timeout = 30)
     fake_cluster_free(c);
 }
 
+/* An addAuth answered while an older call is still unanswered (its reply lost): after the move
+ * the identity goes again in its place in the seq order, right behind the resent call, and the
+ * new node holds it. */
+Test(client, auth_behind_unanswered_call_resent_in_order, .timeout = 30)
+{
+    struct fake_cluster *c = fake_cluster_new(CLUSTER_ID);
+    struct fake_server *a = fake_server_start(c, 1);
+    struct fake_server *b = fake_server_start(c, 2);
+    char hosts[128];
+    hosts_of(hosts, sizeof(hosts), a, b, "");
+    zn_handle *zh = open_client(hosts, 3000, NULL);
+    int64_t sid = zn_session_id(zh);
+    static struct zn_acl alice[] = {{ZN_PERM_ALL, "digest", "alice:secret"}};
+    struct zn_acl_vec alice_acl = {1, alice};
+    cr_assert_eq(zn_create(zh, "/open", "o", 1, &ZN_OPEN_ACL_UNSAFE, 0, 0, NULL, 0, NULL), 0);
+    fake_server_lose_replies(a, ZN_ZK_OP_GETDATA); /* A runs reads, their replies are lost */
+    static struct alog l;
+    memset(&l, 0, sizeof(l));
+    cr_assert_eq(zn_aget(zh, "/open", 0, a_data, &l), 0);
+    cr_assert_eq(zn_aadd_auth(zh, "digest", "alice:secret", 12, a_void, &l), 0);
+    char ids[256];
+    for (int i = 0; i < 2000 && fake_server_identities(a, sid, ids, sizeof(ids)) != 1; i++)
+        sleep_ms(1);
+    cr_assert_str_eq(ids, "digest:alice:secret", "A took the addAuth");
+    sleep_ms(50); /* its reply arrives; the read before it stays unanswered */
+    cr_assert_eq(l.done, 0, "completions wait for the read (FIFO)");
+    fake_server_set_mute(a, true);
+    void *args[2] = {zh, (void *)(intptr_t)1};
+    cr_assert(wait_until(is_connected_on, args, 8000), "reconnected to node B");
+    cr_assert(wait_count(&l.done, 2, 5000), "calls done: %d", l.done);
+    cr_assert_eq(l.rc[0], 0, "the read: %s", zn_strerror(l.rc[0]));
+    cr_assert_eq(l.rc[1], 0, "the addAuth: %s", zn_strerror(l.rc[1]));
+    cr_assert_eq(zn_create(zh, "/secret", "s", 1, &alice_acl, 0, 0, NULL, 0, NULL), 0);
+    char buf[8];
+    int32_t len = sizeof(buf);
+    cr_assert_eq(zn_get(zh, "/secret", 0, buf, &len, NULL), 0, "B admits the identity");
+    cr_assert_eq(fake_server_identities(b, sid, ids, sizeof(ids)), 1);
+    cr_assert_str_eq(ids, "digest:alice:secret");
+    int32_t log[64];
+    int nl = fake_server_request_log(b, log, 64);
+    print_log("node B (auth behind a read)", log, nl);
+    cr_assert_geq(nl, 2);
+    cr_assert_eq(log[0], ZN_ZK_OP_GETDATA, "the resent read first (seq order)");
+    cr_assert_eq(log[1], ZN_ZK_OP_AUTH, "then the identity in its place");
+    struct zn_client_stats cs;
+    zn_get_stats(zh, &cs);
+    cr_assert_eq(cs.auths_resent, 1);
+    cr_assert_eq(zn_close(zh), 0);
+    fake_server_stop(a);
+    fake_server_stop(b);
+    fake_cluster_free(c);
+}
+
 /* B refuses the re-sent identity: the session ends as ZooKeeper's does (AUTH_FAILED), the
  * call in flight and every later call fail with ZN_EAUTHFAILED, and the call never ran on B. */
 Test(client, auth_refused_on_resend_ends_session, .timeout = 30)

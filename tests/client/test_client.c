@@ -7,7 +7,9 @@
  * exactly once and acked under duplication and reordering; a watch event before the data that
  * caused it; failover to a second node with the same session and watch re-registration; expiry
  * failing pending calls and firing the state callback; request timeouts; bad arguments refused
- * without sending; 1 MiB values segmented and reassembled both ways; chroot; the callback rule.
+ * without sending; 1 MiB values segmented and reassembled both ways; chroot; the callback rule;
+ * addAuth identities re-sent after a reconnect before any other request (and in their seq place
+ * behind an unanswered call), a refused re-send ending the session, the identity bound.
  * Every wait is bounded (wait_until), every load is a fixed count.
  */
 #include <criterion/criterion.h>

@@ -74,6 +74,8 @@ void zn_req_free(struct zn_req *r)
 {
     if (r == NULL)
         return;
+    if (r->op == ZN_ZK_OP_AUTH && r->msg != NULL)
+        explicit_bzero(r->msg, r->msg_len); /* the credential */
     free(r->msg);
     free(r->reply);
     free(r->path);
@@ -85,6 +87,11 @@ static void req_release(zn_handle *zh, struct zn_req *r)
 {
     if (r->counted)
         atomic_fetch_sub(&zh->calls_queued, 1);
+    if (r->auth_reserved) { /* an addAuth that never got an answer */
+        pthread_mutex_lock(&zh->mu);
+        zh->auth_reserved--;
+        pthread_mutex_unlock(&zh->mu);
+    }
     zn_req_free(r);
 }
 
@@ -133,16 +140,94 @@ static void stat_add(zn_handle *zh, uint64_t *field, uint64_t n)
 }
 #define STAT_INC(zh, f) stat_add((zh), &(zh)->stats.f, 1)
 
+/* ---- identities (addAuth) re-sent after a reconnect ----------------------------------------- */
+
+/* The AuthPacket of an addAuth message (after the session header and RequestHeader): equal
+ * bytes are the same identity. */
+static struct zn_bytes auth_packet(const uint8_t *msg, uint32_t msg_len)
+{
+    const uint32_t at = ZN_SESS_HDR_BYTES + 8;
+    return msg_len > at ? zn_bytes_make(msg + at, msg_len - at) : zn_bytes_make(msg, 0);
+}
+
+/* Whether the identity of addAuth message msg is already held. Under mu, or I/O thread. */
+static bool auth_known(const zn_handle *zh, const uint8_t *msg, uint32_t msg_len)
+{
+    struct zn_bytes p = auth_packet(msg, msg_len);
+    for (uint32_t i = 0; i < zh->auth_count; i++) {
+        struct zn_bytes q = auth_packet(zh->auths[i].msg, zh->auths[i].msg_len);
+        if (p.len == q.len && memcmp(p.ptr, q.ptr, (size_t)p.len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Forget every identity, wiping the credentials (terminal state, close). I/O thread or the
+ * last owner of the handle. */
+static void auth_wipe(zn_handle *zh)
+{
+    pthread_mutex_lock(&zh->mu);
+    for (uint32_t i = 0; i < zh->auth_count; i++) {
+        explicit_bzero(zh->auths[i].msg, zh->auths[i].msg_len);
+        free(zh->auths[i].msg);
+    }
+    explicit_bzero(zh->auths, sizeof(zh->auths));
+    zh->auth_count = 0;
+    pthread_mutex_unlock(&zh->mu);
+    zh->auth_replaying = 0;
+}
+
+/* addAuth r was answered (I/O thread): a new identity is kept, in seq order, for re-sending. */
+static void auth_answered(zn_handle *zh, struct zn_req *r)
+{
+    pthread_mutex_lock(&zh->mu);
+    if (r->auth_reserved) {
+        zh->auth_reserved--;
+        r->auth_reserved = false;
+    }
+    if (r->rc == 0) {
+        r->auth_ok = true;
+        uint8_t *copy = NULL;
+        if (!auth_known(zh, r->msg, r->msg_len) && zh->auth_count < ZN_CLIENT_AUTH_MAX &&
+            (copy = malloc(r->msg_len)) != NULL) {
+            memcpy(copy, r->msg, r->msg_len);
+            uint32_t i = zh->auth_count;
+            for (; i > 0 && zh->auths[i - 1].seq > r->seq; i--)
+                zh->auths[i] = zh->auths[i - 1]; /* replies may arrive out of seq order */
+            memset(&zh->auths[i], 0, sizeof(zh->auths[i]));
+            zh->auths[i].msg = copy;
+            zh->auths[i].msg_len = r->msg_len;
+            zh->auths[i].seq = r->seq;
+            zh->auth_count++;
+        } else if (!auth_known(zh, r->msg, r->msg_len)) {
+            /* Cannot happen (slots are reserved at the call); out of memory at worst. */
+            ZN_WARN("client",
+                    "session 0x%llx: an identity could not be kept: it will not be "
+                    "re-sent after a reconnect",
+                    (unsigned long long)zh->session);
+        }
+    }
+    pthread_mutex_unlock(&zh->mu);
+}
+
 int zn_client_submit(zn_handle *zh, struct zn_req *r)
 {
     int rc = 0;
     pthread_mutex_lock(&zh->mu);
     int term = atomic_load(&zh->terminal_rc);
+    bool new_auth = r->op == ZN_ZK_OP_AUTH && !auth_known(zh, r->msg, r->msg_len);
+    bool auth_full = false;
     if (term != 0)
         rc = term;
     else if (atomic_load(&zh->calls_queued) >= ZN_CLIENT_QUEUE_MAX)
         rc = ZN_EFULL; /* submitted + pending + in flight: bounded, even while suspended */
+    else if ((auth_full = new_auth && zh->auth_count + zh->auth_reserved >= ZN_CLIENT_AUTH_MAX))
+        rc = ZN_ELIMIT; /* every identity is re-sent after a reconnect: bounded */
     else {
+        if (new_auth) {
+            zh->auth_reserved++;
+            r->auth_reserved = true;
+        }
         atomic_fetch_add(&zh->calls_queued, 1);
         r->counted = true;
         r->linearizable = r->is_read && atomic_load(&zh->linearizable); /* fixed at the call */
@@ -152,6 +237,11 @@ int zn_client_submit(zn_handle *zh, struct zn_req *r)
         q_push(&zh->submit, r);
     }
     pthread_mutex_unlock(&zh->mu);
+    if (auth_full)
+        ZN_WARN("client",
+                "addAuth refused: the handle already holds %u identities "
+                "(ZN_CLIENT_AUTH_MAX), each re-sent after a reconnect",
+                ZN_CLIENT_AUTH_MAX);
     if (rc != 0) {
         zn_req_free(r);
         return rc;
@@ -163,6 +253,11 @@ int zn_client_submit(zn_handle *zh, struct zn_req *r)
 }
 
 /* ---- sending ----------------------------------------------------------------------------- */
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
 
 /* Segment and send one session message to the current node ([R1]). Returns 0, or -1 when the
  * socket refused (the retransmission timer will try again). */
@@ -417,6 +512,7 @@ static void terminate(zn_handle *zh, int state, int rc)
         }
     }
     zh->inflight_bytes = 0;
+    auth_wipe(zh); /* the session is over: its identities are of no further use */
     zn_watch_notify_all(zh, state);
 }
 
@@ -437,6 +533,98 @@ static bool same_addr(const struct sockaddr_storage *a, socklen_t alen,
                memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
     }
     return alen == n->len && memcmp(a, &n->sa, alen) == 0;
+}
+
+/* Send every unanswered request again (with RETRY), and the answered addAuth calls the new
+ * connection must take again in their place in the seq order. [R5] [R12] */
+static void resend_inflight(zn_handle *zh, uint64_t now)
+{
+    for (struct zn_req *r = zh->inflight.head; r; r = r->next) {
+        if (!r->answered || r->replay_due)
+            send_request(zh, r, now);
+    }
+}
+
+static void send_auth_rec(zn_handle *zh, struct zn_auth_rec *a, uint64_t now)
+{
+    put_hdr(zh, a->msg, ZN_SESS_REQUEST, ZN_SESS_F_RETRY, a->seq);
+    (void)send_msg(zh, a->msg, a->msg_len, a->msg_id);
+    a->last_send_ns = now;
+}
+
+/* [R12] A new connection holds none of the session's identities (the node keeps them per
+ * connection, as ZooKeeper does): send them again, in their original order, before any request
+ * of this connection. An identity acquired by a call older than every unanswered request
+ * (seq < first_needed_seq) is re-sent with its original seq, which the node has already taken
+ * (it runs such an addAuth again and answers it at once, outside the seq order); no request is
+ * sent or resent until all of those are answered. An identity acquired by a call still in
+ * `inflight` behind an unanswered request is resent there, in seq order, with the resent
+ * requests. Returns the number of identities re-sent. */
+static uint32_t auth_replay_start(zn_handle *zh, uint64_t now)
+{
+    uint64_t first = first_needed_seq(zh);
+    uint32_t n = 0;
+    zh->auth_replaying = 0;
+    for (struct zn_req *r = zh->inflight.head; r; r = r->next) {
+        r->replay_due = r->answered && r->auth_ok && r->seq > first;
+        n += r->replay_due;
+    }
+    for (uint32_t i = 0; i < zh->auth_count; i++) {
+        struct zn_auth_rec *a = &zh->auths[i];
+        a->waiting = a->seq < first;
+        if (!a->waiting)
+            continue;
+        a->msg_id = zh->next_msg_id++;
+        a->rto_ns = zh->rto_ns[0];
+        send_auth_rec(zh, a, now);
+        zh->auth_replaying++;
+        n++;
+    }
+    if (n > 0) {
+        ZN_INFO("client", "session 0x%llx: re-sending %u identities to node %d",
+                (unsigned long long)zh->session, n, zh->cur_node);
+        stat_add(zh, &zh->stats.auths_resent, n);
+    }
+    return n;
+}
+
+/* The node answered a re-sent identity. Any refusal ends the session: its calls were made with
+ * identities this connection no longer has (ZooKeeper's client ends it with AUTH_FAILED). */
+static void auth_replay_answered(zn_handle *zh, int32_t err)
+{
+    if (err != 0) {
+        ZN_WARN("client", "session 0x%llx: node %d refused a re-sent identity (%s): session ends",
+                (unsigned long long)zh->session, zh->cur_node, zn_zk_err_name(err));
+        terminate(zh, ZN_STATE_AUTH_FAILED, ZN_EAUTHFAILED);
+    }
+}
+
+/* A reply to a re-sent identity of auth_replay_start (seq below first_needed_seq)? Handled
+ * here then. */
+static bool auth_replay_reply(zn_handle *zh, const struct zn_sess_hdr *h, struct zn_bytes body,
+                              uint64_t now)
+{
+    struct zn_auth_rec *a = NULL;
+    for (uint32_t i = 0; i < zh->auth_count && a == NULL; i++) {
+        if (zh->auths[i].waiting && zh->auths[i].seq == h->seq)
+            a = &zh->auths[i];
+    }
+    if (a == NULL)
+        return false;
+    struct zn_jute_reader rd;
+    zn_jute_reader_init(&rd, body.ptr, (size_t)body.len);
+    struct zn_zk_reply_header rh;
+    if (zn_zk_get_reply_header(&rd, &rh) != 0 || rh.xid != (int32_t)(uint32_t)a->seq) {
+        STAT_INC(zh, datagrams_dropped);
+        return true;
+    }
+    STAT_INC(zh, replies);
+    a->waiting = false;
+    zh->auth_replaying--;
+    auth_replay_answered(zh, rh.err);
+    if (atomic_load(&zh->terminal_rc) == 0 && zh->auth_replaying == 0)
+        resend_inflight(zh, now); /* every identity is back: the requests may follow */
+    return true;
 }
 
 static void handle_connected(zn_handle *zh, const struct zn_sess_hdr *h, struct zn_bytes body,
@@ -480,13 +668,9 @@ static void handle_connected(zn_handle *zh, const struct zn_sess_hdr *h, struct 
     atomic_store(&zh->session_id, (long long)zh->session);
     atomic_store(&zh->timeout_ms, resp.timeout_ms);
     atomic_store(&zh->leader_pub, h->leader);
-    /* Retransmit what is unanswered at once, with the RETRY flag. [R5] */
-    for (struct zn_req *r = zh->inflight.head; r; r = r->next) {
-        if (!r->answered)
-            send_request(zh, r, now);
-    }
     if (reconnect) {
         STAT_INC(zh, reconnects);
+        (void)auth_replay_start(zh, now); /* [R12] identities first */
         /* [R8] watches live on the node: re-register them, ahead of unsent calls. */
         struct zn_req *sw = zn_ops_set_watches(zh);
         if (sw != NULL) {
@@ -497,6 +681,10 @@ static void handle_connected(zn_handle *zh, const struct zn_sess_hdr *h, struct 
             zh->pending.count++;
         }
     }
+    /* Retransmit what is unanswered at once, with the RETRY flag [R5]; after the re-sent
+     * identities when there are any [R12]. */
+    if (zh->auth_replaying == 0)
+        resend_inflight(zh, now);
     set_state(zh, ZN_STATE_CONNECTED);
 }
 
@@ -515,7 +703,20 @@ static struct zn_req *find_inflight(zn_handle *zh, uint64_t seq)
 static void handle_reply(zn_handle *zh, const struct zn_sess_hdr *h, struct zn_bytes body,
                          uint64_t now)
 {
+    if (zh->auth_replaying > 0 && auth_replay_reply(zh, h, body, now))
+        return;
     struct zn_req *r = find_inflight(zh, h->seq);
+    if (r != NULL && r->answered && r->replay_due) {
+        /* An answered addAuth resent to a new connection: the node took it again. */
+        struct zn_jute_reader rd0;
+        zn_jute_reader_init(&rd0, body.ptr, (size_t)body.len);
+        struct zn_zk_reply_header rh0;
+        if (zn_zk_get_reply_header(&rd0, &rh0) == 0 && rh0.xid == (int32_t)(uint32_t)r->seq) {
+            r->replay_due = false;
+            auth_replay_answered(zh, rh0.err);
+        }
+        return;
+    }
     if (r == NULL || r->answered) {
         STAT_INC(zh, duplicate_replies);
         return;
@@ -544,6 +745,8 @@ static void handle_reply(zn_handle *zh, const struct zn_sess_hdr *h, struct zn_b
         zh->last_zxid = (uint64_t)rh.zxid;
     if (r->seq > zh->max_answered_seq)
         zh->max_answered_seq = r->seq;
+    if (r->op == ZN_ZK_OP_AUTH)
+        auth_answered(zh, r);
     ZN_ASSERT(zh->inflight_bytes >= r->msg_len);
     zh->inflight_bytes -= r->msg_len;
     /* Settle the tentative watch ([R7]): exists on a missing node leaves an exist watch. */
@@ -822,6 +1025,8 @@ static void repair_gap(zn_handle *zh, uint64_t now)
 /* [R3] Send unsent calls in order while the window allows. */
 static void fill_window(zn_handle *zh, uint64_t now)
 {
+    if (zh->auth_replaying > 0)
+        return; /* [R12] the connection gets its identities back first */
     while (zh->pending.head) {
         struct zn_req *r = zh->pending.head;
         if (r->failed)
@@ -880,8 +1085,19 @@ static void fill_window(zn_handle *zh, uint64_t now)
 
 static void retransmit(zn_handle *zh, uint64_t now)
 {
+    if (zh->auth_replaying > 0) { /* [R12] only the re-sent identities until they are back */
+        for (uint32_t i = 0; i < zh->auth_count; i++) {
+            struct zn_auth_rec *a = &zh->auths[i];
+            if (a->waiting && now - a->last_send_ns >= a->rto_ns) {
+                send_auth_rec(zh, a, now);
+                a->rto_ns = min_u64(a->rto_ns * 2, ZN_CLIENT_RTO_MAX_NS);
+                STAT_INC(zh, retransmits);
+            }
+        }
+        return;
+    }
     for (struct zn_req *r = zh->inflight.head; r; r = r->next) {
-        if (!r->answered && now - r->last_send_ns >= r->rto_ns)
+        if ((!r->answered || r->replay_due) && now - r->last_send_ns >= r->rto_ns)
             send_request(zh, r, now);
     }
 }
@@ -909,7 +1125,7 @@ static void deliver(zn_handle *zh)
         struct zn_req *prev = NULL, *r = zh->inflight.head;
         while (r && r->delivered) {
             struct zn_req *next = r->next;
-            if (r->answered && prev == NULL) {
+            if (r->answered && prev == NULL && !r->replay_due) {
                 q_unlink(&zh->inflight, NULL, r);
                 req_release(zh, r);
             } else {
@@ -949,11 +1165,6 @@ static void deliver(zn_handle *zh)
         zn_ops_complete(zh, p);
         req_release(zh, p);
     }
-}
-
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-    return a < b ? a : b;
 }
 
 /* [R2] [R5] [R6]: connect retries, pings, silence. Returns the next time anything is due. */
@@ -1005,8 +1216,12 @@ static uint64_t timers(zn_handle *zh, uint64_t now)
             ping_at = zh->last_ping_ns + probe_gap;
         next = min_u64(next, ping_at);
         for (struct zn_req *r = zh->inflight.head; r; r = r->next) {
-            if (!r->answered)
+            if (!r->answered || r->replay_due)
                 next = min_u64(next, r->last_send_ns + r->rto_ns);
+        }
+        for (uint32_t i = 0; i < zh->auth_count; i++) {
+            if (zh->auths[i].waiting)
+                next = min_u64(next, zh->auths[i].last_send_ns + zh->auths[i].rto_ns);
         }
     }
     expire_calls(zh, now);
@@ -1120,6 +1335,7 @@ static void handle_free(zn_handle *zh)
             req_release(zh, r);
     }
     free(zh->rxbuf);
+    auth_wipe(zh);
     pthread_mutex_destroy(&zh->mu);
     pthread_mutex_destroy(&zh->stats_mu);
     pthread_cond_destroy(&zh->cv);

@@ -39,6 +39,7 @@ static int build_begin(struct zn_build *b, int32_t op, size_t body_cap)
 
 static int build_finish(zn_handle *zh, struct zn_build *b)
 {
+    b->r->msg_len = (uint32_t)(ZN_SESS_HDR_BYTES + b->w.len); /* what zn_req_free wipes */
     if (b->w.err != 0 || ZN_SESS_HDR_BYTES + b->w.len > ZN_MSG_SIZE_MAX_BYTES) {
         zn_req_free(b->r);
         return ZN_ELIMIT;
@@ -576,7 +577,10 @@ int zn_aadd_auth(zn_handle *zh, const char *scheme, const char *cert, int32_t ce
     if (scheme == NULL || scheme[0] == '\0' || strlen(scheme) > ZN_PATH_LEN_MAX ||
         (cert == NULL && cert_len > 0) || cert_len < 0)
         return ZN_EBADARGUMENTS;
-    if (cert_len > zh->opts.data_bytes_max)
+    /* Kept for re-sending after a reconnect (client.c): bounded (common/zn_limits.h); the
+     * number of identities is checked when the call is queued. */
+    if (cert_len > zh->opts.data_bytes_max || (uint32_t)cert_len > ZN_CLIENT_AUTH_CRED_MAX_BYTES ||
+        strlen(scheme) > ZN_CLIENT_AUTH_SCHEME_MAX_BYTES)
         return ZN_ELIMIT;
     struct zn_build b;
     if ((rc = build_begin(&b, ZN_ZK_OP_AUTH, 4 + 4 + strlen(scheme) + 4 + (size_t)cert_len)) != 0)

@@ -299,6 +299,7 @@ struct zn_client_stats {
     uint64_t timeouts;           /* calls completed with ZN_ETIMEDOUT */
     uint64_t kernel_dropped;     /* datagrams the kernel dropped before we read them (socket
                                     receive buffer full; SO_RXQ_OVFL) */
+    uint64_t auths_resent;       /* addAuth identities sent again after a reconnect */
 };
 void zn_get_stats(zn_handle *zh, struct zn_client_stats *out);
 
@@ -365,8 +366,12 @@ int zn_check_watches(zn_handle *zh, const char *path, int type);
 /* Ephemeral nodes of this session under `prefix` ("/" for all). */
 int zn_get_ephemerals(zn_handle *zh, const char *prefix, struct zn_strings *paths);
 int zn_get_all_children_number(zn_handle *zh, const char *path, int32_t *number);
-/* Add an identity (e.g. "digest", "user:pass") to the session. Identities belong to the
- * session (replicated with it), so they survive a reconnect to another node. */
+/* Add an identity (e.g. "digest", "user:pass") to the session. The node keeps identities per
+ * connection (as ZooKeeper does); the handle keeps each accepted one and sends it again, in
+ * order, after every reconnect, before any other request (docs/client.md "Identities"). At most
+ * ZN_CLIENT_AUTH_MAX (7) distinct identities per handle, credential <= 1024 bytes, scheme <= 32
+ * bytes: else ZN_ELIMIT, nothing sent. A refusal (now or when re-sent) ends the session with
+ * ZN_STATE_AUTH_FAILED. Credentials are wiped from memory when the handle closes. */
 int zn_add_auth(zn_handle *zh, const char *scheme, const char *cert, int32_t cert_len);
 int zn_whoami(zn_handle *zh, struct zn_client_infos *infos);
 

@@ -111,6 +111,28 @@ struct zn_req {
     bool wany_fn; /* removeWatches: watcher NULL matches every watcher */
     bool counted; /* counted in zh->calls_queued */
     int multi_count;
+    /* addAuth: holds one of the ZN_CLIENT_AUTH_MAX slots until answered (zh->auth_reserved). */
+    bool auth_reserved;
+    /* addAuth answered 0: its identity is one the node must get back after a reconnect. */
+    bool auth_ok;
+    /* Answered, sent again after a reconnect (an addAuth the new node must take in seq order):
+     * retransmitted until the node answers again. */
+    bool replay_due;
+};
+
+/* An identity this session acquired (an addAuth the node answered with 0), kept to be sent
+ * again after every reconnect (ZooKeeper clients keep their auth infos the same way). `msg` is
+ * the original request (session header room + RequestHeader + AuthPacket): it holds the
+ * credential, so it is wiped before it is freed and never logged. */
+struct zn_auth_rec {
+    uint8_t *msg;
+    uint32_t msg_len;
+    uint64_t seq; /* seq of the addAuth call that acquired it (the identity's place in order) */
+    /* Re-send after a reconnect (I/O thread): */
+    bool waiting; /* sent, reply not yet received */
+    uint64_t msg_id;
+    uint64_t last_send_ns;
+    uint64_t rto_ns;
 };
 
 /* A watch event waiting for delivery (after the replies received before it). */
@@ -221,6 +243,15 @@ struct zn_handle {
     struct zn_reasm reasm;
     struct zn_watch_table watches;
     uint8_t *rxbuf;
+
+    /* Identities to re-send after a reconnect, in seq order. The records and counts are written
+     * by the I/O thread and read by API threads (the ZN_CLIENT_AUTH_MAX check): under mu. */
+    struct zn_auth_rec auths[ZN_CLIENT_AUTH_MAX];
+    uint32_t auth_count;
+    uint32_t auth_reserved; /* addAuth calls accepted and not yet answered */
+    /* I/O thread: re-sent identities not yet answered. While > 0 no request is sent or resent:
+     * the node must hold every identity before it takes a request of this connection. */
+    uint32_t auth_replaying;
 };
 
 /* ---- client.c ---------------------------------------------------------------------------- */

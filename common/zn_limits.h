@@ -399,4 +399,21 @@ _Static_assert(ZN_REAP_BUF_BYTES >= ZN_PATH_LEN_MAX, "the longest path fits an e
 _Static_assert(ZN_WAL_SPARE_SYNC_BYTES % ZN_WAL_SPARE_CHUNK_BYTES == 0,
                "the zero-fill syncs at chunk boundaries");
 
+/* ---- client identities re-sent after a reconnect (client/, authfail) ----------------------- */
+/* addAuth identities one handle keeps to re-send after every reconnect (docs/client.md). A node
+ * holds 8 identities per session (node/auth.h ZN_AUTH_IDS_MAX), one of them the connection's ip
+ * identity: 7 addAuth identities is what a node can take back. ZooKeeper clients add one or two.
+ * Distinct (scheme, credential) pairs held or still unanswered; a further addAuth returns
+ * ZN_ELIMIT without sending anything. */
+#define ZN_CLIENT_AUTH_MAX 7u
+/* Bytes of one addAuth credential ("user:password" for digest) and of its scheme name: the
+ * stored copies are bounded (7 x 1 KiB per handle at most). */
+#define ZN_CLIENT_AUTH_CRED_MAX_BYTES   1024u
+#define ZN_CLIENT_AUTH_SCHEME_MAX_BYTES 32u
+_Static_assert(ZN_CLIENT_AUTH_MAX + 1u <= ZN_STORE_IDENTITIES_MAX,
+               "a session's identities (ip + addAuth) fit one entry's identities");
+_Static_assert(ZN_CLIENT_AUTH_CRED_MAX_BYTES + ZN_CLIENT_AUTH_SCHEME_MAX_BYTES + 64u <=
+                   ZN_MSG_SIZE_MAX_BYTES,
+               "a re-sent addAuth fits one message");
+
 #endif /* ZN_LIMITS_H */

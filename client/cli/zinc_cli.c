@@ -1401,8 +1401,8 @@ static int cmd_multi(struct cli *cli, int argc, char **argv);
 
 static const struct command commands[] = {
     {"addauth", cmd_addauth, "addauth scheme auth",
-     "Add an identity to the session (e.g. addauth digest user:pass). Identities belong to the\n"
-     "session and survive a reconnect to another node.",
+     "Add an identity to the session (e.g. addauth digest user:pass). libzinc sends it again\n"
+     "after a reconnect to another node, so it survives a failover.",
      true},
     {"addWatch", cmd_addwatch, "addWatch [-m mode] path",
      "Set a persistent watch for the global watcher (printed as WATCHER:: lines).\n"

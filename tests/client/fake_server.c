@@ -38,6 +38,7 @@
 #define FAKE_DELAYED_MAX  8192
 #define FAKE_AUTH_MAX     8
 #define FAKE_SERVERS_MAX  4
+#define FAKE_REQLOG_MAX   256
 #define EVENT_RESEND_NS   (5ull * 1000 * 1000)
 
 static uint64_t now_ns(void)
@@ -75,6 +76,8 @@ struct fsess {
     uint64_t last_heard_ns;
     uint8_t owner_node;
     struct fcached cache[FAKE_CACHE];
+    /* Identities of the session's current connection (zincd keeps them per connection: a new
+     * connection, on this server or another, starts without them; node/node_auth.c). */
     int nauth;
     char *auth_scheme[FAKE_AUTH_MAX];
     char *auth_id[FAKE_AUTH_MAX];
@@ -136,7 +139,13 @@ struct fake_server {
     atomic_bool stop;
     atomic_bool mute;
     atomic_bool blackhole;
-    atomic_int refuse_connect; /* 0, or the ZooKeeper code every CONNECT is refused with */
+    atomic_int refuse_connect;  /* 0, or the ZooKeeper code every CONNECT is refused with */
+    atomic_bool refuse_auth;    /* every addAuth is answered AUTHFAILED */
+    atomic_int lose_replies_op; /* 0, or an op whose replies this server never sends */
+    /* Op codes of the REQUEST messages received since the latest new connection, in arrival
+     * order (retransmissions included). */
+    int32_t reqlog[FAKE_REQLOG_MAX];
+    int nreqlog;
     struct fake_faults faults;
     struct zn_prng prng;
     struct zn_reasm reasm;
@@ -320,6 +329,37 @@ static void make_acl(const struct zn_zk_vec *in, const struct fsess *s, struct z
 }
 
 /* ---- ops on the store -------------------------------------------------------------------- */
+
+static char *bstr(struct zn_bytes b);
+
+static void auth_clear(struct fsess *ss)
+{
+    for (int j = 0; j < ss->nauth; j++) {
+        free(ss->auth_scheme[j]);
+        free(ss->auth_id[j]);
+        ss->auth_scheme[j] = ss->auth_id[j] = NULL;
+    }
+    ss->nauth = 0;
+}
+
+/* addAuth: scheme "fail" (or any scheme while refuse_auth is set) is refused; an identity
+ * already held is not added twice (as zincd's node/auth.c). ZK code. */
+static int add_auth(struct fake_server *s, struct fsess *ss, const struct zn_zk_request *q)
+{
+    if (zn_bytes_eq_str(q->u.auth.scheme, "fail") || atomic_load(&s->refuse_auth))
+        return ZK_AUTHFAILED;
+    for (int i = 0; i < ss->nauth; i++) {
+        if (zn_bytes_eq_str(q->u.auth.scheme, ss->auth_scheme[i]) &&
+            zn_bytes_eq_str(q->u.auth.auth, ss->auth_id[i]))
+            return 0;
+    }
+    if (ss->nauth < FAKE_AUTH_MAX) {
+        ss->auth_scheme[ss->nauth] = bstr(q->u.auth.scheme);
+        ss->auth_id[ss->nauth] = bstr(q->u.auth.auth);
+        ss->nauth++;
+    }
+    return 0;
+}
 
 static char *bstr(struct zn_bytes b)
 {
@@ -923,12 +963,7 @@ static int exec_op(struct fake_server *s, struct fsess *ss, const struct zn_zk_r
         return found ? 0 : ZK_NOWATCHER;
     }
     case ZN_ZK_OP_AUTH:
-        if (ss->nauth < FAKE_AUTH_MAX) {
-            ss->auth_scheme[ss->nauth] = bstr(q->u.auth.scheme);
-            ss->auth_id[ss->nauth] = bstr(q->u.auth.auth);
-            ss->nauth++;
-        }
-        return zn_bytes_eq_str(q->u.auth.scheme, "fail") ? ZK_AUTHFAILED : 0;
+        return add_auth(s, ss, q);
     case ZN_ZK_OP_WHOAMI:
         zn_jute_put_int(w, ss->nauth + 1);
         zn_jute_put_string(w, "ip");
@@ -1089,6 +1124,8 @@ static void execute(struct fake_server *s, struct fsess *ss, struct fconn *k, ui
         ss->expired = true;
         return;
     }
+    if (drc == 0 && q.type != 0 && q.type == atomic_load(&s->lose_replies_op))
+        return; /* executed and cached, the reply lost */
     reply_out(s, k, seq, slot->msg, len, slot->msg_id, c->zxid);
 }
 
@@ -1180,6 +1217,8 @@ static void handle_connect(struct fake_server *s, const struct zn_sess_hdr *h, s
     }
     if (fresh) {
         conn_clear(k);
+        auth_clear(ss); /* a new connection holds no identity until addAuth (again) */
+        s->nreqlog = 0;
         k->used = true;
         k->session = ss->id;
         k->addr = *from;
@@ -1193,6 +1232,25 @@ static void handle_connect(struct fake_server *s, const struct zn_sess_hdr *h, s
                                           zn_bytes_make(ss->passwd, 16), false};
     long n = zn_zk_connect_response_encode(&resp, m + ZN_SESS_HDR_BYTES, 64);
     send_msg(s, m, (uint32_t)(ZN_SESS_HDR_BYTES + (size_t)n), s->next_msg_id++, from);
+}
+
+static void reexec_auth(struct fake_server *s, struct fsess *ss, struct fconn *k, uint64_t seq,
+                        struct zn_bytes b)
+{
+    struct zn_zk_limits lim;
+    zn_zk_limits_default(&lim);
+    struct zn_zk_request q;
+    if (zn_zk_request_decode(b.ptr, (size_t)b.len, &lim, &q) != 0)
+        return;
+    s->st.auth_reexecuted++;
+    int rc = add_auth(s, ss, &q);
+    uint8_t m[ZN_SESS_HDR_BYTES + 16];
+    hdr(m, ZN_SESS_REPLY, ss->id, seq, ss->next_seq - 1, s->c->zxid, 1);
+    struct zn_jute_writer w;
+    zn_jute_writer_init(&w, m + ZN_SESS_HDR_BYTES, 16);
+    struct zn_zk_reply_header rh = {(int32_t)(uint32_t)seq, 0, rc};
+    zn_zk_put_reply_header(&w, &rh);
+    send_msg(s, m, sizeof(m), s->next_msg_id++, &k->addr);
 }
 
 static void handle_request(struct fake_server *s, struct fsess *ss, struct fconn *k,
@@ -1210,11 +1268,25 @@ static void handle_request(struct fake_server *s, struct fsess *ss, struct fconn
         s->st.linearizable++; /* first transmissions only */
     if (atomic_load(&s->blackhole))
         return;
+    int32_t op =
+        len >= ZN_SESS_HDR_BYTES + 8
+            ? (int32_t)((uint32_t)x[4] << 24 | (uint32_t)x[5] << 16 | (uint32_t)x[6] << 8 | x[7])
+            : 0;
+    if (s->nreqlog < FAKE_REQLOG_MAX)
+        s->reqlog[s->nreqlog++] = op;
     switch (zn_sess_window_classify(ss->next_seq, h->seq, FAKE_HOLD)) {
     case ZN_SESS_DUPLICATE: {
         s->st.duplicates++;
+        if (op == ZN_ZK_OP_AUTH) {
+            /* zincd runs an addAuth again whatever its seq (node_auth_request): a client
+             * re-sends its identities to a new connection with their original seqs. */
+            reexec_auth(s, ss, k, h->seq,
+                        zn_bytes_make(msg + ZN_SESS_HDR_BYTES, len - ZN_SESS_HDR_BYTES));
+            return;
+        }
         struct fcached *cr = &ss->cache[h->seq % FAKE_CACHE];
-        if (cr->msg && cr->seq == h->seq) {
+        int lose = atomic_load(&s->lose_replies_op);
+        if (cr->msg && cr->seq == h->seq && (lose == 0 || op != lose)) {
             bool held = false;
             for (int i = 0; i < k->nheld; i++)
                 held |= k->held_replies[i].seq == h->seq;
@@ -1518,6 +1590,46 @@ void fake_server_set_blackhole(struct fake_server *s, bool on)
 void fake_server_refuse_connect(struct fake_server *s, int zk_code)
 {
     atomic_store(&s->refuse_connect, zk_code);
+}
+
+void fake_server_refuse_auth(struct fake_server *s, bool on)
+{
+    atomic_store(&s->refuse_auth, on);
+}
+
+void fake_server_lose_replies(struct fake_server *s, int32_t op)
+{
+    atomic_store(&s->lose_replies_op, op);
+}
+
+int fake_server_request_log(struct fake_server *s, int32_t *ops, int cap)
+{
+    pthread_mutex_lock(&s->c->mu);
+    int n = s->nreqlog < cap ? s->nreqlog : cap;
+    memcpy(ops, s->reqlog, (size_t)n * sizeof(*ops));
+    pthread_mutex_unlock(&s->c->mu);
+    return n;
+}
+
+int fake_server_identities(struct fake_server *s, int64_t session, char *out, size_t cap)
+{
+    int n = -1;
+    size_t at = 0;
+    out[0] = '\0';
+    pthread_mutex_lock(&s->c->mu);
+    struct fsess *ss = find_sess(s->c, (uint64_t)session);
+    if (ss != NULL && ss->owner_node == s->node_id) {
+        n = ss->nauth;
+        for (int i = 0; i < ss->nauth; i++) {
+            int w = snprintf(out + at, cap - at, "%s%s:%s", i ? "," : "", ss->auth_scheme[i],
+                             ss->auth_id[i]);
+            if (w < 0 || (size_t)w >= cap - at)
+                break;
+            at += (size_t)w;
+        }
+    }
+    pthread_mutex_unlock(&s->c->mu);
+    return n;
 }
 
 void fake_server_stats(struct fake_server *s, struct fake_stats *out)

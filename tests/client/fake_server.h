@@ -8,7 +8,10 @@
  * connected session, and speaks the server side of docs/wire-format.md "Native client protocol
  * behaviour": CONNECT/CONNECTED, REQUEST/REPLY in seq order with a hold window and duplicate
  * answers from the cached reply, EVENT numbering with retransmission until acked, replies held
- * while an event with a zxid at or below theirs is unacked, PING/PONG, REFUSED.
+ * while an event with a zxid at or below theirs is unacked, PING/PONG, REFUSED. addAuth
+ * identities belong to the session's connection, as in zincd: a new connection (a move to
+ * another server, or a reconnect to the same one) starts without them, and an addAuth is run
+ * again whatever its seq (a client re-sends its identities with their original seqs).
  *
  * Fault knobs apply per datagram: drop, duplicate, delay (which reorders), in each direction;
  * `mute` makes the server silent (a crashed node); `blackhole` makes it ignore requests.
@@ -17,6 +20,7 @@
 #define ZN_TEST_FAKE_SERVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct fake_cluster;
@@ -54,6 +58,7 @@ struct fake_stats {
     uint64_t refused;
     uint64_t zxid_regressions; /* a client header zxid lower than one it sent before */
     uint64_t violations;       /* xid != low bits of seq, ack of an unsent or a lower event */
+    uint64_t auth_reexecuted;  /* addAuth with an already taken seq, run again (re-sent identity) */
 };
 
 struct fake_cluster *fake_cluster_new(uint32_t cluster_id);
@@ -69,6 +74,16 @@ void fake_server_set_blackhole(struct fake_server *s, bool on);
 /* Refuse every CONNECT with ZooKeeper code zk_code (0: accept again). */
 void fake_server_refuse_connect(struct fake_server *s, int zk_code);
 void fake_server_stats(struct fake_server *s, struct fake_stats *out);
+/* Answer every addAuth with AUTHFAILED (on: a node that no longer accepts the credential). */
+void fake_server_refuse_auth(struct fake_server *s, bool on);
+/* Execute requests of ZooKeeper opcode `op` but never send their replies (0: send them again). */
+void fake_server_lose_replies(struct fake_server *s, int32_t op);
+/* Op codes of the REQUEST messages this server received since its latest new connection, in
+ * arrival order (retransmissions included): up to cap into ops, returns how many. */
+int fake_server_request_log(struct fake_server *s, int32_t *ops, int cap);
+/* The identities `session` holds on its connection to this server ("scheme:id,..." into out),
+ * their number, or -1 when the session is not connected here. */
+int fake_server_identities(struct fake_server *s, int64_t session, char *out, size_t cap);
 /* Server-side watches of `session` on `path` (any kind) on this server. */
 int fake_server_watch_count(struct fake_server *s, int64_t session, const char *path);
 

@@ -7,7 +7,9 @@
  * exactly once and acked under duplication and reordering; a watch event before the data that
  * caused it; failover to a second node with the same session and watch re-registration; expiry
  * failing pending calls and firing the state callback; request timeouts; bad arguments refused
- * without sending; 1 MiB values segmented and reassembled both ways; chroot; the callback rule.
+ * without sending; 1 MiB values segmented and reassembled both ways; chroot; the callback rule;
+ * addAuth identities re-sent after a reconnect before any other request (and in their seq place
+ * behind an unanswered call), a refused re-send ending the session, the identity bound.
  * Every wait is bounded (wait_until), every load is a fixed count.
  */
 #include <criterion/criterion.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "client/zinc.h"
+#include "proto/zk.h"
 #include "tests/client/fake_server.h"
 
 #define CLUSTER_ID 77u
@@ -1526,6 +1529,279 @@ Test(client, remove_one_of_two_watchers_keeps_the_other, .timeout = 30)
     cr_assert_eq(zn_wexists(zh, "/w", two_watcher, &b, NULL), ZN_ENONODE);
     cr_assert_eq(zn_remove_watches(zh, "/w", ZN_WATCHER_DATA, two_watcher, &b, 0), 0);
     cr_assert_eq(zn_check_watches(zh, "/w", ZN_WATCHER_DATA), ZN_ENOWATCHER);
+    cr_assert_eq(zn_close(zh), 0);
+    fake_server_stop(s);
+    fake_cluster_free(c);
+}
+
+/* ---- identities re-sent after a reconnect (docs/client.md "Sessions, failover") ---------- */
+
+static bool is_auth_failed(void *arg)
+{
+    return zn_state((zn_handle *)arg) == ZN_STATE_AUTH_FAILED;
+}
+
+/* Index of the first op in log[0..n) that is not an addAuth, and whether every addAuth comes
+ * before it. */
+static bool auths_first(const int32_t *log, int n, int *auths)
+{
+    int i = 0;
+    while (i < n && log[i] == ZN_ZK_OP_AUTH)
+        i++;
+    *auths = i;
+    for (int j = i; j < n; j++) {
+        if (log[j] == ZN_ZK_OP_AUTH)
+            return false;
+    }
+    return true;
+}
+
+static void print_log(const char *what, const int32_t *log, int n)
+{
+    printf("%s: %d requests:", what, n);
+    for (int i = 0; i < n; i++)
+        printf(" %d", log[i]);
+    printf("\n");
+}
+
+/* The session moves from A to B with a read and a create in flight (A took them and never
+ * answered): B gets the identity before the resent calls; the digest-protected read and the
+ * create with the "auth" ACL work on B. Without the re-send, B answers NoAuth and InvalidACL. */
+Test(client, auth_resent_after_failover, .timeout = 30)
+{
+    struct fake_cluster *c = fake_cluster_new(CLUSTER_ID);
+    struct fake_server *a = fake_server_start(c, 1);
+    struct fake_server *b = fake_server_start(c, 2);
+    char hosts[128];
+    hosts_of(hosts, sizeof(hosts), a, b, "");
+    zn_handle *zh = open_client(hosts, 3000, NULL); /* suspended after 1 s of silence */
+    int64_t sid = zn_session_id(zh);
+    cr_assert_eq(zn_add_auth(zh, "digest", "alice:secret", 12), 0);
+    static struct zn_acl alice[] = {{ZN_PERM_ALL, "digest", "alice:secret"}};
+    struct zn_acl_vec alice_acl = {1, alice};
+    cr_assert_eq(zn_create(zh, "/secret", "s3", 2, &alice_acl, 0, 0, NULL, 0, NULL), 0);
+    char buf[8];
+    int32_t len = sizeof(buf);
+    cr_assert_eq(zn_get(zh, "/secret", 0, buf, &len, NULL), 0);
+    char ids[256];
+    cr_assert_eq(fake_server_identities(a, sid, ids, sizeof(ids)), 1);
+    cr_assert_str_eq(ids, "digest:alice:secret");
+
+    /* A takes requests and answers nothing, then goes silent. */
+    fake_server_set_blackhole(a, true);
+    static struct alog l;
+    memset(&l, 0, sizeof(l));
+    cr_assert_eq(zn_aget(zh, "/secret", 0, a_data, &l), 0); /* in flight to A */
+    cr_assert_eq(zn_acreate(zh, "/mine", "", 0, &ZN_CREATOR_ALL_ACL, 0, 0, a_str_stat, &l), 0);
+    sleep_ms(50);
+    fake_server_set_mute(a, true);
+    void *args[2] = {zh, (void *)(intptr_t)1};
+    cr_assert(wait_until(is_connected_on, args, 8000), "reconnected to node B");
+    cr_assert(wait_count(&l.done, 2, 5000), "calls done: %d", l.done);
+    cr_assert_eq(l.rc[0], 0, "resent read on B: %s", zn_strerror(l.rc[0]));
+    cr_assert_str_eq(l.text[0], "s3/0");
+    cr_assert_eq(l.rc[1], 0, "create with the auth ACL on B: %s", zn_strerror(l.rc[1]));
+    int n = fake_server_identities(b, sid, ids, sizeof(ids));
+    cr_assert_eq(n, 1, "identities on B: %d (%s)", n, ids);
+    cr_assert_str_eq(ids, "digest:alice:secret");
+    int32_t log[64];
+    int nl = fake_server_request_log(b, log, 64);
+    print_log("node B", log, nl);
+    int auths = 0;
+    cr_assert(auths_first(log, nl, &auths), "an addAuth after another request on B");
+    cr_assert_geq(auths, 1, "B got the identity first");
+    cr_assert_gt(nl, auths, "then the resent read");
+    cr_assert_eq(log[auths], ZN_ZK_OP_GETDATA, "the resent read comes right after: %d", log[auths]);
+    struct zn_acl_vec acl = {0};
+    cr_assert_eq(zn_get_acl(zh, "/mine", &acl, NULL), 0);
+    cr_assert_eq(acl.count, 1, "the auth ACL became the session's identity");
+    cr_assert_str_eq(acl.data[0].scheme, "digest");
+    cr_assert_str_eq(acl.data[0].id, "alice:secret");
+    zn_acl_vec_free(&acl);
+    struct zn_client_infos who = {0};
+    cr_assert_eq(zn_whoami(zh, &who), 0);
+    cr_assert_eq(who.count, 2);
+    zn_client_infos_free(&who);
+    struct zn_client_stats cs;
+    zn_get_stats(zh, &cs);
+    cr_assert_eq(cs.auths_resent, 1);
+    struct fake_stats fs;
+    fake_server_stats(b, &fs);
+    cr_assert_geq(fs.auth_reexecuted, 1, "re-sent with its original (taken) seq");
+    cr_assert_eq(fs.violations, 0);
+    printf("auth failover: B holds %s, first %d request(s) addAuth, then op %d\n", ids, auths,
+           log[auths]);
+    cr_assert_eq(zn_close(zh), 0);
+    fake_server_stop(a);
+    fake_server_stop(b);
+    fake_cluster_free(c);
+}
+
+/* A reconnect to the same node is a new connection there too (the node dropped the
+ * identities, e.g. it restarted): they are re-sent. */
+Test(client, auth_resent_after_reconnect_to_same_node, .timeout = 30)
+{
+    struct fake_cluster *c = fake_cluster_new(CLUSTER_ID);
+    struct fake_server *s = fake_server_start(c, 1);
+    char hosts[128];
+    hosts_of(hosts, sizeof(hosts), s, NULL, "");
+    zn_handle *zh = open_client(hosts, 3000, NULL);
+    int64_t sid = zn_session_id(zh);
+    cr_assert_eq(zn_add_auth(zh, "digest", "bob:pw", 6), 0);
+    cr_assert_eq(zn_add_auth(zh, "digest", "carol:pw", 8), 0);
+    static struct zn_acl carol[] = {{ZN_PERM_READ, "digest", "carol:pw"}};
+    struct zn_acl_vec carol_acl = {1, carol};
+    cr_assert_eq(zn_create(zh, "/c", "x", 1, &carol_acl, 0, 0, NULL, 0, NULL), 0);
+    fake_server_set_mute(s, true);
+    cr_assert(wait_until(is_suspended, zh, 5000), "suspended");
+    fake_server_set_mute(s, false);
+    cr_assert(wait_until(is_connected, zh, 8000), "reconnected");
+    char buf[8];
+    int32_t len = sizeof(buf);
+    cr_assert_eq(zn_get(zh, "/c", 0, buf, &len, NULL), 0);
+    char ids[256];
+    cr_assert_eq(fake_server_identities(s, sid, ids, sizeof(ids)), 2);
+    cr_assert_str_eq(ids, "digest:bob:pw,digest:carol:pw", "in their original order: %s", ids);
+    int32_t log[64];
+    int nl = fake_server_request_log(s, log, 64);
+    print_log("same node", log, nl);
+    int auths = 0;
+    cr_assert(auths_first(log, nl, &auths));
+    cr_assert_geq(auths, 2, "both identities before the read");
+    cr_assert_eq(zn_close(zh), 0);
+    fake_server_stop(s);
+    fake_cluster_free(c);
+}
+
+/* An addAuth answered while an older call is still unanswered (its reply lost): after the move
+ * the identity goes again in its place in the seq order, right behind the resent call, and the
+ * new node holds it. */
+Test(client, auth_behind_unanswered_call_resent_in_order, .timeout = 30)
+{
+    struct fake_cluster *c = fake_cluster_new(CLUSTER_ID);
+    struct fake_server *a = fake_server_start(c, 1);
+    struct fake_server *b = fake_server_start(c, 2);
+    char hosts[128];
+    hosts_of(hosts, sizeof(hosts), a, b, "");
+    zn_handle *zh = open_client(hosts, 3000, NULL);
+    int64_t sid = zn_session_id(zh);
+    static struct zn_acl alice[] = {{ZN_PERM_ALL, "digest", "alice:secret"}};
+    struct zn_acl_vec alice_acl = {1, alice};
+    cr_assert_eq(zn_create(zh, "/open", "o", 1, &ZN_OPEN_ACL_UNSAFE, 0, 0, NULL, 0, NULL), 0);
+    fake_server_lose_replies(a, ZN_ZK_OP_GETDATA); /* A runs reads, their replies are lost */
+    static struct alog l;
+    memset(&l, 0, sizeof(l));
+    cr_assert_eq(zn_aget(zh, "/open", 0, a_data, &l), 0);
+    cr_assert_eq(zn_aadd_auth(zh, "digest", "alice:secret", 12, a_void, &l), 0);
+    char ids[256];
+    for (int i = 0; i < 2000 && fake_server_identities(a, sid, ids, sizeof(ids)) != 1; i++)
+        sleep_ms(1);
+    cr_assert_str_eq(ids, "digest:alice:secret", "A took the addAuth");
+    sleep_ms(50); /* its reply arrives; the read before it stays unanswered */
+    cr_assert_eq(l.done, 0, "completions wait for the read (FIFO)");
+    fake_server_set_mute(a, true);
+    void *args[2] = {zh, (void *)(intptr_t)1};
+    cr_assert(wait_until(is_connected_on, args, 8000), "reconnected to node B");
+    cr_assert(wait_count(&l.done, 2, 5000), "calls done: %d", l.done);
+    cr_assert_eq(l.rc[0], 0, "the read: %s", zn_strerror(l.rc[0]));
+    cr_assert_eq(l.rc[1], 0, "the addAuth: %s", zn_strerror(l.rc[1]));
+    cr_assert_eq(zn_create(zh, "/secret", "s", 1, &alice_acl, 0, 0, NULL, 0, NULL), 0);
+    char buf[8];
+    int32_t len = sizeof(buf);
+    cr_assert_eq(zn_get(zh, "/secret", 0, buf, &len, NULL), 0, "B admits the identity");
+    cr_assert_eq(fake_server_identities(b, sid, ids, sizeof(ids)), 1);
+    cr_assert_str_eq(ids, "digest:alice:secret");
+    int32_t log[64];
+    int nl = fake_server_request_log(b, log, 64);
+    print_log("node B (auth behind a read)", log, nl);
+    cr_assert_geq(nl, 2);
+    cr_assert_eq(log[0], ZN_ZK_OP_GETDATA, "the resent read first (seq order)");
+    cr_assert_eq(log[1], ZN_ZK_OP_AUTH, "then the identity in its place");
+    struct zn_client_stats cs;
+    zn_get_stats(zh, &cs);
+    cr_assert_eq(cs.auths_resent, 1);
+    cr_assert_eq(zn_close(zh), 0);
+    fake_server_stop(a);
+    fake_server_stop(b);
+    fake_cluster_free(c);
+}
+
+/* B refuses the re-sent identity: the session ends as ZooKeeper's does (AUTH_FAILED), the
+ * call in flight and every later call fail with ZN_EAUTHFAILED, and the call never ran on B. */
+Test(client, auth_refused_on_resend_ends_session, .timeout = 30)
+{
+    struct fake_cluster *c = fake_cluster_new(CLUSTER_ID);
+    struct fake_server *a = fake_server_start(c, 1);
+    struct fake_server *b = fake_server_start(c, 2);
+    char hosts[128];
+    hosts_of(hosts, sizeof(hosts), a, b, "");
+    struct states st = {0};
+    zn_handle *zh = open_client(hosts, 3000, &st);
+    cr_assert_eq(zn_add_auth(zh, "digest", "alice:secret", 12), 0);
+    fake_server_refuse_auth(b, true);
+    fake_server_set_blackhole(a, true);
+    static struct alog l;
+    memset(&l, 0, sizeof(l));
+    uint64_t w0 = fake_cluster_writes(c);
+    cr_assert_eq(zn_acreate(zh, "/w", "", 0, &ZN_OPEN_ACL_UNSAFE, 0, 0, a_str_stat, &l), 0);
+    sleep_ms(50);
+    fake_server_set_mute(a, true);
+    cr_assert(wait_until(is_auth_failed, zh, 8000), "state %d", zn_state(zh));
+    cr_assert(wait_count(&l.done, 1, 5000));
+    cr_assert_eq(l.rc[0], ZN_EAUTHFAILED, "the call in flight: %s", zn_strerror(l.rc[0]));
+    cr_assert_eq(fake_cluster_writes(c), w0, "the resent write never ran without its identity");
+    cr_assert_eq(zn_exists(zh, "/", 0, NULL), ZN_EAUTHFAILED);
+    cr_assert_eq(zn_add_auth(zh, "digest", "alice:secret", 12), ZN_EAUTHFAILED);
+    cr_assert_geq(st.n, 3);
+    cr_assert_eq(st.seq[st.n - 1], ZN_STATE_AUTH_FAILED);
+    int32_t log[64];
+    int nl = fake_server_request_log(b, log, 64);
+    print_log("node B (refusing)", log, nl);
+    for (int i = 0; i < nl; i++)
+        cr_assert_eq(log[i], ZN_ZK_OP_AUTH, "B got only the identity, not op %d", log[i]);
+    cr_assert_eq(zn_close(zh), 0);
+    fake_server_stop(a);
+    fake_server_stop(b);
+    fake_cluster_free(c);
+}
+
+/* At most ZN_CLIENT_AUTH_MAX distinct identities per handle, each credential bounded: beyond,
+ * ZN_ELIMIT and nothing is sent; the same identity again does not take another slot. */
+Test(client, auth_identities_bounded, .timeout = 30)
+{
+    struct fake_cluster *c = fake_cluster_new(CLUSTER_ID);
+    struct fake_server *s = fake_server_start(c, 1);
+    char hosts[128];
+    hosts_of(hosts, sizeof(hosts), s, NULL, "");
+    zn_handle *zh = open_client(hosts, 3000, NULL);
+    char cred[32];
+    for (int i = 0; i < 7; i++) {
+        int n = snprintf(cred, sizeof(cred), "user%d:pw", i);
+        cr_assert_eq(zn_add_auth(zh, "digest", cred, n), 0, "identity %d", i);
+    }
+    cr_assert_eq(zn_add_auth(zh, "digest", "user7:pw", 8), ZN_ELIMIT, "an 8th identity");
+    static struct alog l;
+    memset(&l, 0, sizeof(l));
+    cr_assert_eq(zn_aadd_auth(zh, "digest", "user8:pw", 8, a_void, &l), ZN_ELIMIT);
+    cr_assert_eq(zn_add_auth(zh, "digest", "user0:pw", 8), 0, "one already held");
+    struct zn_client_infos who = {0};
+    cr_assert_eq(zn_whoami(zh, &who), 0);
+    cr_assert_eq(who.count, 8, "ip + 7 identities: %d", who.count);
+    zn_client_infos_free(&who);
+    char ids[512];
+    int n = fake_server_identities(s, zn_session_id(zh), ids, sizeof(ids));
+    cr_assert_eq(n, 7, "the node got 7 identities, never the refused ones: %d (%s)", n, ids);
+    cr_assert_null(strstr(ids, "user7"), "%s", ids);
+    cr_assert_null(strstr(ids, "user8"), "%s", ids);
+    cr_assert_eq(zn_close(zh), 0);
+    zh = open_client(hosts, 3000, NULL);
+    static char big[1025];
+    memset(big, 'x', sizeof(big));
+    big[4] = ':';
+    cr_assert_eq(zn_add_auth(zh, "digest", big, 1025), ZN_ELIMIT, "credential above 1 KiB");
+    cr_assert_eq(zn_add_auth(zh, "digest", big, 1024), 0, "1 KiB credential");
+    cr_assert_eq(zn_add_auth(zh, "abcdefghijabcdefghijabcdefghijabc", "u:p", 3), ZN_ELIMIT,
+                 "scheme above 32 bytes");
     cr_assert_eq(zn_close(zh), 0);
     fake_server_stop(s);
     fake_cluster_free(c);

@@ -287,6 +287,32 @@ static int libzinc_scenario(int leader)
         CHECK(rc == 0 && len == (int32_t)strlen(vals[i]) && !memcmp(buf, vals[i], (size_t)len),
               "acknowledged %s missing or wrong: %s", keys[i], zn_strerror(rc));
     }
+    {
+        /* The identity followed the session to its new node (libzinc re-sends addAuth after a
+         * reconnect; the node keeps identities per connection): the digest ACL still admits
+         * it, and the "auth" ACL still turns into it (was NOAUTH / INVALIDACL). */
+        len = sizeof(buf);
+        rc = zn_get(zh, "/lzsec", 0, buf, &len, NULL);
+        CHECK(rc == 0 && len == 1 && buf[0] == 't',
+              "read /lzsec with the identity after the failover (node %d): %s", zn_current_node(zh),
+              zn_strerror(rc));
+        rc = zn_set(zh, "/lzsec", "u", 1, -1, NULL);
+        CHECK(rc == 0, "write /lzsec with the identity after the failover: %s", zn_strerror(rc));
+        rc = zn_create(zh, "/lzmine", "", 0, &ZN_CREATOR_ALL_ACL, ZN_PERSISTENT, 0, NULL, 0, NULL);
+        CHECK(rc == 0, "create with the auth ACL after the failover: %s", zn_strerror(rc));
+        struct zn_acl_vec got = {0};
+        rc = zn_get_acl(zh, "/lzmine", &got, NULL);
+        CHECK(rc == 0 && got.count == 1 && !strcmp(got.data[0].scheme, "digest") &&
+                  !strncmp(got.data[0].id, "alice:", 6),
+              "the auth ACL became the digest identity: %s, %d entries", zn_strerror(rc),
+              got.count);
+        zn_acl_vec_free(&got);
+        struct zn_client_stats cs;
+        zn_get_stats(zh, &cs);
+        printf("e2e-libzinc: after the failover to node %d the session still holds its digest "
+               "identity (%llu re-sent): ACL read, write and auth-ACL create OK\n",
+               zn_current_node(zh), (unsigned long long)cs.auths_resent);
+    }
     int new_leader = tcl_wait_leader(leader, 10000);
     CHECK(new_leader != 0 && new_leader != leader, "no new leader");
     CHECK(zn_close(zh) == 0, "zn_close");

@@ -289,6 +289,8 @@ _Static_assert(ZN_NODE_HOLD_WINDOW <= ZN_NODE_EVENTS_PER_SESSION_MAX, "windows a
 _Static_assert((ZN_NODE_REPLY_CACHE_SLOTS & (ZN_NODE_REPLY_CACHE_SLOTS - 1)) == 0,
                "the reply cache is indexed by a mask");
 _Static_assert(ZN_NODE_HELD_MAX >= ZN_NODE_HOLD_WINDOW, "one full window fits");
+_Static_assert(ZN_NODE_REPLY_CACHE_SLOTS >= ZN_NODE_HOLD_WINDOW,
+               "a session's window of replies never evicts itself from the reply cache");
 _Static_assert(ZN_CLIENT_INFLIGHT_MAX <= ZN_NODE_HOLD_WINDOW,
                "the node holds everything a client may have in flight");
 

@@ -41,6 +41,9 @@ FAULTS=0
 LOST=0
 BGPIDS=()
 START=$(date +%s)
+# how long `lab wait` may take for an agreed leader: 60 s, not 30 (under load a memif node's DPDK
+# start-up was seen to leave it without a status.json for 30 s; a healthy lab takes ~1 s)
+WAIT_S=60
 
 lab() { "$LAB_TOOL" "$@" --dir "$DIR"; }
 labc() { "$LABC" "$@" 2> >(grep -v ' INFO  \[client\]' >&2); }
@@ -76,7 +79,7 @@ up() { # extra --set options
     else
         lab up --prefix "$PREFIX" --subnet "$SUBNET" "$@" >/dev/null || fail "lab up"
     fi
-    LEADER=$(lab wait --timeout 30) || fail "no leader after start"
+    LEADER=$(lab wait --timeout "$WAIT_S") || fail "no leader after start"
     echo "lab up ($LAB_MODE): nodes at $(all_hosts), leader node $LEADER"
 }
 
@@ -145,7 +148,7 @@ leader-kill) # kill -9 of the leader under a write load
     for i in 1 2 3; do [ "$i" = "$LEADER" ] || ORDER="$ORDER,$(host "$i")"; done
     load "-s $ORDER" /w 600 "$DIR/acked" /w-owner 150 "$LAB_TOOL kill $LEADER --dir $DIR"
     FAULTS=$((FAULTS + 1))
-    NEW=$(lab wait --timeout 30) || fail "no new leader"
+    NEW=$(lab wait --timeout "$WAIT_S") || fail "no new leader"
     [ "$NEW" != "$LEADER" ] || fail "the killed node $LEADER is still the leader"
     echo "new leader: node $NEW (killed: node $LEADER)"
     SURV=""
@@ -153,7 +156,7 @@ leader-kill) # kill -9 of the leader under a write load
     verify "$SURV" "$DIR/acked" /w
     lab start "$LEADER" || fail "restart"
     # the leader `lab wait` agreed on (`lab leader` can read 0 from a status.json older than 1 s)
-    L2=$(lab wait --timeout 30) || fail "no leader after restart"
+    L2=$(lab wait --timeout "$WAIT_S") || fail "no leader after restart"
     wait_applied "$L2" "$LEADER"
     verify "$(host "$LEADER")" "$DIR/acked" /w
     digest /
@@ -171,7 +174,7 @@ follower-restart) # kill -9 and restart of a follower: recovery from snapshot + 
     grep -h "loaded snapshot\|recovered:" "$DIR/n$F.log" | tail -2
     grep -q "loaded snapshot" "$DIR/n$F.log" || fail "node $F did not load its snapshot"
     # the leader `lab wait` agreed on (`lab leader` can read 0 from a status.json older than 1 s)
-    L2=$(lab wait --timeout 30) || fail "no leader after restart"
+    L2=$(lab wait --timeout "$WAIT_S") || fail "no leader after restart"
     wait_applied "$L2" "$F"
     verify "$(host "$F")" "$DIR/acked" /f
     digest /
@@ -187,14 +190,14 @@ snapshot-catchup) # a follower kept down past compaction comes back by snapshot 
     SURV=""
     for i in 1 2 3; do [ "$i" = "$F" ] || SURV="$SURV${SURV:+,}$(host "$i")"; done
     load "$SURV" /s 400 "$DIR/acked"
-    L=$(lab wait --timeout 30 --except "$F") || fail "no leader"
+    L=$(lab wait --timeout "$WAIT_S" --except "$F") || fail "no leader"
     sleep 0.5 # status.json every 200 ms
     FIRST=$(field "$L" first_index)
     echo "leader node $L keeps log entries from index $FIRST; node $F stopped at index $(field "$F" last_index)"
     [ "$FIRST" -gt $(($(field "$F" last_index) + 1)) ] || fail "the leader's log was not compacted past node $F"
     lab start "$F" || fail "restart"
     # the leader `lab wait` agreed on (`lab leader` can read 0 from a status.json older than 1 s)
-    L2=$(lab wait --timeout 30) || fail "no leader after restart"
+    L2=$(lab wait --timeout "$WAIT_S") || fail "no leader after restart"
     wait_applied "$L2" "$F"
     grep -h "receiving snapshot\|sending snapshot\|installed" "$DIR"/n*.log | tail -3
     grep -q "receiving snapshot" "$DIR/n$F.log" || fail "node $F caught up without a snapshot transfer"
@@ -231,7 +234,7 @@ table $NFT_TABLE {
 EOF
     FAULTS=$((FAULTS + 1))
     echo "partition: node $L (the leader) cut off from nodes $(echo 1 2 3 | tr -d "$L" | xargs)"
-    M=$(lab wait --timeout 30 --except "$L") || fail "the majority elected no leader"
+    M=$(lab wait --timeout "$WAIT_S" --except "$L") || fail "the majority elected no leader"
     echo "majority elected node $M"
     C0=$(field "$L" commit)
     R0=$(field "$L" role)
@@ -252,7 +255,7 @@ EOF
     nft delete table $NFT_TABLE || fail "nft delete"
     echo "partition healed"
     # the leader `lab wait` agreed on (`lab leader` can read 0 from a status.json older than 1 s)
-    L2=$(lab wait --timeout 30) || fail "no agreed leader after healing"
+    L2=$(lab wait --timeout "$WAIT_S") || fail "no agreed leader after healing"
     wait_applied "$L2" "$L"
     verify "$(all_hosts)" "$DIR/acked0" /p0
     verify "$(all_hosts)" "$DIR/acked" /p
@@ -312,7 +315,7 @@ log-window) # regression (PERFORMANCE.md "Found while measuring" 1-2): writes go
     load "-s $ORDER" /lw 9000 "$DIR/acked" - 4500 "$LAB_TOOL kill $LEADER --dir $DIR"
     FAULTS=$((FAULTS + 1))
     [ "$(wc -l <"$DIR/acked")" -ge 8000 ] || fail "only $(wc -l <"$DIR/acked") of 9000 writes acknowledged"
-    NEW=$(lab wait --timeout 30 --except "$LEADER") || fail "no new leader"
+    NEW=$(lab wait --timeout "$WAIT_S" --except "$LEADER") || fail "no new leader"
     SURV=""
     for i in 1 2 3; do [ "$i" = "$LEADER" ] || SURV="$SURV${SURV:+,}$(host "$i")"; done
     # the new leader must keep committing: another 3000 writes (1.5 windows) under it alone
@@ -347,7 +350,7 @@ log-window) # regression (PERFORMANCE.md "Found while measuring" 1-2): writes go
     verify "$SURV" "$DIR/acked" /lw
     verify "$SURV" "$DIR/acked2" /lw2
     lab start "$LEADER" || fail "restart"
-    L2=$(lab wait --timeout 30) || fail "no leader after restart"
+    L2=$(lab wait --timeout "$WAIT_S") || fail "no leader after restart"
     wait_applied "$L2" "$LEADER"
     verify "$(host "$LEADER")" "$DIR/acked" /lw
     verify "$(host "$LEADER")" "$DIR/acked2" /lw2

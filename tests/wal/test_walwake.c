@@ -113,8 +113,8 @@ Test(walwake, notifier_once_per_job_after_it_is_visible_to_poll)
         jobs[seq] = (struct ww_job){.nt = &nt, .seq = seq + 1};
         cr_assert_eq(zn_disk_job_submit(&ww_disk, ww_job_fn, &jobs[seq]), 0);
         seq++;
-        cr_assert(ww_wait(&nt), "single job %u: no notification within %d s (calls %u, run %u)",
-                  r, WW_BOUND_S, atomic_load(&nt.calls), atomic_load(&nt.jobs_run));
+        cr_assert(ww_wait(&nt), "single job %u: no notification within %d s (calls %u, run %u)", r,
+                  WW_BOUND_S, atomic_load(&nt.calls), atomic_load(&nt.jobs_run));
         cr_assert(zn_disk_job_finished(&ww_disk), "job %u: notified but not pending", r);
         void *arg = NULL;
         cr_assert_eq(zn_disk_job_poll(&ww_disk, &arg, 1), 1, "job %u: notified, poll empty", r);

@@ -323,9 +323,9 @@ Test(walwake, wal_completion_wakes_sleeping_lcore)
     const struct zn_dp_lcore_stats *ls = &lc->stats;
     cr_assert_eq(ls->sleeps, ls->wakes_timer + ls->wakes_kick + ls->wakes_fd + ls->sleeps_cancelled,
                  "every sleep ends for one counted reason");
+    zn_wal_close(st.wal); /* before the lcore goes: no job may notify a freed lcore */
     zn_dp_sched_fini(s);
     free(s);
-    zn_wal_close(st.wal);
     zn_disk_posix_fini(&g_inner);
     free(mem);
     char cmd[128];

@@ -119,7 +119,9 @@ typedef void (*zn_disk_notify_fn)(void *arg);
 
 struct zn_disk_notify_ops {
     /* Context: the owner's thread while no job is in flight (before the first submission, or
-     * once every job was polled); fn NULL removes it. */
+     * once every job was polled); fn NULL removes it. The call for the last polled job may still
+     * be running with the old (fn, arg): arg stays valid until the disk is finished (POSIX:
+     * zn_disk_posix_fini joins the syncer). */
     void (*set)(void *ctx, zn_disk_notify_fn fn, void *arg);
     /* Context: the owner's (polling) thread; never blocks, no syscall. */
     bool (*finished)(void *ctx);

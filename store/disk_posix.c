@@ -58,8 +58,9 @@ struct zn_disk_posix {
     _Alignas(64) atomic_uint_fast64_t done_tail;
     /* jobs submitted and not yet polled (bounds both rings together) */
     uint64_t in_flight;
-    /* the completion notifier (disk.h): written by the owner only while no job is in flight, so
-     * the syncer reads it after the acquire of a later sub_tail (plain fields suffice) */
+    /* the completion notifier (disk.h): written by the owner only while no job is in flight; the
+     * syncer reads it after the acquire of a later sub_tail and before the release of the job's
+     * done_tail, which the owner acquires before it can see in_flight == 0 (plain fields) */
     zn_disk_notify_fn notify_fn;
     void *notify_arg;
     /* the background runner: the same two rings, its own thread (started on first use) */
@@ -267,9 +268,13 @@ static void *syncer_main(void *arg)
         uint64_t dt = atomic_load_explicit(&p->done_tail, memory_order_relaxed);
         /* cannot overflow: in_flight <= ZN_DISK_JOBS_MAX bounds submissions not yet polled */
         p->done[dt % ZN_DISK_JOBS_MAX] = s.arg;
+        /* Read before the publication: once the owner has polled this job it may replace the
+         * notifier (px_set_notify), and that write must not race with these reads. */
+        zn_disk_notify_fn nfn = p->notify_fn;
+        void *narg = p->notify_arg;
         atomic_store_explicit(&p->done_tail, dt + 1, memory_order_release);
-        if (p->notify_fn != NULL) {
-            p->notify_fn(p->notify_arg); /* after the publication: the woken poll sees the job */
+        if (nfn != NULL) {
+            nfn(narg); /* after the publication: the woken poll sees the job */
         }
     }
 }

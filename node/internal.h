@@ -375,6 +375,10 @@ void node_maybe_snapshot(struct zn_node *n);
 void node_attach_lcore(struct zn_node *n, struct zn_dp_lcore *lc);
 void node_wake_lcore(struct zn_node *n);
 bool node_snapshot_pending(void *ctx);
+/* node_walwake.c: a finished WAL job wakes the sleeping lcore (the disk's completion notifier
+ * calls node_wake_lcore; the wal stage's pending check). Install before the WAL submits. */
+int node_walwake_install(struct zn_node *n);
+bool node_wal_pending(void *ctx);
 void node_snapshot_chunk_request(struct zn_node *n, const struct zn_raft_chunk_request *q);
 /* Wait for a snapshot file job in flight and free its results (zn_node_close). */
 void node_snapio_stop(struct zn_node *n);

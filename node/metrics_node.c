@@ -799,8 +799,9 @@ static const struct zn_nm_custom zn_nm_customs[] = {
     {"zinc_lcore_idle_actions_total", ZN_METRIC_COUNTER, zn_nm_lcore_idle,
      "What the idle policy did on empty polls: yield, sleep, deep sleep."},
     {"zinc_lcore_wakes_total", ZN_METRIC_COUNTER, zn_nm_lcore_wakes,
-     "How each idle sleep ended: timer (full length), kick (eventfd: control message or a "
-     "ZooKeeper port request), fd (kernel socket), cancelled (work arrived as it went to sleep)."},
+     "How each idle sleep ended: timer (full length), kick (eventfd: control message, a "
+     "ZooKeeper port request, a finished snapshot or WAL job), fd (kernel socket), cancelled (work "
+     "arrived as it went to sleep)."},
     {"zinc_lcore_work_items_total", ZN_METRIC_COUNTER, zn_nm_lcore_work,
      "Work items the pollers of an lcore reported."},
     {"zinc_raft_messages_total", ZN_METRIC_COUNTER, zn_nm_raft_msgs,

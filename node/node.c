@@ -1061,6 +1061,8 @@ int zn_node_add_stages(struct zn_node *n, struct zn_dp_sched *sched)
         rc = zn_dp_sched_stage_pending(sched, "rx", node_stage_rx_pending);
     if (!rc) /* and a snapshot thread's finished job (node_snapshot.c) */
         rc = zn_dp_sched_stage_pending(sched, "apply", node_snapshot_pending);
+    if (!rc) /* and a finished WAL job: the syncer's notifier (node_walwake.c) */
+        rc = zn_dp_sched_stage_pending(sched, "wal", node_wal_pending);
     return rc;
 }
 
@@ -1317,6 +1319,11 @@ static int node_recover(struct zn_node *n, char *err, size_t err_len)
     n->disk_open = true;
     zn_metrics_disk_wrap(&n->ms.disk, &n->disk); /* WAL bytes, fdatasync count and latency */
     n->ms.disk_wrapped = true;
+    rc = node_walwake_install(n); /* a finished WAL job wakes the lcore (node_walwake.c) */
+    if (rc) {
+        node_errf(err, err_len, "WAL completion notifier: %s", zn_strerror(rc));
+        return rc;
+    }
     n->snap_disk_mem = malloc(zn_disk_posix_size());
     if (n->snap_disk_mem && zn_disk_posix_init(&n->snap_disk, n->snap_disk_mem, n->state_dir) == 0)
         n->snap_disk_open = true;

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/zn_err.h"
 #include "common/zn_prng.h"
 
 /* Longest file name inside the data directory (NUL included). */
@@ -96,11 +97,43 @@ struct zn_disk_bg_ops {
     const struct zn_disk_ops *ops;
 };
 
+/*
+ * The completion notifier (walwake): lets the owner of a poll loop that sleeps learn at once that
+ * a job finished, instead of at the end of its sleep. The owner installs fn(arg) with
+ * zn_disk_set_notify; the job runner calls it on its own thread after each finished job is
+ * published for zn_disk_job_poll (a release store, then the call: the owner's poll sees the job
+ * once woken). fn must be short and must not call into the disk (node: a fence, a load, and an
+ * eventfd write only when the lcore sleeps). zn_disk_job_finished is the matching "pending" check
+ * for the owner's poll loop (an acquire load): a finished job waits for zn_disk_job_poll. With a
+ * seq_cst fence after its "I sleep" store on the owner side and one before its "does it sleep"
+ * load in fn, no wake-up is lost (dataplane/zn_dp_loop.c invariants).
+ * Only jobs notify: background jobs (the WAL's spare segment) are harvested at the next poll, and
+ * nothing waits on them. Optional: a disk whose notify_ops is NULL has no notifier - the sim disk,
+ * whose jobs run inside zn_disk_job_poll on the owner's thread, so there is nothing to wake
+ * (zn_disk_set_notify returns ZN_ENOTSUP; zn_disk_job_finished is false). Like bg_ops it lives in
+ * struct zn_disk so that a wrapper replacing ops/ctx keeps it; a wrapper that holds completions
+ * back from its job_poll must clear notify_ops (else the check says "finished" while its poll
+ * finds nothing, and a sleeping loop would spin).
+ */
+typedef void (*zn_disk_notify_fn)(void *arg);
+
+struct zn_disk_notify_ops {
+    /* Context: the owner's thread while no job is in flight (before the first submission, or
+     * once every job was polled); fn NULL removes it. The call for the last polled job may still
+     * be running with the old (fn, arg): arg stays valid until the disk is finished (POSIX:
+     * zn_disk_posix_fini joins the syncer). */
+    void (*set)(void *ctx, zn_disk_notify_fn fn, void *arg);
+    /* Context: the owner's (polling) thread; never blocks, no syscall. */
+    bool (*finished)(void *ctx);
+};
+
 struct zn_disk {
     const struct zn_disk_ops *ops;
     void *ctx;
     const struct zn_disk_bg_ops *bg_ops; /* NULL: no background runner */
     void *bg_ctx;
+    const struct zn_disk_notify_ops *notify_ops; /* NULL: no completion notifier */
+    void *notify_ctx;
 };
 
 static inline int zn_disk_open(struct zn_disk *d, const char *name, int flags, int *fd)
@@ -159,6 +192,22 @@ static inline int zn_disk_job_submit(struct zn_disk *d, zn_disk_job_fn fn, void 
 static inline int zn_disk_job_poll(struct zn_disk *d, void **args, int max)
 {
     return d->ops->job_poll(d->ctx, args, max);
+}
+
+/* Install (fn != NULL) or remove the completion notifier: 0, or ZN_ENOTSUP (no notifier: the
+ * sim disk, or a wrapper without one). */
+static inline int zn_disk_set_notify(struct zn_disk *d, zn_disk_notify_fn fn, void *arg)
+{
+    if (d->notify_ops == NULL) {
+        return ZN_ENOTSUP;
+    }
+    d->notify_ops->set(d->notify_ctx, fn, arg);
+    return 0;
+}
+/* A finished job waits for zn_disk_job_poll (false on a disk without a notifier). */
+static inline bool zn_disk_job_finished(const struct zn_disk *d)
+{
+    return d->notify_ops != NULL && d->notify_ops->finished(d->notify_ctx);
 }
 
 static inline bool zn_disk_has_bg(const struct zn_disk *d)

@@ -12,7 +12,8 @@
  * Invariants: submission and completion rings are single-producer single-consumer (the poll loop
  * produces jobs and consumes completions; the syncer the reverse), bounded by ZN_DISK_JOBS_MAX;
  * a full submission ring is ZN_EFULL (backpressure), never a wait. Jobs complete in order.
- * The syncer is a non-lcore thread that sleeps in sem_wait when idle.
+ * The syncer is a non-lcore thread that sleeps in sem_wait when idle. After publishing a finished
+ * job it calls the owner's completion notifier, if one is installed (disk.h; walwake).
  *
  * The background runner (zn_disk_bg_submit) has the same two rings and its own thread, started
  * on the first submission and niced: it prepares the WAL's spare segment (zero-filling tens of
@@ -57,6 +58,11 @@ struct zn_disk_posix {
     _Alignas(64) atomic_uint_fast64_t done_tail;
     /* jobs submitted and not yet polled (bounds both rings together) */
     uint64_t in_flight;
+    /* the completion notifier (disk.h): written by the owner only while no job is in flight; the
+     * syncer reads it after the acquire of a later sub_tail and before the release of the job's
+     * done_tail, which the owner acquires before it can see in_flight == 0 (plain fields) */
+    zn_disk_notify_fn notify_fn;
+    void *notify_arg;
     /* the background runner: the same two rings, its own thread (started on first use) */
     pthread_t bg_thread;
     bool bg_started;
@@ -262,7 +268,14 @@ static void *syncer_main(void *arg)
         uint64_t dt = atomic_load_explicit(&p->done_tail, memory_order_relaxed);
         /* cannot overflow: in_flight <= ZN_DISK_JOBS_MAX bounds submissions not yet polled */
         p->done[dt % ZN_DISK_JOBS_MAX] = s.arg;
+        /* Read before the publication: once the owner has polled this job it may replace the
+         * notifier (px_set_notify), and that write must not race with these reads. */
+        zn_disk_notify_fn nfn = p->notify_fn;
+        void *narg = p->notify_arg;
         atomic_store_explicit(&p->done_tail, dt + 1, memory_order_release);
+        if (nfn != NULL) {
+            nfn(narg); /* after the publication: the woken poll sees the job */
+        }
     }
 }
 
@@ -293,6 +306,23 @@ static int px_job_poll(void *ctx, void **args, int max)
     atomic_store_explicit(&p->done_head, head, memory_order_release);
     p->in_flight -= (uint64_t)n;
     return n;
+}
+
+static void px_set_notify(void *ctx, zn_disk_notify_fn fn, void *arg)
+{
+    struct zn_disk_posix *p = ctx;
+    ZN_ASSERT(p->in_flight == 0); /* the syncer must not be reading the fields */
+    p->notify_fn = fn;
+    p->notify_arg = arg;
+}
+
+/* The owner's pending check: the done ring holds a job it has not polled (the owner is the only
+ * writer of done_head; the acquire pairs with the syncer's release of done_tail). */
+static bool px_job_finished(void *ctx)
+{
+    struct zn_disk_posix *p = ctx;
+    return atomic_load_explicit(&p->done_tail, memory_order_acquire) !=
+           atomic_load_explicit(&p->done_head, memory_order_relaxed);
 }
 
 /* The background thread: runs preparation jobs at a lower CPU priority (nice 10) so that on a
@@ -379,6 +409,11 @@ static const struct zn_disk_bg_ops posix_bg_ops = {
     .ops = &posix_ops,
 };
 
+static const struct zn_disk_notify_ops posix_notify_ops = {
+    .set = px_set_notify,
+    .finished = px_job_finished,
+};
+
 size_t zn_disk_posix_size(void)
 {
     return sizeof(struct zn_disk_posix);
@@ -428,6 +463,8 @@ int zn_disk_posix_init(struct zn_disk *disk, void *mem, const char *dir)
     disk->ctx = p;
     disk->bg_ops = &posix_bg_ops;
     disk->bg_ctx = p;
+    disk->notify_ops = &posix_notify_ops;
+    disk->notify_ctx = p;
     return 0;
 }
 
@@ -453,6 +490,8 @@ void zn_disk_posix_fini(struct zn_disk *disk)
     disk->ctx = NULL;
     disk->bg_ops = NULL;
     disk->bg_ctx = NULL;
+    disk->notify_ops = NULL;
+    disk->notify_ctx = NULL;
 }
 
 int zn_disk_read_full(struct zn_disk *d, int fd, void *buf, size_t len, uint64_t off)

@@ -895,6 +895,8 @@ int zn_disk_sim_create(struct zn_disk *disk, const struct zn_allocator *alloc, u
     disk->ctx = s;
     disk->bg_ops = &sim_bg_ops;
     disk->bg_ctx = s;
+    disk->notify_ops = NULL; /* jobs run inside zn_disk_job_poll: nothing to notify (disk.h) */
+    disk->notify_ctx = NULL;
     return 0;
 }
 

@@ -820,6 +820,11 @@ int zn_wal_poll(struct zn_wal *w, struct zn_wal_persisted *out)
     return 1;
 }
 
+bool zn_wal_pending(const struct zn_wal *w)
+{
+    return zn_disk_job_finished(w->disk);
+}
+
 bool zn_wal_idle(const struct zn_wal *w)
 {
     const struct wal_batch *b = &w->b[w->open_b];

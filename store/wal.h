@@ -145,6 +145,13 @@ struct zn_wal_persisted {
  * could not be written for lack of space (nothing acknowledged; zn_wal_flush retries it). */
 int zn_wal_poll(struct zn_wal *wal, struct zn_wal_persisted *out);
 
+/*
+ * walwake: a finished batch or log-wide operation waits for zn_wal_poll (an acquire load, no
+ * syscall: the WAL stage's "pending" check before its loop sleeps). Pairs with the disk's
+ * completion notifier (zn_disk_set_notify on the WAL's disk, disk.h). False on a disk without a
+ * notifier (the sim disk: its jobs run inside zn_wal_poll).
+ */
+bool zn_wal_pending(const struct zn_wal *wal);
 bool zn_wal_idle(const struct zn_wal *wal);
 uint64_t zn_wal_last_index(const struct zn_wal *wal);    /* last appended */
 uint64_t zn_wal_durable_index(const struct zn_wal *wal); /* last persisted */

@@ -1,24 +1,29 @@
 #!/bin/bash
 # Wake-from-idle at cluster level (never part of a timed test). Usage, from the repository:
-#   perf/dataplane/wake-cluster.sh [build-dir] [other-build-dir] [rounds] [targets]
-# Three zincd on 127.0.0.1 (kernel UDP, idle = lab, wal.sync = memory), then zinc-perf (target
+#   perf/dataplane/wake-cluster.sh [build-dir] [other-build-dir] [rounds] [targets] [wal-sync]
+# Three zincd on 127.0.0.1 (kernel UDP, idle = lab, wal.sync = memory by default), then zinc-perf (target
 # zinc, open loop, 50 ops/s, 250 requests) getData and setData with the session on the leader
 # and on a follower: at 20 ms between requests every node is in its deep sleep when a request
 # arrives, so the figures show what waking costs. With a second build dir (e.g. one built from
 # an older commit) both are measured alternately, `rounds` times each, with the zinc-perf of the
 # first build. targets: "zinc" (default: the native protocol over kernel UDP), "zookeeper"
 # (the ZooKeeper TCP port, [mgmt] zk_port: its requests reach the lcore through the port
-# thread's ring, zkwake) or both ("zinc zookeeper").
+# thread's ring, zkwake) or both ("zinc zookeeper"). wal-sync: "memory" (default) or "fsync":
+# every write's WAL batch is really fdatasynced (data directories under ${TMPDIR:-/tmp}, which
+# must be a real disk, not tmpfs), so a setData waits for a sync that ends while the lcore
+# sleeps (walwake: the syncer's completion wakes it).
 set -u
 B1=${1:-build}
 B2=${2:-}
 ROUNDS=${3:-2}
 TARGETS=${4:-zinc}
+WAL_SYNC=${5:-memory}
+case "$WAL_SYNC" in memory | fsync) ;; *) echo "wal-sync: memory or fsync"; exit 1 ;; esac
 ZP=$B1/perf/zinc-perf/zinc-perf
 [ -x "$ZP" ] || { echo "build first: $ZP missing"; exit 1; }
 run() { # build-dir
     local build=$1 d base pids=() t leader follower
-    d=$(mktemp -d /tmp/zn-wakec.XXXXXX)
+    d=$(mktemp -d "${TMPDIR:-/tmp}/zn-wakec.XXXXXX")
     base=$((27000 + RANDOM % 1000 * 3))
     for i in 1 2 3; do
         cat >"$d/n$i.ini" <<EOC
@@ -31,7 +36,7 @@ members = 1@127.0.0.1:$((base + 1)), 2@127.0.0.1:$((base + 2)), 3@127.0.0.1:$((b
 listen_port = $((base + i))
 idle = lab
 [wal]
-sync = memory
+sync = $WAL_SYNC
 [mgmt]
 zk_port = $((base + 10 + i))
 EOC
@@ -55,7 +60,7 @@ EOC
                 for who in leader follower; do
                     n=$leader; [ $who = follower ] && n=$follower
                     port=$((base + n)); [ "$tg" = zookeeper ] && port=$((base + 10 + n))
-                    echo "WAKE_CLUSTER build=$build target=$tg op=$w session=$who $("$ZP" -t "$tg" \
+                    echo "WAKE_CLUSTER build=$build wal=$WAL_SYNC target=$tg op=$w session=$who $("$ZP" -t "$tg" \
                         -s 127.0.0.1:$port -w $w -r 50 -n 250 -d 6s --warmup-ops 10 2>/dev/null |
                         awk '/^(get|set) /{printf "p50=%s p90=%s p99=%s p999=%s us", $5, $6, $7, $8}')"
                 done
@@ -65,7 +70,7 @@ EOC
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     rm -rf "$d"
 }
-echo "# machine: $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# machine: $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg); wal.sync = $WAL_SYNC; data: $(df -T "${TMPDIR:-/tmp}" | awk 'NR==2{print $2}')"
 for r in $(seq "$ROUNDS"); do
     run "$B1"
     [ -n "$B2" ] && run "$B2"

@@ -6,7 +6,9 @@
 # and on a follower: at 20 ms between requests every node is in its deep sleep when a request
 # arrives, so the figures show what waking costs. With a second build dir (e.g. one built from
 # an older commit) both are measured alternately, `rounds` times each, with the zinc-perf of the
-# first build. targets: "zinc" (default: the native protocol over kernel UDP), "zookeeper"
+# first build. Each line also gives how the measured node's lcore woke during it
+# (zinc_lcore_wakes_total grown by reason: a WAL completion or a ZooKeeper-port request that ends
+# a sleep is a `kick`, as are control messages). targets: "zinc" (default: the native protocol over kernel UDP), "zookeeper"
 # (the ZooKeeper TCP port, [mgmt] zk_port: its requests reach the lcore through the port
 # thread's ring, zkwake) or both ("zinc zookeeper"). wal-sync: "memory" (default) or "fsync":
 # every write's WAL batch is really fdatasynced (data directories under ${TMPDIR:-/tmp}, which
@@ -21,6 +23,19 @@ WAL_SYNC=${5:-memory}
 case "$WAL_SYNC" in memory | fsync) ;; *) echo "wal-sync: memory or fsync"; exit 1 ;; esac
 ZP=$B1/perf/zinc-perf/zinc-perf
 [ -x "$ZP" ] || { echo "build first: $ZP missing"; exit 1; }
+# The node's zinc_lcore_wakes_total by reason ("timer=N kick=N fd=N cancelled=N"), from /metrics.
+wakes() { # metrics port
+    curl -s "http://127.0.0.1:$1/metrics" | sed -n \
+        's/^zinc_lcore_wakes_total{.*reason="\([a-z]*\)".*} \([0-9]*\).*/\1=\2/p' | tr '\n' ' '
+}
+wake_diff() { # before after: how each reason grew during the measurement ("kick+N ...")
+    local kv r out=""
+    for kv in $2; do
+        r=${kv%%=*}
+        out="$out $r+$((${kv#*=} - $(echo "$1" | tr ' ' '\n' | sed -n "s/^$r=//p" | head -1)))"
+    done
+    echo "${out# }"
+}
 run() { # build-dir
     local build=$1 d base pids=() t leader follower
     d=$(mktemp -d "${TMPDIR:-/tmp}/zn-wakec.XXXXXX")
@@ -39,6 +54,7 @@ idle = lab
 sync = $WAL_SYNC
 [mgmt]
 zk_port = $((base + 10 + i))
+metrics_port = $((base + 20 + i))
 EOC
         "$build/node/zincd" -c "$d/n$i.ini" >"$d/n$i.log" 2>&1 &
         pids+=($!)
@@ -60,9 +76,11 @@ EOC
                 for who in leader follower; do
                     n=$leader; [ $who = follower ] && n=$follower
                     port=$((base + n)); [ "$tg" = zookeeper ] && port=$((base + 10 + n))
+                    before=$(wakes $((base + 20 + n)))
                     echo "WAKE_CLUSTER build=$build wal=$WAL_SYNC target=$tg op=$w session=$who $("$ZP" -t "$tg" \
                         -s 127.0.0.1:$port -w $w -r 50 -n 250 -d 6s --warmup-ops 10 2>/dev/null |
-                        awk '/^(get|set) /{printf "p50=%s p90=%s p99=%s p999=%s us", $5, $6, $7, $8}')"
+                        awk '/^(get|set) /{printf "p50=%s p90=%s p99=%s p999=%s us", $5, $6, $7, $8}')" \
+                        "node-wakes $(wake_diff "$before" "$(wakes $((base + 20 + n)))")"
                 done
             done
         done

@@ -194,7 +194,8 @@ struct zn_node {
     bool msgr_open;
     struct zn_zkport_link *zk; /* the ZooKeeper TCP port's rings, NULL when disabled */
     /* The lcore running the stages (set by the rx stage, node_attach_lcore): the snapshot
-     * threads wake it when they finish (node_wake_lcore); NULL before its first poll. */
+     * threads and the WAL syncer wake it when they finish (node_wake_lcore, node_walwake.c);
+     * NULL before its first poll. */
     _Atomic(struct zn_dp_lcore *) lcore;
     struct zn_dp_addr peer[ZN_NODE_ID_MAX + 1];
     bool peer_known[ZN_NODE_ID_MAX + 1];

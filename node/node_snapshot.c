@@ -481,32 +481,6 @@ static bool node_snapio_start(struct zn_node *n, uint8_t kind)
     return true;
 }
 
-/* ---- waking the lcore when a helper thread finishes (zkwake) ------------------------------- */
-
-void node_attach_lcore(struct zn_node *n, struct zn_dp_lcore *lc)
-{
-    if (atomic_load_explicit(&n->lcore, memory_order_relaxed) != lc) {
-        atomic_store_explicit(&n->lcore, lc, memory_order_seq_cst);
-        atomic_thread_fence(memory_order_seq_cst); /* the store before the stages poll */
-    }
-}
-
-/*
- * A helper thread published its result (a release store of its done flag): wake the lcore if
- * it sleeps. The done store, this fence and the read of `asleep` (zn_dp_lcore_wake) pair with
- * the lcore's "asleep = true; fence; node_snapshot_pending()" (dataplane/zn_dp_loop.c
- * invariants): it either sees the flag and does not sleep, or is kicked. A NULL lcore means
- * its first poll (after its seq_cst store of the pointer and a fence) comes after this store
- * and sees the flag.
- */
-void node_wake_lcore(struct zn_node *n)
-{
-    atomic_thread_fence(memory_order_seq_cst);
-    struct zn_dp_lcore *lc = atomic_load_explicit(&n->lcore, memory_order_relaxed);
-    if (lc)
-        zn_dp_lcore_wake(lc);
-}
-
 /* Apply stage's pending hook: a finished job waits to be joined (node_maybe_snapshot and
  * node_snapio_poll run on every apply poll and clear both conditions). */
 bool node_snapshot_pending(void *ctx)

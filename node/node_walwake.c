@@ -14,12 +14,43 @@
  * jobs, node_snapshot.c). Before the rx stage's first poll the lcore pointer is NULL and the
  * notifier does nothing: that first poll comes after it and finds the job.
  *
+ * node_attach_lcore and node_wake_lcore (below) are the node's one way for any helper thread
+ * (syncer, snapshot I/O; the ZooKeeper port uses zn_dp_lcore_wake on its link's lcore) to wake
+ * the lcore; they sit here, next to their newest user, rather than in node_snapshot.c.
+ *
  * Context: node_walwake_install on the opening thread before the WAL submits anything;
- * node_walwake_notify on the syncer thread; node_wal_pending on the lcore.
+ * node_walwake_notify and node_wake_lcore on helper threads; node_attach_lcore and
+ * node_wal_pending on the lcore.
  */
+#include <stdatomic.h>
+
 #include "common/zn_err.h"
 #include "node/internal.h"
 #include "store/wal.h"
+
+void node_attach_lcore(struct zn_node *n, struct zn_dp_lcore *lc)
+{
+    if (atomic_load_explicit(&n->lcore, memory_order_relaxed) != lc) {
+        atomic_store_explicit(&n->lcore, lc, memory_order_seq_cst);
+        atomic_thread_fence(memory_order_seq_cst); /* the store before the stages poll */
+    }
+}
+
+/*
+ * A helper thread published its result (a release store of its done flag): wake the lcore if
+ * it sleeps. The done store, this fence and the read of `asleep` (zn_dp_lcore_wake) pair with
+ * the lcore's "asleep = true; fence; node_snapshot_pending()" (dataplane/zn_dp_loop.c
+ * invariants): it either sees the flag and does not sleep, or is kicked. A NULL lcore means
+ * its first poll (after its seq_cst store of the pointer and a fence) comes after this store
+ * and sees the flag.
+ */
+void node_wake_lcore(struct zn_node *n)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    struct zn_dp_lcore *lc = atomic_load_explicit(&n->lcore, memory_order_relaxed);
+    if (lc)
+        zn_dp_lcore_wake(lc);
+}
 
 static void node_walwake_notify(void *arg)
 {
